@@ -1,0 +1,39 @@
+# syntax=docker/dockerfile:1
+# One image for every Gantry process; the command chooses the process (see Procfile).
+
+ARG PYTHON_IMAGE=python:3.11-slim
+
+FROM ${PYTHON_IMAGE} AS builder
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/venv/bin:$PATH
+RUN python -m venv /opt/venv
+WORKDIR /app
+COPY requirements.lock ./
+RUN pip install -r requirements.lock
+COPY protos/ protos/
+COPY tools/ tools/
+RUN python tools/protogen.py /app/generated
+
+FROM ${PYTHON_IMAGE} AS runtime
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONPATH=/app:/app/generated \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    GANTRY_BIND_HOST=0.0.0.0 \
+    GANTRY_METRICS_PORT=9100
+RUN groupadd --system --gid 10001 gantry \
+    && useradd --system --uid 10001 --gid gantry --no-create-home \
+       --home-dir /nonexistent --shell /usr/sbin/nologin gantry
+WORKDIR /app
+COPY --from=builder /opt/venv /opt/venv
+COPY --from=builder /app/generated generated/
+COPY services/ services/
+COPY protos/ protos/
+COPY tools/ tools/
+# Bytecode is compiled at build time because the root filesystem is read-only at run time.
+RUN python -m compileall -q services generated tools
+# Numeric so that Kubernetes can verify runAsNonRoot without a user database.
+USER 10001:10001
+EXPOSE 8080 9100 50051 50052 50053 50054
+CMD ["python", "-m", "services.gateway"]

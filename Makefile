@@ -1,0 +1,68 @@
+# Gantry: `make run` starts the platform, `make test` runs the whole suite.
+# Both set themselves up: virtual environment, pinned dependencies, generated gRPC code.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+GENERATED := generated/.stamp
+PROTOS := $(wildcard protos/gantry/v1/*.proto)
+BENCH ?=
+
+export PYTHONPATH := $(CURDIR):$(CURDIR)/generated
+
+.PHONY: run test proto migrate lint format bench up down lock clean setup preflight
+
+setup: $(STAMP) $(GENERATED)
+
+$(STAMP): requirements-dev.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.lock
+	@touch $@
+
+$(GENERATED): $(STAMP) $(PROTOS) tools/protogen.py
+	rm -rf generated
+	$(BIN)/python tools/protogen.py generated
+	@touch $@
+
+proto: $(GENERATED)
+
+migrate: setup
+	$(BIN)/python -m services.kit.migrate
+
+run: setup
+	$(BIN)/python tools/preflight.py amqp
+	$(BIN)/python -m services.kit.migrate
+	$(BIN)/python tools/run.py
+
+test: setup
+	$(BIN)/python tools/preflight.py amqp postgres
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python tools/preflight.py amqp postgres
+	$(BIN)/python -m bench $(BENCH)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+up:
+	docker compose up -d --build
+
+down:
+	docker compose down
+
+# Re-pins every dependency from the ranges in pyproject.toml.
+lock: setup
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml -o requirements.lock --python-version 3.11 --no-header -q
+	$(BIN)/uv pip compile pyproject.toml --extra dev -c requirements.lock -o requirements-dev.lock --python-version 3.11 --no-header -q
+
+clean:
+	rm -rf $(VENV) generated var

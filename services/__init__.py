@@ -1,0 +1,1 @@
+"""Gantry: an open industrial internet platform."""

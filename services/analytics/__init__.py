@@ -1,0 +1,1 @@
+"""Analytics: see protos/gantry/v1/analytics.proto."""

@@ -1,0 +1,7 @@
+"""Analytics's tables: for now the outbox and inbox every service keeps."""
+
+from __future__ import annotations
+
+from services.kit.db import new_metadata
+
+metadata = new_metadata()

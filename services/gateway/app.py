@@ -1,0 +1,99 @@
+"""The gateway's ASGI application."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import AsyncIterator
+
+from prometheus_client import make_asgi_app
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.gateway import openapi
+from services.gateway.auth import Authenticator
+from services.gateway.clients import Backends
+from services.gateway.endpoints import json_response, starlette_handler
+from services.gateway.problems import Problem
+from services.gateway.routes import ENDPOINTS
+from services.kit.logs import bind_request_id
+from services.kit.settings import GatewaySettings
+
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+DOCS_PAGE = """<!doctype html>
+<html><head><title>Gantry partner API</title><meta charset="utf-8"></head>
+<body><script id="api-reference" data-url="/v1/openapi.json"></script>
+<script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script></body></html>"""
+
+
+class RequestIdMiddleware:
+    """Takes a well-formed `X-Request-Id` or makes one, and echoes it on the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        offered = Request(scope).headers.get("x-request-id", "")
+        request_id = bind_request_id(offered if _SAFE_REQUEST_ID.match(offered) else None)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+async def http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    slugs = {404: "not-found", 405: "method-not-allowed"}
+    return Problem(
+        error.status_code, slugs.get(error.status_code, "http-error"), str(error.detail)
+    ).response()
+
+
+def create_app(config: GatewaySettings | None = None) -> Starlette:
+    config = config or GatewaySettings.from_env()
+    backends = Backends()
+    auth = Authenticator(backends, config.operator_token, config.api_key_cache_seconds)
+    document = openapi.build(ENDPOINTS)
+
+    async def healthz(request: Request) -> Response:
+        return json_response({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        checks = await backends.health()
+        ready = all(status == "SERVING" for status in checks.values())
+        return json_response(
+            {"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+        )
+
+    async def openapi_json(request: Request) -> Response:
+        return json_response(document)
+
+    async def docs(request: Request) -> Response:
+        return HTMLResponse(DOCS_PAGE)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await backends.close()
+
+    routes = [Route(e.path, starlette_handler(e, backends, auth), methods=[e.method]) for e in ENDPOINTS] + [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route(openapi.OPENAPI_PATH, openapi_json),
+        Route("/docs", docs),
+        Mount("/metrics", make_asgi_app()),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
+    app.add_middleware(RequestIdMiddleware)
+    return app

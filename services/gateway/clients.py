@@ -1,0 +1,60 @@
+"""The gateway's gRPC channels to the services, and one way to call them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+from gantry.v1 import registry_pb2_grpc, telemetry_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from services.gateway.problems import from_grpc
+from services.kit import settings
+from services.kit.logs import REQUEST_ID_HEADER, current_request_id
+
+CALL_TIMEOUT_SECONDS = 5.0
+HEALTH_TIMEOUT_SECONDS = 1.0
+
+Reply = TypeVar("Reply")
+
+
+class Backends:
+    """One channel per service, opened when the gateway starts."""
+
+    def __init__(self) -> None:
+        self.channels = {
+            service: grpc.aio.insecure_channel(settings.grpc_target(service))
+            for service in ("registry", "telemetry")
+        }
+        self.registry = registry_pb2_grpc.RegistryServiceStub(self.channels["registry"])
+        self.telemetry = telemetry_pb2_grpc.TelemetryServiceStub(self.channels["telemetry"])
+
+    async def close(self) -> None:
+        for channel in self.channels.values():
+            await channel.close()
+
+    async def health(self) -> dict[str, str]:
+        """Each backend's gRPC health status, or why it could not be read."""
+        report = {}
+        for service, channel in self.channels.items():
+            try:
+                reply = await health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(), timeout=HEALTH_TIMEOUT_SECONDS
+                )
+                report[service] = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+            except grpc.aio.AioRpcError as error:
+                report[service] = error.code().name
+        return report
+
+
+async def call(method: Callable[..., Awaitable[Reply]], request: Any) -> Reply:
+    """Calls a backend with the request id and a deadline; failures become Problems."""
+    try:
+        return await method(
+            request,
+            timeout=CALL_TIMEOUT_SECONDS,
+            metadata=((REQUEST_ID_HEADER, current_request_id()),),
+        )
+    except grpc.aio.AioRpcError as error:
+        raise from_grpc(error) from None

@@ -1,0 +1,104 @@
+"""How every gateway route runs: authenticate, check scope, read and validate the body,
+call the handler, answer in JSON or problem+json."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from marshmallow import Schema, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from services.gateway.auth import Authenticator, Caller
+from services.gateway.clients import Backends
+from services.gateway.problems import Problem
+from services.kit.errors import InvalidArgument
+
+MAX_BODY_BYTES = 1024 * 1024
+JSON = "application/json"
+
+
+@dataclass
+class Call:
+    """One HTTP request as a handler sees it."""
+
+    request: Request
+    caller: Caller | None
+    backends: Backends
+    body: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tenant_id(self) -> str:
+        if self.caller is None or self.caller.tenant_id is None:
+            raise Problem(403, "forbidden", "this route needs a tenant's API key")
+        return self.caller.tenant_id
+
+    def path(self, name: str) -> str:
+        return self.request.path_params[name]
+
+
+Handler = Callable[[Call], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    scope: str | None  # None: no credential needed
+    response: type[Schema] | None
+    status: int = 200
+    body: type[Schema] | None = None
+    errors: tuple[int, ...] = ()
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status, headers, media_type=JSON)
+
+
+async def read_body(request: Request, schema: Schema) -> dict[str, Any]:
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != JSON:
+        raise Problem(415, "unsupported-media-type", f"send the body as {JSON}")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise Problem(413, "body-too-large", f"the body may hold at most {MAX_BODY_BYTES} bytes")
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
+            raise Problem(413, "body-too-large", f"the body may hold at most {MAX_BODY_BYTES} bytes")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise Problem(400, "malformed-json", f"the body is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise Problem(400, "malformed-json", "the body must be a JSON object")
+    try:
+        return schema.load(data)
+    except ValidationError as error:
+        violations = InvalidArgument.from_messages(error.messages_dict).violations
+        raise Problem(422, "validation-error", "the body has invalid fields", violations) from None
+
+
+def starlette_handler(endpoint: Endpoint, backends: Backends, auth: Authenticator) -> Callable:
+    async def handle(request: Request) -> Response:
+        try:
+            caller = None
+            if endpoint.scope is not None:
+                caller = await auth.caller(request)
+                if not caller.allows(endpoint.scope):
+                    raise Problem(403, "insufficient-scope", f"this route needs the scope {endpoint.scope!r}")
+            call = Call(request, caller, backends)
+            if endpoint.body is not None:
+                call.body = await read_body(request, endpoint.body())
+            return await endpoint.handler(call)
+        except Problem as problem:
+            return problem.response()
+
+    handle.__name__ = endpoint.handler.__name__
+    return handle

@@ -1,0 +1,71 @@
+"""The OpenAPI 3.1 document, generated from the same endpoints and schemas that serve requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+from services.gateway import schemas
+from services.gateway.endpoints import JSON, Endpoint
+from services.gateway.problems import PROBLEM_JSON, TITLES
+
+OPENAPI_PATH = "/v1/openapi.json"
+
+DESCRIPTION = """Gantry's HTTP/JSON API for partner companies.
+
+Authenticate with `Authorization: Bearer <API key>`. Errors are RFC 9457
+`application/problem+json` documents with a stable `type`. Timestamps are RFC 3339 in UTC.
+"""
+
+
+def _operation(endpoint: Endpoint) -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        str(endpoint.status): {
+            "description": "Success",
+            "content": {JSON: {"schema": endpoint.response}} if endpoint.response else {},
+        }
+    }
+    for status in endpoint.errors:
+        responses[str(status)] = {"$ref": f"#/components/responses/{status}"}
+    operation: dict[str, Any] = {
+        "operationId": endpoint.handler.__name__,
+        "summary": endpoint.summary,
+        "tags": [endpoint.tag],
+        "responses": responses,
+        "security": [{"bearer": []}] if endpoint.scope else [],
+    }
+    if endpoint.scope:
+        operation["x-required-scope"] = endpoint.scope
+    if endpoint.body is not None:
+        operation["requestBody"] = {"required": True, "content": {JSON: {"schema": endpoint.body}}}
+    parameters = [segment[1:-1] for segment in endpoint.path.split("/") if segment.startswith("{")]
+    if parameters:
+        operation["parameters"] = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+            for name in parameters
+        ]
+    return operation
+
+
+def build(endpoints: list[Endpoint]) -> dict[str, Any]:
+    spec = APISpec(
+        title="Gantry partner API",
+        version="1.0.0",
+        openapi_version="3.1.0",
+        plugins=[MarshmallowPlugin()],
+        info={"description": DESCRIPTION},
+    )
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.components.schema("Problem", schema=schemas.ProblemDetail)
+    for status, title in TITLES.items():
+        spec.components.response(
+            str(status), {"description": title, "content": {PROBLEM_JSON: {"schema": "Problem"}}}
+        )
+    operations: dict[str, dict[str, Any]] = {}
+    for endpoint in endpoints:
+        operations.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint)
+    for path, path_operations in operations.items():
+        spec.path(path=path, operations=path_operations)
+    return spec.to_dict()

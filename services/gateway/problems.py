@@ -1,0 +1,100 @@
+"""Errors as RFC 9457 `application/problem+json`, and gRPC statuses mapped to them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+import orjson
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+from starlette.responses import Response
+
+from services.kit.errors import FieldViolation
+from services.kit.logs import current_request_id
+
+PROBLEM_JSON = "application/problem+json"
+
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    412: "Precondition Failed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+class Problem(Exception):
+    """An HTTP error a handler raises; `slug` makes its stable `type`."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        detail: str,
+        errors: list[FieldViolation] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.detail = detail
+        self.errors = errors or []
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": f"urn:gantry:problem:{self.slug}",
+            "title": TITLES.get(self.status, "Error"),
+            "status": self.status,
+            "detail": self.detail,
+            "request_id": current_request_id(),
+        }
+        if self.errors:
+            body["errors"] = [{"field": e.field, "message": e.description} for e in self.errors]
+        return body
+
+    def response(self) -> Response:
+        return Response(orjson.dumps(self.body()), self.status, self.headers, media_type=PROBLEM_JSON)
+
+
+_GRPC_TO_HTTP = {
+    grpc.StatusCode.INVALID_ARGUMENT: (422, "validation-error"),
+    grpc.StatusCode.NOT_FOUND: (404, "not-found"),
+    grpc.StatusCode.ALREADY_EXISTS: (409, "already-exists"),
+    grpc.StatusCode.ABORTED: (412, "version-mismatch"),
+    grpc.StatusCode.FAILED_PRECONDITION: (409, "conflict"),
+    grpc.StatusCode.UNAUTHENTICATED: (401, "unauthenticated"),
+    grpc.StatusCode.PERMISSION_DENIED: (403, "forbidden"),
+    grpc.StatusCode.RESOURCE_EXHAUSTED: (429, "rate-limited"),
+    grpc.StatusCode.UNAVAILABLE: (503, "backend-unavailable"),
+    grpc.StatusCode.DEADLINE_EXCEEDED: (504, "backend-timeout"),
+}
+
+
+def field_violations(error: grpc.aio.AioRpcError) -> list[FieldViolation]:
+    status = rpc_status.from_call(error) if error.trailing_metadata() else None
+    violations: list[FieldViolation] = []
+    for detail in status.details if status else ():
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad_request = error_details_pb2.BadRequest()
+            detail.Unpack(bad_request)
+            violations += [FieldViolation(v.field, v.description) for v in bad_request.field_violations]
+    return violations
+
+
+def from_grpc(error: grpc.aio.AioRpcError) -> Problem:
+    status, slug = _GRPC_TO_HTTP.get(error.code(), (502, "backend-error"))
+    detail = error.details() or error.code().name.lower()
+    if status == 502:
+        detail = "a backend service failed; retry later and quote the request id"
+    return Problem(status, slug, detail, field_violations(error))

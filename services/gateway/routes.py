@@ -1,0 +1,153 @@
+"""The partner API's routes: each translates HTTP to one gRPC call and back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gantry.v1 import registry_pb2 as registry_pb
+from gantry.v1 import telemetry_pb2 as telemetry_pb
+from google.protobuf.message import Message
+from starlette.responses import Response
+
+from services.gateway import schemas
+from services.gateway.auth import OPERATOR
+from services.gateway.clients import call
+from services.gateway.endpoints import Call, Endpoint, json_response
+from services.gateway.problems import Problem
+from services.kit.protos import enum_name, enum_number, from_timestamp
+
+
+def rfc3339(message: Any) -> str:
+    return from_timestamp(message).isoformat().replace("+00:00", "Z")
+
+
+def tenant_json(tenant: registry_pb.Tenant) -> dict[str, Any]:
+    return {
+        "id": tenant.id,
+        "name": tenant.name,
+        "country": tenant.country,
+        "size_class": enum_name(registry_pb.SizeClass, tenant.size_class, "SIZE_CLASS_"),
+        "status": enum_name(registry_pb.TenantStatus, tenant.status, "TENANT_STATUS_"),
+        "created_at": rfc3339(tenant.created_at),
+        "updated_at": rfc3339(tenant.updated_at),
+    }
+
+
+def device_json(device: registry_pb.Device) -> dict[str, Any]:
+    return {
+        "id": device.id,
+        "tenant_id": device.tenant_id,
+        "serial_number": device.serial_number,
+        "display_name": device.display_name,
+        "state": enum_name(registry_pb.DeviceState, device.state, "DEVICE_STATE_"),
+        "version": device.version,
+        "created_at": rfc3339(device.created_at),
+        "updated_at": rfc3339(device.updated_at),
+    }
+
+
+def channel_value_json(value: telemetry_pb.ChannelValue) -> dict[str, Any]:
+    kind = value.WhichOneof("value")
+    return {"channel": value.channel, "ts": rfc3339(value.ts), "value": getattr(value, kind)}
+
+
+def etag(message: Message) -> str:
+    return f'"{message.version}"'
+
+
+async def create_tenant(c: Call) -> Response:
+    request = registry_pb.CreateTenantRequest(
+        name=c.body["name"],
+        country=c.body["country"],
+        size_class=enum_number(registry_pb.SizeClass, c.body["size_class"], "SIZE_CLASS_"),
+    )
+    reply = await call(c.backends.registry.CreateTenant, request)
+    body = {**tenant_json(reply.tenant), "api_key": reply.api_key}
+    return json_response(body, 201, {"Location": f"/v1/tenants/{reply.tenant.id}"})
+
+
+async def get_tenant(c: Call) -> Response:
+    tenant_id = c.path("tenant_id")
+    if c.caller is None or (not c.caller.is_operator and c.caller.tenant_id != tenant_id):
+        raise Problem(404, "not-found", "tenant not found")
+    tenant = await call(c.backends.registry.GetTenant, registry_pb.GetTenantRequest(tenant_id=tenant_id))
+    return json_response(tenant_json(tenant))
+
+
+async def register_device(c: Call) -> Response:
+    request = registry_pb.RegisterDeviceRequest(tenant_id=c.tenant_id, **c.body)
+    device = await call(c.backends.registry.RegisterDevice, request)
+    headers = {"Location": f"/v1/devices/{device.id}", "ETag": etag(device)}
+    return json_response(device_json(device), 201, headers)
+
+
+async def get_device(c: Call) -> Response:
+    request = registry_pb.GetDeviceRequest(tenant_id=c.tenant_id, device_id=c.path("device_id"))
+    device = await call(c.backends.registry.GetDevice, request)
+    return json_response(device_json(device), headers={"ETag": etag(device)})
+
+
+async def get_latest(c: Call) -> Response:
+    request = telemetry_pb.GetLatestRequest(tenant_id=c.tenant_id, device_id=c.path("device_id"))
+    latest = await call(c.backends.telemetry.GetLatest, request)
+    return json_response(
+        {"device_id": latest.device_id, "values": [channel_value_json(v) for v in latest.values]}
+    )
+
+
+ENDPOINTS = [
+    Endpoint(
+        "POST",
+        "/v1/tenants",
+        create_tenant,
+        "Create a tenant and its first admin API key",
+        "tenants",
+        scope=OPERATOR,
+        body=schemas.TenantCreate,
+        response=schemas.TenantCreated,
+        status=201,
+        errors=(401, 403, 413, 415, 422),
+    ),
+    Endpoint(
+        "GET",
+        "/v1/tenants/{tenant_id}",
+        get_tenant,
+        "Get a tenant",
+        "tenants",
+        scope="devices:read",
+        response=schemas.Tenant,
+        errors=(401, 403, 404),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/devices",
+        register_device,
+        "Register a device",
+        "devices",
+        scope="devices:write",
+        body=schemas.DeviceCreate,
+        response=schemas.Device,
+        status=201,
+        errors=(401, 403, 409, 413, 415, 422),
+    ),
+    Endpoint(
+        "GET",
+        "/v1/devices/{device_id}",
+        get_device,
+        "Get a device",
+        "devices",
+        scope="devices:read",
+        response=schemas.Device,
+        errors=(401, 403, 404, 422),
+    ),
+    Endpoint(
+        "GET",
+        "/v1/devices/{device_id}/telemetry/latest",
+        get_latest,
+        "Latest value of every channel of a device",
+        "telemetry",
+        scope="telemetry:read",
+        response=schemas.LatestValues,
+        errors=(401, 403, 404, 422),
+    ),
+]

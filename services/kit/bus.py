@@ -1,0 +1,175 @@
+"""RabbitMQ topology and event publishing with publisher confirms.
+
+Every event goes to one durable topic exchange, routed by its type
+(`device.registered`). Each consumer owns a durable quorum queue bound to the
+types it handles; a message that fails `DELIVERY_LIMIT` times is dead-lettered
+to `gantry.dead-letter` instead of looping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pika
+from pika.adapters.blocking_connection import BlockingChannel
+from pika.exceptions import AMQPError
+from sqlalchemy import Engine, MetaData, select, update
+
+from services.kit import metrics
+from services.kit.logs import REQUEST_ID_HEADER
+
+log = logging.getLogger(__name__)
+
+EVENTS_EXCHANGE = "gantry.events"
+DEAD_LETTER_EXCHANGE = "gantry.dead-letter"
+DEAD_LETTER_QUEUE = "gantry.dead-letter"
+DELIVERY_LIMIT = 5
+
+
+def consumer_queue_arguments() -> dict[str, Any]:
+    return {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": DELIVERY_LIMIT,
+        "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+    }
+
+
+def declare_topology(channel: BlockingChannel) -> None:
+    """Declares the exchanges and the dead-letter queue; safe to repeat."""
+    channel.exchange_declare(EVENTS_EXCHANGE, exchange_type="topic", durable=True)
+    channel.exchange_declare(DEAD_LETTER_EXCHANGE, exchange_type="fanout", durable=True)
+    channel.queue_declare(DEAD_LETTER_QUEUE, durable=True, arguments={"x-queue-type": "quorum"})
+    channel.queue_bind(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE)
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    id: str
+    type: str
+    body: dict[str, Any]
+    request_id: str
+
+
+class PublishError(Exception):
+    """The broker did not confirm a message."""
+
+
+Publish = Callable[[Sequence[OutgoingMessage]], None]
+
+
+class ConfirmingPublisher:
+    """Publishes persistent messages over one pika connection, waiting for confirms.
+
+    Safe to share between the threads of a gRPC server: calls are serialised.
+    """
+
+    def __init__(self, amqp_url: str) -> None:
+        self._parameters = pika.URLParameters(amqp_url)
+        self._lock = threading.Lock()
+        self._connection: pika.BlockingConnection | None = None
+        self._channel: BlockingChannel | None = None
+
+    def __call__(self, messages: Sequence[OutgoingMessage]) -> None:
+        with self._lock:
+            try:
+                self._publish(messages)
+            except AMQPError:
+                # A connection idle past its heartbeat is closed by the broker; one
+                # fresh connection is worth a try before reporting failure.
+                self._reset()
+                try:
+                    self._publish(messages)
+                except AMQPError as error:
+                    self._reset()
+                    raise PublishError(str(error)) from error
+        for message in messages:
+            metrics.EVENTS_PUBLISHED.labels(message.type).inc()
+
+    def _publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        channel = self._open_channel()
+        for message in messages:
+            channel.basic_publish(
+                EVENTS_EXCHANGE,
+                routing_key=message.type,
+                body=orjson.dumps(message.body),
+                properties=pika.BasicProperties(
+                    content_type="application/json",
+                    delivery_mode=pika.DeliveryMode.Persistent,
+                    message_id=message.id,
+                    headers={REQUEST_ID_HEADER: message.request_id},
+                ),
+            )
+
+    def _open_channel(self) -> BlockingChannel:
+        if self._channel is None or not self._channel.is_open:
+            self._reset()
+            self._connection = pika.BlockingConnection(self._parameters)
+            self._channel = self._connection.channel()
+            declare_topology(self._channel)
+            self._channel.confirm_delivery()
+        return self._channel
+
+    def _reset(self) -> None:
+        if self._connection is not None and self._connection.is_open:
+            with contextlib.suppress(AMQPError):
+                self._connection.close()
+        self._connection = self._channel = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._reset()
+
+
+class OutboxRelay:
+    """Moves committed events from a service's outbox table to the bus.
+
+    The API publishes right after its commit; the worker's timer relays whatever
+    that missed (broker down, process killed), so an event is published at least
+    once. Consumers are idempotent, so a second publication has no effect.
+    """
+
+    def __init__(self, engine: Engine, metadata: MetaData, publish: Publish) -> None:
+        self._engine = engine
+        self._outbox = metadata.tables["outbox"]
+        self._publish = publish
+
+    def publish_now(self, event_ids: Sequence[str]) -> None:
+        """Publishes just-committed events; on failure leaves them to the relay."""
+        if not event_ids:
+            return
+        try:
+            self._publish_where(self._outbox.c.id.in_(event_ids))
+        except PublishError:
+            log.warning("events left in the outbox for the relay", exc_info=True)
+
+    def relay_pending(self, min_age: timedelta = timedelta(seconds=5), batch: int = 500) -> int:
+        cutoff = datetime.now(UTC) - min_age
+        return self._publish_where(self._outbox.c.created_at < cutoff, batch)
+
+    def _publish_where(self, condition: Any, limit: int | None = None) -> int:
+        table = self._outbox
+        query = (
+            select(table.c.id, table.c.type, table.c.body, table.c.request_id)
+            .where(table.c.published_at.is_(None), condition)
+            .order_by(table.c.created_at)
+            .limit(limit)
+        )
+        with self._engine.connect() as connection:
+            messages = [OutgoingMessage(*row) for row in connection.execute(query)]
+        if not messages:
+            return 0
+        self._publish(messages)
+        with self._engine.begin() as connection:
+            connection.execute(
+                update(table)
+                .where(table.c.id.in_([m.id for m in messages]))
+                .values(published_at=datetime.now(UTC))
+            )
+        return len(messages)

@@ -1,0 +1,178 @@
+"""SQLAlchemy engines, units of work and the tables every service keeps for messaging."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+    create_engine,
+    event,
+    insert,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+
+from services.kit.events import Event
+from services.kit.logs import current_request_id
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator):
+    """A timezone-aware UTC timestamp on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def new_metadata() -> MetaData:
+    """A service's metadata, holding the outbox and inbox tables beside its own."""
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    Table(
+        "outbox",
+        metadata,
+        Column("id", String(36), primary_key=True),
+        Column("type", String(64), nullable=False),
+        Column("body", JSON, nullable=False),
+        Column("request_id", String(64), nullable=False),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("published_at", UtcDateTime(), index=True),
+    )
+    Table(
+        "processed_events",
+        metadata,
+        Column("id", String(36), primary_key=True),
+        Column("processed_at", UtcDateTime(), nullable=False),
+    )
+    return metadata
+
+
+def normalise_url(url: str) -> str:
+    """Lets operators write plain `postgresql://` URLs; the driver is psycopg 3."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # The API and worker processes of a service share the file: WAL lets them
+    # read while the other writes, and the timeout waits out short write locks.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    url = normalise_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url)
+        event.listen(engine, "connect", _tune_sqlite)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def insert_ignoring_duplicates(connection: Connection, table: Table, rows: Iterable[dict[str, Any]]) -> int:
+    """Inserts rows, skipping those whose key exists; returns how many were new."""
+    rows = list(rows)
+    if not rows:
+        return 0
+    dialect = connection.dialect.name
+    module = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect)
+    if module is None:
+        raise NotImplementedError(f"no conflict-free insert for {dialect}")
+    statement = module.insert(table).on_conflict_do_nothing()
+    return connection.execute(statement, rows).rowcount
+
+
+class UnitOfWork:
+    """One transaction of one use case; the events it emits are stored with its data.
+
+    Events land in the outbox table in the same transaction as the change they
+    describe, so a change is never committed without its events, nor the reverse.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        metadata: MetaData,
+        after_commit: Callable[[list[str]], None] = lambda event_ids: None,
+    ) -> None:
+        self._engine = engine
+        self._after_commit = after_commit
+        self._outbox = metadata.tables["outbox"]
+        self._processed = metadata.tables["processed_events"]
+        self.events: list[Event] = []
+
+    def __enter__(self) -> UnitOfWork:
+        self.connection = self._engine.connect()
+        self._transaction = self.connection.begin()
+        self.events = []
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._transaction.is_active:
+            self._transaction.rollback()
+        self.connection.close()
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+
+    def claim(self, event: Event) -> bool:
+        """Records that this consumer handles `event`; False when it already did."""
+        row = {"id": event.id, "processed_at": datetime.now(UTC)}
+        return insert_ignoring_duplicates(self.connection, self._processed, [row]) == 1
+
+    def commit(self) -> None:
+        if self.events:
+            self.connection.execute(
+                insert(self._outbox),
+                [
+                    {
+                        "id": e.id,
+                        "type": e.type,
+                        "body": e.to_message(),
+                        "request_id": current_request_id(),
+                        "created_at": e.occurred_at,
+                    }
+                    for e in self.events
+                ],
+            )
+        self._transaction.commit()
+        self._after_commit([e.id for e in self.events])

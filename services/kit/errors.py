@@ -1,0 +1,69 @@
+"""Errors a use case raises; every adapter maps them to its protocol in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+
+class GantryError(Exception):
+    """Base of the errors a caller can act on; anything else is a defect."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    field: str
+    description: str
+
+
+class InvalidArgument(GantryError):
+    def __init__(self, violations: list[FieldViolation], message: str = "invalid request") -> None:
+        super().__init__(message)
+        self.violations = violations
+
+    @classmethod
+    def from_messages(cls, messages: dict, prefix: str = "") -> InvalidArgument:
+        """From marshmallow's nested `{field: [message, ...]}` error dict."""
+        return cls(list(_flatten(messages, prefix)))
+
+
+def _flatten(messages: dict | list | str, path: str) -> Iterator[FieldViolation]:
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            yield from _flatten(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        for message in messages:
+            yield FieldViolation(path, message)
+    elif isinstance(messages, list):
+        for item in messages:
+            yield from _flatten(item, path)
+    else:
+        yield FieldViolation(path, str(messages))
+
+
+class NotFound(GantryError):
+    pass
+
+
+class AlreadyExists(GantryError):
+    pass
+
+
+class VersionMismatch(GantryError):
+    """The caller's expected version is not the current one."""
+
+
+class FailedPrecondition(GantryError):
+    pass
+
+
+class Unauthenticated(GantryError):
+    pass
+
+
+class PermissionDenied(GantryError):
+    pass

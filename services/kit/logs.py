@@ -1,0 +1,60 @@
+"""Structured JSON logs carrying the request id of the call or event being handled."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import uuid
+from contextvars import ContextVar
+
+from pythonjsonlogger.json import JsonFormatter
+
+from services.kit import settings
+
+_request_id: ContextVar[str] = ContextVar("request_id", default="")
+
+REQUEST_ID_HEADER = "x-request-id"
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def current_request_id() -> str:
+    return _request_id.get()
+
+
+def bind_request_id(request_id: str | None) -> str:
+    """Makes `request_id` (or a new one) the id of what this thread/greenlet handles."""
+    request_id = request_id or new_request_id()
+    _request_id.set(request_id)
+    return request_id
+
+
+class _ContextFilter(logging.Filter):
+    def __init__(self, process: str) -> None:
+        super().__init__()
+        self.process_name = process
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request_id()
+        record.process_name = self.process_name
+        return True
+
+
+def configure(process: str) -> None:
+    """Sends every log record of this process to stderr as one JSON object per line."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter(
+            "{asctime}{levelname}{name}{message}{process_name}{request_id}",
+            style="{",
+            rename_fields={"asctime": "ts", "levelname": "level", "name": "logger"},
+        )
+    )
+    handler.addFilter(_ContextFilter(process))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level())
+    # pika narrates every connection step at INFO.
+    logging.getLogger("pika").setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,27 @@
+"""Prometheus metrics shared by every process; each process serves them on its own port."""
+
+from __future__ import annotations
+
+import logging
+
+from prometheus_client import Counter, Histogram, start_http_server
+
+from services.kit import settings
+
+log = logging.getLogger(__name__)
+
+GRPC_HANDLED = Counter("gantry_grpc_server_handled_total", "gRPC calls handled", ["method", "code"])
+GRPC_LATENCY = Histogram("gantry_grpc_server_handling_seconds", "gRPC call duration", ["method"])
+EVENTS_PUBLISHED = Counter("gantry_events_published_total", "Events confirmed by the broker", ["type"])
+EVENTS_CONSUMED = Counter(
+    "gantry_events_consumed_total", "Events handled by a consumer", ["queue", "outcome"]
+)
+EVENT_LATENCY = Histogram("gantry_event_handling_seconds", "Event handling duration", ["queue"])
+
+
+def serve(process: str) -> None:
+    """Starts the metrics HTTP endpoint of `process` unless its port is 0."""
+    port = settings.metrics_port(process)
+    if port:
+        start_http_server(port, addr=settings.bind_host())
+        log.info("metrics served", extra={"port": port})

@@ -1,0 +1,81 @@
+"""Settings from `GANTRY_*` environment variables, read when asked for, never at import."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+SERVICES = ("registry", "telemetry", "marketplace", "analytics")
+
+DEFAULT_GRPC_PORTS = {"registry": 50051, "telemetry": 50052, "marketplace": 50053, "analytics": 50054}
+
+# Each process of the platform exposes Prometheus metrics on its own port so that
+# all of them can run side by side on one machine; in a pod every process may use the same.
+DEFAULT_METRICS_PORTS = {
+    "registry-api": 9101,
+    "telemetry-api": 9102,
+    "marketplace-api": 9103,
+    "analytics-api": 9104,
+    "registry-worker": 9111,
+    "telemetry-worker": 9112,
+    "marketplace-worker": 9113,
+    "analytics-worker": 9114,
+}
+
+
+def env(name: str, default: str) -> str:
+    """The value of `GANTRY_<name>`, or the default when unset or empty."""
+    return os.environ.get(f"GANTRY_{name}") or default
+
+
+def data_dir() -> Path:
+    return Path(env("DATA_DIR", "var"))
+
+
+def amqp_url() -> str:
+    return env("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def database_url(service: str) -> str:
+    default = f"sqlite:///{data_dir() / (service + '.db')}"
+    return env(f"{service.upper()}_DATABASE_URL", default)
+
+
+def grpc_port(service: str) -> int:
+    return int(env(f"{service.upper()}_GRPC_PORT", str(DEFAULT_GRPC_PORTS[service])))
+
+
+def grpc_target(service: str) -> str:
+    """Where clients reach a service's gRPC API."""
+    return env(f"{service.upper()}_GRPC_TARGET", f"127.0.0.1:{grpc_port(service)}")
+
+
+def bind_host() -> str:
+    return env("BIND_HOST", "127.0.0.1")
+
+
+def metrics_port(process: str) -> int:
+    """0 turns the metrics endpoint off."""
+    return int(env("METRICS_PORT", str(DEFAULT_METRICS_PORTS.get(process, 0))))
+
+
+def log_level() -> str:
+    return env("LOG_LEVEL", "INFO").upper()
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    host: str
+    port: int
+    operator_token: str
+    api_key_cache_seconds: float
+
+    @classmethod
+    def from_env(cls) -> GatewaySettings:
+        return cls(
+            host=bind_host(),
+            port=int(env("GATEWAY_PORT", "8080")),
+            operator_token=env("OPERATOR_TOKEN", ""),
+            api_key_cache_seconds=float(env("API_KEY_CACHE_SECONDS", "5")),
+        )

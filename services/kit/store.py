@@ -1,0 +1,23 @@
+"""A service's database as its processes use it: units of work whose events reach the bus."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+from services.kit import settings
+from services.kit.bus import OutboxRelay, Publish
+from services.kit.db import UnitOfWork, make_engine
+
+
+class Store:
+    def __init__(self, service: str, metadata: MetaData, publish: Publish, url: str | None = None) -> None:
+        self.engine = make_engine(url or settings.database_url(service))
+        self.metadata = metadata
+        self.relay = OutboxRelay(self.engine, metadata, publish)
+
+    def unit_of_work(self) -> UnitOfWork:
+        """A transaction whose events are published as soon as it commits."""
+        return UnitOfWork(self.engine, self.metadata, after_commit=self.relay.publish_now)
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,160 @@
+"""nameko adapters of a service's `-worker` process: event consumers, units of work,
+the outbox relay, request ids and metrics. Imported only by nameko processes."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+from kombu import Connection, Exchange, Queue, binding
+from kombu.message import Message
+from nameko.amqp.publish import Publisher as AmqpPublisher
+from nameko.containers import WorkerContext
+from nameko.extensions import DependencyProvider
+from nameko.messaging import Consumer
+from nameko.timer import timer
+from sqlalchemy import MetaData
+
+from services.kit import bus, logs, metrics
+from services.kit.errors import InvalidArgument
+from services.kit.events import parse_event
+from services.kit.store import Store
+
+log = logging.getLogger(__name__)
+
+OUTBOX_RELAY_SECONDS = 2
+
+EVENTS = Exchange(bus.EVENTS_EXCHANGE, type="topic", durable=True)
+DEAD_LETTERS = Exchange(bus.DEAD_LETTER_EXCHANGE, type="fanout", durable=True)
+DEAD_LETTER_QUEUE = Queue(
+    bus.DEAD_LETTER_QUEUE, DEAD_LETTERS, durable=True, queue_arguments={"x-queue-type": "quorum"}
+)
+
+
+def event_queue(name: str, event_types: Sequence[str]) -> Queue:
+    """A durable quorum queue of the events `event_types`, dead-lettering poison messages."""
+    return Queue(
+        name,
+        bindings=[binding(EVENTS, routing_key=event_type) for event_type in event_types],
+        durable=True,
+        queue_arguments=bus.consumer_queue_arguments(),
+    )
+
+
+class EventHandler(Consumer):
+    """Entrypoint receiving validated `Event`s from a queue.
+
+    A message that breaks the event contract is dead-lettered at once; one whose
+    handler raises is redelivered until the queue's delivery limit dead-letters it.
+    """
+
+    def __init__(self, queue_name: str, event_types: Sequence[str], **kwargs: Any) -> None:
+        super().__init__(event_queue(queue_name, event_types), requeue_on_error=True, **kwargs)
+
+    def setup(self) -> None:
+        with Connection(self.container.config["AMQP_URI"]) as connection:
+            DEAD_LETTER_QUEUE(connection.default_channel).declare()
+        super().setup()
+
+    def handle_message(self, body: Any, message: Message) -> None:
+        try:
+            event = parse_event(body)
+        except InvalidArgument as error:
+            log.error("event breaks the contract; dead-lettered", extra={"violations": str(error.violations)})
+            metrics.EVENTS_CONSUMED.labels(self.queue.name, "rejected").inc()
+            message.reject(requeue=False)
+            return
+        context_data = {"request_id": (message.headers or {}).get(logs.REQUEST_ID_HEADER)}
+        self.container.spawn_worker(
+            self,
+            (event,),
+            {},
+            context_data=context_data,
+            handle_result=partial(self.handle_result, message),
+        )
+
+
+handle_event = EventHandler.decorator
+
+
+class RequestContext(DependencyProvider):
+    """Binds each worker's request id for the logs and times its event handling."""
+
+    def worker_setup(self, worker_ctx: WorkerContext) -> None:
+        logs.bind_request_id(worker_ctx.data.get("request_id"))
+        worker_ctx.data["started"] = time.perf_counter()
+
+    def worker_result(self, worker_ctx: WorkerContext, result: Any = None, exc_info: Any = None) -> None:
+        if not isinstance(worker_ctx.entrypoint, EventHandler):
+            return
+        queue = worker_ctx.entrypoint.queue.name
+        metrics.EVENTS_CONSUMED.labels(queue, "failed" if exc_info else "ok").inc()
+        metrics.EVENT_LATENCY.labels(queue).observe(time.perf_counter() - worker_ctx.data["started"])
+        if exc_info:
+            log.error("event handling failed; will be redelivered", exc_info=exc_info)
+
+
+class Metrics(DependencyProvider):
+    """Serves this worker's Prometheus metrics."""
+
+    def __init__(self, process: str) -> None:
+        self.process = process
+
+    def setup(self) -> None:
+        logs.configure(self.process)
+        metrics.serve(self.process)
+
+
+def kombu_publish(amqp_url: str) -> bus.Publish:
+    """Publishes outbox messages from an eventlet process, with confirms."""
+    publisher = AmqpPublisher(
+        amqp_url, exchange=EVENTS, declare=[EVENTS], serializer="json", delivery_mode=2, use_confirms=True
+    )
+
+    def publish(messages: Sequence[bus.OutgoingMessage]) -> None:
+        for message in messages:
+            publisher.publish(
+                message.body,
+                routing_key=message.type,
+                message_id=message.id,
+                headers={logs.REQUEST_ID_HEADER: message.request_id},
+            )
+            metrics.EVENTS_PUBLISHED.labels(message.type).inc()
+
+    return publish
+
+
+class StoreProvider(DependencyProvider):
+    """Gives handlers the service's `Store`, publishing its outbox through kombu."""
+
+    def __init__(self, service: str, metadata: MetaData) -> None:
+        self.service = service
+        self.metadata = metadata
+
+    def setup(self) -> None:
+        self.store = Store(self.service, self.metadata, kombu_publish(self.container.config["AMQP_URI"]))
+
+    def stop(self) -> None:
+        self.store.close()
+
+    def get_dependency(self, worker_ctx: WorkerContext) -> Store:
+        return self.store
+
+
+def worker_base(service: str, metadata: MetaData) -> type:
+    """The base of a service's nameko worker: metrics, request ids, its store, and the
+    timer relaying its outbox to the bus."""
+
+    class ServiceWorker:
+        metrics = Metrics(f"{service}-worker")
+        context = RequestContext()
+        store: Store = StoreProvider(service, metadata)
+
+        @timer(interval=OUTBOX_RELAY_SECONDS)
+        def relay_outbox(self) -> None:
+            self.store.relay.relay_pending()
+
+    return ServiceWorker

@@ -1,0 +1,1 @@
+"""Marketplace: see protos/gantry/v1/marketplace.proto."""

@@ -1,0 +1,1 @@
+"""Device registry: tenants, their API keys and their devices."""

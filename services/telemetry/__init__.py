@@ -1,0 +1,1 @@
+"""Telemetry: sensor readings in, validated, stored and queried."""
