@@ -3,7 +3,9 @@
 Every event goes to one durable topic exchange, routed by its type
 (`device.registered`). Each consumer owns a durable quorum queue bound to the
 types it handles; a message that fails `DELIVERY_LIMIT` times is dead-lettered
-to `gantry.dead-letter` instead of looping.
+to `<namespace>.dead-letter` instead of looping. All names start with the bus
+namespace (`GANTRY_BUS_NAMESPACE`, default `gantry`), so that several
+installations, or test runs, can share one broker.
 """
 
 from __future__ import annotations
@@ -22,31 +24,53 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import AMQPError
 from sqlalchemy import Engine, MetaData, select, update
 
-from services.kit import metrics
+from services.kit import metrics, settings
 from services.kit.logs import REQUEST_ID_HEADER
 
 log = logging.getLogger(__name__)
 
-EVENTS_EXCHANGE = "gantry.events"
-DEAD_LETTER_EXCHANGE = "gantry.dead-letter"
-DEAD_LETTER_QUEUE = "gantry.dead-letter"
 DELIVERY_LIMIT = 5
+QUORUM = {"x-queue-type": "quorum"}
 
 
-def consumer_queue_arguments() -> dict[str, Any]:
-    return {
-        "x-queue-type": "quorum",
-        "x-delivery-limit": DELIVERY_LIMIT,
-        "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-    }
+@dataclass(frozen=True)
+class Topology:
+    """The names of the exchanges and queues of one installation."""
 
+    namespace: str
 
-def declare_topology(channel: BlockingChannel) -> None:
-    """Declares the exchanges and the dead-letter queue; safe to repeat."""
-    channel.exchange_declare(EVENTS_EXCHANGE, exchange_type="topic", durable=True)
-    channel.exchange_declare(DEAD_LETTER_EXCHANGE, exchange_type="fanout", durable=True)
-    channel.queue_declare(DEAD_LETTER_QUEUE, durable=True, arguments={"x-queue-type": "quorum"})
-    channel.queue_bind(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE)
+    @classmethod
+    def from_env(cls) -> Topology:
+        return cls(settings.bus_namespace())
+
+    @property
+    def events_exchange(self) -> str:
+        return f"{self.namespace}.events"
+
+    @property
+    def dead_letter_exchange(self) -> str:
+        return f"{self.namespace}.dead-letter"
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.namespace}.dead-letter"
+
+    def queue(self, name: str) -> str:
+        return f"{self.namespace}.{name}"
+
+    def consumer_queue_arguments(self) -> dict[str, Any]:
+        return {
+            **QUORUM,
+            "x-delivery-limit": DELIVERY_LIMIT,
+            "x-dead-letter-exchange": self.dead_letter_exchange,
+        }
+
+    def declare(self, channel: BlockingChannel) -> None:
+        """Declares the exchanges and the dead-letter queue; safe to repeat."""
+        channel.exchange_declare(self.events_exchange, exchange_type="topic", durable=True)
+        channel.exchange_declare(self.dead_letter_exchange, exchange_type="fanout", durable=True)
+        channel.queue_declare(self.dead_letter_queue, durable=True, arguments=QUORUM)
+        channel.queue_bind(self.dead_letter_queue, self.dead_letter_exchange)
 
 
 @dataclass(frozen=True)
@@ -70,8 +94,9 @@ class ConfirmingPublisher:
     Safe to share between the threads of a gRPC server: calls are serialised.
     """
 
-    def __init__(self, amqp_url: str) -> None:
+    def __init__(self, amqp_url: str, topology: Topology) -> None:
         self._parameters = pika.URLParameters(amqp_url)
+        self._topology = topology
         self._lock = threading.Lock()
         self._connection: pika.BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
@@ -96,7 +121,7 @@ class ConfirmingPublisher:
         channel = self._open_channel()
         for message in messages:
             channel.basic_publish(
-                EVENTS_EXCHANGE,
+                self._topology.events_exchange,
                 routing_key=message.type,
                 body=orjson.dumps(message.body),
                 properties=pika.BasicProperties(
@@ -112,7 +137,7 @@ class ConfirmingPublisher:
             self._reset()
             self._connection = pika.BlockingConnection(self._parameters)
             self._channel = self._connection.channel()
-            declare_topology(self._channel)
+            self._topology.declare(self._channel)
             self._channel.confirm_delivery()
         return self._channel
 

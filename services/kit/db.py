@@ -115,8 +115,9 @@ def insert_ignoring_duplicates(connection: Connection, table: Table, rows: Itera
     module = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect)
     if module is None:
         raise NotImplementedError(f"no conflict-free insert for {dialect}")
-    statement = module.insert(table).on_conflict_do_nothing()
-    return connection.execute(statement, rows).rowcount
+    # rowcount is unreliable for executemany on PostgreSQL; RETURNING counts exactly.
+    statement = module.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+    return len(connection.execute(statement, rows).all())
 
 
 class UnitOfWork:

@@ -16,7 +16,7 @@ from grpc_reflection.v1alpha import reflection
 from sqlalchemy import MetaData
 
 from services.kit import logs, metrics, settings
-from services.kit.bus import ConfirmingPublisher
+from services.kit.bus import ConfirmingPublisher, Topology
 from services.kit.interceptors import server_interceptors
 from services.kit.store import Store
 
@@ -88,7 +88,7 @@ def serve_service(
     service_name: str,
 ) -> None:
     """Runs the `-api` process of `service`: its store, event publisher and gRPC server."""
-    publisher = ConfirmingPublisher(settings.amqp_url())
+    publisher = ConfirmingPublisher(settings.amqp_url(), Topology.from_env())
     store = Store(service, metadata, publisher)
 
     def stop() -> None:

@@ -37,6 +37,11 @@ def amqp_url() -> str:
     return env("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 
+def bus_namespace() -> str:
+    """Prefix of every exchange and queue name of this installation."""
+    return env("BUS_NAMESPACE", "gantry")
+
+
 def database_url(service: str) -> str:
     default = f"sqlite:///{data_dir() / (service + '.db')}"
     return env(f"{service.upper()}_DATABASE_URL", default)

@@ -27,20 +27,24 @@ log = logging.getLogger(__name__)
 
 OUTBOX_RELAY_SECONDS = 2
 
-EVENTS = Exchange(bus.EVENTS_EXCHANGE, type="topic", durable=True)
-DEAD_LETTERS = Exchange(bus.DEAD_LETTER_EXCHANGE, type="fanout", durable=True)
-DEAD_LETTER_QUEUE = Queue(
-    bus.DEAD_LETTER_QUEUE, DEAD_LETTERS, durable=True, queue_arguments={"x-queue-type": "quorum"}
-)
+
+def events_exchange(topology: bus.Topology) -> Exchange:
+    return Exchange(topology.events_exchange, type="topic", durable=True)
 
 
-def event_queue(name: str, event_types: Sequence[str]) -> Queue:
+def dead_letter_queue(topology: bus.Topology) -> Queue:
+    exchange = Exchange(topology.dead_letter_exchange, type="fanout", durable=True)
+    return Queue(topology.dead_letter_queue, exchange, durable=True, queue_arguments=bus.QUORUM)
+
+
+def event_queue(topology: bus.Topology, name: str, event_types: Sequence[str]) -> Queue:
     """A durable quorum queue of the events `event_types`, dead-lettering poison messages."""
+    exchange = events_exchange(topology)
     return Queue(
-        name,
-        bindings=[binding(EVENTS, routing_key=event_type) for event_type in event_types],
+        topology.queue(name),
+        bindings=[binding(exchange, routing_key=event_type) for event_type in event_types],
         durable=True,
-        queue_arguments=bus.consumer_queue_arguments(),
+        queue_arguments=topology.consumer_queue_arguments(),
     )
 
 
@@ -52,11 +56,16 @@ class EventHandler(Consumer):
     """
 
     def __init__(self, queue_name: str, event_types: Sequence[str], **kwargs: Any) -> None:
-        super().__init__(event_queue(queue_name, event_types), requeue_on_error=True, **kwargs)
+        super().__init__(queue=None, requeue_on_error=True, **kwargs)
+        self.queue_name = queue_name
+        self.event_types = tuple(event_types)
 
     def setup(self) -> None:
+        # Names come from the environment, read when the worker starts, not at import.
+        topology = bus.Topology.from_env()
+        self.queue = event_queue(topology, self.queue_name, self.event_types)
         with Connection(self.container.config["AMQP_URI"]) as connection:
-            DEAD_LETTER_QUEUE(connection.default_channel).declare()
+            dead_letter_queue(topology)(connection.default_channel).declare()
         super().setup()
 
     def handle_message(self, body: Any, message: Message) -> None:
@@ -91,10 +100,15 @@ class RequestContext(DependencyProvider):
         if not isinstance(worker_ctx.entrypoint, EventHandler):
             return
         queue = worker_ctx.entrypoint.queue.name
+        elapsed = time.perf_counter() - worker_ctx.data["started"]
         metrics.EVENTS_CONSUMED.labels(queue, "failed" if exc_info else "ok").inc()
-        metrics.EVENT_LATENCY.labels(queue).observe(time.perf_counter() - worker_ctx.data["started"])
+        metrics.EVENT_LATENCY.labels(queue).observe(elapsed)
+        event = worker_ctx.args[0]
+        details = {"queue": queue, "event_id": event.id, "type": event.type, "ms": round(elapsed * 1000, 2)}
         if exc_info:
-            log.error("event handling failed; will be redelivered", exc_info=exc_info)
+            log.error("event handling failed; will be redelivered", exc_info=exc_info, extra=details)
+        else:
+            log.info("event handled", extra=details)
 
 
 class Metrics(DependencyProvider):
@@ -108,10 +122,11 @@ class Metrics(DependencyProvider):
         metrics.serve(self.process)
 
 
-def kombu_publish(amqp_url: str) -> bus.Publish:
+def kombu_publish(amqp_url: str, topology: bus.Topology) -> bus.Publish:
     """Publishes outbox messages from an eventlet process, with confirms."""
+    exchange = events_exchange(topology)
     publisher = AmqpPublisher(
-        amqp_url, exchange=EVENTS, declare=[EVENTS], serializer="json", delivery_mode=2, use_confirms=True
+        amqp_url, exchange=exchange, declare=[exchange], serializer="json", delivery_mode=2, use_confirms=True
     )
 
     def publish(messages: Sequence[bus.OutgoingMessage]) -> None:
@@ -135,7 +150,8 @@ class StoreProvider(DependencyProvider):
         self.metadata = metadata
 
     def setup(self) -> None:
-        self.store = Store(self.service, self.metadata, kombu_publish(self.container.config["AMQP_URI"]))
+        publish = kombu_publish(self.container.config["AMQP_URI"], bus.Topology.from_env())
+        self.store = Store(self.service, self.metadata, publish)
 
     def stop(self) -> None:
         self.store.close()

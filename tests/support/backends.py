@@ -1,0 +1,53 @@
+"""The real PostgreSQL and RabbitMQ the tests use: throwaway databases and bus namespaces."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pika
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from services.kit.bus import Topology
+from services.kit.db import normalise_url
+
+POSTGRES_URL = os.environ.get("GANTRY_TEST_POSTGRES_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
+AMQP_URL = os.environ.get("GANTRY_AMQP_URL") or "amqp://guest:guest@127.0.0.1:5672/"
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+@contextmanager
+def postgres_database(name: str | None = None) -> Iterator[str]:
+    """A new empty database, dropped afterwards; yields its URL."""
+    name = name or unique_name("gantry_test")
+    admin = create_engine(normalise_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(normalise_url(POSTGRES_URL)).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def bus_namespace(queue_names: list[str]) -> Iterator[Topology]:
+    """A bus namespace of its own; its exchanges and the named queues are deleted afterwards."""
+    topology = Topology(unique_name("gantry-test"))
+    try:
+        yield topology
+    finally:
+        connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+        channel = connection.channel()
+        for queue in [topology.dead_letter_queue, *(topology.queue(name) for name in queue_names)]:
+            channel.queue_delete(queue)
+        channel.exchange_delete(topology.events_exchange)
+        channel.exchange_delete(topology.dead_letter_exchange)
+        connection.close()

@@ -1,0 +1,177 @@
+"""Starts the platform's processes from the Procfile, as operators run them, for end-to-end tests."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from pathlib import Path
+
+import grpc
+import httpx
+import pika
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from services.kit.settings import SERVICES
+from tests.support.backends import AMQP_URL, bus_namespace, postgres_database
+from tests.support.waiting import eventually
+
+ROOT = Path(__file__).resolve().parents[2]
+OPERATOR_TOKEN = "test-operator-token"
+STOP_TIMEOUT_SECONDS = 20
+
+
+def procfile() -> dict[str, str]:
+    entries = {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, command = line.partition(":")
+            entries[name.strip()] = command.strip()
+    return entries
+
+
+def consumer_queue_names() -> list[str]:
+    """The queue of every event handler of every worker, as the workers declare them."""
+    names = []
+    for service in SERVICES:
+        module = importlib.import_module(f"services.{service}.worker")
+        for worker in vars(module).values():
+            for member in vars(worker).values() if isinstance(worker, type) else ():
+                for entrypoint in getattr(member, "nameko_entrypoints", ()):
+                    if hasattr(entrypoint, "queue_name"):
+                        names.append(entrypoint.queue_name)
+    return names
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Platform:
+    """Every process of the Procfile, on free ports, its own databases and bus namespace."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env = env
+        self.logs = logs
+        self.commands = procfile()
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.grpc_ports = {service: int(env[f"GANTRY_{service.upper()}_GRPC_PORT"]) for service in SERVICES}
+        self.gateway_url = f"http://127.0.0.1:{env['GANTRY_GATEWAY_PORT']}"
+        self.metrics_ports = {name: free_port() for name in self.commands}
+
+    def grpc_target(self, service: str) -> str:
+        return f"127.0.0.1:{self.grpc_ports[service]}"
+
+    def start(self, name: str) -> None:
+        env = {**self.env, "GANTRY_METRICS_PORT": str(self.metrics_ports[name])}
+        log = (self.logs / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(
+            shlex.split(self.commands[name]), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()
+
+    def stop(self, name: str, sig: signal.Signals = signal.SIGTERM) -> int:
+        process = self.processes.pop(name)
+        process.send_signal(sig)
+        try:
+            return process.wait(STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise AssertionError(
+                f"{name} did not stop within {STOP_TIMEOUT_SECONDS}s of {sig.name}"
+            ) from None
+
+    def stop_all(self) -> dict[str, int]:
+        return {name: self.stop(name) for name in list(self.processes)}
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        path = self.logs / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def wait_ready(self, names: list[str] | None = None, timeout: float = 60) -> None:
+        for name in names or list(self.commands):
+            eventually(lambda n=name: self._ready(n), timeout, f"{name} to be ready:\n{self.log_tail(name)}")
+
+    def _ready(self, name: str) -> bool:
+        process = self.processes[name]
+        if process.poll() is not None:
+            raise AssertionError(f"{name} exited with {process.returncode}:\n{self.log_tail(name)}")
+        service, _, role = name.partition("-")
+        if name == "gateway":
+            return _http_ok(f"{self.gateway_url}/healthz")
+        if role == "api":
+            return grpc_serving(self.grpc_target(service))
+        return _http_ok(f"http://127.0.0.1:{self.metrics_ports[name]}/metrics") and self._queues_exist()
+
+    def _queues_exist(self) -> bool:
+        connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+        try:
+            for queue in consumer_queue_names():
+                channel = connection.channel()
+                try:
+                    channel.queue_declare(f"{self.env['GANTRY_BUS_NAMESPACE']}.{queue}", passive=True)
+                except pika.exceptions.ChannelClosedByBroker:
+                    return False
+            return True
+        finally:
+            if connection.is_open:
+                connection.close()
+
+
+def grpc_serving(target: str, service: str = "") -> bool:
+    with grpc.insecure_channel(target) as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=1
+            )
+        except grpc.RpcError:
+            return False
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextmanager
+def running_platform(logs: Path) -> Iterator[Platform]:
+    """Migrates fresh PostgreSQL databases, starts every process and stops them afterwards."""
+    with ExitStack() as stack:
+        topology = stack.enter_context(bus_namespace(consumer_queue_names()))
+        env = {
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'generated'}",
+            "GANTRY_BUS_NAMESPACE": topology.namespace,
+            "GANTRY_OPERATOR_TOKEN": OPERATOR_TOKEN,
+            "GANTRY_GATEWAY_PORT": str(free_port()),
+            "GANTRY_LOG_LEVEL": "INFO",
+        }
+        for service in SERVICES:
+            env[f"GANTRY_{service.upper()}_DATABASE_URL"] = stack.enter_context(postgres_database())
+            port = free_port()
+            env[f"GANTRY_{service.upper()}_GRPC_PORT"] = str(port)
+            env[f"GANTRY_{service.upper()}_GRPC_TARGET"] = f"127.0.0.1:{port}"
+        subprocess.run([sys.executable, "-m", "services.kit.migrate"], cwd=ROOT, env=env, check=True)
+        platform = Platform(env, logs)
+        try:
+            for name in platform.commands:
+                platform.start(name)
+            platform.wait_ready()
+            yield platform
+        finally:
+            for name in list(platform.processes):
+                with suppress(AssertionError):
+                    platform.stop(name)
