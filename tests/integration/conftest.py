@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pika
+import pytest
+
+from services.kit.bus import ConfirmingPublisher, Topology
+from tests.support.backends import AMQP_URL, bus_namespace, postgres_database
+
+CAPTURE_QUEUE = "test-capture"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database on each backend the platform supports."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'service.db'}"
+    else:
+        with postgres_database() as url:
+            yield url
+
+
+class CapturedEvents:
+    """Every event published in a test's bus namespace, read from a queue bound to all types."""
+
+    def __init__(self, topology: Topology) -> None:
+        self.topology = topology
+        self.connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+        self.channel = self.connection.channel()
+        topology.declare(self.channel)
+        self.queue = topology.queue(CAPTURE_QUEUE)
+        self.channel.queue_declare(self.queue, durable=True, arguments=topology.consumer_queue_arguments())
+        self.channel.queue_bind(self.queue, topology.events_exchange, "#")
+
+    def drain(self) -> list[tuple[pika.BasicProperties, bytes]]:
+        messages = []
+        while True:
+            method, properties, body = self.channel.basic_get(self.queue, auto_ack=True)
+            if method is None:
+                return messages
+            messages.append((properties, body))
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+@pytest.fixture
+def topology() -> Iterator[Topology]:
+    with bus_namespace([CAPTURE_QUEUE]) as names:
+        yield names
+
+
+@pytest.fixture
+def captured(topology: Topology) -> Iterator[CapturedEvents]:
+    events = CapturedEvents(topology)
+    yield events
+    events.close()
+
+
+@pytest.fixture
+def publisher(topology: Topology) -> Iterator[ConfirmingPublisher]:
+    confirming = ConfirmingPublisher(AMQP_URL, topology)
+    yield confirming
+    confirming.close()
