@@ -22,7 +22,7 @@ import orjson
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import AMQPError
-from sqlalchemy import Engine, MetaData, select, update
+from sqlalchemy import Engine, MetaData, delete, select, update
 
 from services.kit import metrics, settings
 from services.kit.logs import REQUEST_ID_HEADER
@@ -163,6 +163,7 @@ class OutboxRelay:
     def __init__(self, engine: Engine, metadata: MetaData, publish: Publish) -> None:
         self._engine = engine
         self._outbox = metadata.tables["outbox"]
+        self._processed = metadata.tables["processed_events"]
         self._publish = publish
 
     def publish_now(self, event_ids: Sequence[str]) -> None:
@@ -177,6 +178,18 @@ class OutboxRelay:
     def relay_pending(self, min_age: timedelta = timedelta(seconds=5), batch: int = 500) -> int:
         cutoff = datetime.now(UTC) - min_age
         return self._publish_where(self._outbox.c.created_at < cutoff, batch)
+
+    def prune(self, keep: timedelta) -> int:
+        """Deletes events published longer than `keep` ago, and the record of events
+        this service handled that long ago: redeliveries never come that late."""
+        cutoff = datetime.now(UTC) - keep
+        processed = self._processed
+        with self._engine.begin() as connection:
+            published = connection.execute(
+                delete(self._outbox).where(self._outbox.c.published_at < cutoff)
+            ).rowcount
+            handled = connection.execute(delete(processed).where(processed.c.processed_at < cutoff)).rowcount
+        return published + handled
 
     def _publish_where(self, condition: Any, limit: int | None = None) -> int:
         table = self._outbox

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -26,6 +27,8 @@ from services.kit.store import Store
 log = logging.getLogger(__name__)
 
 OUTBOX_RELAY_SECONDS = 2
+PRUNE_SECONDS = 3600
+MESSAGING_RETENTION = timedelta(days=7)
 
 
 def events_exchange(topology: bus.Topology) -> Exchange:
@@ -172,5 +175,9 @@ def worker_base(service: str, metadata: MetaData) -> type:
         @timer(interval=OUTBOX_RELAY_SECONDS)
         def relay_outbox(self) -> None:
             self.store.relay.relay_pending()
+
+        @timer(interval=PRUNE_SECONDS)
+        def prune_messaging_tables(self) -> None:
+            self.store.relay.prune(MESSAGING_RETENTION)
 
     return ServiceWorker
