@@ -11,7 +11,7 @@ BENCH ?=
 
 export PYTHONPATH := $(CURDIR):$(CURDIR)/generated
 
-.PHONY: run test proto migrate lint format bench up down lock clean setup preflight
+.PHONY: run test proto migrate lint format bench up down lock clean setup
 
 setup: $(STAMP) $(GENERATED)
 

@@ -48,8 +48,9 @@ class Backends:
         return report
 
 
-async def call(method: Callable[..., Awaitable[Reply]], request: Any) -> Reply:
-    """Calls a backend with the request id and a deadline; failures become Problems."""
+async def call(method: Callable[..., Awaitable[Reply]], request: Any, field_prefix: str = "") -> Reply:
+    """Calls a backend with the request id and a deadline; failures become Problems,
+    naming fields as the HTTP body does (without the gRPC message's `field_prefix`)."""
     try:
         return await method(
             request,
@@ -57,4 +58,4 @@ async def call(method: Callable[..., Awaitable[Reply]], request: Any) -> Reply:
             metadata=((REQUEST_ID_HEADER, current_request_id()),),
         )
     except grpc.aio.AioRpcError as error:
-        raise from_grpc(error) from None
+        raise from_grpc(error, field_prefix) from None

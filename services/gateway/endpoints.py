@@ -55,6 +55,8 @@ class Endpoint:
     status: int = 200
     body: type[Schema] | None = None
     errors: tuple[int, ...] = ()
+    # Routes of one tenant's data refuse the operator, who belongs to no tenant.
+    for_operator: bool = False
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -93,6 +95,8 @@ def starlette_handler(endpoint: Endpoint, backends: Backends, auth: Authenticato
                 caller = await auth.caller(request)
                 if not caller.allows(endpoint.scope):
                     raise Problem(403, "insufficient-scope", f"this route needs the scope {endpoint.scope!r}")
+                if caller.is_operator and not endpoint.for_operator:
+                    raise Problem(403, "forbidden", "this route needs a tenant's API key")
             call = Call(request, caller, backends)
             if endpoint.body is not None:
                 call.body = await read_body(request, endpoint.body())

@@ -81,20 +81,24 @@ _GRPC_TO_HTTP = {
 }
 
 
-def field_violations(error: grpc.aio.AioRpcError) -> list[FieldViolation]:
+def field_violations(error: grpc.aio.AioRpcError, prefix: str = "") -> list[FieldViolation]:
+    """The BadRequest violations of a gRPC error, field names without `prefix`."""
     status = rpc_status.from_call(error) if error.trailing_metadata() else None
     violations: list[FieldViolation] = []
     for detail in status.details if status else ():
         if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             bad_request = error_details_pb2.BadRequest()
             detail.Unpack(bad_request)
-            violations += [FieldViolation(v.field, v.description) for v in bad_request.field_violations]
+            violations += [
+                FieldViolation(v.field.removeprefix(prefix), v.description)
+                for v in bad_request.field_violations
+            ]
     return violations
 
 
-def from_grpc(error: grpc.aio.AioRpcError) -> Problem:
+def from_grpc(error: grpc.aio.AioRpcError, field_prefix: str = "") -> Problem:
     status, slug = _GRPC_TO_HTTP.get(error.code(), (502, "backend-error"))
     detail = error.details() or error.code().name.lower()
     if status == 502:
         detail = "a backend service failed; retry later and quote the request id"
-    return Problem(status, slug, detail, field_violations(error))
+    return Problem(status, slug, detail, field_violations(error, field_prefix))

@@ -6,6 +6,7 @@ from typing import Any
 
 from gantry.v1 import registry_pb2 as registry_pb
 from gantry.v1 import telemetry_pb2 as telemetry_pb
+from google.protobuf import json_format
 from google.protobuf.message import Message
 from starlette.responses import Response
 
@@ -39,10 +40,58 @@ def device_json(device: registry_pb.Device) -> dict[str, Any]:
         "tenant_id": device.tenant_id,
         "serial_number": device.serial_number,
         "display_name": device.display_name,
+        "profile_id": device.profile_id,
+        "profile_version": device.profile_version,
+        "site": device.site,
+        "production_line": device.production_line,
+        "labels": dict(device.labels),
+        "attributes": json_format.MessageToDict(device.attributes),
+        "firmware_version": device.firmware_version,
         "state": enum_name(registry_pb.DeviceState, device.state, "DEVICE_STATE_"),
+        "connectivity": enum_name(registry_pb.Connectivity, device.connectivity, "CONNECTIVITY_"),
+        "last_seen_at": rfc3339(device.last_seen_at) if device.HasField("last_seen_at") else None,
         "version": device.version,
         "created_at": rfc3339(device.created_at),
         "updated_at": rfc3339(device.updated_at),
+    }
+
+
+def channel_json(channel: registry_pb.Channel) -> dict[str, Any]:
+    return {
+        "key": channel.key,
+        "value_type": enum_name(registry_pb.ValueType, channel.value_type, "VALUE_TYPE_"),
+        "unit": channel.unit,
+        "allowed_values": list(channel.allowed_values),
+        "min": channel.min if channel.HasField("min") else None,
+        "max": channel.max if channel.HasField("max") else None,
+        "sample_interval_ms": channel.sample_interval_ms,
+    }
+
+
+def channel_message(channel: dict[str, Any]) -> registry_pb.Channel:
+    bounds = {name: channel[name] for name in ("min", "max") if channel[name] is not None}
+    return registry_pb.Channel(
+        key=channel["key"],
+        value_type=enum_number(registry_pb.ValueType, channel["value_type"], "VALUE_TYPE_"),
+        unit=channel["unit"],
+        allowed_values=channel["allowed_values"],
+        sample_interval_ms=channel["sample_interval_ms"],
+        **bounds,
+    )
+
+
+def profile_json(profile: registry_pb.DeviceProfile) -> dict[str, Any]:
+    return {
+        "id": profile.id,
+        "tenant_id": profile.tenant_id,
+        "name": profile.name,
+        "manufacturer": profile.manufacturer,
+        "model": profile.model,
+        "version": profile.version,
+        "latest_version": profile.latest_version,
+        "channels": [channel_json(c) for c in profile.channels],
+        "created_at": rfc3339(profile.created_at),
+        "updated_at": rfc3339(profile.updated_at),
     }
 
 
@@ -74,11 +123,34 @@ async def get_tenant(c: Call) -> Response:
     return json_response(tenant_json(tenant))
 
 
+async def create_profile(c: Call) -> Response:
+    request = registry_pb.CreateProfileRequest(
+        tenant_id=c.tenant_id,
+        name=c.body["name"],
+        manufacturer=c.body["manufacturer"],
+        model=c.body["model"],
+        channels=[channel_message(channel) for channel in c.body["channels"]],
+    )
+    profile = await call(c.backends.registry.CreateProfile, request)
+    return json_response(profile_json(profile), 201, {"Location": f"/v1/device-profiles/{profile.id}"})
+
+
+async def get_profile(c: Call) -> Response:
+    request = registry_pb.GetProfileRequest(tenant_id=c.tenant_id, profile_id=c.path("profile_id"))
+    return json_response(profile_json(await call(c.backends.registry.GetProfile, request)))
+
+
 async def register_device(c: Call) -> Response:
-    request = registry_pb.RegisterDeviceRequest(tenant_id=c.tenant_id, **c.body)
-    device = await call(c.backends.registry.RegisterDevice, request)
+    spec = registry_pb.DeviceSpec(**{**c.body, "profile_id": str(c.body["profile_id"]), "attributes": None})
+    spec.attributes.update(c.body["attributes"])
+    reply = await call(
+        c.backends.registry.RegisterDevice,
+        registry_pb.RegisterDeviceRequest(tenant_id=c.tenant_id, device=spec),
+        field_prefix="device.",
+    )
+    device = reply.device
     headers = {"Location": f"/v1/devices/{device.id}", "ETag": etag(device)}
-    return json_response(device_json(device), 201, headers)
+    return json_response({**device_json(device), "access_token": reply.access_token}, 201, headers)
 
 
 async def get_device(c: Call) -> Response:
@@ -103,6 +175,7 @@ ENDPOINTS = [
         "Create a tenant and its first admin API key",
         "tenants",
         scope=OPERATOR,
+        for_operator=True,
         body=schemas.TenantCreate,
         response=schemas.TenantCreated,
         status=201,
@@ -114,19 +187,42 @@ ENDPOINTS = [
         get_tenant,
         "Get a tenant",
         "tenants",
-        scope="devices:read",
+        scope="admin",
+        for_operator=True,
         response=schemas.Tenant,
         errors=(401, 403, 404),
     ),
     Endpoint(
         "POST",
+        "/v1/device-profiles",
+        create_profile,
+        "Create a device profile: a device model and its typed sensor channels",
+        "device profiles",
+        scope="devices:write",
+        body=schemas.ProfileCreate,
+        response=schemas.Profile,
+        status=201,
+        errors=(401, 403, 404, 413, 415, 422),
+    ),
+    Endpoint(
+        "GET",
+        "/v1/device-profiles/{profile_id}",
+        get_profile,
+        "Get the latest version of a device profile",
+        "device profiles",
+        scope="devices:read",
+        response=schemas.Profile,
+        errors=(401, 403, 404, 422),
+    ),
+    Endpoint(
+        "POST",
         "/v1/devices",
         register_device,
-        "Register a device",
+        "Register a device; the answer holds its first access token",
         "devices",
         scope="devices:write",
         body=schemas.DeviceCreate,
-        response=schemas.Device,
+        response=schemas.DeviceCreated,
         status=201,
         errors=(401, 403, 409, 413, 415, 422),
     ),

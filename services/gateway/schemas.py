@@ -35,11 +35,54 @@ class TenantCreated(Tenant):
     )
 
 
+VALUE_TYPES = ("float", "int", "bool", "string", "enum")
+DEVICE_STATES = ("provisioned", "active", "suspended", "decommissioned")
+
+
+class Channel(Schema):
+    key = fields.String(
+        required=True, validate=validate.Length(min=1, max=64), metadata={"example": "spindle_temp"}
+    )
+    value_type = fields.String(required=True, validate=validate.OneOf(VALUE_TYPES))
+    unit = fields.String(load_default="", validate=validate.Length(max=32), metadata={"example": "degC"})
+    allowed_values = fields.List(fields.String(validate=validate.Length(max=64)), load_default=list)
+    min = fields.Float(load_default=None, allow_none=True)
+    max = fields.Float(load_default=None, allow_none=True)
+    sample_interval_ms = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class ProfileCreate(Schema):
+    name = text(200)
+    manufacturer = text(200, required=False, load_default="")
+    model = text(200, required=False, load_default="")
+    channels = fields.List(fields.Nested(Channel), required=True, validate=validate.Length(min=1, max=256))
+
+
+class Profile(ProfileCreate):
+    id = fields.String(required=True, metadata={"format": "uuid"})
+    tenant_id = fields.String(required=True, metadata={"format": "uuid"})
+    version = fields.Integer(required=True)
+    latest_version = fields.Integer(required=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
 class DeviceCreate(Schema):
     serial_number = fields.String(
-        required=True, validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
+        required=True, validate=validate.Length(min=1, max=64), metadata={"example": "CNC-0001"}
     )
     display_name = text(200)
+    profile_id = fields.UUID(required=True)
+    profile_version = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0),
+        metadata={"description": "0 or absent: the latest version"},
+    )
+    site = text(200, required=False, load_default="")
+    production_line = text(200, required=False, load_default="")
+    labels = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    attributes = fields.Dict(keys=fields.String(), load_default=dict)
+    firmware_version = text(64, required=False, load_default="")
 
 
 class Device(Schema):
@@ -47,12 +90,25 @@ class Device(Schema):
     tenant_id = fields.String(required=True, metadata={"format": "uuid"})
     serial_number = fields.String(required=True)
     display_name = fields.String(required=True)
-    state = fields.String(
-        required=True, validate=validate.OneOf(("provisioned", "active", "suspended", "decommissioned"))
-    )
+    profile_id = fields.String(required=True, metadata={"format": "uuid"})
+    profile_version = fields.Integer(required=True)
+    site = fields.String(required=True)
+    production_line = fields.String(required=True)
+    labels = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    attributes = fields.Dict(keys=fields.String(), required=True)
+    firmware_version = fields.String(required=True)
+    state = fields.String(required=True, validate=validate.OneOf(DEVICE_STATES))
+    connectivity = fields.String(required=True, validate=validate.OneOf(("never_seen", "online", "offline")))
+    last_seen_at = fields.DateTime(allow_none=True)
     version = fields.Integer(required=True)
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
+
+
+class DeviceCreated(Device):
+    access_token = fields.String(
+        required=True, metadata={"description": "The device's first access token. Shown only once."}
+    )
 
 
 class ChannelValue(Schema):

@@ -23,16 +23,74 @@ class TenantCreated(Schema):
     size_class = fields.String(required=True)
 
 
+class TenantUpdated(TenantCreated):
+    status = fields.String(required=True)
+    version = fields.Integer(required=True)
+
+
 class DeviceRegistered(Schema):
     device_id = fields.String(required=True)
     serial_number = fields.String(required=True)
     display_name = fields.String(required=True)
     state = fields.String(required=True)
+    profile_id = fields.String(required=True)
+    profile_version = fields.Integer(required=True)
+
+
+class DeviceUpdated(Schema):
+    device_id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    changed = fields.List(fields.String(), required=True)
+    profile_id = fields.String(required=True)
+    profile_version = fields.Integer(required=True)
+
+
+class DeviceStateChanged(Schema):
+    device_id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    previous_state = fields.String(required=True)
+    state = fields.String(required=True)
+
+
+class ProfilePublished(Schema):
+    profile_id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    channels = fields.List(fields.Dict(), required=True)
+
+
+class CredentialRevoked(Schema):
+    credential_id = fields.String(required=True)
+    device_id = fields.String(required=True)
+
+
+class ApiKeyRevoked(Schema):
+    api_key_id = fields.String(required=True)
+
+
+class DeviceBatch(Schema):
+    device_id = fields.String(required=True)
+    count = fields.Integer(required=True, validate=validate.Range(min=1))
+    first_ts = fields.AwareDateTime(required=True, format="iso")
+    last_ts = fields.AwareDateTime(required=True, format="iso")
+
+
+class TelemetryBatchStored(Schema):
+    """A batch of readings was stored: which devices, how many, when; never values."""
+
+    devices = fields.List(fields.Nested(DeviceBatch), required=True)
 
 
 CATALOGUE: dict[str, type[Schema]] = {
     "tenant.created": TenantCreated,
+    "tenant.updated": TenantUpdated,
     "device.registered": DeviceRegistered,
+    "device.updated": DeviceUpdated,
+    "device.state_changed": DeviceStateChanged,
+    "device.decommissioned": DeviceStateChanged,
+    "profile.published": ProfilePublished,
+    "credential.revoked": CredentialRevoked,
+    "api_key.revoked": ApiKeyRevoked,
+    "telemetry.batch_stored": TelemetryBatchStored,
 }
 
 

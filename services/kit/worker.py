@@ -3,6 +3,7 @@ the outbox relay, request ids and metrics. Imported only by nameko processes."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
 from collections.abc import Sequence
@@ -181,3 +182,17 @@ def worker_base(service: str, metadata: MetaData) -> type:
             self.store.relay.prune(MESSAGING_RETENTION)
 
     return ServiceWorker
+
+
+def declared_consumers(modules: Sequence[str]) -> list[tuple[str, tuple[str, ...]]]:
+    """(queue name, event types) of every event handler of the workers in `modules`."""
+    consumers = []
+    for module_name in modules:
+        module = importlib.import_module(module_name)
+        for worker in vars(module).values():
+            members = vars(worker).values() if isinstance(worker, type) else ()
+            for member in members:
+                for entrypoint in getattr(member, "nameko_entrypoints", ()):
+                    if isinstance(entrypoint, EventHandler):
+                        consumers.append((entrypoint.queue_name, entrypoint.event_types))
+    return consumers

@@ -5,18 +5,16 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     Column,
-    Connection,
     ForeignKey,
+    ForeignKeyConstraint,
+    Index,
     Integer,
     String,
     Table,
     UniqueConstraint,
-    insert,
-    select,
 )
 
 from services.kit.db import UtcDateTime, new_metadata
-from services.registry.domain import ApiKey, Device, DeviceState, SizeClass, Tenant, TenantStatus
 
 metadata = new_metadata()
 
@@ -28,8 +26,10 @@ tenants = Table(
     Column("country", String(2), nullable=False),
     Column("size_class", String(16), nullable=False),
     Column("status", String(16), nullable=False),
+    Column("version", Integer, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_tenants_created", "created_at", "id"),
 )
 
 api_keys = Table(
@@ -45,6 +45,28 @@ api_keys = Table(
     Column("revoked_at", UtcDateTime()),
 )
 
+profiles = Table(
+    "profiles",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("manufacturer", String(200), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("latest_version", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+profile_versions = Table(
+    "profile_versions",
+    metadata,
+    Column("profile_id", String(36), ForeignKey("profiles.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("channels", JSON, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
 devices = Table(
     "devices",
     metadata,
@@ -54,43 +76,49 @@ devices = Table(
     Column("display_name", String(200), nullable=False),
     Column("state", String(16), nullable=False),
     Column("version", Integer, nullable=False),
+    Column("profile_id", String(36), nullable=False),
+    Column("profile_version", Integer, nullable=False),
+    Column("site", String(200), nullable=False),
+    Column("production_line", String(200), nullable=False),
+    # Kept whole here for reading, and row by row in device_labels for filtering.
+    Column("labels", JSON, nullable=False),
+    Column("attributes", JSON, nullable=False),
+    Column("firmware_version", String(64), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    Column("last_seen_at", UtcDateTime()),
+    ForeignKeyConstraint(
+        ["profile_id", "profile_version"],
+        ["profile_versions.profile_id", "profile_versions.version"],
+        name="fk_devices_profile_version",
+    ),
     UniqueConstraint("tenant_id", "serial_number", name="uq_devices_tenant_serial"),
+    Index("ix_devices_tenant_name", "tenant_id", "display_name", "id"),
+    Index("ix_devices_tenant_created", "tenant_id", "created_at", "id"),
+    Index("ix_devices_tenant_state", "tenant_id", "state", "serial_number"),
+    Index("ix_devices_tenant_site", "tenant_id", "site", "serial_number"),
+    Index("ix_devices_tenant_profile", "tenant_id", "profile_id", "serial_number"),
 )
 
+device_labels = Table(
+    "device_labels",
+    metadata,
+    Column("device_id", String(36), ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(63), primary_key=True),
+    Column("value", String(63), nullable=False),
+    Column("tenant_id", String(36), nullable=False),
+    Index("ix_device_labels_tenant_key_value", "tenant_id", "key", "value"),
+)
 
-def add_tenant(connection: Connection, tenant: Tenant) -> None:
-    connection.execute(insert(tenants).values(**vars(tenant)))
-
-
-def find_tenant(connection: Connection, tenant_id: str) -> Tenant | None:
-    row = connection.execute(select(tenants).where(tenants.c.id == tenant_id)).mappings().first()
-    if row is None:
-        return None
-    return Tenant(
-        **{**row, "size_class": SizeClass(row["size_class"]), "status": TenantStatus(row["status"])}
-    )
-
-
-def add_api_key(connection: Connection, key: ApiKey) -> None:
-    connection.execute(insert(api_keys).values(**{**vars(key), "scopes": list(key.scopes)}))
-
-
-def find_api_key(connection: Connection, key_id: str) -> ApiKey | None:
-    row = connection.execute(select(api_keys).where(api_keys.c.id == key_id)).mappings().first()
-    if row is None:
-        return None
-    return ApiKey(**{**row, "scopes": tuple(row["scopes"])})
-
-
-def add_device(connection: Connection, device: Device) -> None:
-    connection.execute(insert(devices).values(**vars(device)))
-
-
-def find_device(connection: Connection, tenant_id: str, device_id: str) -> Device | None:
-    query = select(devices).where(devices.c.id == device_id, devices.c.tenant_id == tenant_id)
-    row = connection.execute(query).mappings().first()
-    if row is None:
-        return None
-    return Device(**{**row, "state": DeviceState(row["state"])})
+device_credentials = Table(
+    "device_credentials",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("device_id", String(36), ForeignKey("devices.id"), nullable=False, index=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("valid_from", UtcDateTime()),
+    Column("valid_until", UtcDateTime()),
+    Column("revoked_at", UtcDateTime()),
+)

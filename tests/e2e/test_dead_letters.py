@@ -58,6 +58,8 @@ def test_poison_and_repeatedly_failing_messages_are_dead_lettered(platform: Plat
             "serial_number": "X-1",
             "display_name": "X",
             "state": "provisioned",
+            "profile_id": "p",
+            "profile_version": 1,
         },
     }
     publish(namespace, "device.registered", failing, failing_id)

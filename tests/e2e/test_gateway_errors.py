@@ -106,8 +106,8 @@ def test_bad_bodies_get_precise_problems(
         assert body["errors"] and all(error["field"] for error in body["errors"])
 
 
-def test_duplicate_serial_is_409(http: httpx.Client, tenant_key: str) -> None:
-    body = {"serial_number": "DUP-GW-1", "display_name": "x"}
+def test_duplicate_serial_is_409(platform: Platform, http: httpx.Client, tenant_key: str) -> None:
+    body = PartnerClient(platform.gateway_url, tenant_key).device_body("DUP-GW-1")
     assert http.post("/v1/devices", json=body, headers=bearer(tenant_key)).status_code == 201
     problem(http.post("/v1/devices", json=body, headers=bearer(tenant_key)), 409, "already-exists")
 
@@ -127,3 +127,13 @@ def test_openapi_document_and_docs_page_are_served(http: httpx.Client) -> None:
     document = http.get("/v1/openapi.json").json()
     assert document["openapi"] == "3.1.0" and "/v1/devices" in document["paths"]
     assert "/v1/openapi.json" in http.get("/docs").text
+
+
+def test_registry_rules_come_back_as_fields_of_the_body(
+    platform: Platform, http: httpx.Client, tenant_key: str
+) -> None:
+    body = {**PartnerClient(platform.gateway_url, tenant_key).device_body(), "serial_number": "has space"}
+    errors = problem(
+        http.post("/v1/devices", json=body, headers=bearer(tenant_key)), 422, "validation-error"
+    )["errors"]
+    assert [error["field"] for error in errors] == ["serial_number"]

@@ -23,7 +23,8 @@ def test_registered_device_reaches_telemetry(platform: Platform) -> None:
 
     device = client.register_device("CNC-0001")
 
-    assert device["state"] == "provisioned"
+    token = device.pop("access_token")
+    assert token.startswith("gdt_") and device["state"] == "provisioned"
     assert client.http.get(f"/v1/devices/{device['id']}").json() == device
     eventually(lambda: latest_status(client, device["id"]) == 200, what="telemetry to learn the device")
     latest = client.http.get(f"/v1/devices/{device['id']}/telemetry/latest").json()

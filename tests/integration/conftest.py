@@ -7,6 +7,8 @@ import pika
 import pytest
 
 from services.kit.bus import ConfirmingPublisher, Topology
+from services.kit.store import Store
+from tests.support.access import ManualClock, migrated_store
 from tests.support.backends import AMQP_URL, bus_namespace, postgres_database
 
 CAPTURE_QUEUE = "test-capture"
@@ -64,3 +66,15 @@ def publisher(topology: Topology) -> Iterator[ConfirmingPublisher]:
     confirming = ConfirmingPublisher(AMQP_URL, topology)
     yield confirming
     confirming.close()
+
+
+@pytest.fixture
+def store(database_url: str, publisher: ConfirmingPublisher) -> Iterator[Store]:
+    """The registry's store on a migrated database."""
+    with migrated_store(database_url, publisher) as registry_store:
+        yield registry_store
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()

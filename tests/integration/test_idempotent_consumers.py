@@ -27,6 +27,8 @@ def test_a_redelivered_event_is_handled_once(database_url: str, publisher: Confi
             "serial_number": "S-1",
             "display_name": "Mill",
             "state": "provisioned",
+            "profile_id": "p",
+            "profile_version": 1,
         },
     )
 

@@ -11,9 +11,9 @@ from services.kit.bus import ConfirmingPublisher, Topology
 from services.kit.migrate import upgrade
 from services.kit.store import Store
 from services.registry import storage
-from services.registry.domain import SizeClass
-from services.registry.service import Registry
+from services.registry.usecases.profiles import Profiles
 from tests.integration.conftest import CapturedEvents
+from tests.support.registry import insert_tenant
 
 UNREACHABLE_BROKER = "amqp://guest:guest@127.0.0.1:1/"
 
@@ -25,8 +25,9 @@ def test_events_wait_in_the_outbox_until_the_broker_is_back(
     broken = Store(
         "registry", storage.metadata, ConfirmingPublisher(UNREACHABLE_BROKER, topology), url=database_url
     )
-    tenant, _ = Registry(broken.unit_of_work).create_tenant(
-        {"name": "Acme", "country": "DE", "size_class": SizeClass.MICRO}
+    tenant_id = insert_tenant(broken)
+    Profiles(broken.unit_of_work).create(
+        tenant_id, {"name": "Press", "channels": [{"key": "force", "value_type": "float"}]}
     )
     broken.close()
     assert captured.drain() == []
@@ -39,5 +40,5 @@ def test_events_wait_in_the_outbox_until_the_broker_is_back(
     assert healthy.relay.relay_pending(min_age=timedelta(0)) == 1
     assert healthy.relay.relay_pending(min_age=timedelta(0)) == 0
     messages = captured.drain()
-    assert [orjson.loads(body)["tenant_id"] for _, body in messages] == [tenant.id]
+    assert [orjson.loads(body)["tenant_id"] for _, body in messages] == [tenant_id]
     healthy.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import shlex
 import signal
@@ -15,11 +14,11 @@ from pathlib import Path
 
 import grpc
 import httpx
-import pika
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.kit.settings import SERVICES
-from tests.support.backends import AMQP_URL, bus_namespace, postgres_database
+from services.kit.worker import declared_consumers
+from tests.support.backends import bus_namespace, postgres_database
 from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,15 +37,7 @@ def procfile() -> dict[str, str]:
 
 def consumer_queue_names() -> list[str]:
     """The queue of every event handler of every worker, as the workers declare them."""
-    names = []
-    for service in SERVICES:
-        module = importlib.import_module(f"services.{service}.worker")
-        for worker in vars(module).values():
-            for member in vars(worker).values() if isinstance(worker, type) else ():
-                for entrypoint in getattr(member, "nameko_entrypoints", ()):
-                    if hasattr(entrypoint, "queue_name"):
-                        names.append(entrypoint.queue_name)
-    return names
+    return [queue for queue, _ in declared_consumers([f"services.{service}.worker" for service in SERVICES])]
 
 
 def free_port() -> int:
@@ -110,21 +101,7 @@ class Platform:
             return _http_ok(f"{self.gateway_url}/healthz")
         if role == "api":
             return grpc_serving(self.grpc_target(service))
-        return _http_ok(f"http://127.0.0.1:{self.metrics_ports[name]}/metrics") and self._queues_exist()
-
-    def _queues_exist(self) -> bool:
-        connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
-        try:
-            for queue in consumer_queue_names():
-                channel = connection.channel()
-                try:
-                    channel.queue_declare(f"{self.env['GANTRY_BUS_NAMESPACE']}.{queue}", passive=True)
-                except pika.exceptions.ChannelClosedByBroker:
-                    return False
-            return True
-        finally:
-            if connection.is_open:
-                connection.close()
+        return _http_ok(f"http://127.0.0.1:{self.metrics_ports[name]}/metrics")
 
 
 def grpc_serving(target: str, service: str = "") -> bool:

@@ -12,6 +12,8 @@ DEVICE = {
     "serial_number": "S-1",
     "display_name": "Mill",
     "state": "provisioned",
+    "profile_id": "p",
+    "profile_version": 1,
 }
 
 

@@ -1,0 +1,36 @@
+"""The registry's gRPC servicer: one mixin per area of the API, composed here."""
+
+from __future__ import annotations
+
+import grpc
+from gantry.v1 import registry_pb2_grpc
+
+from services.kit.store import Store
+from services.registry.api.credentials import CredentialsApi
+from services.registry.api.devices import DevicesApi
+from services.registry.api.profiles import ProfilesApi
+from services.registry.api.tenants import TenantsApi
+from services.registry.usecases.auth_cache import AuthCache
+from services.registry.usecases.credentials import Credentials
+from services.registry.usecases.devices import Devices
+from services.registry.usecases.profiles import Profiles
+from services.registry.usecases.tenants import Tenancy
+
+SERVICE_NAME = "gantry.v1.RegistryService"
+
+
+class RegistryServicer(
+    TenantsApi, ProfilesApi, DevicesApi, CredentialsApi, registry_pb2_grpc.RegistryServiceServicer
+):
+    def __init__(self, store: Store) -> None:
+        # What this process remembers of the secrets it authenticated, shared by the
+        # use cases that authenticate and those that revoke.
+        self.auth_cache = AuthCache()
+        self.tenancy = Tenancy(store.unit_of_work, cache=self.auth_cache)
+        self.profiles = Profiles(store.unit_of_work)
+        self.devices = Devices(store.unit_of_work)
+        self.credentials = Credentials(store.unit_of_work, cache=self.auth_cache)
+
+
+def add_servicer(server: grpc.Server, store: Store) -> None:
+    registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(store), server)

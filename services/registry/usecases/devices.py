@@ -1,0 +1,420 @@
+"""Use cases of devices: registration (single and bulk), reads, lists, updates, lifecycle."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from marshmallow import Schema, ValidationError, fields, validate
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from services.kit.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    VersionMismatch,
+)
+from services.kit.events import Event, new_event
+from services.kit.pagination import decode_cursor, encode_cursor, page_size
+from services.kit.validation import load, require_uuid, text
+from services.registry.domain import (
+    DEVICE_TOKEN_PREFIX,
+    Connectivity,
+    Device,
+    DeviceCredential,
+    DeviceState,
+    IssuedSecret,
+    issue_secret,
+    online_window,
+)
+from services.registry.queries import devices as queries
+from services.registry.queries import profiles as profile_queries
+from services.registry.queries import tenant_exists
+from services.registry.queries.credentials import add_credentials
+from services.registry.queries.devices import ORDERS, DeviceFilter
+from services.registry.usecases import Clock, UnitOfWorkFactory, utc_now
+
+MAX_BULK = 5000
+MAX_LABELS = 64
+MAX_LABEL_FILTERS = 16
+MAX_ATTRIBUTES_BYTES = 16 * 1024
+SERIAL = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
+LABEL_KEY = r"^[a-z0-9]([a-z0-9._/-]{0,61}[a-z0-9])?$"
+UPDATABLE = (
+    "display_name",
+    "site",
+    "production_line",
+    "labels",
+    "attributes",
+    "firmware_version",
+    "profile_version",
+)
+
+
+def _labels_fit(labels: dict[str, str]) -> bool:
+    if len(labels) > MAX_LABELS:
+        raise ValidationError(f"at most {MAX_LABELS} labels")
+    return True
+
+
+def _attributes_fit(attributes: dict[str, Any]) -> bool:
+    if len(orjson.dumps(attributes)) > MAX_ATTRIBUTES_BYTES:
+        raise ValidationError(f"at most {MAX_ATTRIBUTES_BYTES} bytes of JSON")
+    return True
+
+
+def labels_field() -> fields.Dict:
+    return fields.Dict(
+        keys=fields.String(
+            validate=validate.Regexp(LABEL_KEY, error="1-63 lowercase letters, digits or ._/-")
+        ),
+        values=text(63, required=False),
+        load_default=dict,
+        validate=_labels_fit,
+    )
+
+
+class DeviceSchema(Schema):
+    serial_number = fields.String(
+        required=True, validate=validate.Regexp(SERIAL, error="1-64 letters, digits or ._:/-")
+    )
+    display_name = text(200)
+    profile_id = fields.UUID(required=True)
+    profile_version = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    site = text(200, required=False, load_default="")
+    production_line = text(200, required=False, load_default="")
+    labels = labels_field()
+    attributes = fields.Dict(keys=fields.String(), load_default=dict, validate=_attributes_fit)
+    firmware_version = text(64, required=False, load_default="")
+
+
+class ListSchema(Schema):
+    profile_id = fields.UUID(load_default=None)
+    site = text(200, required=False, load_default="")
+    labels = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(LABEL_KEY)),
+        values=text(63, required=False),
+        load_default=dict,
+        validate=validate.Length(max=MAX_LABEL_FILTERS),
+    )
+    text = text(64, required=False, load_default="")
+    order_by = fields.String(
+        load_default="serial_number",
+        validate=validate.OneOf([*ORDERS, *(f"-{o}" for o in ORDERS)]),
+    )
+
+
+class OnlineWindows:
+    """How recently a device of each profile version must have been seen to be online.
+
+    Profile versions never change once written, so what is learned is kept.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, int], timedelta] = {}
+        self._lock = threading.Lock()
+
+    def of(self, connection: Connection, found: list[Device]) -> dict[tuple[str, int], timedelta]:
+        wanted = {(d.profile_id, d.profile_version) for d in found}
+        missing = wanted - self._known.keys()
+        if missing:
+            loaded = profile_queries.channels_of(connection, missing)
+            with self._lock:
+                self._known.update({key: online_window(channels) for key, channels in loaded.items()})
+        return {key: self._known[key] for key in wanted}
+
+
+class Devices:
+    def __init__(self, unit_of_work: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
+        self._unit_of_work = unit_of_work
+        self._clock = clock
+        self._windows = OnlineWindows()
+
+    def connectivity(self, device: Device, windows: dict[tuple[str, int], timedelta]) -> Connectivity:
+        return device.connectivity(windows[(device.profile_id, device.profile_version)], self._clock())
+
+    def register(
+        self, tenant_id: str, specs: list[dict[str, Any]], bulk: bool
+    ) -> list[tuple[Device, IssuedSecret]]:
+        """Registers every device of `specs` or none. Errors name a bulk request's
+        items `devices[i]`, a single device `device`."""
+        tenant_id = require_uuid(tenant_id, "tenant_id")
+        if not 1 <= len(specs) <= MAX_BULK:
+            raise InvalidArgument([FieldViolation("devices", f"between 1 and {MAX_BULK} devices")])
+        names = [f"devices[{i}]" for i in range(len(specs))] if bulk else ["device"]
+        commands = _load_each(DeviceSchema(), specs, names)
+        now = self._clock()
+        with self._unit_of_work() as uow:
+            if not tenant_exists(uow.connection, tenant_id):
+                raise NotFound("tenant not found")
+            versions = _resolve_profile_versions(uow.connection, tenant_id, commands, names)
+            taken = queries.taken_serials(uow.connection, tenant_id, [c["serial_number"] for c in commands])
+            if taken:
+                raise AlreadyExists(f"serial numbers already registered: {', '.join(sorted(taken)[:20])}")
+            registered = [
+                _new_device(tenant_id, c, version, now) for c, version in zip(commands, versions, strict=True)
+            ]
+            try:
+                queries.add_devices(uow.connection, [device for device, _ in registered])
+                add_credentials(
+                    uow.connection, [_credential(device, secret, now) for device, secret in registered]
+                )
+            except IntegrityError:
+                raise AlreadyExists("a serial number was registered meanwhile; retry") from None
+            for device, _ in registered:
+                uow.emit(_registered(device))
+            uow.commit()
+        return registered
+
+    def get(self, tenant_id: str, device_id: str) -> tuple[Device, Connectivity]:
+        tenant_id, device_id = require_uuid(tenant_id, "tenant_id"), require_uuid(device_id, "device_id")
+        with self._unit_of_work() as uow:
+            device = queries.find_device(uow.connection, tenant_id, device_id)
+            if device is None:
+                raise NotFound("device not found")
+            windows = self._windows.of(uow.connection, [device])
+        return device, self.connectivity(device, windows)
+
+    def list(
+        self, tenant_id: str, request: dict[str, Any], size: int, cursor: str, include_total: bool
+    ) -> tuple[list[tuple[Device, Connectivity]], str, int]:
+        tenant_id = require_uuid(tenant_id, "tenant_id")
+        options = load(ListSchema(), {k: v for k, v in request.items() if k != "state"})
+        limit = page_size(size)
+        wanted = DeviceFilter(
+            str(options["profile_id"] or ""),
+            request.get("state"),
+            options["site"],
+            options["labels"],
+            options["text"],
+        )
+        order = options["order_by"].lstrip("-")
+        listing = {"tenant": tenant_id, "filter": repr(wanted), "order": options["order_by"]}
+        after = _from_position(decode_cursor(cursor, listing), order)
+        with self._unit_of_work() as uow:
+            found = queries.list_devices(
+                uow.connection,
+                tenant_id,
+                wanted,
+                order,
+                options["order_by"].startswith("-"),
+                after,
+                limit + 1,
+            )
+            total = queries.count_devices(uow.connection, tenant_id, wanted) if include_total else -1
+            page = found[:limit]
+            windows = self._windows.of(uow.connection, page)
+        next_cursor = encode_cursor(_position(page[-1], order), listing) if len(found) > limit else ""
+        return [(d, self.connectivity(d, windows)) for d in page], next_cursor, total
+
+    def update(
+        self, tenant_id: str, device_id: str, expected_version: int, paths: list[str], request: dict[str, Any]
+    ) -> tuple[Device, Connectivity]:
+        if not paths or set(paths) - set(UPDATABLE):
+            raise InvalidArgument([FieldViolation("update_mask", f"name any of {', '.join(UPDATABLE)}")])
+        _require_version(expected_version)
+        changes = load(DeviceSchema(partial=True, only=paths), {p: request[p] for p in paths})
+
+        def change(connection: Connection, device: Device) -> tuple[Device, list[Event]]:
+            if device.state is DeviceState.DECOMMISSIONED:
+                raise FailedPrecondition("a decommissioned device cannot change")
+            updated = replace(device, **changes, version=device.version + 1, updated_at=self._clock())
+            if "profile_version" in changes:
+                _require_profile_version(connection, device.profile_id, changes["profile_version"])
+            event = new_event(
+                "device.updated",
+                device.tenant_id,
+                {
+                    "device_id": device.id,
+                    "version": updated.version,
+                    "changed": sorted(paths),
+                    "profile_id": updated.profile_id,
+                    "profile_version": updated.profile_version,
+                },
+            )
+            return updated, [event]
+
+        return self._change(tenant_id, device_id, expected_version, change)
+
+    def change_state(
+        self, tenant_id: str, device_id: str, expected_version: int, state: DeviceState | None
+    ) -> tuple[Device, Connectivity]:
+        _require_version(expected_version)
+        if state is None:
+            raise InvalidArgument([FieldViolation("state", "name the state to move to")])
+
+        def change(connection: Connection, device: Device) -> tuple[Device, list[Event]]:
+            moved = device.moved_to(state, self._clock())
+            return moved, _state_events(device.tenant_id, device.id, moved.version, device.state, state)
+
+        return self._change(tenant_id, device_id, expected_version, change)
+
+    def _change(
+        self, tenant_id: str, device_id: str, expected_version: int, change: Any
+    ) -> tuple[Device, Connectivity]:
+        tenant_id, device_id = require_uuid(tenant_id, "tenant_id"), require_uuid(device_id, "device_id")
+        with self._unit_of_work() as uow:
+            device = queries.find_device(uow.connection, tenant_id, device_id)
+            if device is None:
+                raise NotFound("device not found")
+            if device.version != expected_version:
+                raise VersionMismatch(f"device is at version {device.version}, not {expected_version}")
+            updated, events = change(uow.connection, device)
+            if not queries.save_device(uow.connection, updated, expected_version):
+                raise VersionMismatch("device changed meanwhile; read it again")
+            for event in events:
+                uow.emit(event)
+            windows = self._windows.of(uow.connection, [updated])
+            uow.commit()
+        return updated, self.connectivity(updated, windows)
+
+    def record_batch(self, event: Event) -> bool:
+        """Records that telemetry stored readings of devices: last seen, and a
+        provisioned device's first accepted reading makes it active."""
+        last_seen: dict[str, datetime] = {}
+        for batch in event.data["devices"]:
+            last_seen[batch["device_id"]] = max(
+                batch["last_ts"], last_seen.get(batch["device_id"], batch["last_ts"])
+            )
+        with self._unit_of_work() as uow:
+            if not uow.claim(event):
+                return False
+            queries.record_seen(uow.connection, last_seen)
+            for device_id, tenant_id, version in queries.activate_provisioned(
+                uow.connection, last_seen, self._clock()
+            ):
+                for state_event in _state_events(
+                    tenant_id, device_id, version, DeviceState.PROVISIONED, DeviceState.ACTIVE
+                ):
+                    uow.emit(state_event)
+            uow.commit()
+        return True
+
+
+def _load_each(schema: Schema, specs: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
+    """Loads every spec, collecting the violations of all of them under their names."""
+    loaded, violations = [], []
+    for name, spec in zip(names, specs, strict=True):
+        try:
+            loaded.append(load(schema, spec))
+        except InvalidArgument as error:
+            violations += [FieldViolation(f"{name}.{v.field}", v.description) for v in error.violations]
+    first_with: dict[str, str] = {}
+    for name, command in zip(names, loaded if not violations else [], strict=False):
+        if command["serial_number"] in first_with:
+            violations.append(
+                FieldViolation(f"{name}.serial_number", f"repeats {first_with[command['serial_number']]}")
+            )
+        first_with.setdefault(command["serial_number"], name)
+    if violations:
+        raise InvalidArgument(violations)
+    return loaded
+
+
+def _resolve_profile_versions(
+    connection: Connection, tenant_id: str, commands: list[dict[str, Any]], names: list[str]
+) -> list[int]:
+    latest = profile_queries.latest_versions(connection, tenant_id, [str(c["profile_id"]) for c in commands])
+    wanted = [
+        (str(c["profile_id"]), c["profile_version"] or latest.get(str(c["profile_id"]), 0)) for c in commands
+    ]
+    existing = profile_queries.existing_versions(connection, [w for w in wanted if w[0] in latest])
+    violations = []
+    for name, (profile_id, version) in zip(names, wanted, strict=True):
+        if profile_id not in latest:
+            violations.append(FieldViolation(f"{name}.profile_id", "no such profile"))
+        elif (profile_id, version) not in existing:
+            violations.append(FieldViolation(f"{name}.profile_version", "no such version of the profile"))
+    if violations:
+        raise InvalidArgument(violations)
+    return [version for _, version in wanted]
+
+
+def _require_profile_version(connection: Connection, profile_id: str, version: int) -> None:
+    if (profile_id, version) not in profile_queries.existing_versions(connection, [(profile_id, version)]):
+        raise InvalidArgument([FieldViolation("profile_version", "no such version of the device's profile")])
+
+
+def _require_version(expected_version: int) -> None:
+    if expected_version < 1:
+        raise InvalidArgument([FieldViolation("expected_version", "name the version you read (1 or more)")])
+
+
+def _new_device(
+    tenant_id: str, command: dict[str, Any], profile_version: int, now: datetime
+) -> tuple[Device, IssuedSecret]:
+    device = Device(
+        id=str(uuid.uuid4()),
+        tenant_id=tenant_id,
+        serial_number=command["serial_number"],
+        display_name=command["display_name"],
+        state=DeviceState.PROVISIONED,
+        version=1,
+        profile_id=str(command["profile_id"]),
+        profile_version=profile_version,
+        site=command["site"],
+        production_line=command["production_line"],
+        labels=command["labels"],
+        attributes=command["attributes"],
+        firmware_version=command["firmware_version"],
+        created_at=now,
+        updated_at=now,
+    )
+    return device, issue_secret(DEVICE_TOKEN_PREFIX, str(uuid.uuid4()))
+
+
+def _credential(device: Device, secret: IssuedSecret, now: datetime) -> DeviceCredential:
+    return DeviceCredential(secret.id, device.tenant_id, device.id, secret.secret_hash, now)
+
+
+def _registered(device: Device) -> Event:
+    return new_event(
+        "device.registered",
+        device.tenant_id,
+        {
+            "device_id": device.id,
+            "serial_number": device.serial_number,
+            "display_name": device.display_name,
+            "state": device.state.value,
+            "profile_id": device.profile_id,
+            "profile_version": device.profile_version,
+        },
+    )
+
+
+def _state_events(
+    tenant_id: str, device_id: str, version: int, previous: DeviceState, state: DeviceState
+) -> list[Event]:
+    data = {
+        "device_id": device_id,
+        "version": version,
+        "previous_state": previous.value,
+        "state": state.value,
+    }
+    events = [new_event("device.state_changed", tenant_id, data)]
+    if state is DeviceState.DECOMMISSIONED:
+        events.append(new_event("device.decommissioned", tenant_id, data))
+    return events
+
+
+def _position(device: Device, order: str) -> list[Any]:
+    if order == "serial_number":
+        return [device.serial_number]
+    value = device.created_at.isoformat() if order == "created_at" else getattr(device, order)
+    return [value, device.id]
+
+
+def _from_position(position: list[Any] | None, order: str) -> list[Any] | None:
+    if position is None or order != "created_at":
+        return position
+    try:
+        return [datetime.fromisoformat(position[0]), position[1]]
+    except (ValueError, TypeError, IndexError):
+        raise InvalidArgument([FieldViolation("page.cursor", "not a cursor of this list")]) from None
