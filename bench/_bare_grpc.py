@@ -9,6 +9,7 @@ from concurrent import futures
 import grpc
 from gantry.v1 import registry_pb2 as pb
 from gantry.v1 import registry_pb2_grpc
+from grpc_health.v1 import health, health_pb2_grpc
 
 
 class ConstantRegistry(registry_pb2_grpc.RegistryServiceServicer):
@@ -24,6 +25,8 @@ def main(port: int, device_hex: str) -> None:
     registry_pb2_grpc.add_RegistryServiceServicer_to_server(
         ConstantRegistry(pb.Device.FromString(bytes.fromhex(device_hex))), server
     )
+    # Health only tells the benchmark the server is up; GetDevice takes no detour through it.
+    health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), server)
     server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
     server.wait_for_termination()

@@ -35,7 +35,9 @@ Press Ctrl-C to stop.
     os.environ["PATH"] = f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"
     # nameko 2.14 imports eventlet and pkg_resources, which announce their retirement
     # on every start; the announcement is known and only hides the platform's own logs.
-    os.environ.setdefault("PYTHONWARNINGS", "ignore::Warning:nameko.cli.commands,ignore::UserWarning:nameko.cli.main")
+    os.environ.setdefault(
+        "PYTHONWARNINGS", "ignore::Warning:nameko.cli.commands,ignore::UserWarning:nameko.cli.main"
+    )
     honcho = venv_bin / "honcho"
     os.execv(honcho, [str(honcho), "start", "--procfile", str(ROOT / "Procfile"), "--app-root", str(ROOT)])
 

@@ -27,11 +27,11 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
 def build_server(
-    register: Callable[[grpc.Server], None], service_names: list[str], port: int, workers: int = 32
+    register: Callable[[grpc.Server], None], service_names: list[str], port: int
 ) -> tuple[grpc.Server, health.HealthServicer, int]:
     """A started server answering `service_names`, health and reflection; returns its bound port."""
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=workers),
+        futures.ThreadPoolExecutor(max_workers=settings.grpc_workers()),
         interceptors=server_interceptors(),
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),

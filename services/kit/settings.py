@@ -56,6 +56,12 @@ def grpc_target(service: str) -> str:
     return env(f"{service.upper()}_GRPC_TARGET", f"127.0.0.1:{grpc_port(service)}")
 
 
+def grpc_workers() -> int:
+    """Threads serving each gRPC server's calls. Few: the calls share one interpreter
+    lock, so more threads add switching, not throughput (measured by bench/registry.py)."""
+    return int(env("GRPC_WORKERS", "8"))
+
+
 def bind_host() -> str:
     return env("BIND_HOST", "127.0.0.1")
 

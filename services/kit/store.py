@@ -15,9 +15,12 @@ class Store:
         self.metadata = metadata
         self.relay = OutboxRelay(self.engine, metadata, publish)
 
-    def unit_of_work(self) -> UnitOfWork:
-        """A transaction whose events are published as soon as it commits."""
-        return UnitOfWork(self.engine, self.metadata, after_commit=self.relay.publish_now)
+    def unit_of_work(self, read_only: bool = False) -> UnitOfWork:
+        """A transaction whose events are published as soon as it commits; or, read-only,
+        a connection for queries alone."""
+        return UnitOfWork(
+            self.engine, self.metadata, after_commit=self.relay.publish_now, read_only=read_only
+        )
 
     def close(self) -> None:
         self.engine.dispose()

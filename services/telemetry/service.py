@@ -35,7 +35,7 @@ class Telemetry:
     def get_latest(self, tenant_id: str, device_id: str) -> LatestValues:
         tenant_id = require_uuid(tenant_id, "tenant_id")
         device_id = require_uuid(device_id, "device_id")
-        with self._unit_of_work() as uow:
+        with self._unit_of_work(read_only=True) as uow:
             device = storage.find_known_device(uow.connection, tenant_id, device_id)
         if device is None:
             raise NotFound("device not found")

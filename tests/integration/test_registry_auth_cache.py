@@ -23,7 +23,7 @@ from services.kit.events import Event, new_event
 from services.kit.listener import EventListener
 from services.kit.store import Store
 from services.registry import storage
-from services.registry.usecases.auth_cache import EVICTING_EVENTS, AuthCache
+from services.registry.usecases.cache import EVICTING_EVENTS, EvictingCache
 from tests.support.access import (
     Stub,
     access_server,
@@ -163,14 +163,16 @@ def remembers_key(registry: Stub, store: Store, api_key: str) -> bool:
 
 
 @pytest.fixture
-def serving_cache() -> AuthCache:
+def serving_cache() -> EvictingCache:
     """A cache that serves, as it does while its process's listener is connected."""
-    cache = AuthCache()
+    cache = EvictingCache()
     cache.resume()
     return cache
 
 
-def test_the_process_that_revokes_a_token_forgets_it_at_once(store: Store, serving_cache: AuthCache) -> None:
+def test_the_process_that_revokes_a_token_forgets_it_at_once(
+    store: Store, serving_cache: EvictingCache
+) -> None:
     with access_server(store, cache=serving_cache) as registry:
         token = new_token(registry, store)
         assert remembers_token(registry, store, token)
@@ -178,7 +180,9 @@ def test_the_process_that_revokes_a_token_forgets_it_at_once(store: Store, servi
         assert not authenticates(lambda: authenticate_device(registry, token.secret))
 
 
-def test_the_process_that_revokes_a_key_forgets_it_at_once(store: Store, serving_cache: AuthCache) -> None:
+def test_the_process_that_revokes_a_key_forgets_it_at_once(
+    store: Store, serving_cache: EvictingCache
+) -> None:
     with access_server(store, cache=serving_cache) as registry:
         created = create_tenant(registry)
         assert remembers_key(registry, store, created.api_key)
@@ -188,7 +192,7 @@ def test_the_process_that_revokes_a_key_forgets_it_at_once(store: Store, serving
 
 
 def test_the_process_that_suspends_a_tenant_forgets_its_keys_and_tokens_at_once(
-    store: Store, serving_cache: AuthCache
+    store: Store, serving_cache: EvictingCache
 ) -> None:
     with access_server(store, cache=serving_cache) as registry:
         token = new_token(registry, store)
@@ -210,7 +214,7 @@ def test_the_process_that_suspends_a_tenant_forgets_its_keys_and_tokens_at_once(
 
 
 def test_the_cache_serves_nothing_once_its_listener_is_disconnected(store: Store, topology: Topology) -> None:
-    cache = AuthCache()
+    cache = EvictingCache()
     with (
         listening(
             topology,

@@ -27,7 +27,7 @@ from services.registry import storage
 from services.registry.api.credentials import CredentialsApi
 from services.registry.api.tenants import TenantsApi
 from services.registry.usecases import Clock, utc_now
-from services.registry.usecases.auth_cache import AuthCache
+from services.registry.usecases.cache import EvictingCache
 from services.registry.usecases.credentials import Credentials
 from services.registry.usecases.tenants import Tenancy
 
@@ -35,7 +35,7 @@ Stub = registry_pb2_grpc.RegistryServiceStub
 
 
 class AccessServicer(TenantsApi, CredentialsApi, registry_pb2_grpc.RegistryServiceServicer):
-    def __init__(self, store: Store, clock: Clock, cache: AuthCache) -> None:
+    def __init__(self, store: Store, clock: Clock, cache: EvictingCache) -> None:
         self.tenancy = Tenancy(store.unit_of_work, clock, cache)
         self.credentials = Credentials(store.unit_of_work, clock, cache)
 
@@ -64,8 +64,8 @@ def migrated_store(database_url: str, publish: Publish) -> Iterator[Store]:
 
 
 @contextmanager
-def access_server(store: Store, clock: Clock = utc_now, cache: AuthCache | None = None) -> Iterator[Stub]:
-    servicer = AccessServicer(store, clock, cache or AuthCache())
+def access_server(store: Store, clock: Clock = utc_now, cache: EvictingCache | None = None) -> Iterator[Stub]:
+    servicer = AccessServicer(store, clock, cache or EvictingCache())
 
     def register(server: grpc.Server) -> None:
         registry_pb2_grpc.add_RegistryServiceServicer_to_server(servicer, server)

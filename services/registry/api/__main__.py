@@ -17,7 +17,7 @@ from services.kit.listener import EventListener
 from services.kit.store import Store
 from services.registry.api.servicer import SERVICE_NAME, RegistryServicer
 from services.registry.storage import metadata
-from services.registry.usecases.auth_cache import EVICTING_EVENTS
+from services.registry.usecases.cache import EVICTING_EVENTS
 
 
 def main() -> None:
@@ -25,7 +25,7 @@ def main() -> None:
     publisher = ConfirmingPublisher(settings.amqp_url(), topology)
     store = Store("registry", metadata, publisher)
     servicer = RegistryServicer(store)
-    cache = servicer.auth_cache
+    cache = servicer.cache
     listener = EventListener(
         settings.amqp_url(),
         topology,

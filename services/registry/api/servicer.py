@@ -10,7 +10,7 @@ from services.registry.api.credentials import CredentialsApi
 from services.registry.api.devices import DevicesApi
 from services.registry.api.profiles import ProfilesApi
 from services.registry.api.tenants import TenantsApi
-from services.registry.usecases.auth_cache import AuthCache
+from services.registry.usecases.cache import EvictingCache
 from services.registry.usecases.credentials import Credentials
 from services.registry.usecases.devices import Devices
 from services.registry.usecases.profiles import Profiles
@@ -23,13 +23,13 @@ class RegistryServicer(
     TenantsApi, ProfilesApi, DevicesApi, CredentialsApi, registry_pb2_grpc.RegistryServiceServicer
 ):
     def __init__(self, store: Store) -> None:
-        # What this process remembers of the secrets it authenticated, shared by the
-        # use cases that authenticate and those that revoke.
-        self.auth_cache = AuthCache()
-        self.tenancy = Tenancy(store.unit_of_work, cache=self.auth_cache)
+        # What this process remembers of what it read, shared by the use cases that
+        # read and those that change or revoke.
+        self.cache = EvictingCache()
+        self.tenancy = Tenancy(store.unit_of_work, cache=self.cache)
         self.profiles = Profiles(store.unit_of_work)
-        self.devices = Devices(store.unit_of_work)
-        self.credentials = Credentials(store.unit_of_work, cache=self.auth_cache)
+        self.devices = Devices(store.unit_of_work, cache=self.cache)
+        self.credentials = Credentials(store.unit_of_work, cache=self.cache)
 
 
 def add_servicer(server: grpc.Server, store: Store) -> None:

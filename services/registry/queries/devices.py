@@ -48,10 +48,14 @@ def _insert_labels(connection: Connection, owners: Sequence[Device]) -> None:
         connection.execute(insert(device_labels), rows)
 
 
+# Built once: GetDevice is the registry's hottest read.
+_FIND_DEVICE = select(devices).where(
+    devices.c.id == bindparam("device_id"), devices.c.tenant_id == bindparam("tenant_id")
+)
+
+
 def find_device(connection: Connection, tenant_id: str, device_id: str) -> Device | None:
-    row = connection.execute(
-        select(devices).where(devices.c.id == device_id, devices.c.tenant_id == tenant_id)
-    ).first()
+    row = connection.execute(_FIND_DEVICE, {"device_id": device_id, "tenant_id": tenant_id}).first()
     return _device(row) if row else None
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from services.kit.db import UnitOfWork
 
 Clock = Callable[[], datetime]
-UnitOfWorkFactory = Callable[[], UnitOfWork]
+UnitOfWorkFactory = Callable[..., UnitOfWork]
 
 
 def utc_now() -> datetime:

@@ -23,7 +23,7 @@ from services.registry.domain import (
 from services.registry.queries import credentials as queries
 from services.registry.queries.credentials import CredentialHolder, add_credentials
 from services.registry.usecases import Clock, UnitOfWorkFactory, utc_now
-from services.registry.usecases.auth_cache import AuthCache, Authenticated, parsed, verified
+from services.registry.usecases.cache import EvictingCache, Remembered, parsed, verified
 
 # One answer for every failure, so that a caller learns nothing of which check failed.
 REFUSED = "invalid access token"
@@ -41,12 +41,12 @@ class DeviceIdentity:
 
 class Credentials:
     def __init__(
-        self, unit_of_work: UnitOfWorkFactory, clock: Clock = utc_now, cache: AuthCache | None = None
+        self, unit_of_work: UnitOfWorkFactory, clock: Clock = utc_now, cache: EvictingCache | None = None
     ) -> None:
         self._unit_of_work = unit_of_work
         self._clock = clock
         # Without a cache of its own to keep fresh, nothing is served from memory.
-        self._cache = cache if cache is not None else AuthCache()
+        self._cache = cache if cache is not None else EvictingCache()
 
     def issue(
         self, tenant_id: str, device_id: str, valid_from: datetime | None, valid_until: datetime | None
@@ -69,7 +69,7 @@ class Credentials:
     def list(self, tenant_id: str, device_id: str) -> list[DeviceCredential]:
         """Every credential of a device, revoked ones included, oldest first."""
         tenant_id, device_id = require_uuid(tenant_id, "tenant_id"), require_uuid(device_id, "device_id")
-        with self._unit_of_work() as uow:
+        with self._unit_of_work(read_only=True) as uow:
             _require_device(uow.connection, tenant_id, device_id)
             return queries.device_credentials_of(uow.connection, tenant_id, device_id)
 
@@ -94,8 +94,8 @@ class Credentials:
         credential_id, secret = parsed(DEVICE_TOKEN_PREFIX, presented, REFUSED)
         now = self._clock()
 
-        def look_up() -> Authenticated[DeviceIdentity]:
-            with self._unit_of_work() as uow:
+        def look_up() -> Remembered[DeviceIdentity]:
+            with self._unit_of_work(read_only=True) as uow:
                 holder = queries.find_holder(uow.connection, credential_id)
             matched = verified(holder.credential.secret_hash if holder else None, secret)
             if holder is None or not matched or not _admits(holder, now):
@@ -131,7 +131,7 @@ def _admits(holder: CredentialHolder, now: datetime) -> bool:
     )
 
 
-def _authenticated(holder: CredentialHolder) -> Authenticated[DeviceIdentity]:
+def _authenticated(holder: CredentialHolder) -> Remembered[DeviceIdentity]:
     credential = holder.credential
     identity = DeviceIdentity(
         credential.device_id,
@@ -142,4 +142,4 @@ def _authenticated(holder: CredentialHolder) -> Authenticated[DeviceIdentity]:
         holder.device_state,
     )
     depends_on = (credential.tenant_id, credential.device_id, credential.id)
-    return Authenticated(identity, depends_on, credential.valid_until)
+    return Remembered(identity, depends_on, credential.valid_until)

@@ -40,8 +40,12 @@ from services.registry.queries import tenant_exists
 from services.registry.queries.credentials import add_credentials
 from services.registry.queries.devices import ORDERS, DeviceFilter
 from services.registry.usecases import Clock, UnitOfWorkFactory, utc_now
+from services.registry.usecases.cache import EvictingCache, Remembered
 
 MAX_BULK = 5000
+# Reads of a device may be served from memory this long: changes evict it at once,
+# but last-seen times move without an event.
+LAST_SEEN_STALENESS = timedelta(seconds=2)
 MAX_LABELS = 64
 MAX_LABEL_FILTERS = 16
 MAX_ATTRIBUTES_BYTES = 16 * 1024
@@ -132,10 +136,13 @@ class OnlineWindows:
 
 
 class Devices:
-    def __init__(self, unit_of_work: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, unit_of_work: UnitOfWorkFactory, clock: Clock = utc_now, cache: EvictingCache | None = None
+    ) -> None:
         self._unit_of_work = unit_of_work
         self._clock = clock
         self._windows = OnlineWindows()
+        self._cache = cache
 
     def connectivity(self, device: Device, windows: dict[tuple[str, int], timedelta]) -> Connectivity:
         return device.connectivity(windows[(device.profile_id, device.profile_version)], self._clock())
@@ -175,11 +182,20 @@ class Devices:
 
     def get(self, tenant_id: str, device_id: str) -> tuple[Device, Connectivity]:
         tenant_id, device_id = require_uuid(tenant_id, "tenant_id"), require_uuid(device_id, "device_id")
-        with self._unit_of_work() as uow:
-            device = queries.find_device(uow.connection, tenant_id, device_id)
-            if device is None:
-                raise NotFound("device not found")
-            windows = self._windows.of(uow.connection, [device])
+        now = self._clock()
+
+        def look_up() -> Remembered[tuple[Device, dict[tuple[str, int], timedelta]]]:
+            with self._unit_of_work(read_only=True) as uow:
+                device = queries.find_device(uow.connection, tenant_id, device_id)
+                if device is None:
+                    raise NotFound("device not found")
+                windows = self._windows.of(uow.connection, [device])
+            return Remembered((device, windows), (device.id, tenant_id), now + LAST_SEEN_STALENESS)
+
+        if self._cache is None:
+            device, windows = look_up().identity
+        else:
+            device, windows = self._cache.remembered(f"device {tenant_id} {device_id}", tuple, now, look_up)
         return device, self.connectivity(device, windows)
 
     def list(
@@ -198,7 +214,7 @@ class Devices:
         order = options["order_by"].lstrip("-")
         listing = {"tenant": tenant_id, "filter": repr(wanted), "order": options["order_by"]}
         after = _from_position(decode_cursor(cursor, listing), order)
-        with self._unit_of_work() as uow:
+        with self._unit_of_work(read_only=True) as uow:
             found = queries.list_devices(
                 uow.connection,
                 tenant_id,
@@ -273,6 +289,8 @@ class Devices:
                 uow.emit(event)
             windows = self._windows.of(uow.connection, [updated])
             uow.commit()
+        if self._cache is not None:
+            self._cache.forget(device.id)
         return updated, self.connectivity(updated, windows)
 
     def record_batch(self, event: Event) -> bool:

@@ -130,7 +130,7 @@ class Profiles:
         tenant_id, profile_id = require_uuid(tenant_id, "tenant_id"), require_uuid(profile_id, "profile_id")
         if version < 0:
             raise InvalidArgument([FieldViolation("version", "must not be negative")])
-        with self._unit_of_work() as uow:
+        with self._unit_of_work(read_only=True) as uow:
             profile = queries.find_profile(uow.connection, tenant_id, profile_id, version)
         if profile is None:
             raise NotFound("profile not found")
@@ -141,7 +141,7 @@ class Profiles:
         limit = page_size(size)
         listing = {"list": "profiles", "tenant": tenant_id}
         after = decode_cursor(cursor, listing)
-        with self._unit_of_work() as uow:
+        with self._unit_of_work(read_only=True) as uow:
             found = queries.list_profiles(uow.connection, tenant_id, after, limit + 1)
         page = found[:limit]
         next_cursor = encode_cursor([page[-1].name, page[-1].id], listing) if len(found) > limit else ""

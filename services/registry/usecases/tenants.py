@@ -26,7 +26,7 @@ from services.registry.domain import (
 from services.registry.queries import tenant_exists
 from services.registry.queries import tenants as queries
 from services.registry.usecases import Clock, UnitOfWorkFactory, utc_now
-from services.registry.usecases.auth_cache import AuthCache, Authenticated, parsed, verified
+from services.registry.usecases.cache import EvictingCache, Remembered, parsed, verified
 
 COUNTRY = r"^[A-Z]{2}$"
 TENANT_FIELDS = ("name", "country", "size_class", "status")
@@ -60,12 +60,12 @@ class ApiKeyIdentity:
 
 class Tenancy:
     def __init__(
-        self, unit_of_work: UnitOfWorkFactory, clock: Clock = utc_now, cache: AuthCache | None = None
+        self, unit_of_work: UnitOfWorkFactory, clock: Clock = utc_now, cache: EvictingCache | None = None
     ) -> None:
         self._unit_of_work = unit_of_work
         self._clock = clock
         # Without a cache of its own to keep fresh, nothing is served from memory.
-        self._cache = cache if cache is not None else AuthCache()
+        self._cache = cache if cache is not None else EvictingCache()
 
     def create(self, request: dict[str, Any]) -> tuple[Tenant, IssuedSecret]:
         """A new active tenant and its first API key, with the scope `admin`."""
@@ -89,7 +89,7 @@ class Tenancy:
 
     def get(self, tenant_id: str) -> Tenant:
         tenant_id = require_uuid(tenant_id, "tenant_id")
-        with self._unit_of_work() as uow:
+        with self._unit_of_work(read_only=True) as uow:
             tenant = queries.find_tenant(uow.connection, tenant_id)
         if tenant is None:
             raise NotFound("tenant not found")
@@ -104,7 +104,7 @@ class Tenancy:
         limit = page_size(size)
         listing = {"list": "tenants", "country": country, "status": str(status or "")}
         after = _after(decode_cursor(cursor, listing))
-        with self._unit_of_work() as uow:
+        with self._unit_of_work(read_only=True) as uow:
             found = queries.list_tenants(uow.connection, country, status, after, limit + 1)
             total = queries.count_tenants(uow.connection, country, status)
         return found[:limit], _next_cursor(found, limit, listing), total
@@ -152,7 +152,7 @@ class Tenancy:
         limit = page_size(size)
         listing = {"list": "api_keys", "tenant": tenant_id}
         after = _after(decode_cursor(cursor, listing))
-        with self._unit_of_work() as uow:
+        with self._unit_of_work(read_only=True) as uow:
             if not tenant_exists(uow.connection, tenant_id):
                 raise NotFound("tenant not found")
             found = queries.list_api_keys(uow.connection, tenant_id, after, limit + 1)
@@ -178,8 +178,8 @@ class Tenancy:
         key_id, secret = parsed(API_KEY_PREFIX, presented, REFUSED)
         now = self._clock()
 
-        def look_up() -> Authenticated[ApiKeyIdentity]:
-            with self._unit_of_work() as uow:
+        def look_up() -> Remembered[ApiKeyIdentity]:
+            with self._unit_of_work(read_only=True) as uow:
                 found = queries.find_api_key(uow.connection, key_id)
             key, tenant_status = found or (None, None)
             matched = verified(key.secret_hash if key else None, secret)
@@ -191,7 +191,7 @@ class Tenancy:
             ):
                 raise Unauthenticated(REFUSED)
             identity = ApiKeyIdentity(key.tenant_id, key.id, key.scopes, key.expires_at)
-            return Authenticated(identity, (key.tenant_id, key.id), key.expires_at)
+            return Remembered(identity, (key.tenant_id, key.id), key.expires_at)
 
         return self._cache.remembered(presented, ApiKeyIdentity, now, look_up)
 

@@ -9,9 +9,9 @@ import pytest
 from services.kit.errors import Unauthenticated
 from services.kit.events import Event, new_event
 from services.registry.domain import hash_secret
-from services.registry.usecases.auth_cache import (
-    AuthCache,
-    Authenticated,
+from services.registry.usecases.cache import (
+    EvictingCache,
+    Remembered,
     changed_id,
     parsed,
     verified,
@@ -49,17 +49,17 @@ class LookUp:
         usable_until: datetime | None = None,
         meanwhile: Callable[[], None] = lambda: None,
     ) -> None:
-        self.found = Authenticated(identity, depends_on, usable_until)
+        self.found = Remembered(identity, depends_on, usable_until)
         self.meanwhile = meanwhile
         self.calls = 0
 
-    def __call__(self) -> Authenticated[object]:
+    def __call__(self) -> Remembered[object]:
         self.calls += 1
         self.meanwhile()
         return self.found
 
 
-def refuse() -> Authenticated[Device]:
+def refuse() -> Remembered[Device]:
     raise Unauthenticated("invalid access token")
 
 
@@ -69,14 +69,14 @@ def timer() -> Timer:
 
 
 @pytest.fixture
-def cache(timer: Timer) -> AuthCache:
-    serving = AuthCache(ttl_seconds=TTL, timer=timer)
+def cache(timer: Timer) -> EvictingCache:
+    serving = EvictingCache(ttl_seconds=TTL, timer=timer)
     serving.resume()
     return serving
 
 
 def ask(
-    cache: AuthCache,
+    cache: EvictingCache,
     look_up: LookUp,
     secret: str = "gdt_1",
     kind: type = Device,
@@ -89,12 +89,12 @@ def ask(
 
 def test_a_new_cache_serves_nothing_from_memory() -> None:
     look_up = LookUp(Device("d1"), ("t1", "d1"))
-    cache = AuthCache()
+    cache = EvictingCache()
     assert ask(cache, look_up, times=2) == [Device("d1")] * 2
     assert look_up.calls == 2
 
 
-def test_a_secret_is_looked_up_once_while_the_cache_serves(cache: AuthCache) -> None:
+def test_a_secret_is_looked_up_once_while_the_cache_serves(cache: EvictingCache) -> None:
     look_up = LookUp(Device("d1"), ("t1", "d1"))
     assert ask(cache, look_up, times=2) == [Device("d1")] * 2
     assert look_up.calls == 1
@@ -102,13 +102,13 @@ def test_a_secret_is_looked_up_once_while_the_cache_serves(cache: AuthCache) -> 
     assert look_up.calls == 2
 
 
-def test_refusals_are_not_remembered(cache: AuthCache) -> None:
+def test_refusals_are_not_remembered(cache: EvictingCache) -> None:
     for _ in range(2):
         with pytest.raises(Unauthenticated):
             cache.remembered("gdt_1", Device, NOW, refuse)
 
 
-def test_forgetting_an_id_forgets_only_what_depends_on_it(cache: AuthCache) -> None:
+def test_forgetting_an_id_forgets_only_what_depends_on_it(cache: EvictingCache) -> None:
     first, second = LookUp(Device("d1"), ("t1", "d1", "c1")), LookUp(Device("d2"), ("t1", "d2", "c2"))
     ask(cache, first, "gdt_1")
     ask(cache, second, "gdt_2")
@@ -172,7 +172,7 @@ def test_events_name_what_they_change(event: Event, changed: str | None) -> None
     assert changed_id(event) == changed
 
 
-def test_an_event_evicts_what_it_changes(cache: AuthCache) -> None:
+def test_an_event_evicts_what_it_changes(cache: EvictingCache) -> None:
     look_up = LookUp(Device("d1"), ("t1", "d1", "c1"))
     ask(cache, look_up)
     cache.evict_for(new_event("credential.revoked", "t1", {"credential_id": "c1", "device_id": "d1"}))
@@ -180,19 +180,19 @@ def test_an_event_evicts_what_it_changes(cache: AuthCache) -> None:
     assert look_up.calls == 2
 
 
-def test_a_look_up_overtaken_by_a_change_is_not_kept(cache: AuthCache) -> None:
+def test_a_look_up_overtaken_by_a_change_is_not_kept(cache: EvictingCache) -> None:
     look_up = LookUp(Device("d1"), ("t1", "d1"), meanwhile=lambda: cache.forget("d1"))
     ask(cache, look_up, times=2)
     assert look_up.calls == 2
 
 
-def test_an_unrelated_change_does_not_stop_remembering(cache: AuthCache) -> None:
+def test_an_unrelated_change_does_not_stop_remembering(cache: EvictingCache) -> None:
     look_up = LookUp(Device("d1"), ("t1", "d1"), meanwhile=lambda: cache.forget("d2"))
     ask(cache, look_up, times=2)
     assert look_up.calls == 1
 
 
-def test_a_look_up_begun_before_a_forgotten_change_is_not_kept(cache: AuthCache, timer: Timer) -> None:
+def test_a_look_up_begun_before_a_forgotten_change_is_not_kept(cache: EvictingCache, timer: Timer) -> None:
     def change_then_outlive_it() -> None:
         cache.forget("d1")
         timer.now += TTL + 1
@@ -205,7 +205,7 @@ def test_a_look_up_begun_before_a_forgotten_change_is_not_kept(cache: AuthCache,
     assert look_up.calls == 2
 
 
-def test_a_suspended_cache_forgets_everything_and_serves_nothing_until_resumed(cache: AuthCache) -> None:
+def test_a_suspended_cache_forgets_everything_and_serves_nothing_until_resumed(cache: EvictingCache) -> None:
     look_up = LookUp(Device("d1"), ("t1", "d1"))
     ask(cache, look_up)
     cache.suspend()
@@ -216,7 +216,7 @@ def test_a_suspended_cache_forgets_everything_and_serves_nothing_until_resumed(c
     assert look_up.calls == 4
 
 
-def test_a_look_up_begun_before_a_reconnection_is_not_kept(cache: AuthCache) -> None:
+def test_a_look_up_begun_before_a_reconnection_is_not_kept(cache: EvictingCache) -> None:
     def reconnect() -> None:
         cache.suspend()
         cache.resume()
@@ -228,7 +228,7 @@ def test_a_look_up_begun_before_a_reconnection_is_not_kept(cache: AuthCache) -> 
     assert look_up.calls == 2
 
 
-def test_identities_are_forgotten_after_the_ttl(cache: AuthCache, timer: Timer) -> None:
+def test_identities_are_forgotten_after_the_ttl(cache: EvictingCache, timer: Timer) -> None:
     look_up = LookUp(Device("d1"), ("t1", "d1"))
     ask(cache, look_up)
     timer.now += TTL - 1
@@ -238,7 +238,7 @@ def test_identities_are_forgotten_after_the_ttl(cache: AuthCache, timer: Timer) 
     assert look_up.calls == 2
 
 
-def test_an_identity_is_served_only_until_its_credential_expires(cache: AuthCache) -> None:
+def test_an_identity_is_served_only_until_its_credential_expires(cache: EvictingCache) -> None:
     look_up = LookUp(Device("d1"), ("t1", "d1"), usable_until=NOW + timedelta(minutes=1))
     ask(cache, look_up)
     ask(cache, look_up, now=NOW + timedelta(seconds=59))
@@ -247,7 +247,7 @@ def test_an_identity_is_served_only_until_its_credential_expires(cache: AuthCach
     assert look_up.calls == 2
 
 
-def test_an_identity_is_served_only_as_its_own_kind(cache: AuthCache) -> None:
+def test_an_identity_is_served_only_as_its_own_kind(cache: EvictingCache) -> None:
     device, key = LookUp(Device("d1"), ("t1", "d1")), LookUp(Key("k1"), ("t1", "k1"))
     ask(cache, device, "same")
     assert ask(cache, key, "same", kind=Key) == [Key("k1")]
@@ -256,7 +256,7 @@ def test_an_identity_is_served_only_as_its_own_kind(cache: AuthCache) -> None:
 
 def test_the_ttl_is_at_most_a_minute() -> None:
     with pytest.raises(ValueError, match="ttl_seconds"):
-        AuthCache(ttl_seconds=61)
+        EvictingCache(ttl_seconds=61)
 
 
 def test_malformed_secrets_are_refused_with_the_callers_message() -> None:

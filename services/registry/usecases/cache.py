@@ -1,5 +1,5 @@
-"""Authentication's shared checks, and a process's memory of the secrets it recently
-authenticated, for the calls on hot paths.
+"""Authentication's shared checks, and a process's memory of what its hottest calls
+recently read: identities of secrets it authenticated, and devices.
 
 An answer from memory is only as fresh as the events that evict it. So the cache
 serves nothing until told that events are arriving (`resume`), and forgets
@@ -59,7 +59,7 @@ def verified(secret_hash: str | None, secret: str) -> bool:
 
 
 @dataclass(frozen=True)
-class Authenticated(Generic[Identity]):
+class Remembered(Generic[Identity]):
     """Who a secret identifies, the ids whose change makes that stale, and until when it holds."""
 
     identity: Identity
@@ -94,8 +94,9 @@ class _Change:
     at: float
 
 
-class AuthCache:
-    """Identities of recently authenticated secrets, keyed by the secrets' SHA-256.
+class EvictingCache:
+    """Recently read answers (identities of secrets, devices), keyed by the SHA-256 of
+    what they answer (the secret, the device's name).
 
     Safe to share between threads. A new cache serves nothing until `resume`.
     Forgetting is cheap however many identities are kept: each change is recorded
@@ -126,7 +127,7 @@ class AuthCache:
         presented: str,
         kind: type[Identity],
         now: datetime,
-        look_up: Callable[[], Authenticated[Identity]],
+        look_up: Callable[[], Remembered[Identity]],
     ) -> Identity:
         """The identity of `presented`, from memory or else from `look_up`, which raises
         when the secret does not authenticate."""
@@ -173,7 +174,7 @@ class AuthCache:
             return None
         return entry.identity
 
-    def _put(self, key: bytes, found: Authenticated[Identity], generation: int) -> None:
+    def _put(self, key: bytes, found: Remembered[Identity], generation: int) -> None:
         entry = _Entry(found.identity, frozenset(found.depends_on), found.usable_until, generation)
         with self._lock:
             if self._serving and generation >= self._trusted_from and not self._stale(entry):
