@@ -12,9 +12,6 @@ import orjson
 import pytest
 from gantry.v1 import common_pb2, registry_pb2_grpc
 from gantry.v1 import registry_pb2 as pb
-from google.protobuf import field_mask_pb2
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from sqlalchemy import func, select
 
 from services.kit.events import new_event
@@ -22,6 +19,7 @@ from services.kit.store import Store
 from services.registry import storage
 from services.registry.usecases.devices import Devices
 from tests.integration.conftest import CapturedEvents
+from tests.support.access import code_of, mask, violations
 from tests.support.registry import create_profile, devices_server, insert_tenant
 
 Stub = registry_pb2_grpc.RegistryServiceStub
@@ -58,31 +56,9 @@ def register(
     return registry.RegisterDevice(pb.RegisterDeviceRequest(tenant_id=tenant, device=spec(profile, **fields)))
 
 
-def code_of(call: object) -> grpc.StatusCode:
-    with pytest.raises(grpc.RpcError) as raised:
-        call()  # type: ignore[operator]
-    return raised.value.code()
-
-
-def violations(call: object) -> dict[str, str]:
-    with pytest.raises(grpc.RpcError) as raised:
-        call()  # type: ignore[operator]
-    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT, raised.value.details()
-    found = {}
-    for detail in rpc_status.from_call(raised.value).details:
-        bad_request = error_details_pb2.BadRequest()
-        detail.Unpack(bad_request)
-        found.update({v.field: v.description for v in bad_request.field_violations})
-    return found
-
-
 def count(store: Store, table: object) -> int:
     with store.engine.connect() as connection:
         return connection.execute(select(func.count()).select_from(table)).scalar_one()
-
-
-def mask(*paths: str) -> field_mask_pb2.FieldMask:
-    return field_mask_pb2.FieldMask(paths=list(paths))
 
 
 def test_registration_returns_a_token_once_and_publishes_the_event(
