@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uvicorn
 
-from services.kit import logs
+from services.kit import logs, metrics
 from services.kit.settings import GatewaySettings
 
 
 def main() -> None:
     logs.configure("gateway")
+    # Metrics on a port of their own, not on the public API's.
+    metrics.serve("gateway")
     config = GatewaySettings.from_env()
     if not config.operator_token:
         raise SystemExit("set GANTRY_OPERATOR_TOKEN: the operator credential of this gateway")

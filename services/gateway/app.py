@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from collections.abc import AsyncIterator
 
-from prometheus_client import make_asgi_app
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway import openapi
@@ -20,6 +20,7 @@ from services.gateway.clients import Backends
 from services.gateway.endpoints import json_response, starlette_handler
 from services.gateway.problems import Problem
 from services.gateway.routes import ENDPOINTS
+from services.kit import metrics
 from services.kit.logs import bind_request_id
 from services.kit.settings import GatewaySettings
 
@@ -32,7 +33,8 @@ DOCS_PAGE = """<!doctype html>
 
 
 class RequestIdMiddleware:
-    """Takes a well-formed `X-Request-Id` or makes one, and echoes it on the response."""
+    """Takes a well-formed `X-Request-Id` or makes one, and echoes it on the response;
+    counts and times every request by its route."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -44,9 +46,14 @@ class RequestIdMiddleware:
         offered = Request(scope).headers.get("x-request-id", "")
         request_id = bind_request_id(offered if _SAFE_REQUEST_ID.match(offered) else None)
 
+        started = time.perf_counter()
+
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+                route = getattr(scope.get("endpoint"), "__name__", "unmatched")
+                metrics.HTTP_HANDLED.labels(route, str(message["status"])).inc()
+                metrics.HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
             await send(message)
 
         await self.app(scope, receive, send_with_id)
@@ -92,7 +99,6 @@ def create_app(config: GatewaySettings | None = None) -> Starlette:
         Route("/readyz", readyz),
         Route(openapi.OPENAPI_PATH, openapi_json),
         Route("/docs", docs),
-        Mount("/metrics", make_asgi_app()),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
     app.add_middleware(RequestIdMiddleware)

@@ -17,6 +17,8 @@ EVENTS_CONSUMED = Counter(
     "gantry_events_consumed_total", "Events handled by a consumer", ["queue", "outcome"]
 )
 EVENT_LATENCY = Histogram("gantry_event_handling_seconds", "Event handling duration", ["queue"])
+HTTP_HANDLED = Counter("gantry_http_requests_total", "HTTP requests answered", ["route", "status"])
+HTTP_LATENCY = Histogram("gantry_http_request_seconds", "HTTP request duration", ["route"])
 
 
 def serve(process: str) -> None:

@@ -77,12 +77,13 @@ def test_gateway_health_and_readiness(platform: Platform) -> None:
 
 
 def test_every_process_serves_prometheus_metrics(platform: Platform) -> None:
+    httpx.get(f"{platform.gateway_url}/healthz")
     for name, port in platform.metrics_ports.items():
-        if name == "gateway":
-            body = httpx.get(f"{platform.gateway_url}/metrics/").text
-        else:
-            body = httpx.get(f"http://127.0.0.1:{port}/metrics").text
-        assert "process_cpu_seconds_total" in body or "python_info" in body, name
+        body = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        assert "python_info" in body, name
+    gateway = httpx.get(f"http://127.0.0.1:{platform.metrics_ports['gateway']}/metrics").text
+    assert 'gantry_http_requests_total{route="healthz",status="200"}' in gateway
+    assert httpx.get(f"{platform.gateway_url}/metrics").status_code == 404
     assert (
         "gantry_grpc_server_handled_total"
         in httpx.get(f"http://127.0.0.1:{platform.metrics_ports['registry-api']}/metrics").text
