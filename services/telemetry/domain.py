@@ -16,6 +16,10 @@ class KnownDevice:
     serial_number: str
     state: str
     registered_at: datetime
+    profile_id: str
+    profile_version: int
+    # The registry's version of the device when it last changed what is known here.
+    version: int = 1
 
 
 @dataclass(frozen=True)

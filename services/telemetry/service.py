@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sqlalchemy import Connection
+
 from services.kit.db import UnitOfWork
 from services.kit.errors import NotFound
 from services.kit.events import Event
@@ -16,19 +18,13 @@ class Telemetry:
     def __init__(self, unit_of_work: Callable[[], UnitOfWork]) -> None:
         self._unit_of_work = unit_of_work
 
-    def learn_device(self, event: Event) -> bool:
-        """Records a device the registry registered; False when the event was already handled."""
-        device = KnownDevice(
-            event.data["device_id"],
-            event.tenant_id,
-            event.data["serial_number"],
-            event.data["state"],
-            event.occurred_at,
-        )
+    def learn(self, event: Event) -> bool:
+        """Keeps telemetry's directory in step with a registry event; False when the
+        event was already handled."""
         with self._unit_of_work() as uow:
             if not uow.claim(event):
                 return False
-            storage.add_known_device(uow.connection, device)
+            _LEARN[event.type](uow.connection, event)
             uow.commit()
         return True
 
@@ -40,3 +36,49 @@ class Telemetry:
         if device is None:
             raise NotFound("device not found")
         return LatestValues.none_yet(device)
+
+
+class DeviceNotKnownYet(Exception):
+    """A change of a device arrived before its registration; redelivery will retry it."""
+
+
+def _registered(connection: Connection, event: Event) -> None:
+    data = event.data
+    device = KnownDevice(
+        data["device_id"],
+        event.tenant_id,
+        data["serial_number"],
+        data["state"],
+        event.occurred_at,
+        data["profile_id"],
+        data["profile_version"],
+    )
+    storage.add_known_device(connection, device)
+
+
+def _changed(connection: Connection, event: Event) -> None:
+    data = event.data
+    changes = (
+        {"state": data["state"]}
+        if event.type != "device.updated"
+        else {"profile_id": data["profile_id"], "profile_version": data["profile_version"]}
+    )
+    if not storage.update_known_device(connection, data["device_id"], data["version"], **changes):
+        raise DeviceNotKnownYet(data["device_id"])
+
+
+def _published(connection: Connection, event: Event) -> None:
+    data = event.data
+    storage.add_profile_version(
+        connection, event.tenant_id, data["profile_id"], data["version"], data["channels"]
+    )
+
+
+_LEARN: dict[str, Callable[[Connection, Event], None]] = {
+    "device.registered": _registered,
+    "device.updated": _changed,
+    "device.state_changed": _changed,
+    "device.decommissioned": _changed,
+    "profile.published": _published,
+}
+DIRECTORY_EVENTS = tuple(_LEARN)

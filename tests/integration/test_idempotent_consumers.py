@@ -32,8 +32,8 @@ def test_a_redelivered_event_is_handled_once(database_url: str, publisher: Confi
         },
     )
 
-    assert telemetry.learn_device(event) is True
-    assert telemetry.learn_device(event) is False
+    assert telemetry.learn(event) is True
+    assert telemetry.learn(event) is False
     assert telemetry.get_latest(event.tenant_id, event.data["device_id"]).device_id == event.data["device_id"]
     with store.engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(storage.known_devices)).scalar_one() == 1
