@@ -6,6 +6,7 @@ broker; `ratio` is confirmed events/s over unconfirmed messages/s.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 
@@ -16,7 +17,7 @@ from services.kit.bus import ConfirmingPublisher, OutgoingMessage
 from services.kit.events import new_event
 from tests.support.backends import AMQP_URL, bus_namespace
 
-EVENTS = 20_000
+EVENTS = int(os.environ.get("BENCH_BUS_EVENTS", "20000"))
 BATCH = 500
 
 
@@ -29,6 +30,8 @@ def sample_messages() -> list[OutgoingMessage]:
             "serial_number": "CNC-0001",
             "display_name": "Mill",
             "state": "provisioned",
+            "profile_id": str(uuid.uuid4()),
+            "profile_version": 1,
         },
     )
     return [

@@ -1,0 +1,21 @@
+"""Every benchmark still runs and reports its figures (tiny sizes; speed is not judged here)."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from bench.__main__ import available
+
+SMALL = {"BENCH_BUS_EVENTS": "200", "BENCH_REGISTRY_DEVICES": "300", "BENCH_SECONDS": "0.2"}
+
+
+@pytest.mark.parametrize("name", available())
+def test_benchmark_reports_its_figures(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable, value in SMALL.items():
+        monkeypatch.setenv(variable, value)
+    module = importlib.reload(importlib.import_module(f"bench.{name}"))
+    figures = module.run()
+    assert figures and all(isinstance(value, int | float) for value in figures.values())
+    assert figures.get("ratio", 1) > 0
