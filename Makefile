@@ -29,6 +29,7 @@ $(GENERATED): $(STAMP) $(PROTOS) tools/protogen.py
 proto: $(GENERATED)
 
 migrate: setup
+	$(BIN)/python tools/preflight.py amqp
 	$(BIN)/python -m services.kit.migrate
 
 run: setup

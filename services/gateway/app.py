@@ -91,6 +91,7 @@ def create_app(config: GatewaySettings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        backends.open()
         yield
         await backends.close()
 

@@ -20,9 +20,13 @@ Reply = TypeVar("Reply")
 
 
 class Backends:
-    """One channel per service, opened when the gateway starts."""
+    """One channel per service, opened when the gateway starts serving: asyncio channels
+    belong to the event loop that runs them."""
 
     def __init__(self) -> None:
+        self.channels: dict[str, grpc.aio.Channel] = {}
+
+    def open(self) -> None:
         self.channels = {
             service: grpc.aio.insecure_channel(settings.grpc_target(service))
             for service in ("registry", "telemetry")

@@ -18,8 +18,10 @@ class KnownDevice:
     registered_at: datetime
     profile_id: str
     profile_version: int
-    # The registry's version of the device when it last changed what is known here.
-    version: int = 1
+    # The registry's versions of the device when its state and its profile were last set:
+    # events carry one of them each and may arrive out of order.
+    state_as_of: int = 1
+    profile_as_of: int = 1
 
 
 @dataclass(frozen=True)

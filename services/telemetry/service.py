@@ -58,12 +58,14 @@ def _registered(connection: Connection, event: Event) -> None:
 
 def _changed(connection: Connection, event: Event) -> None:
     data = event.data
-    changes = (
-        {"state": data["state"]}
-        if event.type != "device.updated"
-        else {"profile_id": data["profile_id"], "profile_version": data["profile_version"]}
-    )
-    if not storage.update_known_device(connection, data["device_id"], data["version"], **changes):
+    if event.type == "device.updated":
+        aspect, changes = (
+            "profile",
+            {"profile_id": data["profile_id"], "profile_version": data["profile_version"]},
+        )
+    else:
+        aspect, changes = "state", {"state": data["state"]}
+    if not storage.update_known_device(connection, data["device_id"], data["version"], aspect, **changes):
         raise DeviceNotKnownYet(data["device_id"])
 
 

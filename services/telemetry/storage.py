@@ -21,7 +21,8 @@ known_devices = Table(
     Column("registered_at", UtcDateTime(), nullable=False),
     Column("profile_id", String(36), nullable=False),
     Column("profile_version", Integer, nullable=False),
-    Column("version", Integer, nullable=False),
+    Column("state_as_of", Integer, nullable=False),
+    Column("profile_as_of", Integer, nullable=False),
 )
 
 # The channels of every profile version of the registry, which never change once published.
@@ -39,15 +40,18 @@ def add_known_device(connection: Connection, device: KnownDevice) -> None:
     insert_ignoring_duplicates(connection, known_devices, [vars(device)])
 
 
-def update_known_device(connection: Connection, device_id: str, version: int, **changes: object) -> bool:
-    """Applies a change of the registry's `version` of a device unless a newer one is known;
-    False when the device is unknown."""
+def update_known_device(
+    connection: Connection, device_id: str, version: int, aspect: str, **changes: object
+) -> bool:
+    """Sets the `aspect` ("state" or "profile") of a device as of the registry's `version`,
+    unless a newer one is known; False when the device is unknown."""
     if connection.execute(select(known_devices.c.id).where(known_devices.c.id == device_id)).first() is None:
         return False
+    as_of = known_devices.c[f"{aspect}_as_of"]
     connection.execute(
         update(known_devices)
-        .where(known_devices.c.id == device_id, known_devices.c.version < version)
-        .values(version=version, **changes)
+        .where(known_devices.c.id == device_id, as_of < version)
+        .values({as_of: version, **{known_devices.c[k]: v for k, v in changes.items()}})
     )
     return True
 

@@ -76,7 +76,29 @@ def test_the_directory_follows_devices_in_version_order(telemetry_store: Store) 
     )  # arrives late: older than what is known
 
     row = known(telemetry_store, device_id)
-    assert (row["profile_version"], row["state"], row["version"]) == (2, "suspended", 4)
+    assert (row["profile_version"], row["state"], row["state_as_of"]) == (2, "suspended", 4)
+
+
+def test_a_late_change_of_one_aspect_is_not_lost_to_a_newer_change_of_another(telemetry_store: Store) -> None:
+    telemetry = Telemetry(telemetry_store.unit_of_work)
+    device_id = str(uuid.uuid4())
+    telemetry.learn(registered(device_id))
+    telemetry.learn(state_changed(device_id, 3, "provisioned", "active"))
+    telemetry.learn(
+        new_event(
+            "device.updated",
+            TENANT,
+            {
+                "device_id": device_id,
+                "version": 2,
+                "changed": ["profile_version"],
+                "profile_id": "p-1",
+                "profile_version": 2,
+            },
+        )
+    )
+    row = known(telemetry_store, device_id)
+    assert (row["state"], row["profile_version"]) == ("active", 2)
 
 
 def test_a_change_before_the_registration_waits_for_redelivery(telemetry_store: Store) -> None:

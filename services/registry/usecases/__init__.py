@@ -1,4 +1,5 @@
-"""The registry's use cases: one function per command or query, one transaction each."""
+"""The registry's use cases: one method per command or query; each command is one
+transaction, each query one read without a transaction."""
 
 from __future__ import annotations
 

@@ -29,12 +29,14 @@ def upgrade() -> None:
         # Devices learned before profiles were followed keep an unknown profile.
         batch_op.add_column(sa.Column('profile_id', sa.String(length=36), nullable=False, server_default=''))
         batch_op.add_column(sa.Column('profile_version', sa.Integer(), nullable=False, server_default='0'))
-        batch_op.add_column(sa.Column('version', sa.Integer(), nullable=False, server_default='1'))
+        batch_op.add_column(sa.Column('state_as_of', sa.Integer(), nullable=False, server_default='1'))
+        batch_op.add_column(sa.Column('profile_as_of', sa.Integer(), nullable=False, server_default='1'))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('known_devices', schema=None) as batch_op:
-        batch_op.drop_column('version')
+        batch_op.drop_column('profile_as_of')
+        batch_op.drop_column('state_as_of')
         batch_op.drop_column('profile_version')
         batch_op.drop_column('profile_id')
 
