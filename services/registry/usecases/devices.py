@@ -8,8 +8,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
-from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -23,7 +21,7 @@ from services.kit.errors import (
 )
 from services.kit.events import Event, new_event
 from services.kit.pagination import decode_cursor, encode_cursor, page_size
-from services.kit.validation import load, require_uuid, text
+from services.kit.validation import load, require_uuid
 from services.registry.domain import (
     DEVICE_TOKEN_PREFIX,
     Connectivity,
@@ -38,81 +36,15 @@ from services.registry.queries import devices as queries
 from services.registry.queries import profiles as profile_queries
 from services.registry.queries import tenant_exists
 from services.registry.queries.credentials import add_credentials
-from services.registry.queries.devices import ORDERS, DeviceFilter
+from services.registry.queries.devices import DeviceFilter
 from services.registry.usecases import Clock, UnitOfWorkFactory, utc_now
 from services.registry.usecases.cache import EvictingCache, Remembered
+from services.registry.usecases.device_input import UPDATABLE, DeviceSchema, ListSchema, load_each
 
 MAX_BULK = 5000
 # Reads of a device may be served from memory this long: changes evict it at once,
 # but last-seen times move without an event.
 LAST_SEEN_STALENESS = timedelta(seconds=2)
-MAX_LABELS = 64
-MAX_LABEL_FILTERS = 16
-MAX_ATTRIBUTES_BYTES = 16 * 1024
-SERIAL = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
-LABEL_KEY = r"^[a-z0-9]([a-z0-9._/-]{0,61}[a-z0-9])?$"
-UPDATABLE = (
-    "display_name",
-    "site",
-    "production_line",
-    "labels",
-    "attributes",
-    "firmware_version",
-    "profile_version",
-)
-
-
-def _labels_fit(labels: dict[str, str]) -> bool:
-    if len(labels) > MAX_LABELS:
-        raise ValidationError(f"at most {MAX_LABELS} labels")
-    return True
-
-
-def _attributes_fit(attributes: dict[str, Any]) -> bool:
-    if len(orjson.dumps(attributes)) > MAX_ATTRIBUTES_BYTES:
-        raise ValidationError(f"at most {MAX_ATTRIBUTES_BYTES} bytes of JSON")
-    return True
-
-
-def labels_field() -> fields.Dict:
-    return fields.Dict(
-        keys=fields.String(
-            validate=validate.Regexp(LABEL_KEY, error="1-63 lowercase letters, digits or ._/-")
-        ),
-        values=text(63, required=False),
-        load_default=dict,
-        validate=_labels_fit,
-    )
-
-
-class DeviceSchema(Schema):
-    serial_number = fields.String(
-        required=True, validate=validate.Regexp(SERIAL, error="1-64 letters, digits or ._:/-")
-    )
-    display_name = text(200)
-    profile_id = fields.UUID(required=True)
-    profile_version = fields.Integer(load_default=0, validate=validate.Range(min=0))
-    site = text(200, required=False, load_default="")
-    production_line = text(200, required=False, load_default="")
-    labels = labels_field()
-    attributes = fields.Dict(keys=fields.String(), load_default=dict, validate=_attributes_fit)
-    firmware_version = text(64, required=False, load_default="")
-
-
-class ListSchema(Schema):
-    profile_id = fields.UUID(load_default=None)
-    site = text(200, required=False, load_default="")
-    labels = fields.Dict(
-        keys=fields.String(validate=validate.Regexp(LABEL_KEY)),
-        values=text(63, required=False),
-        load_default=dict,
-        validate=validate.Length(max=MAX_LABEL_FILTERS),
-    )
-    text = text(64, required=False, load_default="")
-    order_by = fields.String(
-        load_default="serial_number",
-        validate=validate.OneOf([*ORDERS, *(f"-{o}" for o in ORDERS)]),
-    )
 
 
 class OnlineWindows:
@@ -156,7 +88,7 @@ class Devices:
         if not 1 <= len(specs) <= MAX_BULK:
             raise InvalidArgument([FieldViolation("devices", f"between 1 and {MAX_BULK} devices")])
         names = [f"devices[{i}]" for i in range(len(specs))] if bulk else ["device"]
-        commands = _load_each(DeviceSchema(), specs, names)
+        commands = load_each(DeviceSchema(), specs, names)
         now = self._clock()
         with self._unit_of_work() as uow:
             if not tenant_exists(uow.connection, tenant_id):
@@ -314,26 +246,6 @@ class Devices:
                     uow.emit(state_event)
             uow.commit()
         return True
-
-
-def _load_each(schema: Schema, specs: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
-    """Loads every spec, collecting the violations of all of them under their names."""
-    loaded, violations = [], []
-    for name, spec in zip(names, specs, strict=True):
-        try:
-            loaded.append(load(schema, spec))
-        except InvalidArgument as error:
-            violations += [FieldViolation(f"{name}.{v.field}", v.description) for v in error.violations]
-    first_with: dict[str, str] = {}
-    for name, command in zip(names, loaded if not violations else [], strict=False):
-        if command["serial_number"] in first_with:
-            violations.append(
-                FieldViolation(f"{name}.serial_number", f"repeats {first_with[command['serial_number']]}")
-            )
-        first_with.setdefault(command["serial_number"], name)
-    if violations:
-        raise InvalidArgument(violations)
-    return loaded
 
 
 def _resolve_profile_versions(
