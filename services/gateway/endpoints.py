@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema, ValidationError, fields
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -29,6 +29,7 @@ class Call:
     caller: Caller | None
     backends: Backends
     body: dict[str, Any] = field(default_factory=dict)
+    query: dict[str, Any] = field(default_factory=dict)
 
     @property
     def tenant_id(self) -> str:
@@ -38,6 +39,18 @@ class Call:
 
     def path(self, name: str) -> str:
         return self.request.path_params[name]
+
+    def expected_version(self) -> int:
+        """The version named by If-Match (an ETag `"<version>"`)."""
+        header = self.request.headers.get("if-match", "").strip()
+        if not header:
+            raise Problem(
+                428, "precondition-required", 'send If-Match with the ETag you read, e.g. If-Match: "3"'
+            )
+        tag = header.removeprefix("W/").strip('"')
+        if not tag.isdigit() or not 0 < int(tag) < 2**63:
+            raise Problem(412, "version-mismatch", "If-Match names no version of this resource")
+        return int(tag)
 
 
 Handler = Callable[[Call], Awaitable[Response]]
@@ -54,9 +67,12 @@ class Endpoint:
     response: type[Schema] | None
     status: int = 200
     body: type[Schema] | None = None
+    query: type[Schema] | None = None
     errors: tuple[int, ...] = ()
     # Routes of one tenant's data refuse the operator, who belongs to no tenant.
     for_operator: bool = False
+    # Changes that need If-Match with the ETag of the version they change.
+    precondition: bool = False
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -87,6 +103,20 @@ async def read_body(request: Request, schema: Schema) -> dict[str, Any]:
         raise Problem(422, "validation-error", "the body has invalid fields", violations) from None
 
 
+def read_query(request: Request, schema: Schema) -> dict[str, Any]:
+    """The query string as the schema reads it; list fields take every repetition."""
+    params = request.query_params
+    raw = {
+        name: params.getlist(name) if isinstance(schema.fields.get(name), fields.List) else params[name]
+        for name in params
+    }
+    try:
+        return schema.load(raw)
+    except ValidationError as error:
+        violations = InvalidArgument.from_messages(error.messages_dict).violations
+        raise Problem(422, "validation-error", "the query has invalid parameters", violations) from None
+
+
 def starlette_handler(endpoint: Endpoint, backends: Backends, auth: Authenticator) -> Callable:
     async def handle(request: Request) -> Response:
         try:
@@ -98,6 +128,8 @@ def starlette_handler(endpoint: Endpoint, backends: Backends, auth: Authenticato
                 if caller.is_operator and not endpoint.for_operator:
                     raise Problem(403, "forbidden", "this route needs a tenant's API key")
             call = Call(request, caller, backends)
+            if endpoint.query is not None:
+                call.query = read_query(request, endpoint.query())
             if endpoint.body is not None:
                 call.body = await read_body(request, endpoint.body())
             return await endpoint.handler(call)

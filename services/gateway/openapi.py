@@ -40,12 +40,25 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         operation["x-required-scope"] = endpoint.scope
     if endpoint.body is not None:
         operation["requestBody"] = {"required": True, "content": {JSON: {"schema": endpoint.body}}}
-    parameters = [segment[1:-1] for segment in endpoint.path.split("/") if segment.startswith("{")]
+    names = [segment[1:-1] for segment in endpoint.path.split("/") if segment.startswith("{")]
+    parameters: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+        for name in names
+    ]
+    if endpoint.query is not None:
+        parameters.append({"in": "query", "schema": endpoint.query})
+    if endpoint.precondition:
+        parameters.append(
+            {
+                "name": "If-Match",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string"},
+                "description": "The ETag of the version being changed",
+            }
+        )
     if parameters:
-        operation["parameters"] = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
-            for name in parameters
-        ]
+        operation["parameters"] = parameters
     return operation
 
 

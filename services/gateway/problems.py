@@ -26,6 +26,7 @@ TITLES = {
     413: "Content Too Large",
     415: "Unsupported Media Type",
     422: "Unprocessable Content",
+    428: "Precondition Required",
     429: "Too Many Requests",
     502: "Bad Gateway",
     503: "Service Unavailable",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gantry.v1 import common_pb2 as common_pb
 from gantry.v1 import registry_pb2 as registry_pb
 from gantry.v1 import telemetry_pb2 as telemetry_pb
 from google.protobuf import json_format
@@ -159,6 +160,39 @@ async def get_device(c: Call) -> Response:
     return json_response(device_json(device), headers={"ETag": etag(device)})
 
 
+async def list_devices(c: Call) -> Response:
+    q = c.query
+    request = registry_pb.ListDevicesRequest(
+        tenant_id=c.tenant_id,
+        page=common_pb.PageRequest(page_size=q["limit"], cursor=q["cursor"]),
+        profile_id=str(q["profile_id"] or ""),
+        state=enum_number(registry_pb.DeviceState, q["state"], "DEVICE_STATE_") if q["state"] else 0,
+        site=q["site"],
+        labels=dict(selector.split("=", 1) for selector in q["label"]),
+        text=q["q"],
+        order_by=q["order_by"],
+        include_total=q["include_total"],
+    )
+    found = await call(c.backends.registry.ListDevices, request, field_prefix="page.")
+    body = {
+        "items": [device_json(d) for d in found.devices],
+        "next_cursor": found.page.next_cursor,
+        "total": found.page.total,
+    }
+    return json_response(body)
+
+
+async def change_device_state(c: Call) -> Response:
+    request = registry_pb.ChangeDeviceStateRequest(
+        tenant_id=c.tenant_id,
+        device_id=c.path("device_id"),
+        expected_version=c.expected_version(),
+        state=enum_number(registry_pb.DeviceState, c.body["state"], "DEVICE_STATE_"),
+    )
+    device = await call(c.backends.registry.ChangeDeviceState, request)
+    return json_response(device_json(device), headers={"ETag": etag(device)})
+
+
 async def get_latest(c: Call) -> Response:
     request = telemetry_pb.GetLatestRequest(tenant_id=c.tenant_id, device_id=c.path("device_id"))
     latest = await call(c.backends.telemetry.GetLatest, request)
@@ -225,6 +259,29 @@ ENDPOINTS = [
         response=schemas.DeviceCreated,
         status=201,
         errors=(401, 403, 409, 413, 415, 422),
+    ),
+    Endpoint(
+        "GET",
+        "/v1/devices",
+        list_devices,
+        "List devices, filtered and sorted, a page at a time",
+        "devices",
+        scope="devices:read",
+        query=schemas.DeviceListQuery,
+        response=schemas.DeviceList,
+        errors=(401, 403, 422),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/devices/{device_id}/state",
+        change_device_state,
+        "Move a device through its lifecycle (provisioned, active, suspended, decommissioned)",
+        "devices",
+        scope="devices:write",
+        body=schemas.StateChange,
+        response=schemas.Device,
+        precondition=True,
+        errors=(401, 403, 404, 409, 412, 413, 415, 422, 428),
     ),
     Endpoint(
         "GET",

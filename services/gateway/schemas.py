@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from services.kit.validation import text
 
@@ -144,3 +144,46 @@ class ProblemDetail(Schema):
 class Health(Schema):
     status = fields.String(required=True)
     checks = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+def _label_selector(value: str) -> bool:
+    key, separator, label = value.partition("=")
+    if not separator or not key or not label:
+        raise ValidationError("write each label as key=value")
+    return True
+
+
+class DeviceListQuery(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
+    cursor = fields.String(load_default="", validate=validate.Length(max=2048))
+    profile_id = fields.UUID(load_default=None)
+    state = fields.String(load_default=None, validate=validate.OneOf(DEVICE_STATES))
+    site = fields.String(load_default="", validate=validate.Length(max=200))
+    label = fields.List(
+        fields.String(validate=[validate.Length(max=127), _label_selector]),
+        load_default=list,
+        validate=validate.Length(max=16),
+        metadata={"description": "key=value; repeat for several labels, all of which must match"},
+    )
+    q = fields.String(
+        load_default="",
+        validate=validate.Length(max=64),
+        metadata={"description": "case-insensitive prefix of the serial number or the display name"},
+    )
+    order_by = fields.String(
+        load_default="serial_number",
+        validate=validate.OneOf(
+            [f"{sign}{o}" for sign in ("", "-") for o in ("serial_number", "display_name", "created_at")]
+        ),
+    )
+    include_total = fields.Boolean(load_default=False)
+
+
+class DeviceList(Schema):
+    items = fields.List(fields.Nested(Device), required=True)
+    next_cursor = fields.String(required=True, metadata={"description": "empty on the last page"})
+    total = fields.Integer(required=True, metadata={"description": "-1 unless include_total was asked"})
+
+
+class StateChange(Schema):
+    state = fields.String(required=True, validate=validate.OneOf(DEVICE_STATES[1:]))
