@@ -16,7 +16,7 @@ from services.gateway.auth import OPERATOR
 from services.gateway.clients import call
 from services.gateway.endpoints import Call, Endpoint, json_response
 from services.gateway.problems import Problem
-from services.kit.protos import enum_name, enum_number, from_timestamp
+from services.kit.protos import enum_name, enum_number, from_timestamp, timestamp
 
 
 def rfc3339(message: Any) -> str:
@@ -193,6 +193,48 @@ async def change_device_state(c: Call) -> Response:
     return json_response(device_json(device), headers={"ETag": etag(device)})
 
 
+def optional_rfc3339(message: Message, field: str) -> str | None:
+    return rfc3339(getattr(message, field)) if message.HasField(field) else None
+
+
+def api_key_json(key: registry_pb.ApiKey) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "name": key.name,
+        "scopes": list(key.scopes),
+        "created_at": rfc3339(key.created_at),
+        "expires_at": optional_rfc3339(key, "expires_at"),
+        "revoked_at": optional_rfc3339(key, "revoked_at"),
+    }
+
+
+async def create_api_key(c: Call) -> Response:
+    expires = {"expires_at": timestamp(c.body["expires_at"])} if c.body["expires_at"] else {}
+    request = registry_pb.CreateApiKeyRequest(
+        tenant_id=c.tenant_id, name=c.body["name"], scopes=c.body["scopes"], **expires
+    )
+    reply = await call(c.backends.registry.CreateApiKey, request)
+    body = {**api_key_json(reply.api_key), "secret": reply.secret}
+    return json_response(body, 201, {"Location": f"/v1/api-keys/{reply.api_key.id}"})
+
+
+async def list_api_keys(c: Call) -> Response:
+    page = common_pb.PageRequest(page_size=c.query["limit"], cursor=c.query["cursor"])
+    request = registry_pb.ListApiKeysRequest(tenant_id=c.tenant_id, page=page)
+    found = await call(c.backends.registry.ListApiKeys, request, field_prefix="page.")
+    body = {
+        "items": [api_key_json(k) for k in found.api_keys],
+        "next_cursor": found.page.next_cursor,
+        "total": found.page.total,
+    }
+    return json_response(body)
+
+
+async def revoke_api_key(c: Call) -> Response:
+    request = registry_pb.RevokeApiKeyRequest(tenant_id=c.tenant_id, api_key_id=c.path("api_key_id"))
+    return json_response(api_key_json(await call(c.backends.registry.RevokeApiKey, request)))
+
+
 async def get_latest(c: Call) -> Response:
     request = telemetry_pb.GetLatestRequest(tenant_id=c.tenant_id, device_id=c.path("device_id"))
     latest = await call(c.backends.telemetry.GetLatest, request)
@@ -202,6 +244,39 @@ async def get_latest(c: Call) -> Response:
 
 
 ENDPOINTS = [
+    Endpoint(
+        "POST",
+        "/v1/api-keys",
+        create_api_key,
+        "Issue an API key of the caller's tenant; the answer holds the key once",
+        "api keys",
+        scope="admin",
+        body=schemas.ApiKeyCreate,
+        response=schemas.ApiKeyCreated,
+        status=201,
+        errors=(401, 403, 413, 415, 422),
+    ),
+    Endpoint(
+        "GET",
+        "/v1/api-keys",
+        list_api_keys,
+        "List the API keys of the caller's tenant, revoked ones included",
+        "api keys",
+        scope="admin",
+        query=schemas.PageQuery,
+        response=schemas.ApiKeyList,
+        errors=(401, 403, 422),
+    ),
+    Endpoint(
+        "DELETE",
+        "/v1/api-keys/{api_key_id}",
+        revoke_api_key,
+        "Revoke an API key; it stops working within seconds",
+        "api keys",
+        scope="admin",
+        response=schemas.ApiKey,
+        errors=(401, 403, 404, 422),
+    ),
     Endpoint(
         "POST",
         "/v1/tenants",

@@ -187,3 +187,48 @@ class DeviceList(Schema):
 
 class StateChange(Schema):
     state = fields.String(required=True, validate=validate.OneOf(DEVICE_STATES[1:]))
+
+
+SCOPES = (
+    "admin",
+    "devices:read",
+    "devices:write",
+    "telemetry:read",
+    "telemetry:write",
+    "marketplace:trade",
+    "analytics:read",
+)
+
+
+class PageQuery(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
+    cursor = fields.String(load_default="", validate=validate.Length(max=2048))
+
+
+class ApiKeyCreate(Schema):
+    name = text(200)
+    scopes = fields.List(
+        fields.String(validate=validate.OneOf(SCOPES)),
+        required=True,
+        validate=validate.Length(min=1, max=len(SCOPES)),
+    )
+    expires_at = fields.AwareDateTime(load_default=None, metadata={"description": "RFC 3339; absent: never"})
+
+
+class ApiKey(Schema):
+    id = fields.String(required=True, metadata={"format": "uuid"})
+    name = fields.String(required=True)
+    scopes = fields.List(fields.String(validate=validate.OneOf(SCOPES)), required=True)
+    created_at = fields.DateTime(required=True)
+    expires_at = fields.DateTime(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+
+
+class ApiKeyCreated(ApiKey):
+    secret = fields.String(required=True, metadata={"description": "The key itself. Shown only once."})
+
+
+class ApiKeyList(Schema):
+    items = fields.List(fields.Nested(ApiKey), required=True)
+    next_cursor = fields.String(required=True)
+    total = fields.Integer(required=True)
