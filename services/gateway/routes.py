@@ -7,7 +7,7 @@ from typing import Any
 from gantry.v1 import common_pb2 as common_pb
 from gantry.v1 import registry_pb2 as registry_pb
 from gantry.v1 import telemetry_pb2 as telemetry_pb
-from google.protobuf import json_format
+from google.protobuf import field_mask_pb2, json_format
 from google.protobuf.message import Message
 from starlette.responses import Response
 
@@ -182,6 +182,22 @@ async def list_devices(c: Call) -> Response:
     return json_response(body)
 
 
+async def update_device(c: Call) -> Response:
+    changes = dict(c.body)
+    attributes = changes.pop("attributes", None)
+    request = registry_pb.UpdateDeviceRequest(
+        tenant_id=c.tenant_id,
+        device_id=c.path("device_id"),
+        expected_version=c.expected_version(),
+        update_mask=field_mask_pb2.FieldMask(paths=sorted(c.body)),
+        **changes,
+    )
+    if attributes is not None:
+        request.attributes.update(attributes)
+    device = await call(c.backends.registry.UpdateDevice, request)
+    return json_response(device_json(device), headers={"ETag": etag(device)})
+
+
 async def change_device_state(c: Call) -> Response:
     request = registry_pb.ChangeDeviceStateRequest(
         tenant_id=c.tenant_id,
@@ -345,6 +361,18 @@ ENDPOINTS = [
         query=schemas.DeviceListQuery,
         response=schemas.DeviceList,
         errors=(401, 403, 422),
+    ),
+    Endpoint(
+        "PATCH",
+        "/v1/devices/{device_id}",
+        update_device,
+        "Change some fields of a device",
+        "devices",
+        scope="devices:write",
+        body=schemas.DevicePatch,
+        response=schemas.Device,
+        precondition=True,
+        errors=(401, 403, 404, 409, 412, 413, 415, 422, 428),
     ),
     Endpoint(
         "POST",

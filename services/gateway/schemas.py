@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.kit.validation import text
 
@@ -232,3 +232,23 @@ class ApiKeyList(Schema):
     items = fields.List(fields.Nested(ApiKey), required=True)
     next_cursor = fields.String(required=True)
     total = fields.Integer(required=True)
+
+
+class DevicePatch(Schema):
+    """The fields to change; those absent stay as they are, labels and attributes are replaced whole."""
+
+    display_name = text(200, required=False)
+    site = text(200, required=False)
+    production_line = text(200, required=False)
+    labels = fields.Dict(keys=fields.String(), values=fields.String())
+    attributes = fields.Dict(keys=fields.String())
+    firmware_version = text(64, required=False)
+    profile_version = fields.Integer(
+        validate=validate.Range(min=1),
+        metadata={"description": "move to this version of the device's profile"},
+    )
+
+    @validates_schema
+    def names_a_change(self, data: dict, **_: object) -> None:
+        if not data:
+            raise ValidationError("name at least one field to change", "_schema")
