@@ -138,7 +138,32 @@ async def create_profile(c: Call) -> Response:
 
 async def get_profile(c: Call) -> Response:
     request = registry_pb.GetProfileRequest(tenant_id=c.tenant_id, profile_id=c.path("profile_id"))
-    return json_response(profile_json(await call(c.backends.registry.GetProfile, request)))
+    profile = await call(c.backends.registry.GetProfile, request)
+    return json_response(profile_json(profile), headers={"ETag": f'"{profile.latest_version}"'})
+
+
+async def list_profiles(c: Call) -> Response:
+    page = common_pb.PageRequest(page_size=c.query["limit"], cursor=c.query["cursor"])
+    request = registry_pb.ListProfilesRequest(tenant_id=c.tenant_id, page=page)
+    found = await call(c.backends.registry.ListProfiles, request, field_prefix="page.")
+    return json_response(
+        {"items": [profile_json(p) for p in found.profiles], "next_cursor": found.page.next_cursor}
+    )
+
+
+async def update_profile(c: Call) -> Response:
+    changes = dict(c.body)
+    channels = [channel_message(channel) for channel in changes.pop("channels", [])]
+    request = registry_pb.UpdateProfileRequest(
+        tenant_id=c.tenant_id,
+        profile_id=c.path("profile_id"),
+        expected_version=c.expected_version(),
+        update_mask=field_mask_pb2.FieldMask(paths=sorted(c.body)),
+        channels=channels,
+        **changes,
+    )
+    profile = await call(c.backends.registry.UpdateProfile, request)
+    return json_response(profile_json(profile), headers={"ETag": f'"{profile.latest_version}"'})
 
 
 async def register_device(c: Call) -> Response:
@@ -328,6 +353,29 @@ ENDPOINTS = [
         response=schemas.Profile,
         status=201,
         errors=(401, 403, 404, 413, 415, 422),
+    ),
+    Endpoint(
+        "GET",
+        "/v1/device-profiles",
+        list_profiles,
+        "List the device profiles of the caller's tenant, at their latest versions",
+        "device profiles",
+        scope="devices:read",
+        query=schemas.PageQuery,
+        response=schemas.ProfileList,
+        errors=(401, 403, 422),
+    ),
+    Endpoint(
+        "PATCH",
+        "/v1/device-profiles/{profile_id}",
+        update_profile,
+        "Change a device profile; new channels make a new version, devices stay on theirs",
+        "device profiles",
+        scope="devices:write",
+        body=schemas.ProfilePatch,
+        response=schemas.Profile,
+        precondition=True,
+        errors=(401, 403, 404, 412, 413, 415, 422, 428),
     ),
     Endpoint(
         "GET",

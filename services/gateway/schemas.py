@@ -252,3 +252,22 @@ class DevicePatch(Schema):
     def names_a_change(self, data: dict, **_: object) -> None:
         if not data:
             raise ValidationError("name at least one field to change", "_schema")
+
+
+class ProfileList(Schema):
+    items = fields.List(fields.Nested(Profile), required=True)
+    next_cursor = fields.String(required=True)
+
+
+class ProfilePatch(Schema):
+    """The fields to change. New channels make a new version of the profile."""
+
+    name = text(200, required=False)
+    manufacturer = text(200, required=False)
+    model = text(200, required=False)
+    channels = fields.List(fields.Nested(Channel), validate=validate.Length(min=1, max=256))
+
+    @validates_schema
+    def names_a_change(self, data: dict, **_: object) -> None:
+        if not data:
+            raise ValidationError("name at least one field to change", "_schema")
