@@ -101,6 +101,11 @@ def channel_value_json(value: telemetry_pb.ChannelValue) -> dict[str, Any]:
     return {"channel": value.channel, "ts": rfc3339(value.ts), "value": getattr(value, kind)}
 
 
+def page_request(c: Call) -> common_pb.PageRequest:
+    """The page a list call asks for, from its `limit` and `cursor` query parameters."""
+    return common_pb.PageRequest(page_size=c.query["limit"], cursor=c.query["cursor"])
+
+
 def etag(message: Message) -> str:
     return f'"{message.version}"'
 
@@ -143,8 +148,7 @@ async def get_profile(c: Call) -> Response:
 
 
 async def list_profiles(c: Call) -> Response:
-    page = common_pb.PageRequest(page_size=c.query["limit"], cursor=c.query["cursor"])
-    request = registry_pb.ListProfilesRequest(tenant_id=c.tenant_id, page=page)
+    request = registry_pb.ListProfilesRequest(tenant_id=c.tenant_id, page=page_request(c))
     found = await call(c.backends.registry.ListProfiles, request, field_prefix="page.")
     return json_response(
         {"items": [profile_json(p) for p in found.profiles], "next_cursor": found.page.next_cursor}
@@ -189,7 +193,7 @@ async def list_devices(c: Call) -> Response:
     q = c.query
     request = registry_pb.ListDevicesRequest(
         tenant_id=c.tenant_id,
-        page=common_pb.PageRequest(page_size=q["limit"], cursor=q["cursor"]),
+        page=page_request(c),
         profile_id=str(q["profile_id"] or ""),
         state=enum_number(registry_pb.DeviceState, q["state"], "DEVICE_STATE_") if q["state"] else 0,
         site=q["site"],
@@ -260,8 +264,7 @@ async def create_api_key(c: Call) -> Response:
 
 
 async def list_api_keys(c: Call) -> Response:
-    page = common_pb.PageRequest(page_size=c.query["limit"], cursor=c.query["cursor"])
-    request = registry_pb.ListApiKeysRequest(tenant_id=c.tenant_id, page=page)
+    request = registry_pb.ListApiKeysRequest(tenant_id=c.tenant_id, page=page_request(c))
     found = await call(c.backends.registry.ListApiKeys, request, field_prefix="page.")
     body = {
         "items": [api_key_json(k) for k in found.api_keys],
