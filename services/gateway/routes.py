@@ -23,6 +23,10 @@ def rfc3339(message: Any) -> str:
     return from_timestamp(message).isoformat().replace("+00:00", "Z")
 
 
+def optional_rfc3339(message: Message, field: str) -> str | None:
+    return rfc3339(getattr(message, field)) if message.HasField(field) else None
+
+
 def tenant_json(tenant: registry_pb.Tenant) -> dict[str, Any]:
     return {
         "id": tenant.id,
@@ -50,7 +54,7 @@ def device_json(device: registry_pb.Device) -> dict[str, Any]:
         "firmware_version": device.firmware_version,
         "state": enum_name(registry_pb.DeviceState, device.state, "DEVICE_STATE_"),
         "connectivity": enum_name(registry_pb.Connectivity, device.connectivity, "CONNECTIVITY_"),
-        "last_seen_at": rfc3339(device.last_seen_at) if device.HasField("last_seen_at") else None,
+        "last_seen_at": optional_rfc3339(device, "last_seen_at"),
         "version": device.version,
         "created_at": rfc3339(device.created_at),
         "updated_at": rfc3339(device.updated_at),
@@ -236,10 +240,6 @@ async def change_device_state(c: Call) -> Response:
     )
     device = await call(c.backends.registry.ChangeDeviceState, request)
     return json_response(device_json(device), headers={"ETag": etag(device)})
-
-
-def optional_rfc3339(message: Message, field: str) -> str | None:
-    return rfc3339(getattr(message, field)) if message.HasField(field) else None
 
 
 def api_key_json(key: registry_pb.ApiKey) -> dict[str, Any]:

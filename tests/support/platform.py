@@ -81,9 +81,6 @@ class Platform:
                 f"{name} did not stop within {STOP_TIMEOUT_SECONDS}s of {sig.name}"
             ) from None
 
-    def stop_all(self) -> dict[str, int]:
-        return {name: self.stop(name) for name in list(self.processes)}
-
     def log_tail(self, name: str, lines: int = 40) -> str:
         path = self.logs / f"{name}.log"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
