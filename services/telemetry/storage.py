@@ -2,7 +2,26 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Connection, Integer, String, Table, select, update
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Double,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    Uuid,
+    select,
+    text,
+    update,
+)
 
 from services.kit.db import UtcDateTime, insert_ignoring_duplicates, new_metadata
 from services.telemetry.domain import KnownDevice
@@ -33,6 +52,36 @@ known_profile_versions = Table(
     Column("version", Integer, primary_key=True),
     Column("tenant_id", String(36), nullable=False),
     Column("channels", JSON, nullable=False),
+)
+
+# Readings, one row per channel value. On PostgreSQL the table is partitioned by
+# retention (a list partition per tier of `RETENTION_TIERS`) and each tier by day
+# (created by the writer as readings arrive), so that expiry drops whole
+# partitions. Rows are keyed by device first, so the table could be distributed
+# by `device_id` (Citus). One value column is set, by the channel's value type.
+readings = Table(
+    "readings",
+    metadata,
+    Column("device_id", Uuid(), primary_key=True),
+    Column("channel", String(64), primary_key=True),
+    Column("ts", UtcDateTime(), primary_key=True),
+    # A partitioned table's key must hold its partition keys.
+    Column("retention_days", SmallInteger, primary_key=True),
+    Column("float_value", Double()),
+    Column("int_value", BigInteger),
+    Column("bool_value", Boolean),
+    Column("text_value", Text),
+    postgresql_partition_by="LIST (retention_days)",
+)
+metadata.info["partitioned"] = ("readings",)
+
+# How long each tenant's readings are kept, when not the installation's default.
+tenant_retention = Table(
+    "tenant_retention",
+    metadata,
+    Column("tenant_id", String(36), primary_key=True),
+    Column("days", SmallInteger, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 
@@ -69,3 +118,23 @@ def find_known_device(connection: Connection, tenant_id: str, device_id: str) ->
     )
     row = connection.execute(query).mappings().first()
     return KnownDevice(**row) if row else None
+
+
+def day_partition(retention_days: int, day: date) -> str:
+    return f"readings_r{retention_days}_{day:%Y%m%d}"
+
+
+def ensure_day_partitions(connection: Connection, tier_days: Iterable[tuple[int, date]]) -> None:
+    """Creates the day partitions of readings that rows of these (retention tier, UTC day)
+    pairs go into, unless they exist; nothing to do but on PostgreSQL."""
+    if connection.dialect.name != "postgresql":
+        return
+    for retention_days, day in sorted(set(tier_days)):
+        start = datetime.combine(day, time(), UTC)
+        connection.execute(
+            text(
+                f"CREATE TABLE IF NOT EXISTS {day_partition(retention_days, day)} "
+                f"PARTITION OF readings_r{retention_days} "
+                f"FOR VALUES FROM ('{start.isoformat()}') TO ('{(start + timedelta(days=1)).isoformat()}')"
+            )
+        )

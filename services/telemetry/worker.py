@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from services.kit.events import Event
 from services.kit.worker import handle_event, worker_base
-from services.telemetry.service import DIRECTORY_EVENTS, Telemetry
+from services.telemetry.directory import DIRECTORY_EVENTS, Directory
 from services.telemetry.storage import metadata
 
 
@@ -14,4 +14,4 @@ class TelemetryWorker(worker_base("telemetry", metadata)):
 
     @handle_event("telemetry.device-directory", DIRECTORY_EVENTS)
     def on_registry_event(self, event: Event) -> None:
-        Telemetry(self.store.unit_of_work).learn(event)
+        Directory(self.store.unit_of_work).learn(event)

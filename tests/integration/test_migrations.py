@@ -9,6 +9,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from services.kit.alembic_env import include_name
 from services.kit.db import make_engine
 from services.kit.migrate import alembic_config, upgrade
 from services.kit.settings import SERVICES
@@ -20,7 +21,8 @@ def test_migrations_match_the_tables_in_code(service: str, database_url: str) ->
     metadata = importlib.import_module(f"services.{service}.storage").metadata
     engine = make_engine(database_url)
     with engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+        context = MigrationContext.configure(connection, opts={"include_name": include_name(metadata)})
+        differences = compare_metadata(context, metadata)
     engine.dispose()
     assert differences == []
 

@@ -13,7 +13,7 @@ from services.kit.events import Event, new_event
 from services.kit.migrate import upgrade
 from services.kit.store import Store
 from services.telemetry import storage
-from services.telemetry.service import DeviceNotKnownYet, Telemetry
+from services.telemetry.directory import DeviceNotKnownYet, Directory
 
 TENANT = str(uuid.uuid4())
 CHANNELS = [{"key": "spindle_temp", "value_type": "float", "unit": "degC", "min": -20.0, "max": 150.0}]
@@ -54,7 +54,7 @@ def known(store: Store, device_id: str) -> dict:
 
 
 def test_the_directory_follows_devices_in_version_order(telemetry_store: Store) -> None:
-    telemetry = Telemetry(telemetry_store.unit_of_work)
+    telemetry = Directory(telemetry_store.unit_of_work)
     device_id = str(uuid.uuid4())
     telemetry.learn(registered(device_id))
     telemetry.learn(
@@ -80,7 +80,7 @@ def test_the_directory_follows_devices_in_version_order(telemetry_store: Store) 
 
 
 def test_a_late_change_of_one_aspect_is_not_lost_to_a_newer_change_of_another(telemetry_store: Store) -> None:
-    telemetry = Telemetry(telemetry_store.unit_of_work)
+    telemetry = Directory(telemetry_store.unit_of_work)
     device_id = str(uuid.uuid4())
     telemetry.learn(registered(device_id))
     telemetry.learn(state_changed(device_id, 3, "provisioned", "active"))
@@ -102,7 +102,7 @@ def test_a_late_change_of_one_aspect_is_not_lost_to_a_newer_change_of_another(te
 
 
 def test_a_change_before_the_registration_waits_for_redelivery(telemetry_store: Store) -> None:
-    telemetry = Telemetry(telemetry_store.unit_of_work)
+    telemetry = Directory(telemetry_store.unit_of_work)
     device_id = str(uuid.uuid4())
     early = state_changed(device_id, 2, "provisioned", "active")
     with pytest.raises(DeviceNotKnownYet):
@@ -113,7 +113,7 @@ def test_a_change_before_the_registration_waits_for_redelivery(telemetry_store: 
 
 
 def test_published_profile_versions_are_kept_once(telemetry_store: Store) -> None:
-    telemetry = Telemetry(telemetry_store.unit_of_work)
+    telemetry = Directory(telemetry_store.unit_of_work)
     published = new_event(
         "profile.published", TENANT, {"profile_id": "p-9", "version": 1, "channels": CHANNELS}
     )

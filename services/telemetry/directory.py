@@ -1,4 +1,5 @@
-"""Telemetry's use cases."""
+"""Telemetry's directory of devices and profiles, kept from the registry's events so that
+ingest never waits on another service."""
 
 from __future__ import annotations
 
@@ -7,14 +8,12 @@ from collections.abc import Callable
 from sqlalchemy import Connection
 
 from services.kit.db import UnitOfWork
-from services.kit.errors import NotFound
 from services.kit.events import Event
-from services.kit.validation import require_uuid
 from services.telemetry import storage
-from services.telemetry.domain import KnownDevice, LatestValues
+from services.telemetry.domain import KnownDevice
 
 
-class Telemetry:
+class Directory:
     def __init__(self, unit_of_work: Callable[[], UnitOfWork]) -> None:
         self._unit_of_work = unit_of_work
 
@@ -28,14 +27,6 @@ class Telemetry:
             uow.commit()
         return True
 
-    def get_latest(self, tenant_id: str, device_id: str) -> LatestValues:
-        tenant_id = require_uuid(tenant_id, "tenant_id")
-        device_id = require_uuid(device_id, "device_id")
-        with self._unit_of_work(read_only=True) as uow:
-            device = storage.find_known_device(uow.connection, tenant_id, device_id)
-        if device is None:
-            raise NotFound("device not found")
-        return LatestValues.none_yet(device)
 
 
 class DeviceNotKnownYet(Exception):

@@ -1,0 +1,1 @@
+"""Telemetry's gRPC adapter."""
