@@ -102,7 +102,11 @@ def profile_json(profile: registry_pb.DeviceProfile) -> dict[str, Any]:
 
 def reading_json(reading: telemetry_pb.Reading) -> dict[str, Any]:
     value = reading.value
-    return {"channel": reading.channel, "ts": rfc3339(reading.ts), "value": getattr(value, value.WhichOneof("kind"))}
+    return {
+        "channel": reading.channel,
+        "ts": rfc3339(reading.ts),
+        "value": getattr(value, value.WhichOneof("kind")),
+    }
 
 
 def page_request(c: Call) -> common_pb.PageRequest:
@@ -282,9 +286,7 @@ async def revoke_api_key(c: Call) -> Response:
 async def get_latest(c: Call) -> Response:
     request = telemetry_pb.GetLatestRequest(tenant_id=c.tenant_id, device_id=c.path("device_id"))
     latest = await call(c.backends.telemetry.GetLatest, request)
-    return json_response(
-        {"device_id": latest.device_id, "values": [reading_json(v) for v in latest.values]}
-    )
+    return json_response({"device_id": latest.device_id, "values": [reading_json(v) for v in latest.values]})
 
 
 ENDPOINTS = [

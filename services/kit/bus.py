@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
-from pika.exceptions import AMQPError
+from pika.exceptions import AMQPError, UnroutableError
 from sqlalchemy import Engine, MetaData, delete, select, update
 
 from services.kit import metrics, settings
@@ -65,6 +65,14 @@ class Topology:
             "x-dead-letter-exchange": self.dead_letter_exchange,
         }
 
+    def declare_consumer_queue(self, channel: BlockingChannel, name: str, event_types: Sequence[str]) -> None:
+        """Declares a consumer's queue, bound to the events it handles (none for a work
+        queue, which is sent to directly); safe to repeat."""
+        queue = self.queue(name)
+        channel.queue_declare(queue, durable=True, arguments=self.consumer_queue_arguments())
+        for event_type in event_types:
+            channel.queue_bind(queue, self.events_exchange, event_type)
+
     def declare(self, channel: BlockingChannel) -> None:
         """Declares the exchanges and the dead-letter queue; safe to repeat."""
         channel.exchange_declare(self.events_exchange, exchange_type="topic", durable=True)
@@ -78,6 +86,16 @@ class OutgoingMessage:
     id: str
     type: str
     body: dict[str, Any]
+    request_id: str
+
+
+@dataclass(frozen=True)
+class WorkMessage:
+    """A message for one queue, sent through the default exchange."""
+
+    queue: str
+    id: str
+    body: bytes
     request_id: str
 
 
@@ -102,35 +120,50 @@ class ConfirmingPublisher:
         self._channel: BlockingChannel | None = None
 
     def __call__(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Publishes events to the events exchange."""
+        self._confirmed(self._publish_events, messages)
+        for message in messages:
+            metrics.EVENTS_PUBLISHED.labels(message.type).inc()
+
+    def send(self, message: WorkMessage) -> None:
+        """Puts a message on a work queue; PublishError unless the queue took it."""
+        self._confirmed(self._publish_work, message)
+
+    def _confirmed(self, publish: Callable[[Any], None], what: Any) -> None:
         with self._lock:
             try:
-                self._publish(messages)
+                publish(what)
+            except UnroutableError as error:
+                raise PublishError("no queue took the message") from error
             except AMQPError:
                 # A connection idle past its heartbeat is closed by the broker; one
                 # fresh connection is worth a try before reporting failure.
                 self._reset()
                 try:
-                    self._publish(messages)
+                    publish(what)
                 except AMQPError as error:
                     self._reset()
                     raise PublishError(str(error)) from error
-        for message in messages:
-            metrics.EVENTS_PUBLISHED.labels(message.type).inc()
 
-    def _publish(self, messages: Sequence[OutgoingMessage]) -> None:
+    def _publish_events(self, messages: Sequence[OutgoingMessage]) -> None:
         channel = self._open_channel()
         for message in messages:
             channel.basic_publish(
                 self._topology.events_exchange,
                 routing_key=message.type,
                 body=orjson.dumps(message.body),
-                properties=pika.BasicProperties(
-                    content_type="application/json",
-                    delivery_mode=pika.DeliveryMode.Persistent,
-                    message_id=message.id,
-                    headers={REQUEST_ID_HEADER: message.request_id},
-                ),
+                properties=_persistent(message.id, message.request_id),
             )
+
+    def _publish_work(self, message: WorkMessage) -> None:
+        # Mandatory: a message no queue takes comes back as an error, not a silent loss.
+        self._open_channel().basic_publish(
+            "",
+            routing_key=self._topology.queue(message.queue),
+            body=message.body,
+            properties=_persistent(message.id, message.request_id),
+            mandatory=True,
+        )
 
     def _open_channel(self) -> BlockingChannel:
         if self._channel is None or not self._channel.is_open:
@@ -150,6 +183,15 @@ class ConfirmingPublisher:
     def close(self) -> None:
         with self._lock:
             self._reset()
+
+
+def _persistent(message_id: str, request_id: str) -> pika.BasicProperties:
+    return pika.BasicProperties(
+        content_type="application/json",
+        delivery_mode=pika.DeliveryMode.Persistent,
+        message_id=message_id,
+        headers={REQUEST_ID_HEADER: request_id},
+    )
 
 
 class OutboxRelay:

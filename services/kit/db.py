@@ -109,18 +109,39 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
 
 
+def _conflict_aware_insert(connection: Connection, table: Table) -> Any:
+    dialect = connection.dialect.name
+    module = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect)
+    if module is None:
+        raise NotImplementedError(f"no INSERT ... ON CONFLICT for {dialect}")
+    return module.insert(table)
+
+
 def insert_ignoring_duplicates(connection: Connection, table: Table, rows: Iterable[dict[str, Any]]) -> int:
     """Inserts rows, skipping those whose key exists; returns how many were new."""
     rows = list(rows)
     if not rows:
         return 0
-    dialect = connection.dialect.name
-    module = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect)
-    if module is None:
-        raise NotImplementedError(f"no conflict-free insert for {dialect}")
     # rowcount is unreliable for executemany on PostgreSQL; RETURNING counts exactly.
-    statement = module.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+    statement = (
+        _conflict_aware_insert(connection, table)
+        .on_conflict_do_nothing()
+        .returning(*table.primary_key.columns)
+    )
     return len(connection.execute(statement, rows).all())
+
+
+def upsert(connection: Connection, table: Table, row: dict[str, Any]) -> None:
+    """Inserts a row, or updates the one with its key to the row's other values."""
+    statement = _conflict_aware_insert(connection, table)
+    keys = [column.name for column in table.primary_key.columns]
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=keys,
+            set_={name: statement.excluded[name] for name in row if name not in keys},
+        ),
+        row,
+    )
 
 
 class UnitOfWork:

@@ -67,3 +67,7 @@ class Unauthenticated(GantryError):
 
 class PermissionDenied(GantryError):
     pass
+
+
+class Unavailable(GantryError):
+    """A backend the call needs did not answer; the same call may succeed later."""

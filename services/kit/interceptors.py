@@ -29,6 +29,7 @@ _CODES = {
     errors.FailedPrecondition: code_pb2.FAILED_PRECONDITION,
     errors.Unauthenticated: code_pb2.UNAUTHENTICATED,
     errors.PermissionDenied: code_pb2.PERMISSION_DENIED,
+    errors.Unavailable: code_pb2.UNAVAILABLE,
 }
 
 

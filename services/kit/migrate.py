@@ -50,11 +50,7 @@ def declare_bus(services: list[str]) -> list[str]:
         channel = connection.channel()
         topology.declare(channel)
         for queue, event_types in consumers:
-            channel.queue_declare(
-                topology.queue(queue), durable=True, arguments=topology.consumer_queue_arguments()
-            )
-            for event_type in event_types:
-                channel.queue_bind(topology.queue(queue), topology.events_exchange, event_type)
+            topology.declare_consumer_queue(channel, queue, event_types)
     finally:
         connection.close()
     return [topology.queue(queue) for queue, _ in consumers]

@@ -21,6 +21,7 @@ DEFAULT_METRICS_PORTS = {
     "telemetry-worker": 9112,
     "marketplace-worker": 9113,
     "analytics-worker": 9114,
+    "telemetry-writer": 9122,
     "gateway": 9105,
 }
 

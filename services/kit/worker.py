@@ -185,10 +185,12 @@ def worker_base(service: str, metadata: MetaData) -> type:
 
 
 def declared_consumers(modules: Sequence[str]) -> list[tuple[str, tuple[str, ...]]]:
-    """(queue name, event types) of every event handler of the workers in `modules`."""
+    """(queue name, event types) of every event handler of the workers in `modules`, and
+    their `WORK_QUEUES`: queues sent to directly, consumed by processes of their own."""
     consumers = []
     for module_name in modules:
         module = importlib.import_module(module_name)
+        consumers.extend((queue, ()) for queue in getattr(module, "WORK_QUEUES", ()))
         for worker in vars(module).values():
             members = vars(worker).values() if isinstance(worker, type) else ()
             for member in members:

@@ -28,7 +28,6 @@ class Directory:
         return True
 
 
-
 class DeviceNotKnownYet(Exception):
     """A change of a device arrived before its registration; redelivery will retry it."""
 

@@ -23,8 +23,9 @@ from sqlalchemy import (
     update,
 )
 
-from services.kit.db import UtcDateTime, insert_ignoring_duplicates, new_metadata
+from services.kit.db import UtcDateTime, insert_ignoring_duplicates, new_metadata, upsert
 from services.telemetry.domain import KnownDevice
+from services.telemetry.rules import ChannelRule, DeviceRules
 
 metadata = new_metadata()
 
@@ -118,6 +119,34 @@ def find_known_device(connection: Connection, tenant_id: str, device_id: str) ->
     )
     row = connection.execute(query).mappings().first()
     return KnownDevice(**row) if row else None
+
+
+def load_device_rules(connection: Connection, device_id: str) -> DeviceRules | None:
+    """The device with the channels of its profile version, or None when telemetry does
+    not know both yet."""
+    device, profile = known_devices, known_profile_versions
+    query = select(
+        device.c.tenant_id, device.c.state, device.c.state_as_of, device.c.profile_as_of, profile.c.channels
+    ).join(
+        profile,
+        (profile.c.profile_id == device.c.profile_id) & (profile.c.version == device.c.profile_version),
+    )
+    row = connection.execute(query.where(device.c.id == device_id)).first()
+    if row is None:
+        return None
+    channels = {channel["key"]: ChannelRule.from_profile(channel) for channel in row.channels}
+    version = max(row.state_as_of, row.profile_as_of)
+    return DeviceRules(device_id, row.tenant_id, row.state, version, channels)
+
+
+def retention_days(connection: Connection, tenant_id: str) -> int | None:
+    """The tenant's own retention, None for the installation's default."""
+    query = select(tenant_retention.c.days).where(tenant_retention.c.tenant_id == tenant_id)
+    return connection.execute(query).scalar()
+
+
+def set_retention_days(connection: Connection, tenant_id: str, days: int, now: datetime) -> None:
+    upsert(connection, tenant_retention, {"tenant_id": tenant_id, "days": days, "updated_at": now})
 
 
 def day_partition(retention_days: int, day: date) -> str:

@@ -1,4 +1,9 @@
-"""Runs telemetry's `-api` process: python -m services.telemetry.api"""
+"""Runs telemetry's `-api` process: python -m services.telemetry.api
+
+Beside the gRPC server, an event listener keeps the process's memory of devices in
+step with the registry's changes; while it is disconnected, every ingest call reads
+the devices from the database.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,37 @@ from gantry.v1 import telemetry_pb2_grpc
 
 from services.kit import grpc_server, settings
 from services.kit.bus import ConfirmingPublisher, Topology
+from services.kit.listener import EventListener
 from services.kit.store import Store
+from services.telemetry.api.ingest import sender
 from services.telemetry.api.servicer import SERVICE_NAME, TelemetryServicer
+from services.telemetry.directory import DIRECTORY_EVENTS
+from services.telemetry.ingest import IngestLimits
+from services.telemetry.retention import default_retention_days
 from services.telemetry.storage import metadata
 
 
 def main() -> None:
-    publisher = ConfirmingPublisher(settings.amqp_url(), Topology.from_env())
+    topology = Topology.from_env()
+    publisher = ConfirmingPublisher(settings.amqp_url(), topology)
     store = Store("telemetry", metadata, publisher)
-    servicer = TelemetryServicer(store)
+    servicer = TelemetryServicer(store, sender(publisher), default_retention_days(), IngestLimits.from_env())
+    rules = servicer.rules
+    listener = EventListener(
+        settings.amqp_url(),
+        topology,
+        DIRECTORY_EVENTS,
+        rules.evict_for,
+        on_connected=rules.resume,
+        on_disconnected=rules.suspend,
+    )
 
     def register(server: grpc.Server) -> None:
         telemetry_pb2_grpc.add_TelemetryServiceServicer_to_server(servicer, server)
+        listener.start()
 
     def stop() -> None:
+        listener.stop()
         publisher.close()
         store.close()
 

@@ -1,0 +1,78 @@
+"""Telemetry's ingest calls: protobuf batches in, per-reading verdicts out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+from gantry.v1 import telemetry_pb2 as pb
+
+from services.kit.bus import ConfirmingPublisher, PublishError, WorkMessage
+from services.kit.errors import Unavailable
+from services.kit.logs import current_request_id
+from services.telemetry.batches import READINGS_QUEUE, AcceptedBatch
+from services.telemetry.ingest import DeviceInput, Ingest, IngestResult
+
+
+def _scalar(value: pb.Value) -> Any:
+    kind = value.WhichOneof("kind")
+    return getattr(value, kind) if kind is not None else None
+
+
+def devices_of(request: pb.IngestRequest) -> list[DeviceInput]:
+    return [
+        (
+            device.device_id,
+            [(s.ts_ms, {key: _scalar(v) for key, v in s.values.items()}) for s in device.samples],
+        )
+        for device in request.devices
+    ]
+
+
+def response_of(result: IngestResult) -> pb.IngestResponse:
+    return pb.IngestResponse(
+        accepted=result.accepted,
+        rejected=result.rejected,
+        rejections=[
+            pb.Rejection(
+                device_index=r.device_index,
+                sample_index=r.sample_index,
+                channel=r.channel,
+                reason=pb.RejectionReason.Value(r.reason.value),
+                detail=r.detail,
+            )
+            for r in result.rejections
+        ],
+        out_of_range=[
+            pb.Flag(
+                device_index=f.device_index, sample_index=f.sample_index, channel=f.channel, detail=f.detail
+            )
+            for f in result.flags
+        ],
+    )
+
+
+def sender(publisher: ConfirmingPublisher) -> Callable[[AcceptedBatch], None]:
+    """Puts batches on the writer's queue, returning once the broker has them."""
+
+    def send(batch: AcceptedBatch) -> None:
+        try:
+            publisher.send(WorkMessage(READINGS_QUEUE, batch.id, batch.encode(), current_request_id()))
+        except PublishError as error:
+            raise Unavailable("the broker did not confirm the readings; none were accepted") from error
+
+    return send
+
+
+class IngestApi:
+    ingest: Ingest
+
+    def Ingest(self, request: pb.IngestRequest, context: grpc.ServicerContext) -> pb.IngestResponse:
+        return response_of(self.ingest.ingest(request.tenant_id, devices_of(request)))
+
+    def IngestStream(
+        self, requests: Iterator[pb.IngestRequest], context: grpc.ServicerContext
+    ) -> Iterator[pb.IngestResponse]:
+        for request in requests:
+            yield response_of(self.ingest.ingest(request.tenant_id, devices_of(request)))

@@ -1,0 +1,74 @@
+"""Accepted readings on their way from ingest to the writer, through the work queue
+`<namespace>.telemetry.readings`: one message per ingest call, as compact JSON.
+
+`{"id": ..., "tenant_id": ..., "retention_days": 365,
+  "devices": [[device_id, [[ts_ms, {channel: value, ...}], ...]], ...]}`
+
+Values are already checked and typed (a float channel's value is a JSON float).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from services.telemetry.rules import Scalar
+
+READINGS_QUEUE = "telemetry.readings"
+
+Samples = Sequence[tuple[int, Mapping[str, Scalar]]]
+
+
+@dataclass(frozen=True)
+class AcceptedBatch:
+    id: str
+    tenant_id: str
+    retention_days: int
+    devices: Sequence[tuple[str, Samples]]
+
+    def encode(self) -> bytes:
+        return orjson.dumps(
+            {
+                "id": self.id,
+                "tenant_id": self.tenant_id,
+                "retention_days": self.retention_days,
+                "devices": self.devices,
+            }
+        )
+
+    @classmethod
+    def decode(cls, body: bytes) -> AcceptedBatch:
+        """The batch in `body`; MalformedBatch when it is not one."""
+        try:
+            data = orjson.loads(body)
+            batch = cls(data["id"], data["tenant_id"], data["retention_days"], data["devices"])
+        except (orjson.JSONDecodeError, KeyError, TypeError) as error:
+            raise MalformedBatch(str(error)) from error
+        if not (_all_str(batch.id, batch.tenant_id) and type(batch.retention_days) is int):
+            raise MalformedBatch("id, tenant_id or retention_days of the wrong type")
+        if not all(_is_device(device) for device in batch.devices):
+            raise MalformedBatch("devices are not [device_id, samples] pairs")
+        return batch
+
+    def reading_count(self) -> int:
+        return sum(len(values) for _, samples in self.devices for _, values in samples)
+
+
+class MalformedBatch(Exception):
+    """A message on the readings queue that no writer can store."""
+
+
+def _all_str(*values: Any) -> bool:
+    return all(type(v) is str for v in values)
+
+
+def _is_device(device: Any) -> bool:
+    return (
+        type(device) is list
+        and len(device) == 2
+        and type(device[0]) is str
+        and all(type(s) is list and len(s) == 2 and type(s[1]) is dict for s in device[1])
+    )

@@ -1,0 +1,230 @@
+"""Ingest through gRPC onto the real broker, and the bulk writer into the real database."""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Iterator
+
+import grpc
+import orjson
+import pika
+import pytest
+from gantry.v1 import telemetry_pb2 as pb
+from sqlalchemy import select
+
+from services.kit.bus import ConfirmingPublisher, Topology
+from services.kit.store import Store
+from services.telemetry import storage
+from services.telemetry.batches import READINGS_QUEUE
+from services.telemetry.ingest import IngestLimits
+from tests.integration.conftest import CapturedEvents
+from tests.support.access import code_of, violations
+from tests.support.backends import AMQP_URL
+from tests.support.telemetry import (
+    Stub,
+    ingest_request,
+    running_writer,
+    sample,
+    stored_count,
+    teach_device,
+    telemetry_server,
+    telemetry_store,
+)
+from tests.support.waiting import eventually
+
+TENANT = str(uuid.uuid4())
+NOW_MS = int(time.time() * 1000)
+
+
+@pytest.fixture
+def store(database_url: str, publisher: ConfirmingPublisher, topology: Topology) -> Iterator[Store]:
+    with telemetry_store(database_url, publisher) as telemetry:
+        declare_readings_queue(topology)
+        yield telemetry
+
+
+@pytest.fixture
+def telemetry(store: Store, publisher: ConfirmingPublisher) -> Iterator[Stub]:
+    with telemetry_server(store, publisher, IngestLimits(max_readings=1000)) as stub:
+        yield stub
+
+
+def declare_readings_queue(topology: Topology) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    channel = connection.channel()
+    topology.declare(channel)
+    topology.declare_consumer_queue(channel, READINGS_QUEUE, ())
+    connection.close()
+
+
+def second_samples(start_ms: int, count: int) -> list[pb.Sample]:
+    return [
+        sample(start_ms + 1000 * i, spindle_temp=20.0 + i, spindle_rpm=1000 + i, mode="cutting")
+        for i in range(count)
+    ]
+
+
+def test_accepted_readings_are_stored_once_and_announced(
+    store: Store, telemetry: Stub, topology: Topology, captured: CapturedEvents
+) -> None:
+    device = teach_device(store, TENANT)
+    response = telemetry.Ingest(ingest_request(TENANT, (device, second_samples(NOW_MS - 60_000, 10))))
+    assert (response.accepted, response.rejected) == (30, 0)
+    with running_writer(store, topology):
+        eventually(lambda: stored_count(store, device) == 30, what="30 readings stored")
+        events = eventually(lambda: captured.drain(), what="batch_stored published")
+    body = orjson.loads(events[0][1])
+    assert body["type"] == "telemetry.batch_stored"
+    assert body["data"]["devices"] == [
+        {
+            "device_id": device,
+            "count": 30,
+            "first_ts": body["data"]["devices"][0]["first_ts"],
+            "last_ts": body["data"]["devices"][0]["last_ts"],
+        }
+    ]
+    with store.engine.connect() as connection:
+        rows = (
+            connection.execute(
+                select(storage.readings).where(storage.readings.c.channel == "spindle_rpm").order_by("ts")
+            )
+            .mappings()
+            .all()
+        )
+    assert [r["int_value"] for r in rows] == list(range(1000, 1010))
+    assert all(r["float_value"] is None and r["retention_days"] == 365 for r in rows)
+
+
+def test_every_bad_reading_is_rejected_with_its_index_and_reason(store: Store, telemetry: Stub) -> None:
+    good = teach_device(store, TENANT)
+    suspended = teach_device(store, TENANT, state="suspended")
+    foreign = teach_device(store, str(uuid.uuid4()))
+    old_ms = NOW_MS - 400 * 86_400_000
+    request = ingest_request(
+        TENANT,
+        (
+            good,
+            [
+                sample(
+                    NOW_MS,
+                    spindle_temp=float("nan"),
+                    spindle_rpm=1.5,
+                    door_open=True,
+                    program="x" * 1025,
+                    mode="dancing",
+                    coolant=1.0,
+                ),
+                sample(NOW_MS + 3_600_000, spindle_temp=20.0),
+                sample(old_ms, spindle_temp=20.0),
+                sample(NOW_MS - 1000, spindle_temp=151.0, program="bad\x00nul"),
+                pb.Sample(ts_ms=NOW_MS - 2000, values={"spindle_temp": pb.Value()}),
+            ],
+        ),
+        (suspended, [sample(NOW_MS, spindle_temp=1.0)]),
+        (foreign, [sample(NOW_MS, spindle_temp=1.0)]),
+        ("not-a-uuid", [sample(NOW_MS, spindle_temp=1.0)]),
+        (str(uuid.uuid4()), [sample(NOW_MS, spindle_temp=1.0)]),
+    )
+    response = telemetry.Ingest(request)
+    verdicts = {
+        (r.device_index, r.sample_index, r.channel): pb.RejectionReason.Name(r.reason)
+        for r in response.rejections
+    }
+    assert verdicts == {
+        (0, 0, "spindle_temp"): "NOT_FINITE",
+        (0, 0, "spindle_rpm"): "WRONG_TYPE",
+        (0, 0, "program"): "TOO_LONG",
+        (0, 0, "mode"): "NOT_ALLOWED",
+        (0, 0, "coolant"): "UNKNOWN_CHANNEL",
+        (0, 1, ""): "IN_THE_FUTURE",
+        (0, 2, ""): "TOO_OLD",
+        (0, 3, "program"): "NOT_ALLOWED",
+        (0, 4, "spindle_temp"): "WRONG_TYPE",
+        (1, -1, ""): "DEVICE_NOT_ACCEPTING",
+        (2, -1, ""): "UNKNOWN_DEVICE",
+        (3, -1, ""): "UNKNOWN_DEVICE",
+        (4, -1, ""): "UNKNOWN_DEVICE",
+    }
+    assert all(r.detail for r in response.rejections)
+    # door_open at 0 and spindle_temp at 3 are accepted; 151 °C is flagged, not refused.
+    assert (response.accepted, response.rejected) == (2, 13)
+    assert [(f.device_index, f.sample_index, f.channel) for f in response.out_of_range] == [
+        (0, 3, "spindle_temp")
+    ]
+
+
+def test_a_request_beyond_the_limits_is_refused_whole(
+    store: Store, telemetry: Stub, topology: Topology
+) -> None:
+    device = teach_device(store, TENANT)
+    too_many = ingest_request(TENANT, (device, second_samples(NOW_MS - 500_000, 334)))
+    assert code_of(lambda: telemetry.Ingest(too_many)) == grpc.StatusCode.INVALID_ARGUMENT
+    assert "devices" in violations(lambda: telemetry.Ingest(too_many))
+    assert code_of(lambda: telemetry.Ingest(ingest_request("acme", (device, [])))) == (
+        grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert queued(topology) == 0
+
+
+def test_duplicates_and_out_of_order_batches_are_stored_once(
+    store: Store, telemetry: Stub, topology: Topology
+) -> None:
+    device = teach_device(store, TENANT)
+    later = second_samples(NOW_MS - 10_000, 5)
+    earlier = second_samples(NOW_MS - 60_000, 5)
+    for samples in (later, earlier, later, later[2:] + earlier[:1]):
+        telemetry.Ingest(ingest_request(TENANT, (device, samples)))
+    with running_writer(store, topology):
+        eventually(lambda: queued(topology) == 0 and stored_count(store, device) == 30, what="all stored")
+    # Delivered again after everything was stored: still once.
+    telemetry.Ingest(ingest_request(TENANT, (device, earlier)))
+    with running_writer(store, topology):
+        eventually(lambda: queued(topology) == 0, what="queue drained")
+    assert stored_count(store, device) == 30
+
+
+def test_readings_wait_on_the_bus_while_the_writer_is_down(
+    store: Store, telemetry: Stub, topology: Topology
+) -> None:
+    device = teach_device(store, TENANT)
+    for minute in range(5):
+        response = telemetry.Ingest(
+            ingest_request(TENANT, (device, second_samples(NOW_MS - 3_600_000 + minute * 60_000, 60)))
+        )
+        assert response.accepted == 180
+    assert queued(topology) == 5 and stored_count(store) == 0
+    with running_writer(store, topology):
+        eventually(lambda: stored_count(store, device) == 900, what="the writer to catch up")
+
+
+def test_a_stream_is_answered_batch_by_batch(store: Store, telemetry: Stub) -> None:
+    device = teach_device(store, TENANT)
+    batches = [
+        ingest_request(TENANT, (device, second_samples(NOW_MS - 30_000, 3))),
+        ingest_request(TENANT, (device, [sample(NOW_MS, spindle_temp=math.inf)])),
+        ingest_request(TENANT, (str(uuid.uuid4()), [sample(NOW_MS, spindle_temp=1.0)])),
+    ]
+    responses = list(telemetry.IngestStream(iter(batches)))
+    assert [(r.accepted, r.rejected) for r in responses] == [(9, 0), (0, 1), (0, 1)]
+
+
+def test_nothing_is_acknowledged_when_no_queue_takes_the_readings(
+    store: Store, telemetry: Stub, topology: Topology
+) -> None:
+    device = teach_device(store, TENANT)
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    connection.channel().queue_delete(topology.queue(READINGS_QUEUE))
+    connection.close()
+    request = ingest_request(TENANT, (device, second_samples(NOW_MS - 10_000, 2)))
+    assert code_of(lambda: telemetry.Ingest(request)) == grpc.StatusCode.UNAVAILABLE
+
+
+def queued(topology: Topology) -> int:
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:
+        declared = connection.channel().queue_declare(topology.queue(READINGS_QUEUE), passive=True)
+        return declared.method.message_count
+    finally:
+        connection.close()

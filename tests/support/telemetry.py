@@ -1,0 +1,126 @@
+"""Telemetry fixtures for tests: a migrated store, devices taught to its directory, an
+in-process gRPC server and the bulk writer running on a thread of the test process."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import grpc
+from gantry.v1 import telemetry_pb2 as pb
+from gantry.v1 import telemetry_pb2_grpc
+from sqlalchemy import func, select
+
+from services.kit.bus import ConfirmingPublisher, Topology
+from services.kit.events import new_event
+from services.kit.grpc_server import build_server
+from services.kit.migrate import upgrade
+from services.kit.store import Store
+from services.telemetry import storage
+from services.telemetry.api.ingest import sender
+from services.telemetry.api.servicer import SERVICE_NAME, TelemetryServicer
+from services.telemetry.directory import Directory
+from services.telemetry.ingest import IngestLimits
+from services.telemetry.writer import Writer, WriterSettings
+from tests.support.backends import AMQP_URL
+
+CHANNELS = [
+    {"key": "spindle_temp", "value_type": "float", "unit": "degC", "min": -20.0, "max": 150.0},
+    {"key": "spindle_rpm", "value_type": "int", "unit": "rpm", "min": 0, "max": 24000},
+    {"key": "door_open", "value_type": "bool"},
+    {"key": "program", "value_type": "string"},
+    {"key": "mode", "value_type": "enum", "allowed_values": ["idle", "cutting", "alarm"]},
+]
+DEFAULT_RETENTION_DAYS = 365
+
+Stub = telemetry_pb2_grpc.TelemetryServiceStub
+
+
+@contextmanager
+def telemetry_store(database_url: str, publisher: ConfirmingPublisher) -> Iterator[Store]:
+    upgrade("telemetry", database_url)
+    store = Store("telemetry", storage.metadata, publisher, url=database_url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def teach_device(
+    store: Store, tenant_id: str, state: str = "active", channels: list[dict[str, Any]] | None = None
+) -> str:
+    """A new device of the tenant, as telemetry learns it from the registry's events."""
+    device_id, profile_id = str(uuid.uuid4()), str(uuid.uuid4())
+    directory = Directory(store.unit_of_work)
+    profile = {"profile_id": profile_id, "version": 1, "channels": channels or CHANNELS}
+    directory.learn(new_event("profile.published", tenant_id, profile))
+    registered = {
+        "device_id": device_id,
+        "serial_number": f"SN-{device_id[:8]}",
+        "display_name": "Mill",
+        "state": "provisioned",
+        "profile_id": profile_id,
+        "profile_version": 1,
+    }
+    directory.learn(new_event("device.registered", tenant_id, registered))
+    if state != "provisioned":
+        changed = {"device_id": device_id, "version": 2, "previous_state": "provisioned", "state": state}
+        directory.learn(new_event("device.state_changed", tenant_id, changed))
+    return device_id
+
+
+@contextmanager
+def telemetry_server(
+    store: Store, publisher: ConfirmingPublisher, limits: IngestLimits | None = None
+) -> Iterator[Stub]:
+    servicer = TelemetryServicer(store, sender(publisher), DEFAULT_RETENTION_DAYS, limits)
+
+    def register(server: grpc.Server) -> None:
+        telemetry_pb2_grpc.add_TelemetryServiceServicer_to_server(servicer, server)
+
+    server, _, port = build_server(register, [SERVICE_NAME], 0)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            yield Stub(channel)
+    finally:
+        server.stop(None)
+
+
+@contextmanager
+def running_writer(store: Store, topology: Topology) -> Iterator[Writer]:
+    """The bulk writer consuming on a thread until the block ends."""
+    writer = Writer(store, topology, WriterSettings(flush_seconds=0.05))
+    thread = threading.Thread(target=writer.run, args=(AMQP_URL,), daemon=True)
+    thread.start()
+    try:
+        yield writer
+    finally:
+        writer.stop()
+        thread.join(10)
+
+
+def sample(ts_ms: int, **values: Any) -> pb.Sample:
+    return pb.Sample(ts_ms=ts_ms, values={key: value_of(v) for key, v in values.items()})
+
+
+def value_of(value: Any) -> pb.Value:
+    kind = {bool: "bool_value", int: "int_value", float: "float_value", str: "string_value"}[type(value)]
+    return pb.Value(**{kind: value})
+
+
+def ingest_request(tenant_id: str, *devices: tuple[str, list[pb.Sample]]) -> pb.IngestRequest:
+    return pb.IngestRequest(
+        tenant_id=tenant_id,
+        devices=[pb.DeviceSamples(device_id=device_id, samples=samples) for device_id, samples in devices],
+    )
+
+
+def stored_count(store: Store, device_id: str | None = None) -> int:
+    query = select(func.count()).select_from(storage.readings)
+    if device_id is not None:
+        query = query.where(storage.readings.c.device_id == uuid.UUID(device_id))
+    with store.engine.connect() as connection:
+        return connection.execute(query).scalar_one()
