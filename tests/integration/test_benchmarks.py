@@ -8,7 +8,13 @@ import pytest
 
 from bench.__main__ import available
 
-SMALL = {"BENCH_BUS_EVENTS": "200", "BENCH_REGISTRY_DEVICES": "300", "BENCH_SECONDS": "0.2"}
+SMALL = {
+    "BENCH_BUS_EVENTS": "200",
+    "BENCH_REGISTRY_DEVICES": "300",
+    "BENCH_SECONDS": "0.2",
+    "BENCH_INGEST_READINGS": "2000",
+    "BENCH_INGEST_DEVICES": "20",
+}
 
 
 @pytest.mark.parametrize("name", available())

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,7 +25,8 @@ from services.telemetry.batches import READINGS_QUEUE
 from services.telemetry.ingest import IngestLimits
 from tests.integration.conftest import CapturedEvents
 from tests.support.access import code_of, violations
-from tests.support.backends import AMQP_URL
+from tests.support.backends import AMQP_URL, postgres_database
+from tests.support.platform import ROOT
 from tests.support.telemetry import (
     Stub,
     ingest_request,
@@ -228,3 +233,52 @@ def queued(topology: Topology) -> int:
         return declared.method.message_count
     finally:
         connection.close()
+
+
+@pytest.fixture
+def postgres_store(publisher: ConfirmingPublisher, topology: Topology) -> Iterator[tuple[Store, str]]:
+    with postgres_database() as url, telemetry_store(url, publisher) as telemetry:
+        declare_readings_queue(topology)
+        yield telemetry, url
+
+
+def start_writer(database_url: str, topology: Topology) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'generated'}",
+        "GANTRY_TELEMETRY_DATABASE_URL": database_url,
+        "GANTRY_BUS_NAMESPACE": topology.namespace,
+        "GANTRY_METRICS_PORT": "0",
+        # Small flushes, so that a kill is likely to land between a commit and its acks.
+        "GANTRY_TELEMETRY_FLUSH_READINGS": "300",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.telemetry.writer"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL
+    )
+
+
+def test_acknowledged_readings_survive_a_killed_writer_exactly_once(
+    postgres_store: tuple[Store, str], publisher: ConfirmingPublisher, topology: Topology
+) -> None:
+    store, url = postgres_store
+    devices = [teach_device(store, TENANT) for _ in range(3)]
+    writer = start_writer(url, topology)
+    acknowledged = 0
+    try:
+        with telemetry_server(store, publisher) as telemetry:
+            for batch in range(60):
+                start_ms = NOW_MS - 3_600_000 + batch * 10_000
+                request = ingest_request(TENANT, *((d, second_samples(start_ms, 10)) for d in devices))
+                acknowledged += telemetry.Ingest(request).accepted
+                if batch == 20:
+                    eventually(lambda: stored_count(store) > 0, what="the writer to store something")
+                    writer.send_signal(signal.SIGKILL)
+                    writer.wait(10)
+                if batch == 40:
+                    writer = start_writer(url, topology)
+        eventually(lambda: stored_count(store) == acknowledged, 60, f"{acknowledged} readings stored")
+        eventually(lambda: queued(topology) == 0, what="every message acknowledged")
+        assert stored_count(store) == acknowledged == 60 * 3 * 30
+    finally:
+        writer.kill()
+        writer.wait(10)

@@ -1,0 +1,265 @@
+"""Telemetry ingest: readings/s through the public path (gRPC `Ingest` → broker with
+confirms → writer → PostgreSQL), timed until every reading is queryable, against a
+plain binary COPY of the same rows into an identically indexed table from one client.
+
+1,000 devices x 10 float channels x enough seconds for READINGS readings, sent by a
+few concurrent clients as an edge gateway would: each request carries 100 devices
+x 10 s. A reading is queryable when the `telemetry.batch_stored` event of its batch
+is published, which the writer does right after the commit. Then, at half the
+measured rate, the latency from each acknowledgement to queryable; and the
+writer's peak resident memory.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+
+import grpc
+import orjson
+import pika
+import psycopg
+from gantry.v1 import telemetry_pb2 as pb
+from sqlalchemy import func, select
+
+from services.kit.bus import ConfirmingPublisher, Topology
+from services.kit.db import normalise_url
+from services.kit.migrate import upgrade
+from services.kit.store import Store
+from services.telemetry import storage
+from services.telemetry.batches import READINGS_QUEUE
+from services.telemetry.bulk import COLUMNS
+from tests.support.backends import AMQP_URL, bus_namespace, postgres_database
+from tests.support.platform import ROOT, free_port, grpc_serving
+from tests.support.telemetry import teach_device
+from tests.support.waiting import eventually
+
+READINGS = int(os.environ.get("BENCH_INGEST_READINGS", "2000000"))
+DEVICES = int(os.environ.get("BENCH_INGEST_DEVICES", "1000"))
+CLIENTS = 4
+CHANNELS = [{"key": f"ch{i}", "value_type": "float", "min": 0.0, "max": 1000.0} for i in range(10)]
+DEVICES_PER_REQUEST = 100
+SECONDS_PER_REQUEST = 10
+LATENCY_REQUESTS = 200
+LATENCY_SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
+INGEST_PATH = "/gantry.v1.TelemetryService/Ingest"
+
+
+def requests(tenant: str, devices: list[str], start_ms: int, seconds: int) -> Iterator[bytes]:
+    """Serialised requests covering every device for `seconds` from `start_ms`."""
+    for first_second in range(0, seconds, SECONDS_PER_REQUEST):
+        for first_device in range(0, len(devices), DEVICES_PER_REQUEST):
+            group = devices[first_device : first_device + DEVICES_PER_REQUEST]
+            stamps = range(first_second, min(first_second + SECONDS_PER_REQUEST, seconds))
+            request = pb.IngestRequest(
+                tenant_id=tenant,
+                devices=[
+                    pb.DeviceSamples(
+                        device_id=device,
+                        samples=[
+                            pb.Sample(
+                                ts_ms=start_ms + 1000 * s,
+                                values={
+                                    c["key"]: pb.Value(float_value=(s * 7 + i) % 997 + 0.5)
+                                    for i, c in enumerate(CHANNELS)
+                                },
+                            )
+                            for s in stamps
+                        ],
+                    )
+                    for device in group
+                ],
+            )
+            yield request.SerializeToString()
+
+
+class StoredCounter:
+    """Counts the readings announced by `telemetry.batch_stored`, on a thread of its own."""
+
+    def __init__(self, topology: Topology) -> None:
+        self.total = 0
+        self.announced: list[tuple[float, dict]] = []
+        self._topology = topology
+        self._ready = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+
+    def _run(self) -> None:
+        connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+        channel = connection.channel()
+        self._topology.declare(channel)
+        queue = channel.queue_declare("", exclusive=True).method.queue
+        channel.queue_bind(queue, self._topology.events_exchange, "telemetry.batch_stored")
+        self._ready.set()
+        for method, _properties, body in channel.consume(queue, auto_ack=True, inactivity_timeout=0.05):
+            if method is not None:
+                devices = orjson.loads(body)["data"]["devices"]
+                self.announced.append((time.perf_counter(), devices[0]))
+                self.total += sum(d["count"] for d in devices)
+            if self._stop.is_set():
+                break
+        connection.close()
+
+    def wait_for(self, total: int, timeout: float) -> float:
+        eventually(lambda: self.total >= total, timeout, f"{total} readings stored (have {self.total})")
+        return self.announced[-1][0]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def send_all(target: str, bodies: list[bytes]) -> None:
+    with grpc.insecure_channel(target) as channel:
+        ingest = channel.unary_unary(INGEST_PATH, response_deserializer=pb.IngestResponse.FromString)
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            for response in pool.map(lambda body: ingest(body, timeout=60), bodies):
+                assert response.rejected == 0, response.rejections[:3]
+
+
+def paced_latencies(
+    target: str, bodies: list[bytes], per_second: float, counter: StoredCounter
+) -> list[float]:
+    """Seconds from each acknowledgement to its batch being announced, sending at `per_second`."""
+    acked: dict[tuple[str, str], float] = {}
+    with grpc.insecure_channel(target) as channel:
+        ingest = channel.unary_unary(INGEST_PATH, response_deserializer=pb.IngestResponse.FromString)
+        started = time.perf_counter()
+        for index, body in enumerate(bodies):
+            time.sleep(max(0.0, started + index / per_second - time.perf_counter()))
+            assert ingest(body, timeout=60).rejected == 0
+            request = pb.IngestRequest.FromString(body)
+            first = request.devices[0]
+            ts = datetime.fromtimestamp(first.samples[0].ts_ms / 1000, UTC).isoformat()
+            acked[(first.device_id, ts)] = time.perf_counter()
+    eventually(lambda: acked.keys() <= _keys(counter), 60, "every paced batch announced")
+    announced = {(d["device_id"], d["first_ts"]): at for at, d in counter.announced}
+    return sorted(announced[key] - at for key, at in acked.items())
+
+
+def _keys(counter: StoredCounter) -> set[tuple[str, str]]:
+    return {(d["device_id"], d["first_ts"]) for _, d in counter.announced}
+
+
+def copy_reference(database_url: str, rows: list[tuple]) -> float:
+    """Readings/s of one client's binary COPY into a table indexed as `readings`."""
+    with psycopg.connect(normalise_url(database_url).replace("+psycopg", "")) as connection:
+        connection.execute("CREATE TABLE reference_readings (LIKE readings INCLUDING ALL)")
+        connection.commit()
+        started = time.perf_counter()
+        with (
+            connection.cursor() as cursor,
+            cursor.copy(f"COPY reference_readings ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy,
+        ):
+            copy.set_types(("uuid", "text", "timestamptz", "int2", "float8", "int8", "bool", "text"))
+            for row in rows:
+                copy.write_row(row)
+        connection.commit()
+        return len(rows) / (time.perf_counter() - started)
+
+
+def reference_rows(bodies: list[bytes], retention_days: int) -> list[tuple]:
+    rows = []
+    for body in bodies:
+        for device in pb.IngestRequest.FromString(body).devices:
+            device_id = uuid.UUID(device.device_id)
+            for sample in device.samples:
+                ts = datetime.fromtimestamp(sample.ts_ms / 1000, UTC)
+                for key, value in sample.values.items():
+                    rows.append((device_id, key, ts, retention_days, value.float_value, None, None, None))
+    return rows
+
+
+def peak_memory_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def run() -> dict:
+    seconds = max(SECONDS_PER_REQUEST, READINGS // (DEVICES * len(CHANNELS)))
+    with ExitStack() as stack:
+        database_url = stack.enter_context(postgres_database())
+        topology = stack.enter_context(bus_namespace([READINGS_QUEUE]))
+        upgrade("telemetry", database_url)
+        publisher = ConfirmingPublisher(AMQP_URL, topology)
+        stack.callback(publisher.close)
+        store = Store("telemetry", storage.metadata, publisher, url=database_url)
+        stack.callback(store.close)
+        tenant = str(uuid.uuid4())
+        devices = [teach_device(store, tenant, channels=CHANNELS) for _ in range(DEVICES)]
+        port = free_port()
+        env = {
+            **os.environ,
+            "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'generated'}",
+            "GANTRY_TELEMETRY_DATABASE_URL": database_url,
+            "GANTRY_TELEMETRY_GRPC_PORT": str(port),
+            "GANTRY_BUS_NAMESPACE": topology.namespace,
+            "GANTRY_METRICS_PORT": "0",
+            "GANTRY_LOG_LEVEL": "WARNING",
+        }
+        api = start([sys.executable, "-m", "services.telemetry.api"], env)
+        stack.callback(lambda: (api.send_signal(signal.SIGTERM), api.wait(20)))
+        writer = start([sys.executable, "-m", "services.telemetry.writer"], env)
+        stack.callback(lambda: (writer.send_signal(signal.SIGTERM), writer.wait(20)))
+        target = f"127.0.0.1:{port}"
+        eventually(lambda: grpc_serving(target), 30, "telemetry-api to serve")
+        counter = StoredCounter(topology)
+        stack.callback(counter.close)
+
+        requests_per_block = -(-DEVICES // DEVICES_PER_REQUEST)
+        paced_seconds = SECONDS_PER_REQUEST * -(-LATENCY_REQUESTS // requests_per_block)
+        # Both phases in the past, so that no reading is refused as from the future.
+        start_ms = (int(time.time()) - seconds - paced_seconds - 60) * 1000
+        bodies = list(requests(tenant, devices, start_ms, seconds))
+        total = seconds * DEVICES * len(CHANNELS)
+        print(f"{len(bodies)} requests, {total} readings")
+        started = time.perf_counter()
+        send_all(target, bodies)
+        acknowledged = time.perf_counter()
+        queryable = counter.wait_for(total, timeout=600)
+        platform_rate = total / (queryable - started)
+        with store.engine.connect() as connection:
+            stored = connection.execute(select(func.count()).select_from(storage.readings)).scalar_one()
+        assert stored == total, f"{stored} stored of {total}"
+
+        paced = list(requests(tenant, devices, start_ms + 1000 * seconds, paced_seconds))[:LATENCY_REQUESTS]
+        per_request = total / len(bodies)
+        per_second = platform_rate / 2 / per_request
+        # At most LATENCY_SECONDS of pacing, however slow the rate of a small run.
+        paced = paced[: max(10, min(len(paced), int(per_second * LATENCY_SECONDS)))]
+        latencies = paced_latencies(target, paced, per_second, counter)
+        writer_peak = peak_memory_mib(writer.pid)
+
+        reference_rate = copy_reference(database_url, reference_rows(bodies, 365))
+
+    figures = {
+        "readings": total,
+        "platform_readings_per_s": round(platform_rate),
+        "acknowledged_readings_per_s": round(total / (acknowledged - started)),
+        "copy_readings_per_s": round(reference_rate),
+        "ratio": round(platform_rate / reference_rate, 3),
+        "ack_to_queryable_p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
+        "ack_to_queryable_p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
+        "writer_peak_rss_mib": round(writer_peak, 1),
+    }
+    for name, value in figures.items():
+        print(f"{name:32} {value}")
+    return figures
