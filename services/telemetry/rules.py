@@ -92,14 +92,16 @@ def _wrong_type(rule: ChannelRule, value: Any) -> Refusal:
 def _float(rule: ChannelRule, value: Any) -> Scalar | Refusal:
     kind = type(value)
     if kind is float:
-        return value if math.isfinite(value) else Refusal(Reason.NOT_FINITE, "NaN or infinite")
+        return value if math.isfinite(value) else _NOT_FINITE
     if kind is int:
-        return float(value)
+        return float(value) if -_FLOAT_INT_LIMIT < value < _FLOAT_INT_LIMIT else _NOT_FINITE
     return _wrong_type(rule, value)
 
 
 def _int(rule: ChannelRule, value: Any) -> Scalar | Refusal:
-    return value if type(value) is int else _wrong_type(rule, value)
+    if type(value) is not int:
+        return _wrong_type(rule, value)
+    return value if -(2**63) <= value < 2**63 else _BEYOND_INT64
 
 
 def _bool(rule: ChannelRule, value: Any) -> Scalar | Refusal:
@@ -125,6 +127,10 @@ def _enum(rule: ChannelRule, value: Any) -> Scalar | Refusal:
     return value
 
 
+_NOT_FINITE = Refusal(Reason.NOT_FINITE, "NaN, infinite or beyond a double's range")
+_BEYOND_INT64 = Refusal(Reason.NOT_ALLOWED, "outside the 64-bit integer range")
+# Integers from here on are beyond a double's range.
+_FLOAT_INT_LIMIT = 2**1023
 _KIND_NAMES = {float: "float", int: "int", bool: "bool", str: "string"}
 _CHECKS: dict[str, Callable[[ChannelRule, Any], Scalar | Refusal]] = {
     "float": _float,

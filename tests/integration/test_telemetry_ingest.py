@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from unittest.mock import ANY
 
 import grpc
 import orjson
@@ -282,3 +283,35 @@ def test_acknowledged_readings_survive_a_killed_writer_exactly_once(
     finally:
         writer.kill()
         writer.wait(10)
+
+
+def test_json_bodies_are_ingested_as_protobuf_batches_are(store: Store, telemetry: Stub) -> None:
+    device = teach_device(store, TENANT)
+    batch = orjson.dumps(
+        {
+            "devices": [
+                {
+                    "device_id": device,
+                    "samples": [
+                        {"ts": NOW_MS - 2000, "values": {"spindle_temp": 21, "mode": "idle"}},
+                        {"ts": (NOW_MS - 1000) / 1000, "values": {"spindle_rpm": 1.5}},
+                    ],
+                }
+            ]
+        }
+    )
+    response = telemetry.Ingest(ingest_request(TENANT))  # an empty batch is fine
+    assert (response.accepted, response.rejected) == (0, 0)
+    response = telemetry.IngestJson(
+        pb.IngestJsonRequest(tenant_id=TENANT, format=pb.JSON_FORMAT_BATCH, body=batch)
+    )
+    assert (response.accepted, response.rejected) == (2, 1)
+    assert pb.RejectionReason.Name(response.rejections[0].reason) == "WRONG_TYPE"
+    thingsboard = pb.IngestJsonRequest(
+        tenant_id=TENANT, format=pb.JSON_FORMAT_THINGSBOARD, device_id=device, body=b'[{"door_open": false}]'
+    )
+    assert telemetry.IngestJson(thingsboard).accepted == 1
+    malformed = pb.IngestJsonRequest(tenant_id=TENANT, format=pb.JSON_FORMAT_BATCH, body=b'{"devices": [1]}')
+    assert violations(lambda: telemetry.IngestJson(malformed)) == {"devices[0]": ANY}
+    unformatted = pb.IngestJsonRequest(tenant_id=TENANT, body=batch)
+    assert "format" in violations(lambda: telemetry.IngestJson(unformatted))

@@ -9,8 +9,9 @@ import grpc
 from gantry.v1 import telemetry_pb2 as pb
 
 from services.kit.bus import ConfirmingPublisher, PublishError, WorkMessage
-from services.kit.errors import Unavailable
+from services.kit.errors import FieldViolation, InvalidArgument, Unavailable
 from services.kit.logs import current_request_id
+from services.telemetry import payloads
 from services.telemetry.batches import READINGS_QUEUE, AcceptedBatch
 from services.telemetry.ingest import DeviceInput, Ingest, IngestResult
 
@@ -70,6 +71,15 @@ class IngestApi:
 
     def Ingest(self, request: pb.IngestRequest, context: grpc.ServicerContext) -> pb.IngestResponse:
         return response_of(self.ingest.ingest(request.tenant_id, devices_of(request)))
+
+    def IngestJson(self, request: pb.IngestJsonRequest, context: grpc.ServicerContext) -> pb.IngestResponse:
+        if request.format == pb.JSON_FORMAT_THINGSBOARD:
+            devices = payloads.thingsboard_samples(request.device_id, request.body)
+        elif request.format == pb.JSON_FORMAT_BATCH:
+            devices = payloads.batch_devices(request.body)
+        else:
+            raise InvalidArgument([FieldViolation("format", "must be BATCH or THINGSBOARD")])
+        return response_of(self.ingest.ingest(request.tenant_id, devices))
 
     def IngestStream(
         self, requests: Iterator[pb.IngestRequest], context: grpc.ServicerContext
