@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from cachetools import TTLCache
@@ -32,6 +33,14 @@ class Caller:
         return self.is_operator or scope in self.scopes or (scope != OPERATOR and "admin" in self.scopes)
 
 
+@dataclass(frozen=True)
+class DeviceCaller:
+    """A device, identified by one of its access tokens."""
+
+    tenant_id: str
+    device_id: str
+
+
 def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -55,17 +64,16 @@ class Authenticator:
         self._backends = backends
         self._operator_token = operator_token
         # False records a rejected key, so that guessing keys costs no registry calls.
-        self._cache: TTLCache[str, Caller | bool] = TTLCache(maxsize=100_000, ttl=cache_seconds)
+        self._cache: TTLCache[str, Caller | DeviceCaller | bool] = TTLCache(
+            maxsize=100_000, ttl=cache_seconds
+        )
 
     async def caller(self, request: Request) -> Caller:
         token = bearer_token(request)
         if self._operator_token and hmac.compare_digest(token.encode(), self._operator_token.encode()):
             return Caller(None, frozenset({OPERATOR}))
-        cache_key = hashlib.sha256(token.encode()).hexdigest()
-        if (known := self._cache.get(cache_key)) is None:
-            known = await self._resolve(token)
-            self._cache[cache_key] = known
-        if known is False:
+        known = await self._remembered("key", token, self._resolve_key)
+        if not isinstance(known, Caller):
             raise Problem(
                 401,
                 "unauthenticated",
@@ -74,12 +82,38 @@ class Authenticator:
             )
         return known
 
-    async def _resolve(self, token: str) -> Caller | bool:
-        request = pb.AuthenticateApiKeyRequest(api_key=token)
-        try:
-            identity = await call(self._backends.registry.AuthenticateApiKey, request)
-        except Problem as problem:
-            if problem.status != 401:
-                raise
-            return False
+    async def device(self, token: str) -> DeviceCaller:
+        """The device of an access token; 401 for an unknown, revoked or expired one."""
+        known = (
+            await self._remembered("device", token, self._resolve_device)
+            if len(token) <= MAX_CREDENTIAL_LENGTH
+            else False
+        )
+        if not isinstance(known, DeviceCaller):
+            raise Problem(401, "unauthenticated", "unknown, revoked or expired device access token")
+        return known
+
+    async def _remembered(
+        self, kind: str, token: str, resolve: Callable[[str], Awaitable[Caller | DeviceCaller | None]]
+    ) -> Caller | DeviceCaller | bool:
+        cache_key = hashlib.sha256(f"{kind}:{token}".encode()).hexdigest()
+        if (known := self._cache.get(cache_key)) is None:
+            try:
+                known = await resolve(token)
+            except Problem as problem:
+                if problem.status != 401:
+                    raise
+                known = False
+            self._cache[cache_key] = known
+        return known
+
+    async def _resolve_key(self, token: str) -> Caller:
+        identity = await call(
+            self._backends.registry.AuthenticateApiKey, pb.AuthenticateApiKeyRequest(api_key=token)
+        )
         return Caller(identity.tenant_id, frozenset(identity.scopes))
+
+    async def _resolve_device(self, token: str) -> DeviceCaller:
+        request = pb.AuthenticateDeviceRequest(access_token=token)
+        identity = await call(self._backends.registry.AuthenticateDevice, request)
+        return DeviceCaller(identity.tenant_id, identity.device_id)

@@ -12,7 +12,7 @@ from marshmallow import Schema, ValidationError, fields
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.gateway.auth import Authenticator, Caller
+from services.gateway.auth import Authenticator, Caller, DeviceCaller
 from services.gateway.clients import Backends
 from services.gateway.problems import Problem
 from services.kit.errors import InvalidArgument
@@ -30,6 +30,10 @@ class Call:
     backends: Backends
     body: dict[str, Any] = field(default_factory=dict)
     query: dict[str, Any] = field(default_factory=dict)
+    # The body as sent, for routes that forward it unparsed.
+    raw: bytes = b""
+    # The device whose access token is in the path, for device routes.
+    device: DeviceCaller | None = None
 
     @property
     def tenant_id(self) -> str:
@@ -73,23 +77,35 @@ class Endpoint:
     for_operator: bool = False
     # Changes that need If-Match with the ETag of the version they change.
     precondition: bool = False
+    # Forwarded as sent (`Call.raw`): the body schema then only documents it.
+    raw_body: bool = False
+    max_body_bytes: int = MAX_BODY_BYTES
+    # Authenticated by the device access token in the path, not by an API key.
+    device_token: bool = False
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(data), status, headers, media_type=JSON)
 
 
-async def read_body(request: Request, schema: Schema) -> dict[str, Any]:
+async def read_raw(request: Request, limit: int) -> bytes:
+    """The JSON body as sent, refused when of another media type or over `limit` bytes."""
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != JSON:
         raise Problem(415, "unsupported-media-type", f"send the body as {JSON}")
+    too_large = Problem(413, "body-too-large", f"the body may hold at most {limit} bytes")
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise Problem(413, "body-too-large", f"the body may hold at most {MAX_BODY_BYTES} bytes")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise too_large
     raw = bytearray()
     async for chunk in request.stream():
         raw += chunk
-        if len(raw) > MAX_BODY_BYTES:
-            raise Problem(413, "body-too-large", f"the body may hold at most {MAX_BODY_BYTES} bytes")
+        if len(raw) > limit:
+            raise too_large
+    return bytes(raw)
+
+
+async def read_body(request: Request, schema: Schema) -> dict[str, Any]:
+    raw = await read_raw(request, MAX_BODY_BYTES)
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
@@ -128,9 +144,13 @@ def starlette_handler(endpoint: Endpoint, backends: Backends, auth: Authenticato
                 if caller.is_operator and not endpoint.for_operator:
                     raise Problem(403, "forbidden", "this route needs a tenant's API key")
             call = Call(request, caller, backends)
+            if endpoint.device_token:
+                call.device = await auth.device(request.path_params["device_token"])
             if endpoint.query is not None:
                 call.query = read_query(request, endpoint.query())
-            if endpoint.body is not None:
+            if endpoint.raw_body:
+                call.raw = await read_raw(request, endpoint.max_body_bytes)
+            elif endpoint.body is not None:
                 call.body = await read_body(request, endpoint.body())
             return await endpoint.handler(call)
         except Problem as problem:

@@ -20,6 +20,10 @@ Authenticate with `Authorization: Bearer <API key>`. Errors are RFC 9457
 """
 
 
+_UUID = {"type": "string", "format": "uuid"}
+_PATH_SCHEMAS = {"device_token": {"type": "string", "maxLength": 512}}
+
+
 def _operation(endpoint: Endpoint) -> dict[str, Any]:
     responses: dict[str, Any] = {
         str(endpoint.status): {
@@ -38,11 +42,14 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     }
     if endpoint.scope:
         operation["x-required-scope"] = endpoint.scope
+    if endpoint.device_token:
+        operation["x-required-scope"] = "device"
+        operation["description"] = "Authenticated by the device's access token in the path."
     if endpoint.body is not None:
         operation["requestBody"] = {"required": True, "content": {JSON: {"schema": endpoint.body}}}
     names = [segment[1:-1] for segment in endpoint.path.split("/") if segment.startswith("{")]
     parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+        {"name": name, "in": "path", "required": True, "schema": _PATH_SCHEMAS.get(name, _UUID)}
         for name in names
     ]
     if endpoint.query is not None:

@@ -16,6 +16,7 @@ from services.gateway.auth import OPERATOR
 from services.gateway.clients import call
 from services.gateway.endpoints import Call, Endpoint, json_response
 from services.gateway.problems import Problem
+from services.kit.errors import FieldViolation
 from services.kit.protos import enum_name, enum_number, from_timestamp, timestamp
 
 
@@ -289,6 +290,69 @@ async def get_latest(c: Call) -> Response:
     return json_response({"device_id": latest.device_id, "values": [reading_json(v) for v in latest.values]})
 
 
+INGEST_MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+def ingest_json(result: telemetry_pb.IngestResponse) -> dict[str, Any]:
+    return {
+        "accepted": result.accepted,
+        "rejected": result.rejected,
+        "rejections": [
+            {
+                "device_index": r.device_index,
+                "sample_index": r.sample_index,
+                "channel": r.channel,
+                "reason": telemetry_pb.RejectionReason.Name(r.reason).lower(),
+                "detail": r.detail,
+            }
+            for r in result.rejections
+        ],
+        "out_of_range": [
+            {
+                "device_index": f.device_index,
+                "sample_index": f.sample_index,
+                "channel": f.channel,
+                "detail": f.detail,
+            }
+            for f in result.out_of_range
+        ],
+    }
+
+
+async def ingest_telemetry(c: Call) -> Response:
+    request = telemetry_pb.IngestJsonRequest(
+        tenant_id=c.tenant_id, format=telemetry_pb.JSON_FORMAT_BATCH, body=c.raw
+    )
+    return json_response(ingest_json(await call(c.backends.telemetry.IngestJson, request)))
+
+
+async def thingsboard_telemetry(c: Call) -> Response:
+    """ThingsBoard's answers: 200 with no body when every reading is accepted, 400 when
+    the payload is malformed or any reading is refused (the others are kept)."""
+    assert c.device is not None
+    request = telemetry_pb.IngestJsonRequest(
+        tenant_id=c.device.tenant_id,
+        format=telemetry_pb.JSON_FORMAT_THINGSBOARD,
+        device_id=c.device.device_id,
+        body=c.raw,
+    )
+    try:
+        result = await call(c.backends.telemetry.IngestJson, request)
+    except Problem as problem:
+        if problem.status == 422:
+            raise Problem(400, "bad-payload", problem.detail, problem.errors) from None
+        raise
+    if result.rejected:
+        refused = [
+            FieldViolation(r["channel"] or f"[{r['sample_index']}]", f"{r['reason']}: {r['detail']}")
+            for r in ingest_json(result)["rejections"]
+        ]
+        raise Problem(
+            400, "bad-payload", f"{result.accepted} readings accepted, {result.rejected} refused", refused
+        )
+    return Response(status_code=200)
+
+
 ENDPOINTS = [
     Endpoint(
         "POST",
@@ -458,5 +522,32 @@ ENDPOINTS = [
         scope="telemetry:read",
         response=schemas.LatestValues,
         errors=(401, 403, 404, 422),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/telemetry",
+        ingest_telemetry,
+        "Send readings of many devices at once; each bad reading is reported, the rest accepted",
+        "telemetry",
+        scope="telemetry:write",
+        body=schemas.TelemetryBatch,
+        raw_body=True,
+        max_body_bytes=INGEST_MAX_BODY_BYTES,
+        response=schemas.IngestResult,
+        errors=(401, 403, 413, 415, 422, 503),
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/{device_token}/telemetry",
+        thingsboard_telemetry,
+        "Device telemetry, as ThingsBoard's HTTP device API takes it",
+        "device api",
+        scope=None,
+        device_token=True,
+        body=schemas.ThingsBoardTelemetry,
+        raw_body=True,
+        max_body_bytes=INGEST_MAX_BODY_BYTES,
+        response=None,
+        errors=(400, 401, 413, 415, 503),
     ),
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.kit.validation import text
 
@@ -111,20 +111,88 @@ class DeviceCreated(Device):
     )
 
 
+SCALAR = {"oneOf": [{"type": "number"}, {"type": "integer"}, {"type": "boolean"}, {"type": "string"}]}
+REJECTION_REASONS = (
+    "unknown_device",
+    "device_not_accepting",
+    "unknown_channel",
+    "wrong_type",
+    "not_allowed",
+    "not_finite",
+    "too_long",
+    "in_the_future",
+    "too_old",
+)
+
+
 class ChannelValue(Schema):
     channel = fields.String(required=True)
     ts = fields.DateTime(required=True)
-    value = fields.Raw(
+    value = fields.Raw(required=True, metadata=SCALAR)
+
+
+class Sample(Schema):
+    ts = fields.Raw(
         required=True,
         metadata={
-            "oneOf": [
-                {"type": "number"},
-                {"type": "integer"},
-                {"type": "boolean"},
-                {"type": "string"},
-            ]
+            "description": "Milliseconds since the Unix epoch (seconds when below 10^11), "
+            "or an RFC 3339 timestamp with a zone",
+            "oneOf": [{"type": "integer"}, {"type": "number"}, {"type": "string", "format": "date-time"}],
         },
     )
+    values = fields.Dict(
+        keys=fields.String(),
+        values=fields.Raw(metadata=SCALAR),
+        required=True,
+        metadata={"example": {"spindle_temp": 41.5}},
+    )
+
+
+class DeviceSamples(Schema):
+    device_id = fields.String(required=True, metadata={"format": "uuid"})
+    samples = fields.List(fields.Nested(Sample), required=True)
+
+
+class TelemetryBatch(Schema):
+    devices = fields.List(
+        fields.Nested(DeviceSamples),
+        required=True,
+        metadata={"description": "At most 50,000 readings (channel values) and 8 MiB in one request"},
+    )
+
+
+class Rejection(Schema):
+    device_index = fields.Integer(required=True)
+    sample_index = fields.Integer(required=True, metadata={"description": "-1: every sample of the device"})
+    channel = fields.String(required=True, metadata={"description": "Empty: every value of the sample"})
+    reason = fields.String(required=True, validate=validate.OneOf(REJECTION_REASONS))
+    detail = fields.String(required=True)
+
+
+class OutOfRange(Schema):
+    device_index = fields.Integer(required=True)
+    sample_index = fields.Integer(required=True)
+    channel = fields.String(required=True)
+    detail = fields.String(required=True)
+
+
+class IngestResult(Schema):
+    accepted = fields.Integer(
+        required=True, metadata={"description": "Readings accepted, durable on the bus"}
+    )
+    rejected = fields.Integer(required=True)
+    rejections = fields.List(fields.Nested(Rejection), required=True)
+    out_of_range = fields.List(
+        fields.Nested(OutOfRange), required=True, metadata={"description": "Accepted, but outside min/max"}
+    )
+
+
+class ThingsBoardTelemetry(Schema):
+    """ThingsBoard's device telemetry: `{"key": value, ...}`, `{"ts": ms, "values": {...}}`,
+    or an array of either."""
+
+    class Meta:
+        unknown = INCLUDE
 
 
 class LatestValues(Schema):

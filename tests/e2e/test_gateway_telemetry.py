@@ -1,0 +1,117 @@
+"""Readings sent through the partner API and ThingsBoard's device API, end to end."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from tests.support.client import PartnerClient
+from tests.support.platform import OPERATOR_TOKEN, Platform
+from tests.support.waiting import eventually
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture(scope="module")
+def client(platform: Platform) -> PartnerClient:
+    operator = PartnerClient(platform.gateway_url, OPERATOR_TOKEN)
+    return operator.as_tenant(operator.create_tenant("Readings Works")["api_key"])
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def batch(device_id: str, *samples: dict) -> dict:
+    return {"devices": [{"device_id": device_id, "samples": list(samples)}]}
+
+
+def accepted_once_known(client: PartnerClient, body: dict) -> dict:
+    """Sends readings of a new device until telemetry has learned of the device."""
+
+    def send() -> dict | None:
+        response = client.http.post("/v1/telemetry", json=body)
+        assert response.status_code == 200, response.text
+        result = response.json()
+        unknown = [r for r in result["rejections"] if r["reason"] == "unknown_device"]
+        return None if unknown else result
+
+    return eventually(send, what="telemetry to learn of the device")
+
+
+def test_partners_send_readings_of_many_devices_with_per_reading_verdicts(
+    platform: Platform, client: PartnerClient
+) -> None:
+    device = client.register_device()
+    seconds = time.time() - 5
+    rfc3339 = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    result = accepted_once_known(
+        client,
+        batch(
+            device["id"],
+            {"ts": now_ms() - 10_000, "values": {"spindle_temp": 40.5, "mode": "cutting"}},
+            {"ts": seconds, "values": {"spindle_temp": 400}},
+            {"ts": rfc3339, "values": {"spindle_temp": "hot", "mode": "idle"}},
+        ),
+    )
+    assert (result["accepted"], result["rejected"]) == (4, 1)
+    assert result["rejections"] == [
+        {
+            "device_index": 0,
+            "sample_index": 2,
+            "channel": "spindle_temp",
+            "reason": "wrong_type",
+            "detail": "expected float, got a string",
+        }
+    ]
+    assert [(f["sample_index"], f["channel"]) for f in result["out_of_range"]] == [(1, "spindle_temp")]
+
+
+def test_a_device_sends_thingsboard_telemetry_with_its_access_token(
+    platform: Platform, client: PartnerClient
+) -> None:
+    device = client.register_device()
+    url = f"{platform.gateway_url}/api/v1/{device['access_token']}/telemetry"
+
+    def post(body: object) -> httpx.Response:
+        return httpx.post(url, json=body, timeout=10)
+
+    eventually(lambda: post({"spindle_temp": 21.5}).status_code == 200, what="the device to be accepted")
+    response = post([{"ts": now_ms(), "values": {"spindle_temp": 22.0, "mode": "idle"}}, {"mode": "alarm"}])
+    assert (response.status_code, response.content) == (200, b"")
+    refused = post({"spindle_temp": "hot"})
+    assert refused.status_code == 400 and refused.headers["content-type"] == PROBLEM
+    assert refused.json()["errors"] == [
+        {"field": "spindle_temp", "message": "wrong_type: expected float, got a string"}
+    ]
+    malformed = httpx.post(
+        url, content=b"{not json", headers={"content-type": "application/json"}, timeout=10
+    )
+    assert malformed.status_code == 400
+    unknown = httpx.post(f"{platform.gateway_url}/api/v1/gdt_nope_nope/telemetry", json={"t": 1}, timeout=10)
+    assert unknown.status_code == 401
+
+
+def test_telemetry_routes_refuse_what_they_must(platform: Platform, client: PartnerClient) -> None:
+    device = client.register_device()
+    keys = client.http.post("/v1/api-keys", json={"name": "reader", "scopes": ["devices:read"]})
+    reader = client.as_tenant(keys.json()["secret"])
+    assert reader.http.post("/v1/telemetry", json=batch(device["id"])).status_code == 403
+    stranger = PartnerClient(platform.gateway_url, OPERATOR_TOKEN)
+    stranger = stranger.as_tenant(stranger.create_tenant("Nosy Ltd")["api_key"])
+    probe = stranger.http.post(
+        "/v1/telemetry", json=batch(device["id"], {"ts": now_ms(), "values": {"mode": "idle"}})
+    )
+    assert [r["reason"] for r in probe.json()["rejections"]] == ["unknown_device"]
+    huge = b'{"devices": [' + b" " * (8 * 1024 * 1024) + b"]}"
+    too_large = client.http.post("/v1/telemetry", content=huge, headers={"content-type": "application/json"})
+    assert too_large.status_code == 413
+    as_text = client.http.post("/v1/telemetry", content=b"{}", headers={"content-type": "text/plain"})
+    assert as_text.status_code == 415
+    malformed = client.http.post("/v1/telemetry", json={"devices": [{"device_id": str(uuid.uuid4())}]})
+    assert malformed.status_code == 422
+    assert malformed.json()["errors"] == [{"field": "devices[0].samples", "message": "must be a list"}]
