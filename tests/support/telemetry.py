@@ -50,10 +50,14 @@ def telemetry_store(database_url: str, publisher: ConfirmingPublisher) -> Iterat
 
 
 def teach_device(
-    store: Store, tenant_id: str, state: str = "active", channels: list[dict[str, Any]] | None = None
+    store: Store,
+    tenant_id: str,
+    state: str = "active",
+    channels: list[dict[str, Any]] | None = None,
+    device_id: str | None = None,
 ) -> str:
     """A new device of the tenant, as telemetry learns it from the registry's events."""
-    device_id, profile_id = str(uuid.uuid4()), str(uuid.uuid4())
+    device_id, profile_id = device_id or str(uuid.uuid4()), str(uuid.uuid4())
     directory = Directory(store.unit_of_work)
     profile = {"profile_id": profile_id, "version": 1, "channels": channels or CHANNELS}
     directory.learn(new_event("profile.published", tenant_id, profile))
