@@ -104,8 +104,8 @@ async def read_raw(request: Request, limit: int) -> bytes:
     return bytes(raw)
 
 
-async def read_body(request: Request, schema: Schema) -> dict[str, Any]:
-    raw = await read_raw(request, MAX_BODY_BYTES)
+async def read_body(request: Request, schema: Schema, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    raw = await read_raw(request, limit)
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
@@ -151,7 +151,7 @@ def starlette_handler(endpoint: Endpoint, backends: Backends, auth: Authenticato
             if endpoint.raw_body:
                 call.raw = await read_raw(request, endpoint.max_body_bytes)
             elif endpoint.body is not None:
-                call.body = await read_body(request, endpoint.body())
+                call.body = await read_body(request, endpoint.body(), endpoint.max_body_bytes)
             return await endpoint.handler(call)
         except Problem as problem:
             return problem.response()

@@ -179,17 +179,65 @@ async def update_profile(c: Call) -> Response:
     return json_response(profile_json(profile), headers={"ETag": f'"{profile.latest_version}"'})
 
 
+def device_spec(body: dict[str, Any]) -> registry_pb.DeviceSpec:
+    spec = registry_pb.DeviceSpec(**{**body, "profile_id": str(body["profile_id"]), "attributes": None})
+    spec.attributes.update(body["attributes"])
+    return spec
+
+
+def registered_json(reply: registry_pb.RegisterDeviceResponse) -> dict[str, Any]:
+    return {**device_json(reply.device), "access_token": reply.access_token}
+
+
 async def register_device(c: Call) -> Response:
-    spec = registry_pb.DeviceSpec(**{**c.body, "profile_id": str(c.body["profile_id"]), "attributes": None})
-    spec.attributes.update(c.body["attributes"])
     reply = await call(
         c.backends.registry.RegisterDevice,
-        registry_pb.RegisterDeviceRequest(tenant_id=c.tenant_id, device=spec),
+        registry_pb.RegisterDeviceRequest(tenant_id=c.tenant_id, device=device_spec(c.body)),
         field_prefix="device.",
     )
-    device = reply.device
-    headers = {"Location": f"/v1/devices/{device.id}", "ETag": etag(device)}
-    return json_response({**device_json(device), "access_token": reply.access_token}, 201, headers)
+    headers = {"Location": f"/v1/devices/{reply.device.id}", "ETag": etag(reply.device)}
+    return json_response(registered_json(reply), 201, headers)
+
+
+async def register_devices(c: Call) -> Response:
+    request = registry_pb.RegisterDevicesRequest(
+        tenant_id=c.tenant_id, devices=[device_spec(body) for body in c.body["devices"]]
+    )
+    reply = await call(c.backends.registry.RegisterDevices, request)
+    return json_response({"items": [registered_json(r) for r in reply.devices]}, 201)
+
+
+def credential_json(credential: registry_pb.DeviceCredential) -> dict[str, Any]:
+    return {
+        "id": credential.id,
+        "device_id": credential.device_id,
+        "created_at": rfc3339(credential.created_at),
+        "valid_from": optional_rfc3339(credential, "valid_from"),
+        "valid_until": optional_rfc3339(credential, "valid_until"),
+        "revoked_at": optional_rfc3339(credential, "revoked_at"),
+    }
+
+
+async def issue_credential(c: Call) -> Response:
+    window = {name: timestamp(value) for name, value in c.body.items() if value is not None}
+    request = registry_pb.IssueDeviceCredentialRequest(
+        tenant_id=c.tenant_id, device_id=c.path("device_id"), **window
+    )
+    reply = await call(c.backends.registry.IssueDeviceCredential, request)
+    return json_response({**credential_json(reply.credential), "access_token": reply.access_token}, 201)
+
+
+async def list_credentials(c: Call) -> Response:
+    request = registry_pb.ListDeviceCredentialsRequest(tenant_id=c.tenant_id, device_id=c.path("device_id"))
+    reply = await call(c.backends.registry.ListDeviceCredentials, request)
+    return json_response({"items": [credential_json(credential) for credential in reply.credentials]})
+
+
+async def revoke_credential(c: Call) -> Response:
+    request = registry_pb.RevokeDeviceCredentialRequest(
+        tenant_id=c.tenant_id, device_id=c.path("device_id"), credential_id=c.path("credential_id")
+    )
+    return json_response(credential_json(await call(c.backends.registry.RevokeDeviceCredential, request)))
 
 
 async def get_device(c: Call) -> Response:
@@ -291,6 +339,7 @@ async def get_latest(c: Call) -> Response:
 
 
 INGEST_MAX_BODY_BYTES = 8 * 1024 * 1024
+BULK_MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
 def ingest_json(result: telemetry_pb.IngestResponse) -> dict[str, Any]:
@@ -549,5 +598,50 @@ ENDPOINTS = [
         max_body_bytes=INGEST_MAX_BODY_BYTES,
         response=None,
         errors=(400, 401, 413, 415, 503),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/devices/bulk",
+        register_devices,
+        "Register up to 5,000 devices at once, all or none; each answer holds its first access token",
+        "devices",
+        scope="devices:write",
+        body=schemas.DeviceBulkCreate,
+        max_body_bytes=BULK_MAX_BODY_BYTES,
+        response=schemas.DeviceBulkCreated,
+        status=201,
+        errors=(401, 403, 404, 409, 413, 415, 422),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/devices/{device_id}/credentials",
+        issue_credential,
+        "Issue another access token of a device, for rotation without downtime; shown once",
+        "devices",
+        scope="devices:write",
+        body=schemas.CredentialCreate,
+        response=schemas.CredentialCreated,
+        status=201,
+        errors=(401, 403, 404, 413, 415, 422),
+    ),
+    Endpoint(
+        "GET",
+        "/v1/devices/{device_id}/credentials",
+        list_credentials,
+        "List a device's access tokens (never the tokens themselves)",
+        "devices",
+        scope="devices:read",
+        response=schemas.CredentialList,
+        errors=(401, 403, 404, 422),
+    ),
+    Endpoint(
+        "DELETE",
+        "/v1/devices/{device_id}/credentials/{credential_id}",
+        revoke_credential,
+        "Revoke an access token; it stops working everywhere within seconds",
+        "devices",
+        scope="devices:write",
+        response=schemas.Credential,
+        errors=(401, 403, 404, 422),
     ),
 ]

@@ -125,6 +125,46 @@ REJECTION_REASONS = (
 )
 
 
+MAX_BULK_DEVICES = 5000
+
+
+class DeviceBulkCreate(Schema):
+    devices = fields.List(
+        fields.Nested(DeviceCreate),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_BULK_DEVICES),
+        metadata={"description": "All registered, or none: an error names `devices[i].field`"},
+    )
+
+
+class DeviceBulkCreated(Schema):
+    items = fields.List(fields.Nested(DeviceCreated), required=True)
+
+
+class CredentialCreate(Schema):
+    valid_from = fields.AwareDateTime(load_default=None, metadata={"description": "Absent: from now"})
+    valid_until = fields.AwareDateTime(load_default=None, metadata={"description": "Absent: until revoked"})
+
+
+class Credential(Schema):
+    id = fields.String(required=True)
+    device_id = fields.String(required=True, metadata={"format": "uuid"})
+    created_at = fields.DateTime(required=True)
+    valid_from = fields.DateTime(allow_none=True)
+    valid_until = fields.DateTime(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+
+
+class CredentialCreated(Credential):
+    access_token = fields.String(
+        required=True, metadata={"description": "The access token. Shown only once."}
+    )
+
+
+class CredentialList(Schema):
+    items = fields.List(fields.Nested(Credential), required=True)
+
+
 class ChannelValue(Schema):
     channel = fields.String(required=True)
     ts = fields.DateTime(required=True)
