@@ -38,11 +38,11 @@ run: setup
 	$(BIN)/python tools/run.py
 
 test: setup
-	$(BIN)/python tools/preflight.py amqp postgres
+	$(BIN)/python tools/preflight.py amqp postgres redis
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: setup
-	$(BIN)/python tools/preflight.py amqp postgres
+	$(BIN)/python tools/preflight.py amqp postgres redis
 	$(BIN)/python -m bench $(BENCH)
 
 lint: setup

@@ -1,6 +1,6 @@
 """Checks that the platform's backends are reachable, and says how to start them if not.
 
-Usage: python tools/preflight.py [amqp] [postgres]
+Usage: python tools/preflight.py [amqp] [postgres] [redis]
 """
 
 from __future__ import annotations
@@ -23,7 +23,14 @@ HOW_TO_START = {
         "postgresql://postgres@127.0.0.1:5432/postgres",
         "docker compose up -d postgres   (or: pg_ctlcluster <version> main start)",
     ),
+    "redis": (
+        "Redis",
+        "GANTRY_TEST_REDIS_URL",
+        "redis://127.0.0.1:6379/0",
+        "docker compose up -d redis   (or: redis-server --daemonize yes)",
+    ),
 }
+DEFAULT_PORTS = {"amqp": 5672, "postgres": 5432, "redis": 6379}
 
 
 def reachable(url: str, default_port: int) -> bool:
@@ -42,7 +49,7 @@ def main(names: list[str]) -> int:
     for name in names:
         product, variable, default, command = HOW_TO_START[name]
         url = os.environ.get(variable) or default
-        if not reachable(url, 5672 if name == "amqp" else 5432):
+        if not reachable(url, DEFAULT_PORTS[name]):
             failed = True
             print(
                 f"{product} is not reachable at {urlparse(url).netloc} (set by {variable}).", file=sys.stderr

@@ -19,6 +19,7 @@ from services.gateway.auth import Authenticator
 from services.gateway.clients import Backends
 from services.gateway.endpoints import json_response, starlette_handler
 from services.gateway.problems import Problem
+from services.gateway.ratelimit import RateLimiting
 from services.gateway.routes import ENDPOINTS
 from services.kit import metrics
 from services.kit.logs import bind_request_id
@@ -71,6 +72,7 @@ def create_app(config: GatewaySettings | None = None) -> Starlette:
     config = config or GatewaySettings.from_env()
     backends = Backends()
     auth = Authenticator(backends, config.operator_token, config.api_key_cache_seconds)
+    limits = RateLimiting.from_env()
     document = openapi.build(ENDPOINTS)
 
     async def healthz(request: Request) -> Response:
@@ -94,8 +96,11 @@ def create_app(config: GatewaySettings | None = None) -> Starlette:
         backends.open()
         yield
         await backends.close()
+        await limits.close()
 
-    routes = [Route(e.path, starlette_handler(e, backends, auth), methods=[e.method]) for e in ENDPOINTS] + [
+    routes = [
+        Route(e.path, starlette_handler(e, backends, auth, limits), methods=[e.method]) for e in ENDPOINTS
+    ] + [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route(openapi.OPENAPI_PATH, openapi_json),

@@ -12,9 +12,10 @@ from marshmallow import Schema, ValidationError, fields
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.gateway.auth import Authenticator, Caller, DeviceCaller
+from services.gateway.auth import Authenticator, Caller, DeviceCaller, bearer_token
 from services.gateway.clients import Backends
 from services.gateway.problems import Problem
+from services.gateway.ratelimit import RateLimiting
 from services.kit.errors import InvalidArgument
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -133,28 +134,37 @@ def read_query(request: Request, schema: Schema) -> dict[str, Any]:
         raise Problem(422, "validation-error", "the query has invalid parameters", violations) from None
 
 
-def starlette_handler(endpoint: Endpoint, backends: Backends, auth: Authenticator) -> Callable:
+def starlette_handler(
+    endpoint: Endpoint, backends: Backends, auth: Authenticator, limits: RateLimiting
+) -> Callable:
     async def handle(request: Request) -> Response:
         try:
-            caller = None
+            caller, quota = None, None
             if endpoint.scope is not None:
                 caller = await auth.caller(request)
+                if not caller.is_operator:
+                    quota = await limits.take("key", bearer_token(request))
                 if not caller.allows(endpoint.scope):
                     raise Problem(403, "insufficient-scope", f"this route needs the scope {endpoint.scope!r}")
                 if caller.is_operator and not endpoint.for_operator:
                     raise Problem(403, "forbidden", "this route needs a tenant's API key")
             call = Call(request, caller, backends)
             if endpoint.device_token:
-                call.device = await auth.device(request.path_params["device_token"])
+                token = request.path_params["device_token"]
+                call.device = await auth.device(token)
+                quota = await limits.take("device", token)
             if endpoint.query is not None:
                 call.query = read_query(request, endpoint.query())
             if endpoint.raw_body:
                 call.raw = await read_raw(request, endpoint.max_body_bytes)
             elif endpoint.body is not None:
                 call.body = await read_body(request, endpoint.body(), endpoint.max_body_bytes)
-            return await endpoint.handler(call)
+            response = await endpoint.handler(call)
         except Problem as problem:
             return problem.response()
+        if quota is not None:
+            response.headers.update(quota.headers())
+        return response
 
     handle.__name__ = endpoint.handler.__name__
     return handle

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pika
+import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -16,6 +17,7 @@ from services.kit.db import normalise_url
 
 POSTGRES_URL = os.environ.get("GANTRY_TEST_POSTGRES_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
 AMQP_URL = os.environ.get("GANTRY_AMQP_URL") or "amqp://guest:guest@127.0.0.1:5672/"
+REDIS_URL = os.environ.get("GANTRY_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
 
 
 def unique_name(prefix: str) -> str:
@@ -35,6 +37,16 @@ def postgres_database(name: str | None = None) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def delete_redis_keys(prefix: str) -> None:
+    client = redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 @contextmanager

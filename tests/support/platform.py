@@ -18,7 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.kit.settings import SERVICES
 from services.kit.worker import declared_consumers
-from tests.support.backends import bus_namespace, postgres_database
+from tests.support.backends import REDIS_URL, bus_namespace, delete_redis_keys, postgres_database
 from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,6 +124,7 @@ def running_platform(logs: Path) -> Iterator[Platform]:
     """Migrates fresh PostgreSQL databases, starts every process and stops them afterwards."""
     with ExitStack() as stack:
         topology = stack.enter_context(bus_namespace(consumer_queue_names()))
+        stack.callback(delete_redis_keys, f"{topology.namespace}:")
         env = {
             **os.environ,
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -132,6 +133,14 @@ def running_platform(logs: Path) -> Iterator[Platform]:
             "GANTRY_OPERATOR_TOKEN": OPERATOR_TOKEN,
             "GANTRY_GATEWAY_PORT": str(free_port()),
             "GANTRY_LOG_LEVEL": "INFO",
+            # Buckets in Redis as in production, but too large to slow the shared platform
+            # down; tests/e2e/test_gateway_rate_limits.py starts gateways that limit.
+            "GANTRY_REDIS_URL": REDIS_URL,
+            **{
+                f"GANTRY_RATE_LIMIT_{kind}_{figure}": "100000"
+                for kind in ("KEY", "DEVICE")
+                for figure in ("PER_SECOND", "BURST")
+            },
         }
         for service in SERVICES:
             env[f"GANTRY_{service.upper()}_DATABASE_URL"] = stack.enter_context(postgres_database())

@@ -21,7 +21,7 @@ K8S_LOCAL = ROOT / "k8s" / "overlays" / "local"
 KUBERNETES_VERSION = "1.30"
 METRICS_PORT = 9100
 WORKLOAD_KINDS = {"Deployment", "Job"}
-SECRET_SETTING_SUFFIXES = ("_OPERATOR_TOKEN", "_AMQP_URL", "_DATABASE_URL")
+SECRET_SETTING_SUFFIXES = ("_OPERATOR_TOKEN", "_AMQP_URL", "_DATABASE_URL", "_REDIS_URL")
 
 Manifest = dict[str, Any]
 
@@ -89,6 +89,7 @@ def expected_settings() -> set[str]:
         "GANTRY_GATEWAY_PORT",
         "GANTRY_OPERATOR_TOKEN",
         "GANTRY_LOG_LEVEL",
+        "GANTRY_REDIS_URL",
     }
     return per_service | shared
 
@@ -194,7 +195,7 @@ def test_every_api_has_a_grpc_healthcheck_on_its_port(process: str) -> None:
     assert port in [str(part) for part in check]
 
 
-@pytest.mark.parametrize("process", [*worker_processes(), "gateway", "rabbitmq", "postgres"])
+@pytest.mark.parametrize("process", [*worker_processes(), "gateway", "rabbitmq", "postgres", "redis"])
 def test_other_long_running_services_have_a_healthcheck(process: str) -> None:
     assert compose_service(process)["healthcheck"]["test"]
 
