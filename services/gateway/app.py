@@ -17,7 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.gateway import openapi
 from services.gateway.auth import Authenticator
 from services.gateway.clients import Backends
-from services.gateway.endpoints import json_response, starlette_handler
+from services.gateway.endpoints import Guards, json_response, starlette_handler
+from services.gateway.idempotency import Idempotency
 from services.gateway.problems import Problem
 from services.gateway.ratelimit import RateLimiting
 from services.gateway.routes import ENDPOINTS
@@ -71,8 +72,11 @@ async def http_error(request: Request, error: Exception) -> Response:
 def create_app(config: GatewaySettings | None = None) -> Starlette:
     config = config or GatewaySettings.from_env()
     backends = Backends()
-    auth = Authenticator(backends, config.operator_token, config.api_key_cache_seconds)
-    limits = RateLimiting.from_env()
+    guards = Guards(
+        Authenticator(backends, config.operator_token, config.api_key_cache_seconds),
+        RateLimiting.from_env(),
+        Idempotency.from_env(),
+    )
     document = openapi.build(ENDPOINTS)
 
     async def healthz(request: Request) -> Response:
@@ -96,10 +100,11 @@ def create_app(config: GatewaySettings | None = None) -> Starlette:
         backends.open()
         yield
         await backends.close()
-        await limits.close()
+        await guards.limits.close()
+        await guards.idempotency.close()
 
     routes = [
-        Route(e.path, starlette_handler(e, backends, auth, limits), methods=[e.method]) for e in ENDPOINTS
+        Route(e.path, starlette_handler(e, backends, guards), methods=[e.method]) for e in ENDPOINTS
     ] + [
         Route("/healthz", healthz),
         Route("/readyz", readyz),

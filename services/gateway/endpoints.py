@@ -14,8 +14,9 @@ from starlette.responses import Response
 
 from services.gateway.auth import Authenticator, Caller, DeviceCaller, bearer_token
 from services.gateway.clients import Backends
+from services.gateway.idempotency import Idempotency, fingerprint
 from services.gateway.problems import Problem
-from services.gateway.ratelimit import RateLimiting
+from services.gateway.ratelimit import RateLimiting, Verdict
 from services.kit.errors import InvalidArgument
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -84,6 +85,11 @@ class Endpoint:
     # Authenticated by the device access token in the path, not by an API key.
     device_token: bool = False
 
+    @property
+    def creates(self) -> bool:
+        """Whether it takes an Idempotency-Key: a POST that creates something."""
+        return self.method == "POST" and self.status == 201
+
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(data), status, headers, media_type=JSON)
@@ -105,8 +111,7 @@ async def read_raw(request: Request, limit: int) -> bytes:
     return bytes(raw)
 
 
-async def read_body(request: Request, schema: Schema, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
-    raw = await read_raw(request, limit)
+def parse_body(raw: bytes, schema: Schema) -> dict[str, Any]:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
@@ -134,32 +139,20 @@ def read_query(request: Request, schema: Schema) -> dict[str, Any]:
         raise Problem(422, "validation-error", "the query has invalid parameters", violations) from None
 
 
-def starlette_handler(
-    endpoint: Endpoint, backends: Backends, auth: Authenticator, limits: RateLimiting
-) -> Callable:
+@dataclass(frozen=True)
+class Guards:
+    """What every request passes before its handler runs, and what keeps it from running twice."""
+
+    auth: Authenticator
+    limits: RateLimiting
+    idempotency: Idempotency
+
+
+def starlette_handler(endpoint: Endpoint, backends: Backends, guards: Guards) -> Callable:
     async def handle(request: Request) -> Response:
         try:
-            caller, quota = None, None
-            if endpoint.scope is not None:
-                caller = await auth.caller(request)
-                if not caller.is_operator:
-                    quota = await limits.take("key", bearer_token(request))
-                if not caller.allows(endpoint.scope):
-                    raise Problem(403, "insufficient-scope", f"this route needs the scope {endpoint.scope!r}")
-                if caller.is_operator and not endpoint.for_operator:
-                    raise Problem(403, "forbidden", "this route needs a tenant's API key")
-            call = Call(request, caller, backends)
-            if endpoint.device_token:
-                token = request.path_params["device_token"]
-                call.device = await auth.device(token)
-                quota = await limits.take("device", token)
-            if endpoint.query is not None:
-                call.query = read_query(request, endpoint.query())
-            if endpoint.raw_body:
-                call.raw = await read_raw(request, endpoint.max_body_bytes)
-            elif endpoint.body is not None:
-                call.body = await read_body(request, endpoint.body(), endpoint.max_body_bytes)
-            response = await endpoint.handler(call)
+            call, quota = await _admitted(endpoint, Call(request, None, backends), guards)
+            response = await _answered(endpoint, call, guards.idempotency)
         except Problem as problem:
             return problem.response()
         if quota is not None:
@@ -168,3 +161,46 @@ def starlette_handler(
 
     handle.__name__ = endpoint.handler.__name__
     return handle
+
+
+async def _admitted(endpoint: Endpoint, call: Call, guards: Guards) -> tuple[Call, Verdict | None]:
+    """The call once its credential, rate limit, scope, query and body are checked."""
+    request, quota = call.request, None
+    if endpoint.scope is not None:
+        call.caller = caller = await guards.auth.caller(request)
+        if not caller.is_operator:
+            quota = await guards.limits.take("key", bearer_token(request))
+        if not caller.allows(endpoint.scope):
+            raise Problem(403, "insufficient-scope", f"this route needs the scope {endpoint.scope!r}")
+        if caller.is_operator and not endpoint.for_operator:
+            raise Problem(403, "forbidden", "this route needs a tenant's API key")
+    if endpoint.device_token:
+        token = request.path_params["device_token"]
+        call.device = await guards.auth.device(token)
+        quota = await guards.limits.take("device", token)
+    if endpoint.query is not None:
+        call.query = read_query(request, endpoint.query())
+    if endpoint.body is not None:
+        call.raw = await read_raw(request, endpoint.max_body_bytes)
+        if not endpoint.raw_body:
+            call.body = parse_body(call.raw, endpoint.body())
+    return call, quota
+
+
+async def _answered(endpoint: Endpoint, call: Call, idempotency: Idempotency) -> Response:
+    """The handler's answer; for a creating POST with an Idempotency-Key, the first answer
+    to that key and request."""
+    key = idempotency.key_of(call.request, bearer_token(call.request)) if endpoint.creates else None
+    if key is None:
+        return await endpoint.handler(call)
+    same = fingerprint(call.request, call.raw)
+    if (replayed := await idempotency.begin(key, same)) is not None:
+        return replayed
+    response = None
+    try:
+        response = await endpoint.handler(call)
+    except Problem as problem:
+        response = problem.response()
+    finally:
+        await idempotency.end(key, same, response)
+    return response

@@ -1,0 +1,166 @@
+"""`Idempotency-Key` on every POST that creates something, with Stripe's semantics: the
+same key with the same request answers the first response again (for 24 hours);
+the same key with another request is refused (422); while the first is still being
+answered, a second with the same key is refused (409) rather than run twice.
+
+Records live in Redis when `GANTRY_REDIS_URL` is set, so that a retry reaching
+another replica is recognised; otherwise in the process. Each API key has its own
+key space. Only answers the backends gave are kept: a request that failed before
+(validation) or in a backend outage (5xx) may be retried with the same key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+import orjson
+import redis.asyncio as redis
+from cachetools import TTLCache
+from starlette.requests import Request
+from starlette.responses import Response
+
+from services.gateway.problems import Problem
+from services.kit import settings
+
+KEEP_SECONDS = 24 * 3600
+# How long a claim holds while its request runs; a crashed gateway frees the key then.
+CLAIM_SECONDS = 60
+HEADER = "idempotency-key"
+_VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @classmethod
+    def of(cls, response: Response) -> Answer:
+        return cls(response.status_code, dict(response.headers), bytes(response.body))
+
+    def response(self) -> Response:
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "content-length"}
+        return Response(self.body, self.status, {**headers, "Idempotent-Replayed": "true"})
+
+
+@dataclass(frozen=True)
+class Record:
+    fingerprint: str
+    answer: Answer | None  # None while the first request runs
+
+    def encode(self) -> bytes:
+        answer = self.answer
+        return orjson.dumps(
+            {
+                "fingerprint": self.fingerprint,
+                "answer": None
+                if answer is None
+                else {"status": answer.status, "headers": answer.headers, "body": answer.body.decode()},
+            }
+        )
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Record:
+        data = orjson.loads(raw)
+        answer = data["answer"]
+        return cls(
+            data["fingerprint"],
+            None if answer is None else Answer(answer["status"], answer["headers"], answer["body"].encode()),
+        )
+
+
+class LocalRecords:
+    def __init__(self) -> None:
+        self._records: TTLCache[str, Record] = TTLCache(maxsize=100_000, ttl=KEEP_SECONDS)
+
+    async def claim(self, key: str, record: Record) -> Record | None:
+        """Stores `record` unless the key has one; returns the existing one."""
+        existing = self._records.get(key)
+        if existing is None:
+            self._records[key] = record
+        return existing
+
+    async def keep(self, key: str, record: Record) -> None:
+        self._records[key] = record
+
+    async def release(self, key: str) -> None:
+        self._records.pop(key, None)
+
+    async def close(self) -> None:
+        pass
+
+
+class RedisRecords:
+    def __init__(self, url: str) -> None:
+        self._redis = redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+
+    async def claim(self, key: str, record: Record) -> Record | None:
+        if await self._redis.set(key, record.encode(), nx=True, ex=CLAIM_SECONDS):
+            return None
+        existing = await self._redis.get(key)
+        # Expired between the two calls: claim again.
+        return Record.decode(existing) if existing else await self.claim(key, record)
+
+    async def keep(self, key: str, record: Record) -> None:
+        await self._redis.set(key, record.encode(), ex=KEEP_SECONDS)
+
+    async def release(self, key: str) -> None:
+        await self._redis.delete(key)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def fingerprint(request: Request, body: bytes) -> str:
+    """What makes two requests the same request."""
+    return hashlib.sha256(f"{request.method} {request.url.path}\n".encode() + body).hexdigest()
+
+
+class Idempotency:
+    def __init__(self, records: LocalRecords | RedisRecords, prefix: str) -> None:
+        self._records = records
+        self._prefix = prefix
+
+    @classmethod
+    def from_env(cls) -> Idempotency:
+        url = settings.env("REDIS_URL", "")
+        records = RedisRecords(url) if url else LocalRecords()
+        return cls(records, f"{settings.bus_namespace()}:idempotency")
+
+    def key_of(self, request: Request, credential: str) -> str | None:
+        """Where the request's record is kept, or None when it carries no key."""
+        offered = request.headers.get(HEADER)
+        if offered is None:
+            return None
+        if not _VALID_KEY.match(offered):
+            raise Problem(
+                400, "bad-idempotency-key", "Idempotency-Key must be 1 to 255 visible ASCII characters"
+            )
+        owner = hashlib.sha256(credential.encode()).hexdigest()[:32]
+        return f"{self._prefix}:{owner}:{hashlib.sha256(offered.encode()).hexdigest()}"
+
+    async def begin(self, key: str, fingerprint: str) -> Response | None:
+        """The first answer to replay, or None when this request is the first."""
+        existing = await self._records.claim(key, Record(fingerprint, None))
+        if existing is None:
+            return None
+        if existing.fingerprint != fingerprint:
+            raise Problem(422, "idempotency-key-reused", "this Idempotency-Key was used with another request")
+        if existing.answer is None:
+            raise Problem(
+                409, "idempotency-key-in-use", "a request with this Idempotency-Key is still running"
+            )
+        return existing.answer.response()
+
+    async def end(self, key: str, fingerprint: str, response: Response | None) -> None:
+        """Keeps the answer of a request that reached its backend; forgets the claim otherwise."""
+        if response is None or response.status_code >= 500:
+            await self._records.release(key)
+            return
+        await self._records.keep(key, Record(fingerprint, Answer.of(response)))
+
+    async def close(self) -> None:
+        await self._records.close()
