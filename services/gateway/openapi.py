@@ -24,6 +24,16 @@ _UUID = {"type": "string", "format": "uuid"}
 _PATH_SCHEMAS = {"device_token": {"type": "string", "maxLength": 512}}
 
 
+def _errors(endpoint: Endpoint) -> list[int]:
+    """The endpoint's own errors, and those every limited or idempotent route can answer."""
+    errors = set(endpoint.errors)
+    if endpoint.scope is not None or endpoint.device_token:
+        errors.add(429)
+    if endpoint.creates:
+        errors |= {400, 409, 422}
+    return sorted(errors)
+
+
 def _operation(endpoint: Endpoint) -> dict[str, Any]:
     responses: dict[str, Any] = {
         str(endpoint.status): {
@@ -31,7 +41,7 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
             "content": {JSON: {"schema": endpoint.response}} if endpoint.response else {},
         }
     }
-    for status in endpoint.errors:
+    for status in _errors(endpoint):
         responses[str(status)] = {"$ref": f"#/components/responses/{status}"}
     operation: dict[str, Any] = {
         "operationId": endpoint.handler.__name__,
@@ -54,6 +64,17 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     ]
     if endpoint.query is not None:
         parameters.append({"in": "query", "schema": endpoint.query})
+    if endpoint.creates:
+        parameters.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "description": "Sent again with the same request, answers the first response again "
+                "(24 h); with another request, 422; while the first still runs, 409",
+            }
+        )
     if endpoint.precondition:
         parameters.append(
             {
