@@ -25,10 +25,13 @@ _PATH_SCHEMAS = {"device_token": {"type": "string", "maxLength": 512}}
 
 
 def _errors(endpoint: Endpoint) -> list[int]:
-    """The endpoint's own errors, and those every limited or idempotent route can answer."""
+    """The endpoint's own errors, and those every route with a body, a rate limit or an
+    Idempotency-Key can answer."""
     errors = set(endpoint.errors)
     if endpoint.scope is not None or endpoint.device_token:
         errors.add(429)
+    if endpoint.body is not None:
+        errors |= {400, 413, 415}
     if endpoint.creates:
         errors |= {400, 409, 422}
     return sorted(errors)

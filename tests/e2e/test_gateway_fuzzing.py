@@ -1,0 +1,49 @@
+"""The partner API fuzzed from its own OpenAPI document (schemathesis): whatever it is
+sent, valid or not, it answers no 5xx, and only documented status codes, content
+types and bodies."""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from services.gateway import openapi
+from services.gateway.routes import ENDPOINTS
+from tests.support.client import PartnerClient
+from tests.support.platform import OPERATOR_TOKEN, Platform
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+OPERATIONS = [
+    result.ok() for result in schemathesis.openapi.from_dict(openapi.build(ENDPOINTS)).get_all_operations()
+]
+
+
+@pytest.fixture(scope="module")
+def admin_key(platform: Platform) -> str:
+    operator = PartnerClient(platform.gateway_url, OPERATOR_TOKEN)
+    return operator.create_tenant("Fuzzed Ltd")["api_key"]
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda operation: operation.label)
+def test_no_input_breaks_the_contract(operation: object, platform: Platform, admin_key: str) -> None:
+    cases = st.one_of(
+        operation.as_strategy(GenerationMode.POSITIVE),  # type: ignore[attr-defined]
+        operation.as_strategy(GenerationMode.NEGATIVE),  # type: ignore[attr-defined]
+    )
+
+    @given(case=cases)
+    @settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+    def answers_within_the_contract(case: schemathesis.Case) -> None:
+        headers = {"Authorization": f"Bearer {admin_key}"}
+        case.call_and_validate(base_url=platform.gateway_url, headers=headers, checks=CHECKS)
+
+    answers_within_the_contract()
