@@ -6,6 +6,9 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, vali
 
 from services.kit.validation import text
 
+# The ranges of the gRPC fields the numbers are forwarded in.
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
 SIZE_CLASSES = ("micro", "small", "medium", "large")
 
 
@@ -48,7 +51,7 @@ class Channel(Schema):
     allowed_values = fields.List(fields.String(validate=validate.Length(max=64)), load_default=list)
     min = fields.Float(load_default=None, allow_none=True)
     max = fields.Float(load_default=None, allow_none=True)
-    sample_interval_ms = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    sample_interval_ms = fields.Integer(load_default=0, validate=validate.Range(min=0, max=INT64_MAX))
 
 
 class ProfileCreate(Schema):
@@ -75,7 +78,7 @@ class DeviceCreate(Schema):
     profile_id = fields.UUID(required=True)
     profile_version = fields.Integer(
         load_default=0,
-        validate=validate.Range(min=0),
+        validate=validate.Range(min=0, max=INT32_MAX),
         metadata={"description": "0 or absent: the latest version"},
     )
     site = text(200, required=False, load_default="")
@@ -352,7 +355,7 @@ class DevicePatch(Schema):
     attributes = fields.Dict(keys=fields.String())
     firmware_version = text(64, required=False)
     profile_version = fields.Integer(
-        validate=validate.Range(min=1),
+        validate=validate.Range(min=1, max=INT32_MAX),
         metadata={"description": "move to this version of the device's profile"},
     )
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -36,9 +35,36 @@ class LatestValues:
     device_id: str
     values: list[ChannelValue]
 
-    @classmethod
-    def none_yet(cls, device: KnownDevice) -> LatestValues:
-        return cls(device.id, [])
 
 
-Reading = dict[str, Any]
+@dataclass(frozen=True)
+class ReadingsPage:
+    """A page of a device's readings by (ts, channel); `next_cursor` is empty on the last page."""
+
+    readings: list[ChannelValue]
+    next_cursor: str
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """The readings of one channel from `start` for the width of a series' buckets; an
+    aggregate not asked for is None."""
+
+    start: datetime
+    count: int | None = None
+    min: float | None = None
+    max: float | None = None
+    avg: float | None = None
+    first: float | int | bool | str | None = None
+    last: float | int | bool | str | None = None
+
+
+@dataclass(frozen=True)
+class Series:
+    """One channel downsampled into buckets aligned to the epoch; empty buckets are left out."""
+
+    device_id: str
+    channel: str
+    bucket_seconds: int
+    aggregates: list[str]
+    buckets: list[Bucket]

@@ -12,13 +12,13 @@ from services.kit.events import new_event
 from services.kit.migrate import upgrade
 from services.kit.store import Store
 from services.telemetry import storage
-from services.telemetry.service import Telemetry
+from services.telemetry.directory import Directory
 
 
 def test_a_redelivered_event_is_handled_once(database_url: str, publisher: ConfirmingPublisher) -> None:
     upgrade("telemetry", database_url)
     store = Store("telemetry", storage.metadata, publisher, url=database_url)
-    telemetry = Telemetry(store.unit_of_work)
+    directory = Directory(store.unit_of_work)
     event = new_event(
         "device.registered",
         str(uuid.uuid4()),
@@ -32,9 +32,8 @@ def test_a_redelivered_event_is_handled_once(database_url: str, publisher: Confi
         },
     )
 
-    assert telemetry.learn(event) is True
-    assert telemetry.learn(event) is False
-    assert telemetry.get_latest(event.tenant_id, event.data["device_id"]).device_id == event.data["device_id"]
+    assert directory.learn(event) is True
+    assert directory.learn(event) is False
     with store.engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(storage.known_devices)).scalar_one() == 1
 
