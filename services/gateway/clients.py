@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
@@ -50,6 +50,28 @@ class Backends:
             except grpc.aio.AioRpcError as error:
                 report[service] = error.code().name
         return report
+
+
+EXPORT_TIMEOUT_SECONDS = 600.0
+
+
+async def open_stream(method: Callable[..., Any], request: Any) -> tuple[Any, AsyncIterator[Any]]:
+    """A server stream's first message (None when empty) and the rest; failures before
+    the first message become Problems, so that an HTTP error can still be answered."""
+    stream = method(
+        request, timeout=EXPORT_TIMEOUT_SECONDS, metadata=((REQUEST_ID_HEADER, current_request_id()),)
+    )
+    try:
+        first = await stream.read()
+    except grpc.aio.AioRpcError as error:
+        raise from_grpc(error) from None
+
+    async def rest() -> AsyncIterator[Any]:
+        # grpc.aio forbids iterating a call that was read from: read on.
+        while (message := await stream.read()) is not grpc.aio.EOF:
+            yield message
+
+    return (None if first is grpc.aio.EOF else first), rest()
 
 
 async def call(method: Callable[..., Awaitable[Reply]], request: Any, field_prefix: str = "") -> Reply:

@@ -21,6 +21,7 @@ from services.kit.errors import InvalidArgument
 
 MAX_BODY_BYTES = 1024 * 1024
 JSON = "application/json"
+CSV = "text/csv"
 
 
 @dataclass
@@ -82,6 +83,8 @@ class Endpoint:
     # Forwarded as sent (`Call.raw`): the body schema then only documents it.
     raw_body: bool = False
     max_body_bytes: int = MAX_BODY_BYTES
+    # What a success answers in: JSON by the response schema, or another media type as text.
+    media_type: str = JSON
     # Authenticated by the device access token in the path, not by an API key.
     device_token: bool = False
 

@@ -24,6 +24,12 @@ _UUID = {"type": "string", "format": "uuid"}
 _PATH_SCHEMAS = {"device_token": {"type": "string", "maxLength": 512}}
 
 
+def _content(endpoint: Endpoint) -> dict[str, Any]:
+    if endpoint.media_type != JSON:
+        return {endpoint.media_type: {"schema": {"type": "string"}}}
+    return {JSON: {"schema": endpoint.response}} if endpoint.response else {}
+
+
 def _errors(endpoint: Endpoint) -> list[int]:
     """The endpoint's own errors, and those every route with a body, a rate limit or an
     Idempotency-Key can answer."""
@@ -41,7 +47,7 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     responses: dict[str, Any] = {
         str(endpoint.status): {
             "description": "Success",
-            "content": {JSON: {"schema": endpoint.response}} if endpoint.response else {},
+            "content": _content(endpoint),
         }
     }
     for status in _errors(endpoint):

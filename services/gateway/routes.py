@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from gantry.v1 import common_pb2 as common_pb
 from gantry.v1 import registry_pb2 as registry_pb
 from gantry.v1 import telemetry_pb2 as telemetry_pb
-from google.protobuf import field_mask_pb2, json_format
+from google.protobuf import duration_pb2, field_mask_pb2, json_format
 from google.protobuf.message import Message
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from services.gateway import schemas
 from services.gateway.auth import OPERATOR
-from services.gateway.clients import call
-from services.gateway.endpoints import Call, Endpoint, json_response
+from services.gateway.clients import call, open_stream
+from services.gateway.endpoints import CSV, Call, Endpoint, json_response
 from services.gateway.problems import Problem
 from services.kit.errors import FieldViolation
 from services.kit.protos import enum_name, enum_number, from_timestamp, timestamp
@@ -338,6 +339,70 @@ async def get_latest(c: Call) -> Response:
     return json_response({"device_id": latest.device_id, "values": [reading_json(v) for v in latest.values]})
 
 
+def period(c: Call) -> dict[str, Any]:
+    return {"start": timestamp(c.query["start"]), "end": timestamp(c.query["end"])}
+
+
+async def query_readings(c: Call) -> Response:
+    request = telemetry_pb.QueryRangeRequest(
+        tenant_id=c.tenant_id,
+        device_id=c.path("device_id"),
+        channels=c.query["channel"],
+        page=page_request(c),
+        **period(c),
+    )
+    page = await call(c.backends.telemetry.QueryRange, request, field_prefix="page.")
+    return json_response(
+        {"items": [reading_json(r) for r in page.readings], "next_cursor": page.page.next_cursor}
+    )
+
+
+def bucket_json(bucket: telemetry_pb.Bucket, aggregates: list[str]) -> dict[str, Any]:
+    found: dict[str, Any] = {"start": rfc3339(bucket.start)}
+    for name in aggregates:
+        value = getattr(bucket, name)
+        found[name] = getattr(value, value.WhichOneof("kind")) if name in ("first", "last") else value
+    return found
+
+
+async def query_series(c: Call) -> Response:
+    request = telemetry_pb.QuerySeriesRequest(
+        tenant_id=c.tenant_id,
+        device_id=c.path("device_id"),
+        channel=c.query["channel"],
+        bucket=duration_pb2.Duration(seconds=c.query["bucket"]),
+        aggregates=[enum_number(telemetry_pb.Aggregate, name, "") for name in c.query["aggregate"]],
+        **period(c),
+    )
+    series = await call(c.backends.telemetry.QuerySeries, request)
+    aggregates = [telemetry_pb.Aggregate.Name(number).lower() for number in series.aggregates]
+    body = {
+        "device_id": series.device_id,
+        "channel": series.channel,
+        "bucket": series.bucket.seconds,
+        "aggregates": aggregates,
+        "buckets": [bucket_json(b, aggregates) for b in series.buckets],
+    }
+    return json_response(body)
+
+
+async def export_readings(c: Call) -> Response:
+    device_id = c.path("device_id")
+    request = telemetry_pb.ExportCsvRequest(
+        tenant_id=c.tenant_id, device_id=device_id, channels=c.query["channel"], **period(c)
+    )
+    first, rest = await open_stream(c.backends.telemetry.ExportCsv, request)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        if first is not None:
+            yield first.data
+            async for chunk in rest:
+                yield chunk.data
+
+    disposition = {"Content-Disposition": f'attachment; filename="{device_id}.csv"'}
+    return StreamingResponse(chunks(), media_type=CSV, headers=disposition)
+
+
 INGEST_MAX_BODY_BYTES = 8 * 1024 * 1024
 BULK_MAX_BODY_BYTES = 8 * 1024 * 1024
 
@@ -642,6 +707,40 @@ ENDPOINTS = [
         "devices",
         scope="devices:write",
         response=schemas.Credential,
+        errors=(401, 403, 404, 422),
+    ),
+    Endpoint(
+        "GET",
+        "/v1/devices/{device_id}/telemetry",
+        query_readings,
+        "A device's readings in a period, by time then channel, a page at a time",
+        "telemetry",
+        scope="telemetry:read",
+        query=schemas.ReadingsPageQuery,
+        response=schemas.ReadingList,
+        errors=(401, 403, 404, 422),
+    ),
+    Endpoint(
+        "GET",
+        "/v1/devices/{device_id}/telemetry/series",
+        query_series,
+        "One channel of a device downsampled into buckets (min, max, avg, count, first, last)",
+        "telemetry",
+        scope="telemetry:read",
+        query=schemas.SeriesQuery,
+        response=schemas.SeriesResult,
+        errors=(401, 403, 404, 422),
+    ),
+    Endpoint(
+        "GET",
+        "/v1/devices/{device_id}/telemetry/export",
+        export_readings,
+        "A device's readings in a period as CSV (ts, channel, value), streamed",
+        "telemetry",
+        scope="telemetry:read",
+        query=schemas.ReadingsQuery,
+        response=None,
+        media_type=CSV,
         errors=(401, 403, 404, 422),
     ),
 ]

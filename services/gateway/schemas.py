@@ -230,6 +230,69 @@ class IngestResult(Schema):
     )
 
 
+AGGREGATES = ("min", "max", "avg", "count", "first", "last")
+
+
+class Period(Schema):
+    start = fields.AwareDateTime(required=True, metadata={"description": "RFC 3339, inclusive"})
+    end = fields.AwareDateTime(required=True, metadata={"description": "RFC 3339, exclusive"})
+
+
+class ReadingsQuery(Period):
+    channel = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)),
+        load_default=list,
+        validate=validate.Length(max=100),
+        metadata={"description": "Repeat for several channels; none for every channel"},
+    )
+
+
+class ReadingsPageQuery(ReadingsQuery):
+    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=1000))
+    cursor = fields.String(load_default="", validate=validate.Length(max=2048))
+
+
+class SeriesQuery(Period):
+    channel = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    bucket = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1, max=10 * 366 * 86400),
+        metadata={"description": "Bucket width in seconds; buckets are aligned to the Unix epoch"},
+    )
+    aggregate = fields.List(
+        fields.String(validate=validate.OneOf(AGGREGATES)),
+        load_default=list,
+        metadata={
+            "description": "Repeat for several; none for all that apply (min, max, avg need a number channel)"
+        },
+    )
+
+
+class ReadingList(Schema):
+    items = fields.List(fields.Nested(ChannelValue), required=True)
+    next_cursor = fields.String(required=True, metadata={"description": "empty on the last page"})
+
+
+class SeriesBucket(Schema):
+    start = fields.DateTime(required=True)
+    count = fields.Integer()
+    min = fields.Float()
+    max = fields.Float()
+    avg = fields.Float()
+    first = fields.Raw(metadata=SCALAR)
+    last = fields.Raw(metadata=SCALAR)
+
+
+class SeriesResult(Schema):
+    device_id = fields.String(required=True, metadata={"format": "uuid"})
+    channel = fields.String(required=True)
+    bucket = fields.Integer(required=True, metadata={"description": "seconds"})
+    aggregates = fields.List(fields.String(validate=validate.OneOf(AGGREGATES)), required=True)
+    buckets = fields.List(
+        fields.Nested(SeriesBucket), required=True, metadata={"description": "empty buckets left out"}
+    )
+
+
 class ThingsBoardTelemetry(Schema):
     """ThingsBoard's device telemetry: `{"key": value, ...}`, `{"ts": ms, "values": {...}}`,
     or an array of either."""

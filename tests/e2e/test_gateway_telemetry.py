@@ -115,3 +115,58 @@ def test_telemetry_routes_refuse_what_they_must(platform: Platform, client: Part
     malformed = client.http.post("/v1/telemetry", json={"devices": [{"device_id": str(uuid.uuid4())}]})
     assert malformed.status_code == 422
     assert malformed.json()["errors"] == [{"field": "devices[0].samples", "message": "must be a list"}]
+
+
+def test_stored_readings_are_queried_downsampled_and_exported(
+    platform: Platform, client: PartnerClient
+) -> None:
+    device = client.register_device()
+    base = (now_ms() // 60_000 - 10) * 60_000
+    samples = [
+        {"ts": base + 15_000 * i, "values": {"spindle_temp": 20.0 + i, "mode": "cutting"}} for i in range(8)
+    ]
+    assert accepted_once_known(client, batch(device["id"], *samples))["accepted"] == 16
+    path = f"/v1/devices/{device['id']}/telemetry"
+
+    def latest() -> dict | None:
+        values = client.http.get(f"{path}/latest").json()["values"]
+        return {v["channel"]: v["value"] for v in values} if len(values) == 2 else None
+
+    assert eventually(latest, what="the readings to be stored") == {"spindle_temp": 27.0, "mode": "cutting"}
+    start = datetime.fromtimestamp(base / 1000, UTC).isoformat()
+    end = datetime.fromtimestamp((base + 120_000) / 1000, UTC).isoformat()
+    first = client.http.get(path, params={"start": start, "end": end, "channel": "spindle_temp", "limit": 5})
+    assert first.status_code == 200, first.text
+    rest = client.http.get(
+        path,
+        params={"start": start, "end": end, "channel": "spindle_temp", "cursor": first.json()["next_cursor"]},
+    ).json()
+    values = [r["value"] for r in first.json()["items"] + rest["items"]]
+    assert values == [20.0 + i for i in range(8)] and rest["next_cursor"] == ""
+
+    series = client.http.get(
+        f"{path}/series",
+        params={
+            "start": start,
+            "end": end,
+            "channel": "spindle_temp",
+            "bucket": 60,
+            "aggregate": ["avg", "max"],
+        },
+    )
+    assert series.status_code == 200, series.text
+    assert [(b["avg"], b["max"]) for b in series.json()["buckets"]] == [(21.5, 23.0), (25.5, 27.0)]
+
+    export = client.http.get(f"{path}/export", params={"start": start, "end": end, "channel": "mode"})
+    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    lines = export.text.splitlines()
+    assert lines[0] == "ts,channel,value" and len(lines) == 9 and lines[1].endswith(",mode,cutting")
+
+    bad = client.http.get(
+        f"{path}/series", params={"start": end, "end": start, "channel": "spindle_temp", "bucket": 60}
+    )
+    assert bad.status_code == 422
+    stranger = PartnerClient(platform.gateway_url, OPERATOR_TOKEN)
+    stranger = stranger.as_tenant(stranger.create_tenant("Peeking Ltd")["api_key"])
+    assert stranger.http.get(path, params={"start": start, "end": end}).status_code == 404
+    assert stranger.http.get(f"{path}/export", params={"start": start, "end": end}).status_code == 404
