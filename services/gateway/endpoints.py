@@ -157,6 +157,9 @@ def starlette_handler(endpoint: Endpoint, backends: Backends, guards: Guards) ->
             call, quota = await _admitted(endpoint, Call(request, None, backends), guards)
             response = await _answered(endpoint, call, guards.idempotency)
         except Problem as problem:
+            if endpoint.device_token and problem.status == 422:
+                # ThingsBoard's device API answers every bad payload with 400.
+                problem = Problem(400, "bad-payload", problem.detail, problem.errors)
             return problem.response()
         if quota is not None:
             response.headers.update(quota.headers())

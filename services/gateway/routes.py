@@ -8,7 +8,7 @@ from typing import Any
 from gantry.v1 import common_pb2 as common_pb
 from gantry.v1 import registry_pb2 as registry_pb
 from gantry.v1 import telemetry_pb2 as telemetry_pb
-from google.protobuf import duration_pb2, field_mask_pb2, json_format
+from google.protobuf import duration_pb2, field_mask_pb2, json_format, struct_pb2
 from google.protobuf.message import Message
 from starlette.responses import Response, StreamingResponse
 
@@ -440,6 +440,31 @@ async def ingest_telemetry(c: Call) -> Response:
     return json_response(ingest_json(await call(c.backends.telemetry.IngestJson, request)))
 
 
+async def report_attributes(c: Call) -> Response:
+    assert c.device is not None
+    attributes = struct_pb2.Struct()
+    attributes.update(c.body)
+    request = registry_pb.ReportClientAttributesRequest(
+        tenant_id=c.device.tenant_id, device_id=c.device.device_id, attributes=attributes
+    )
+    await call(c.backends.registry.ReportClientAttributes, request)
+    return Response(status_code=200)
+
+
+async def get_attributes(c: Call) -> Response:
+    assert c.device is not None
+    request = registry_pb.GetDeviceAttributesRequest(
+        tenant_id=c.device.tenant_id,
+        device_id=c.device.device_id,
+        client_keys=[k for k in c.query["clientKeys"].split(",") if k],
+        shared_keys=[k for k in c.query["sharedKeys"].split(",") if k],
+    )
+    found = await call(c.backends.registry.GetDeviceAttributes, request)
+    return json_response(
+        {"client": json_format.MessageToDict(found.client), "shared": json_format.MessageToDict(found.shared)}
+    )
+
+
 async def thingsboard_telemetry(c: Call) -> Response:
     """ThingsBoard's answers: 200 with no body when every reading is accepted, 400 when
     the payload is malformed or any reading is refused (the others are kept)."""
@@ -450,12 +475,7 @@ async def thingsboard_telemetry(c: Call) -> Response:
         device_id=c.device.device_id,
         body=c.raw,
     )
-    try:
-        result = await call(c.backends.telemetry.IngestJson, request)
-    except Problem as problem:
-        if problem.status == 422:
-            raise Problem(400, "bad-payload", problem.detail, problem.errors) from None
-        raise
+    result = await call(c.backends.telemetry.IngestJson, request)
     if result.rejected:
         refused = [
             FieldViolation(r["channel"] or f"[{r['sample_index']}]", f"{r['reason']}: {r['detail']}")
@@ -742,5 +762,29 @@ ENDPOINTS = [
         response=None,
         media_type=CSV,
         errors=(401, 403, 404, 422),
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/{device_token}/attributes",
+        report_attributes,
+        "Client attributes a device reports, as ThingsBoard's HTTP device API takes them",
+        "device api",
+        scope=None,
+        device_token=True,
+        body=schemas.ThingsBoardAttributes,
+        response=None,
+        errors=(400, 401, 413, 415),
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/{device_token}/attributes",
+        get_attributes,
+        "A device's client and shared attributes, as ThingsBoard's HTTP device API answers them",
+        "device api",
+        scope=None,
+        device_token=True,
+        query=schemas.ThingsBoardAttributesQuery,
+        response=schemas.ThingsBoardAttributeValues,
+        errors=(400, 401),
     ),
 ]

@@ -293,6 +293,27 @@ class SeriesResult(Schema):
     )
 
 
+class ThingsBoardAttributes(Schema):
+    """Client attributes a device reports: `{"key": value, ...}`; null removes a key."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+class ThingsBoardAttributesQuery(Schema):
+    clientKeys = fields.String(
+        load_default="", validate=validate.Length(max=4096), metadata={"description": "comma-separated"}
+    )
+    sharedKeys = fields.String(
+        load_default="", validate=validate.Length(max=4096), metadata={"description": "comma-separated"}
+    )
+
+
+class ThingsBoardAttributeValues(Schema):
+    client = fields.Dict(required=True)
+    shared = fields.Dict(required=True)
+
+
 class ThingsBoardTelemetry(Schema):
     """ThingsBoard's device telemetry: `{"key": value, ...}`, `{"ts": ms, "values": {...}}`,
     or an array of either."""

@@ -122,3 +122,13 @@ device_credentials = Table(
     Column("valid_until", UtcDateTime()),
     Column("revoked_at", UtcDateTime()),
 )
+
+# What each device reported about itself; apart from `devices` so that a report
+# neither changes the device's version nor contends with its updates.
+device_client_attributes = Table(
+    "device_client_attributes",
+    metadata,
+    Column("device_id", String(36), ForeignKey("devices.id"), primary_key=True),
+    Column("attributes", JSON, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)

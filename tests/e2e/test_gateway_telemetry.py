@@ -170,3 +170,36 @@ def test_stored_readings_are_queried_downsampled_and_exported(
     stranger = stranger.as_tenant(stranger.create_tenant("Peeking Ltd")["api_key"])
     assert stranger.http.get(path, params={"start": start, "end": end}).status_code == 404
     assert stranger.http.get(f"{path}/export", params={"start": start, "end": end}).status_code == 404
+
+
+def test_a_device_reports_and_reads_attributes_as_on_thingsboard(
+    platform: Platform, client: PartnerClient
+) -> None:
+    device = client.register_device()
+    patched = client.http.patch(
+        f"/v1/devices/{device['id']}",
+        json={"attributes": {"target_rpm": 12000, "recipe": "A7"}},
+        headers={"If-Match": f'"{device["version"]}"'},
+    )
+    assert patched.status_code == 200, patched.text
+    url = f"{platform.gateway_url}/api/v1/{device['access_token']}/attributes"
+    assert httpx.post(url, json={"firmwareVersion": "1.2.0", "serial": "X1"}, timeout=10).status_code == 200
+    assert httpx.post(url, json={"serial": None, "uptime_h": 41}, timeout=10).status_code == 200
+    everything = httpx.get(url, timeout=10).json()
+    assert everything == {
+        "client": {"firmwareVersion": "1.2.0", "uptime_h": 41.0},
+        "shared": {"target_rpm": 12000.0, "recipe": "A7"},
+    }
+    some = httpx.get(url, params={"clientKeys": "uptime_h", "sharedKeys": "recipe"}, timeout=10).json()
+    assert some == {"client": {"uptime_h": 41.0}, "shared": {"recipe": "A7"}}
+    assert (
+        httpx.post(
+            url, content=b"[1, 2]", headers={"content-type": "application/json"}, timeout=10
+        ).status_code
+        == 400
+    )
+    assert httpx.post(url, json={"x" * 200: 1}, timeout=10).status_code == 400
+    assert (
+        httpx.get(f"{platform.gateway_url}/api/v1/gdt_unknown_token/attributes", timeout=10).status_code
+        == 401
+    )

@@ -6,10 +6,12 @@ import grpc
 from gantry.v1 import registry_pb2_grpc
 
 from services.kit.store import Store
+from services.registry.api.attributes import AttributesApi
 from services.registry.api.credentials import CredentialsApi
 from services.registry.api.devices import DevicesApi
 from services.registry.api.profiles import ProfilesApi
 from services.registry.api.tenants import TenantsApi
+from services.registry.usecases.attributes import Attributes
 from services.registry.usecases.cache import EvictingCache
 from services.registry.usecases.credentials import Credentials
 from services.registry.usecases.devices import Devices
@@ -20,7 +22,12 @@ SERVICE_NAME = "gantry.v1.RegistryService"
 
 
 class RegistryServicer(
-    TenantsApi, ProfilesApi, DevicesApi, CredentialsApi, registry_pb2_grpc.RegistryServiceServicer
+    TenantsApi,
+    ProfilesApi,
+    DevicesApi,
+    CredentialsApi,
+    AttributesApi,
+    registry_pb2_grpc.RegistryServiceServicer,
 ):
     def __init__(self, store: Store) -> None:
         # What this process remembers of what it read, shared by the use cases that
@@ -30,6 +37,7 @@ class RegistryServicer(
         self.profiles = Profiles(store.unit_of_work)
         self.devices = Devices(store.unit_of_work, cache=self.cache)
         self.credentials = Credentials(store.unit_of_work, cache=self.cache)
+        self.attributes = Attributes(store.unit_of_work)
 
 
 def add_servicer(server: grpc.Server, store: Store) -> None:
