@@ -36,7 +36,6 @@ class LatestValues:
     values: list[ChannelValue]
 
 
-
 @dataclass(frozen=True)
 class ReadingsPage:
     """A page of a device's readings by (ts, channel); `next_cursor` is empty on the last page."""

@@ -2,47 +2,30 @@
 
 Every query first finds the device among the tenant's own (another tenant's device is
 NotFound, exactly as one that does not exist) and checks the channels it names against
-the device's profile version. Readings are then read along the primary key
-(device_id, channel, ts, ...): one index range per channel.
+the device's profile version; the statements are in reading_statements.py.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    Column,
-    ColumnElement,
     Connection,
-    FromClause,
-    Over,
     Row,
     Select,
-    String,
-    and_,
-    extract,
-    false,
-    func,
-    literal,
-    select,
-    type_coerce,
-    union_all,
 )
 
 from services.kit import pagination
-from services.kit.db import UnitOfWork, UtcDateTime
+from services.kit.db import UnitOfWork
 from services.kit.errors import FieldViolation, InvalidArgument, NotFound
 from services.kit.validation import require_uuid
+from services.telemetry import reading_statements as statements
 from services.telemetry import storage
-from services.telemetry.domain import Bucket, ChannelValue, LatestValues, ReadingsPage, Series
-
-readings = storage.readings
+from services.telemetry.csv_export import csv_chunks
+from services.telemetry.domain import Bucket, LatestValues, ReadingsPage, Series
 
 AGGREGATES = ("min", "max", "avg", "count", "first", "last")
 NUMERIC_TYPES = frozenset({"float", "int"})
@@ -50,20 +33,9 @@ _NUMERIC_AGGREGATES = frozenset({"min", "max", "avg"})
 MAX_BUCKETS = 100_000
 # Nothing is kept longer than the longest retention tier, ten years: a wider bucket means nothing.
 MAX_BUCKET_SECONDS = 3660 * 86_400
-# About one gRPC message of CSV; rows fetched per round trip of the server-side cursor.
-CSV_CHUNK_CHARS = 64 * 1024
+# Rows fetched per round trip of the server-side cursor.
 EXPORT_BATCH_ROWS = 2000
 
-# The column each value type is stored in.
-_VALUE_COLUMNS = {
-    "float": readings.c.float_value,
-    "int": readings.c.int_value,
-    "bool": readings.c.bool_value,
-    "string": readings.c.text_value,
-    "enum": readings.c.text_value,
-}
-_STORED_VALUES = ("float_value", "int_value", "bool_value", "text_value")
-_READING_COLUMNS = (readings.c.channel, readings.c.ts, *(readings.c[name] for name in _STORED_VALUES))
 _SCALAR_TYPES: dict[str, Callable[[Any], Any]] = {
     "float": float,
     "int": int,
@@ -71,19 +43,6 @@ _SCALAR_TYPES: dict[str, Callable[[Any], Any]] = {
     "string": str,
     "enum": str,
 }
-_WINDOW_FUNCTIONS = {
-    "min": func.min,
-    "max": func.max,
-    "avg": func.avg,
-    "count": func.count,
-    "first": func.first_value,
-    "last": func.last_value,
-}
-
-# What a device reads while telemetry does not know its profile version yet.
-_NO_READINGS = select(*_READING_COLUMNS).where(false())
-
-After = tuple[datetime, str]
 
 
 class Queries:
@@ -97,8 +56,8 @@ class Queries:
         tenant_id, device_id = _ids(tenant_id, device_id)
         with self._unit_of_work(read_only=True) as uow:
             channels = _channels(uow.connection, tenant_id, device_id)
-            rows = uow.connection.execute(_latest(uuid.UUID(device_id), list(channels))).all()
-        latest = {row.channel: _channel_value(row) for row in rows}
+            rows = uow.connection.execute(statements.latest(uuid.UUID(device_id), list(channels))).all()
+        latest = {row.channel: statements.channel_value(row) for row in rows}
         return LatestValues(device_id, [latest[key] for key in channels if key in latest])
 
     def query_range(
@@ -126,8 +85,8 @@ class Queries:
         after = _after(pagination.decode_cursor(cursor, listing))
         with self._unit_of_work(read_only=True) as uow:
             selected = _selected(_channels(uow.connection, tenant_id, device_id), channels)
-            query = _in_order(uuid.UUID(device_id), selected, start, end, after, limit + 1)
-            found = [_channel_value(row) for row in uow.connection.execute(query)]
+            query = statements.in_order(uuid.UUID(device_id), selected, start, end, after, limit + 1)
+            found = [statements.channel_value(row) for row in uow.connection.execute(query)]
         page = found[:limit]
         last = page[-1] if len(found) > limit else None
         next_cursor = pagination.encode_cursor([last.ts.isoformat(), last.channel], listing) if last else ""
@@ -151,11 +110,11 @@ class Queries:
         with self._unit_of_work(read_only=True) as uow:
             value_type = _value_type(_channels(uow.connection, tenant_id, device_id), channel)
             names = _aggregates(aggregates, value_type)
-            query = _series(
+            query = statements.series(
                 uow.connection.dialect.name,
                 uuid.UUID(device_id),
                 channel,
-                _VALUE_COLUMNS[value_type],
+                statements.VALUE_COLUMNS[value_type],
                 start,
                 end,
                 bucket_seconds,
@@ -176,12 +135,12 @@ class Queries:
         _require_period(start, end)
         with self._unit_of_work(read_only=True) as uow:
             selected = _selected(_channels(uow.connection, tenant_id, device_id), channels)
-        return self._csv(_in_order(uuid.UUID(device_id), selected, start, end, None, None))
+        return self._csv(statements.in_order(uuid.UUID(device_id), selected, start, end, None, None))
 
     def _csv(self, query: Select) -> Iterator[bytes]:
         # In a transaction, never committed: PostgreSQL keeps a server-side cursor only in one.
         with self._unit_of_work() as uow:
-            yield from _csv_chunks(
+            yield from csv_chunks(
                 uow.connection.execution_options(yield_per=EXPORT_BATCH_ROWS).execute(query)
             )
 
@@ -245,7 +204,7 @@ def _aggregates(named: Sequence[str], value_type: str) -> list[str]:
     return [a for a in applicable if a in named]
 
 
-def _after(position: list[Any] | None) -> After | None:
+def _after(position: list[Any] | None) -> statements.After | None:
     """The (ts, channel) a page continues after. The cursor's fingerprint is no signature,
     so its position is checked like any other input."""
     if position is None:
@@ -258,128 +217,6 @@ def _after(position: list[Any] | None) -> After | None:
     if ts.tzinfo is None or not isinstance(channel, str):
         raise _invalid("page.cursor", "not a cursor of this list")
     return ts, channel
-
-
-def _of_channel(
-    device_id: uuid.UUID, channel: str | ColumnElement[str], table: FromClause = readings
-) -> ColumnElement[bool]:
-    return and_(table.c.device_id == device_id, table.c.channel == channel)
-
-
-def _in_order(
-    device_id: uuid.UUID,
-    channels: Sequence[str],
-    start: datetime,
-    end: datetime,
-    after: After | None,
-    limit: int | None,
-) -> Select:
-    """The readings of `channels` in [start, end) past `after`, by time then channel.
-
-    Merged from one index range per channel, each already in time order: a page reads
-    at most `limit` rows of each channel, where filtering the device's readings by
-    time would sort the whole range on every page. Channels are ranked in code point
-    order here rather than by the database's collation, so that the cursor (compared
-    in Python) and the order agree.
-    """
-    if not channels:
-        return _NO_READINGS
-    ranges = [
-        select(
-            select(*_READING_COLUMNS, literal(rank).label("rank"))
-            .where(_of_channel(device_id, channel), readings.c.ts >= start, readings.c.ts < end)
-            .where(*_past(channel, after))
-            .order_by(readings.c.ts)
-            .limit(limit)
-            .subquery()
-        )
-        for rank, channel in enumerate(channels)
-    ]
-    merged = union_all(*ranges).subquery()
-    return (
-        select(*(merged.c[c.name] for c in _READING_COLUMNS))
-        .order_by(merged.c.ts, merged.c.rank)
-        .limit(limit)
-    )
-
-
-def _past(channel: str, after: After | None) -> list[ColumnElement[bool]]:
-    """A channel's readings after the cursor: later in time, or at its time in a later channel."""
-    if after is None:
-        return []
-    ts, after_channel = after
-    return [readings.c.ts > ts if channel <= after_channel else readings.c.ts >= ts]
-
-
-def _latest(device_id: uuid.UUID, channels: Sequence[str]) -> Select:
-    """The latest reading of each channel, in one query on both backends: the time of a
-    channel's latest is a max() along its index (one descent, as a LATERAL join would do
-    on PostgreSQL; SQLite has none), then its row is found by its key."""
-    if not channels:
-        return _NO_READINGS
-    keys = union_all(*(select(literal(channel, String).label("channel")) for channel in channels)).subquery()
-    newest = readings.alias("newest")
-    latest_ts = select(func.max(newest.c.ts)).where(_of_channel(device_id, keys.c.channel, newest))
-    latest = select(keys.c.channel, latest_ts.scalar_subquery().label("ts")).subquery()
-    return (
-        select(*_READING_COLUMNS)
-        .join(latest, and_(readings.c.channel == latest.c.channel, readings.c.ts == latest.c.ts))
-        .where(readings.c.device_id == device_id)
-    )
-
-
-def _series(
-    dialect: str,
-    device_id: uuid.UUID,
-    channel: str,
-    value: Column[Any],
-    start: datetime,
-    end: datetime,
-    bucket_seconds: int,
-    aggregates: Sequence[str],
-) -> Select:
-    """One row per bucket holding a reading. Every aggregate is a window function over the
-    bucket's readings in time order (first and last need that order, which GROUP BY
-    cannot keep on both backends), read from each bucket's first row."""
-    bucket = _bucket_start(dialect, bucket_seconds, _origin(start, bucket_seconds))
-
-    def over(function: Any) -> Over:
-        # One window for all of them, so the readings are sorted once.
-        return function.over(partition_by=bucket, order_by=readings.c.ts, rows=(None, None))
-
-    windows = (
-        select(
-            bucket.label("start"),
-            over(func.row_number()).label("nth"),
-            *(over(_WINDOW_FUNCTIONS[name](value)).label(name) for name in aggregates),
-        )
-        .where(
-            _of_channel(device_id, channel), readings.c.ts >= start, readings.c.ts < end, value.is_not(None)
-        )
-        .subquery()
-    )
-    return (
-        select(windows.c.start, *(windows.c[name] for name in aggregates))
-        .where(windows.c.nth == 1)
-        .order_by(windows.c.start)
-    )
-
-
-def _origin(start: datetime, bucket_seconds: int) -> int:
-    """The start of the bucket holding `start`, in seconds since the epoch: a multiple of
-    the bucket at or before every reading of the series."""
-    return math.floor(start.timestamp()) // bucket_seconds * bucket_seconds
-
-
-def _bucket_start(dialect: str, bucket_seconds: int, origin: int) -> ColumnElement[datetime]:
-    """The start of a reading's bucket. Binning from `origin` rather than from the epoch
-    keeps the division on non-negative numbers, where truncation is the floor."""
-    if dialect == "postgresql":
-        width = timedelta(seconds=bucket_seconds)
-        return func.date_bin(width, readings.c.ts, func.to_timestamp(origin), type_=UtcDateTime())
-    # SQLite keeps times as text; extract() renders as strftime('%s'), whole seconds.
-    seconds = origin + (extract("epoch", readings.c.ts) - origin) // bucket_seconds * bucket_seconds
-    return type_coerce(func.datetime(seconds, "unixepoch"), UtcDateTime())
 
 
 def _aggregate_types(aggregates: Sequence[str], value_type: str) -> dict[str, Callable[[Any], Any]]:
@@ -396,45 +233,3 @@ def _bucket(row: Row, types: dict[str, Callable[[Any], Any]]) -> Bucket:
     return Bucket(
         start, **{name: make(value) for (name, make), value in zip(types.items(), values, strict=True)}
     )
-
-
-def _stored_value(row: Row) -> float | int | bool | str:
-    """The value of a reading, typed by the one column of it that is set."""
-    return next(value for value in (getattr(row, name) for name in _STORED_VALUES) if value is not None)
-
-
-def _channel_value(row: Row) -> ChannelValue:
-    return ChannelValue(row.channel, row.ts, _stored_value(row))
-
-
-def _csv_chunks(rows: Iterable[Row]) -> Iterator[bytes]:
-    """Readings as CSV in chunks of about CSV_CHUNK_CHARS. The csv module's defaults are
-    RFC 4180's: CRLF line ends, a field quoted when it holds a comma, a quote or a line
-    break, and quotes doubled."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(("ts", "channel", "value"))
-    for row in rows:
-        writer.writerow((_rfc3339(row.ts), row.channel, _csv_value(_stored_value(row))))
-        if buffer.tell() >= CSV_CHUNK_CHARS:
-            yield _drain(buffer)
-    if buffer.tell():
-        yield _drain(buffer)
-
-
-def _drain(buffer: io.StringIO) -> bytes:
-    data = buffer.getvalue().encode()
-    buffer.seek(0)
-    buffer.truncate()
-    return data
-
-
-def _rfc3339(ts: datetime) -> str:
-    """UTC with milliseconds, the precision readings are sent with: 2026-03-01T12:00:00.250Z."""
-    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _csv_value(value: float | int | bool | str) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)

@@ -26,8 +26,8 @@ from services.kit.bus import ConfirmingPublisher
 from services.kit.protos import timestamp
 from services.kit.store import Store
 from services.telemetry import storage
+from services.telemetry.csv_export import CSV_CHUNK_CHARS
 from services.telemetry.domain import KnownDevice
-from services.telemetry.queries import CSV_CHUNK_CHARS
 from tests.support.access import rpc_error, violations
 from tests.support.telemetry import Stub, teach_device, telemetry_server, telemetry_store
 
