@@ -1,7 +1,8 @@
 """Starts every process of the platform in the foreground with prefixed logs (`make run`).
 
 Prints the gateway URL and the operator credential first: GANTRY_OPERATOR_TOKEN when
-set, otherwise a new random token for this run. Ctrl-C stops every process.
+set, otherwise a new random token for this run. Unless SIMULATE=0, a simulated factory
+(tools/simulate.py) streams telemetry beside them. Ctrl-C stops every process.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ Gantry is starting.
   Try:            curl -s -X POST http://127.0.0.1:{port}/v1/tenants \\
                     -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\
                     -d '{{"name": "Acme Precision", "country": "CN", "size_class": "small"}}'
+A simulated factory streams telemetry once the gateway is ready (SIMULATE=0 turns it off).
 Press Ctrl-C to stop.
 """,
         flush=True,
@@ -39,7 +41,17 @@ Press Ctrl-C to stop.
         "PYTHONWARNINGS", "ignore::Warning:nameko.cli.commands,ignore::UserWarning:nameko.cli.main"
     )
     honcho = venv_bin / "honcho"
-    os.execv(honcho, [str(honcho), "start", "--procfile", str(ROOT / "Procfile"), "--app-root", str(ROOT)])
+    os.execv(honcho, [str(honcho), "start", "--procfile", str(procfile()), "--app-root", str(ROOT)])
+
+
+def procfile() -> Path:
+    """The Procfile, with the simulated factory as one more process unless SIMULATE=0."""
+    if os.environ.get("SIMULATE", "1") == "0":
+        return ROOT / "Procfile"
+    with_factory = ROOT / os.environ.get("GANTRY_DATA_DIR", "var") / "Procfile.run"
+    with_factory.parent.mkdir(parents=True, exist_ok=True)
+    with_factory.write_text((ROOT / "Procfile").read_text() + "factory: python tools/simulate.py\n")
+    return with_factory
 
 
 if __name__ == "__main__":

@@ -1,0 +1,209 @@
+"""A small simulated factory for `make run`: one tenant, a few machining centres streaming
+telemetry through the gateway once a second, so that a newcomer sees live data at once.
+
+It uses the partner API as a partner would: the operator token creates the tenant
+(remembered in var/simulated-factory.json, so restarts keep the same devices), the
+tenant's key registers the devices, an edge gateway posts every device's readings to
+`POST /v1/telemetry`, and the first machine also speaks ThingsBoard's device API with
+its own access token.
+
+Usage: python tools/simulate.py   (GANTRY_OPERATOR_TOKEN and GANTRY_GATEWAY_PORT as for the gateway)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import random
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+MACHINES = 5
+READY_TIMEOUT_SECONDS = 120
+PROFILE = {
+    "name": "VMC-850 machining centre",
+    "manufacturer": "Haas",
+    "model": "VF-2",
+    "channels": [
+        {
+            "key": "spindle_temp",
+            "value_type": "float",
+            "unit": "degC",
+            "min": 10,
+            "max": 90,
+            "sample_interval_ms": 1000,
+        },
+        {
+            "key": "spindle_rpm",
+            "value_type": "int",
+            "unit": "rpm",
+            "min": 0,
+            "max": 12000,
+            "sample_interval_ms": 1000,
+        },
+        {
+            "key": "vibration",
+            "value_type": "float",
+            "unit": "mm/s",
+            "min": 0,
+            "max": 12,
+            "sample_interval_ms": 1000,
+        },
+        {
+            "key": "power",
+            "value_type": "float",
+            "unit": "kW",
+            "min": 0,
+            "max": 30,
+            "sample_interval_ms": 1000,
+        },
+        {"key": "mode", "value_type": "enum", "allowed_values": ["idle", "cutting", "alarm"]},
+        {"key": "door_open", "value_type": "bool"},
+    ],
+}
+
+
+@dataclass
+class Factory:
+    tenant_id: str
+    api_key: str
+    devices: list[dict[str, str]]
+
+
+class Machine:
+    """One machine's readings: cutting cycles with a warming spindle, and rare alarms."""
+
+    def __init__(self, index: int) -> None:
+        self.random = random.Random(index)
+        self.temp = 24.0 + index
+        self.phase = index * 7
+
+    def sample(self, now_ms: int) -> dict[str, Any]:
+        self.phase += 1
+        cutting = (self.phase // 45) % 3 != 2
+        alarm = self.random.random() < 0.002
+        target = 55.0 if cutting else 28.0
+        self.temp += (target - self.temp) * 0.03 + self.random.gauss(0, 0.2)
+        rpm = int(8000 + 1500 * math.sin(self.phase / 9)) if cutting else 0
+        return {
+            "ts": now_ms,
+            "values": {
+                "spindle_temp": round(self.temp, 2),
+                "spindle_rpm": rpm,
+                "vibration": round(abs(self.random.gauss(2.5 if cutting else 0.3, 0.4)), 3),
+                "power": round(12.0 + self.random.gauss(0, 1.0) if cutting else 0.8, 2),
+                "mode": "alarm" if alarm else ("cutting" if cutting else "idle"),
+                "door_open": not cutting and self.phase % 45 < 5,
+            },
+        }
+
+
+def wait_ready(http: httpx.Client) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            if http.get("/readyz").status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise SystemExit("simulated factory: the gateway did not become ready")
+
+
+def open_factory(http: httpx.Client, operator_token: str, state: Path) -> Factory:
+    """The factory of an earlier run if its key still works, otherwise a new one."""
+    if state.exists():
+        factory = Factory(**json.loads(state.read_text()))
+        if http.get("/v1/devices", headers=_bearer(factory.api_key)).status_code == 200:
+            return factory
+    tenant = _ok(
+        http.post(
+            "/v1/tenants",
+            headers=_bearer(operator_token),
+            json={"name": "Demo Precision Works", "country": "CN", "size_class": "small"},
+        )
+    )
+    key = _bearer(tenant["api_key"])
+    profile = _ok(http.post("/v1/device-profiles", headers=key, json=PROFILE))
+    bodies = [
+        {
+            "serial_number": f"VMC-{i + 1:03d}",
+            "display_name": f"Machining centre {i + 1}",
+            "profile_id": profile["id"],
+            "site": "Suzhou plant",
+            "production_line": "line-1",
+        }
+        for i in range(MACHINES)
+    ]
+    registered = _ok(http.post("/v1/devices/bulk", headers=key, json={"devices": bodies}))["items"]
+    devices = [
+        {"id": d["id"], "serial_number": d["serial_number"], "token": d["access_token"]} for d in registered
+    ]
+    factory = Factory(tenant["id"], tenant["api_key"], devices)
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(json.dumps(asdict(factory)))
+    state.chmod(0o600)
+    return factory
+
+
+def stream(http: httpx.Client, factory: Factory, ticks: int | None = None) -> None:
+    """Sends one sample of every machine per second, `ticks` times or until stopped."""
+    machines = [Machine(i) for i in range(len(factory.devices))]
+    key = _bearer(factory.api_key)
+    tick = 0
+    while ticks is None or tick < ticks:
+        started = time.monotonic()
+        now_ms = time.time_ns() // 1_000_000
+        samples = [machine.sample(now_ms) for machine in machines]
+        first, *rest = zip(factory.devices, samples, strict=True)
+        try:
+            # The first machine speaks ThingsBoard's device API; an edge gateway sends the rest.
+            http.post(f"/api/v1/{first[0]['token']}/telemetry", json=first[1])
+            batch = {"devices": [{"device_id": d["id"], "samples": [s]} for d, s in rest]}
+            http.post("/v1/telemetry", headers=key, json=batch)
+        except httpx.HTTPError as error:
+            print(f"simulated factory: {error}; retrying", file=sys.stderr, flush=True)
+        tick += 1
+        time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _ok(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code >= 300:
+        raise SystemExit(
+            f"simulated factory: {response.request.url.path} answered {response.status_code}: {response.text}"
+        )
+    return response.json()
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    port = os.environ.get("GANTRY_GATEWAY_PORT", "8080")
+    state = Path(os.environ.get("GANTRY_DATA_DIR", "var")) / "simulated-factory.json"
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+        wait_ready(http)
+        factory = open_factory(http, os.environ["GANTRY_OPERATOR_TOKEN"], state)
+        device = factory.devices[0]["id"]
+        print(
+            f"""simulated factory: {len(factory.devices)} machines streaming once a second.
+  Tenant API key: {factory.api_key}
+  Try: curl -s http://127.0.0.1:{port}/v1/devices/{device}/telemetry/latest -H 'Authorization: Bearer {factory.api_key}'""",
+            flush=True,
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            stream(http, factory)
+
+
+if __name__ == "__main__":
+    main()
