@@ -30,6 +30,7 @@ from tests.support.backends import AMQP_URL, postgres_database
 from tests.support.platform import ROOT
 from tests.support.telemetry import (
     Stub,
+    declare_readings_queue,
     ingest_request,
     running_writer,
     sample,
@@ -55,14 +56,6 @@ def store(database_url: str, publisher: ConfirmingPublisher, topology: Topology)
 def telemetry(store: Store, publisher: ConfirmingPublisher) -> Iterator[Stub]:
     with telemetry_server(store, publisher, IngestLimits(max_readings=1000)) as stub:
         yield stub
-
-
-def declare_readings_queue(topology: Topology) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
-    channel = connection.channel()
-    topology.declare(channel)
-    topology.declare_consumer_queue(channel, READINGS_QUEUE, ())
-    connection.close()
 
 
 def second_samples(start_ms: int, count: int) -> list[pb.Sample]:
@@ -315,3 +308,9 @@ def test_json_bodies_are_ingested_as_protobuf_batches_are(store: Store, telemetr
     assert violations(lambda: telemetry.IngestJson(malformed)) == {"devices[0]": ANY}
     unformatted = pb.IngestJsonRequest(tenant_id=TENANT, body=batch)
     assert "format" in violations(lambda: telemetry.IngestJson(unformatted))
+
+
+def test_a_request_over_the_size_limit_is_refused_by_the_server(telemetry: Stub) -> None:
+    body = b" " * (17 * 1024 * 1024)
+    request = pb.IngestJsonRequest(tenant_id=TENANT, format=pb.JSON_FORMAT_BATCH, body=body)
+    assert code_of(lambda: telemetry.IngestJson(request)) == grpc.StatusCode.RESOURCE_EXHAUSTED

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import grpc
+import pika
 from gantry.v1 import telemetry_pb2 as pb
 from gantry.v1 import telemetry_pb2_grpc
 from sqlalchemy import func, select
@@ -22,6 +23,7 @@ from services.kit.store import Store
 from services.telemetry import storage
 from services.telemetry.api.ingest import sender
 from services.telemetry.api.servicer import SERVICE_NAME, TelemetryServicer
+from services.telemetry.batches import READINGS_QUEUE
 from services.telemetry.directory import Directory
 from services.telemetry.ingest import IngestLimits
 from services.telemetry.writer import Writer, WriterSettings
@@ -74,6 +76,15 @@ def teach_device(
         changed = {"device_id": device_id, "version": 2, "previous_state": "provisioned", "state": state}
         directory.learn(new_event("device.state_changed", tenant_id, changed))
     return device_id
+
+
+def declare_readings_queue(topology: Topology) -> None:
+    """The writer's queue, as `make migrate` declares it."""
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    channel = connection.channel()
+    topology.declare(channel)
+    topology.declare_consumer_queue(channel, READINGS_QUEUE, ())
+    connection.close()
 
 
 @contextmanager

@@ -1,0 +1,106 @@
+"""Each tenant's retention tier: what ingest refuses as too old, which tier readings are
+stored in, and expiry that drops whole day partitions."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import grpc
+import pytest
+from gantry.v1 import telemetry_pb2 as pb
+from sqlalchemy import insert, inspect, select
+
+from services.kit.bus import ConfirmingPublisher, Topology
+from services.kit.store import Store
+from services.telemetry import retention, storage
+from tests.support.access import code_of, violations
+from tests.support.telemetry import (
+    Stub,
+    declare_readings_queue,
+    ingest_request,
+    running_writer,
+    sample,
+    stored_count,
+    teach_device,
+    telemetry_server,
+    telemetry_store,
+)
+from tests.support.waiting import eventually
+
+DAY_MS = 86_400_000
+
+
+@pytest.fixture
+def store(database_url: str, publisher: ConfirmingPublisher, topology: Topology) -> Iterator[Store]:
+    with telemetry_store(database_url, publisher) as telemetry:
+        declare_readings_queue(topology)
+        yield telemetry
+
+
+@pytest.fixture
+def telemetry(store: Store, publisher: ConfirmingPublisher) -> Iterator[Stub]:
+    with telemetry_server(store, publisher) as stub:
+        yield stub
+
+
+def test_a_tenant_chooses_a_tier_and_ingest_follows_it(
+    store: Store, telemetry: Stub, topology: Topology
+) -> None:
+    tenant = str(uuid.uuid4())
+    assert telemetry.GetRetention(pb.GetRetentionRequest(tenant_id=tenant)).days == 365
+    assert telemetry.SetRetention(pb.Retention(tenant_id=tenant, days=30)).days == 30
+    assert telemetry.GetRetention(pb.GetRetentionRequest(tenant_id=tenant)).days == 30
+    assert "days" in violations(lambda: telemetry.SetRetention(pb.Retention(tenant_id=tenant, days=31)))
+    assert code_of(lambda: telemetry.GetRetention(pb.GetRetentionRequest(tenant_id="x"))) == (
+        grpc.StatusCode.INVALID_ARGUMENT
+    )
+
+    device = teach_device(store, tenant)
+    now_ms = int(time.time() * 1000)
+    response = telemetry.Ingest(
+        ingest_request(
+            tenant,
+            (
+                device,
+                [
+                    sample(now_ms - 40 * DAY_MS, spindle_temp=1.0),
+                    sample(now_ms - 20 * DAY_MS, spindle_temp=2.0),
+                ],
+            ),
+        )
+    )
+    assert [pb.RejectionReason.Name(r.reason) for r in response.rejections] == ["TOO_OLD"]
+    assert response.accepted == 1
+    with running_writer(store, topology):
+        eventually(lambda: stored_count(store, device) == 1, what="the reading to be stored")
+    with store.engine.connect() as connection:
+        assert connection.execute(select(storage.readings.c.retention_days)).scalar_one() == 30
+
+
+def test_expiry_removes_readings_past_their_tier_only(store: Store) -> None:
+    now = datetime.now(UTC)
+    device = uuid.uuid4()
+    stamps = {(30, now - timedelta(days=40)), (30, now - timedelta(days=10)), (365, now - timedelta(days=40))}
+    with store.engine.begin() as connection:
+        storage.ensure_day_partitions(connection, {(days, ts.date()) for days, ts in stamps})
+        connection.execute(
+            insert(storage.readings),
+            [
+                {"device_id": device, "channel": "t", "ts": ts, "retention_days": days, "float_value": 1.0}
+                for days, ts in stamps
+            ],
+        )
+    with store.engine.begin() as connection:
+        removed = retention.expire(connection, now)
+    with store.engine.connect() as connection:
+        kept = connection.execute(select(storage.readings.c.retention_days, storage.readings.c.ts)).all()
+        tables = set(inspect(connection).get_table_names())
+    assert sorted(days for days, _ in kept) == [30, 365]
+    assert removed == 1
+    old_partition = storage.day_partition(30, (now - timedelta(days=40)).date())
+    if store.engine.dialect.name == "postgresql":
+        assert old_partition not in tables
+        assert storage.day_partition(30, (now - timedelta(days=10)).date()) in tables
