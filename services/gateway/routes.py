@@ -36,6 +36,7 @@ def tenant_json(tenant: registry_pb.Tenant) -> dict[str, Any]:
         "country": tenant.country,
         "size_class": enum_name(registry_pb.SizeClass, tenant.size_class, "SIZE_CLASS_"),
         "status": enum_name(registry_pb.TenantStatus, tenant.status, "TENANT_STATUS_"),
+        "version": tenant.version,
         "created_at": rfc3339(tenant.created_at),
         "updated_at": rfc3339(tenant.updated_at),
     }
@@ -136,7 +137,39 @@ async def get_tenant(c: Call) -> Response:
     if c.caller is None or (not c.caller.is_operator and c.caller.tenant_id != tenant_id):
         raise Problem(404, "not-found", "tenant not found")
     tenant = await call(c.backends.registry.GetTenant, registry_pb.GetTenantRequest(tenant_id=tenant_id))
-    return json_response(tenant_json(tenant))
+    return json_response(tenant_json(tenant), headers={"ETag": etag(tenant)})
+
+
+async def list_tenants(c: Call) -> Response:
+    q = c.query
+    request = registry_pb.ListTenantsRequest(
+        page=page_request(c),
+        country=q["country"],
+        status=enum_number(registry_pb.TenantStatus, q["status"], "TENANT_STATUS_") if q["status"] else 0,
+    )
+    found = await call(c.backends.registry.ListTenants, request, field_prefix="page.")
+    body = {"items": [tenant_json(t) for t in found.tenants], "next_cursor": found.page.next_cursor}
+    if found.page.total >= 0:
+        body["total"] = found.page.total
+    return json_response(body)
+
+
+async def update_tenant(c: Call) -> Response:
+    changes = dict(c.body)
+    for field, enum, prefix in (
+        ("size_class", registry_pb.SizeClass, "SIZE_CLASS_"),
+        ("status", registry_pb.TenantStatus, "TENANT_STATUS_"),
+    ):
+        if field in changes:
+            changes[field] = enum_number(enum, changes[field], prefix)
+    request = registry_pb.UpdateTenantRequest(
+        tenant_id=c.path("tenant_id"),
+        expected_version=c.expected_version(),
+        update_mask=field_mask_pb2.FieldMask(paths=sorted(changes)),
+        **changes,
+    )
+    tenant = await call(c.backends.registry.UpdateTenant, request)
+    return json_response(tenant_json(tenant), headers={"ETag": etag(tenant)})
 
 
 async def create_profile(c: Call) -> Response:
@@ -533,6 +566,31 @@ ENDPOINTS = [
         response=schemas.TenantCreated,
         status=201,
         errors=(401, 403, 413, 415, 422),
+    ),
+    Endpoint(
+        "GET",
+        "/v1/tenants",
+        list_tenants,
+        "List tenants (the operator only), filtered by country or region and status",
+        "tenants",
+        scope=OPERATOR,
+        for_operator=True,
+        query=schemas.TenantListQuery,
+        response=schemas.TenantList,
+        errors=(401, 403, 422),
+    ),
+    Endpoint(
+        "PATCH",
+        "/v1/tenants/{tenant_id}",
+        update_tenant,
+        "Change a tenant (the operator only); suspending one stops its keys and devices",
+        "tenants",
+        scope=OPERATOR,
+        for_operator=True,
+        body=schemas.TenantPatch,
+        response=schemas.Tenant,
+        precondition=True,
+        errors=(401, 403, 404, 412, 422, 428),
     ),
     Endpoint(
         "GET",

@@ -10,6 +10,7 @@ from services.kit.validation import text
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 SIZE_CLASSES = ("micro", "small", "medium", "large")
+TENANT_STATUSES = ("active", "suspended")
 
 
 class TenantCreate(Schema):
@@ -22,14 +23,46 @@ class TenantCreate(Schema):
     size_class = fields.String(required=True, validate=validate.OneOf(SIZE_CLASSES))
 
 
+class Patch(Schema):
+    """A partial update: the fields absent stay as they are, but one must be present."""
+
+    @validates_schema
+    def names_a_change(self, data: dict, **_: object) -> None:
+        if not data:
+            raise ValidationError("name at least one field to change", "_schema")
+
+
 class Tenant(Schema):
     id = fields.String(required=True, metadata={"format": "uuid"})
     name = fields.String(required=True)
     country = fields.String(required=True)
     size_class = fields.String(required=True, validate=validate.OneOf(SIZE_CLASSES))
-    status = fields.String(required=True, validate=validate.OneOf(("active", "suspended")))
+    status = fields.String(required=True, validate=validate.OneOf(TENANT_STATUSES))
+    version = fields.Integer(required=True)
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
+
+
+class TenantListQuery(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
+    cursor = fields.String(load_default="", validate=validate.Length(max=2048))
+    country = fields.String(load_default="", validate=validate.Regexp(r"^([A-Z]{2})?$"))
+    status = fields.String(load_default=None, validate=validate.OneOf(TENANT_STATUSES))
+
+
+class TenantList(Schema):
+    items = fields.List(fields.Nested(Tenant), required=True)
+    next_cursor = fields.String(required=True, metadata={"description": "empty on the last page"})
+    total = fields.Integer()
+
+
+class TenantPatch(Patch):
+    """The fields to change; those absent stay as they are."""
+
+    name = text(200, required=False)
+    country = fields.String(validate=validate.Regexp(r"^[A-Z]{2}$"))
+    size_class = fields.String(validate=validate.OneOf(SIZE_CLASSES))
+    status = fields.String(validate=validate.OneOf(TENANT_STATUSES))
 
 
 class TenantCreated(Tenant):
@@ -429,7 +462,7 @@ class ApiKeyList(Schema):
     total = fields.Integer(required=True)
 
 
-class DevicePatch(Schema):
+class DevicePatch(Patch):
     """The fields to change; those absent stay as they are, labels and attributes are replaced whole."""
 
     display_name = text(200, required=False)
@@ -443,26 +476,16 @@ class DevicePatch(Schema):
         metadata={"description": "move to this version of the device's profile"},
     )
 
-    @validates_schema
-    def names_a_change(self, data: dict, **_: object) -> None:
-        if not data:
-            raise ValidationError("name at least one field to change", "_schema")
-
 
 class ProfileList(Schema):
     items = fields.List(fields.Nested(Profile), required=True)
     next_cursor = fields.String(required=True)
 
 
-class ProfilePatch(Schema):
+class ProfilePatch(Patch):
     """The fields to change. New channels make a new version of the profile."""
 
     name = text(200, required=False)
     manufacturer = text(200, required=False)
     model = text(200, required=False)
     channels = fields.List(fields.Nested(Channel), validate=validate.Length(min=1, max=256))
-
-    @validates_schema
-    def names_a_change(self, data: dict, **_: object) -> None:
-        if not data:
-            raise ValidationError("name at least one field to change", "_schema")
