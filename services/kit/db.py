@@ -94,7 +94,9 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, autocommit: bool = False) -> Engine:
+    """An engine of `url`; with `autocommit`, one for lone reads, whose connections stay
+    in autocommit: no BEGIN, ROLLBACK or switching of modes around each query."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -106,6 +108,15 @@ def make_engine(url: str) -> Engine:
     # No pre-ping: it costs a round trip on every checkout, a fifth of a lone read.
     # A connection the server dropped fails its one call, and SQLAlchemy then
     # replaces the whole pool; recycling keeps idle connections from going stale.
+    if autocommit:
+        return create_engine(
+            url,
+            isolation_level="AUTOCOMMIT",
+            pool_reset_on_return=None,
+            pool_size=8,
+            max_overflow=8,
+            pool_recycle=1800,
+        )
     return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
 
 
@@ -168,11 +179,7 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         self.connection = self._engine.connect()
         self.events = []
-        if self._read_only:
-            # A lone query needs no transaction: skipping BEGIN and ROLLBACK saves
-            # two round trips on the hottest reads.
-            self.connection = self.connection.execution_options(isolation_level="AUTOCOMMIT")
-        else:
+        if not self._read_only:
             self._transaction = self.connection.begin()
         return self
 

@@ -50,14 +50,21 @@ def status_of(error: errors.GantryError) -> status_pb2.Status:
     return status
 
 
-def _start(context: grpc.ServicerContext, metadata: dict[str, str]) -> float:
-    bind_request_id(metadata.get(REQUEST_ID_HEADER))
+def _start(context: grpc.ServicerContext) -> float:
+    bind_request_id(_request_id(context))
     # A call whose deadline passed while it queued for a worker thread is not
     # worth starting: the client has already given up on it.
     remaining = context.time_remaining()
     if remaining is not None and remaining <= 0:
         context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed before the call started")
     return time.perf_counter()
+
+
+def _request_id(context: grpc.ServicerContext) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == REQUEST_ID_HEADER:
+            return value
+    return None
 
 
 def _fail(method: str, context: grpc.ServicerContext, error: Exception) -> None:
@@ -81,59 +88,71 @@ def _record(method: str, context: grpc.ServicerContext, started: float, failed: 
 
 
 class GantryInterceptor(grpc.ServerInterceptor):
-    """Runs every handler, unary or streaming, between `_start` and `_record`, mapping errors."""
+    """Runs every handler, unary or streaming, between `_start` and `_record`, mapping errors.
+
+    The wrapped handler of each method is made once and kept: the interceptor runs on
+    every call, and a call's own data (its metadata) is read from its context.
+    """
+
+    def __init__(self) -> None:
+        self._wrapped: dict[str, Any] = {}
 
     def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
-        handler = continuation(details)
-        if handler is None:
-            return None
         method = details.method
-        metadata = dict(details.invocation_metadata or ())
+        wrapped = self._wrapped.get(method)
+        if wrapped is None:
+            handler = continuation(details)
+            if handler is None:
+                return None
+            wrapped = self._wrapped[method] = _wrap(method, handler)
+        return wrapped
 
-        def unary(behavior: Callable) -> Callable:
-            def run(request: Any, context: grpc.ServicerContext) -> Any:
-                started = _start(context, metadata)
-                failed = True
-                try:
-                    reply = behavior(request, context)
-                    failed = False
-                    return reply
-                except Exception as error:
-                    _fail(method, context, error)
-                finally:
-                    _record(method, context, started, failed)
 
-            return run
+def _wrap(method: str, handler: Any) -> Any:
+    def unary(behavior: Callable) -> Callable:
+        def run(request: Any, context: grpc.ServicerContext) -> Any:
+            started = _start(context)
+            failed = True
+            try:
+                reply = behavior(request, context)
+                failed = False
+                return reply
+            except Exception as error:
+                _fail(method, context, error)
+            finally:
+                _record(method, context, started, failed)
 
-        def streaming(behavior: Callable) -> Callable:
-            def run(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-                started = _start(context, metadata)
-                failed = True
-                try:
-                    yield from behavior(request, context)
-                    failed = False
-                except Exception as error:
-                    _fail(method, context, error)
-                finally:
-                    _record(method, context, started, failed)
+        return run
 
-            return run
+    def streaming(behavior: Callable) -> Callable:
+        def run(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            started = _start(context)
+            failed = True
+            try:
+                yield from behavior(request, context)
+                failed = False
+            except Exception as error:
+                _fail(method, context, error)
+            finally:
+                _record(method, context, started, failed)
 
-        kinds = {
-            "unary_unary": (unary, grpc.unary_unary_rpc_method_handler),
-            "stream_unary": (unary, grpc.stream_unary_rpc_method_handler),
-            "unary_stream": (streaming, grpc.unary_stream_rpc_method_handler),
-            "stream_stream": (streaming, grpc.stream_stream_rpc_method_handler),
-        }
-        for kind, (wrap, make_handler) in kinds.items():
-            behavior = getattr(handler, kind)
-            if behavior is not None:
-                return make_handler(
-                    wrap(behavior),
-                    request_deserializer=handler.request_deserializer,
-                    response_serializer=handler.response_serializer,
-                )
-        return handler
+        return run
+
+    kinds = {
+        "unary_unary": (unary, grpc.unary_unary_rpc_method_handler),
+        "stream_unary": (unary, grpc.stream_unary_rpc_method_handler),
+        "unary_stream": (streaming, grpc.unary_stream_rpc_method_handler),
+        "stream_stream": (streaming, grpc.stream_stream_rpc_method_handler),
+    }
+    for kind, (wrap, make_handler) in kinds.items():
+        behavior = getattr(handler, kind)
+        if behavior is not None:
+            return make_handler(
+                wrap(behavior),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+    return handler
 
 
 def server_interceptors() -> list[grpc.ServerInterceptor]:

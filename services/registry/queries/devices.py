@@ -54,9 +54,24 @@ _FIND_DEVICE = select(devices).where(
 )
 
 
+_DEVICE_FIELDS = tuple(column.name for column in devices.columns)
+_FIND_DEVICE_PG = (
+    f"SELECT {', '.join(_DEVICE_FIELDS)} FROM devices WHERE id = %(device_id)s AND tenant_id = %(tenant_id)s"
+)
+
+
 def find_device(connection: Connection, tenant_id: str, device_id: str) -> Device | None:
-    row = connection.execute(_FIND_DEVICE, {"device_id": device_id, "tenant_id": tenant_id}).first()
-    return _device(row) if row else None
+    params = {"device_id": device_id, "tenant_id": tenant_id}
+    if connection.dialect.name == "postgresql":
+        # The hottest read of the registry, straight through the driver: a prepared
+        # statement and a plain tuple, without the result machinery around them.
+        row = connection.connection.driver_connection.execute(_FIND_DEVICE_PG, params, prepare=True).fetchone()
+        if row is None:
+            return None
+        values = dict(zip(_DEVICE_FIELDS, row, strict=True))
+        return Device(**{**values, "state": DeviceState(values["state"])})
+    found = connection.execute(_FIND_DEVICE, params).first()
+    return _device(found) if found else None
 
 
 def find_devices(connection: Connection, device_ids: Iterable[str]) -> list[Device]:
