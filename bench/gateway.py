@@ -7,8 +7,8 @@ On a running platform (every Procfile process, fresh PostgreSQL databases):
   readings, both acknowledged by the broker, with a few concurrent clients
   (`ingest_ratio`).
 
-The HTTP load comes from a minimal keep-alive HTTP/1.1 client on asyncio streams,
-as wrk would send it, so that the client's own parsing does not hide the gateway's.
+The HTTP load comes from bench/_http.py's minimal keep-alive client, so that the
+client's own parsing does not hide the gateway's.
 """
 
 from __future__ import annotations
@@ -18,20 +18,18 @@ import os
 import random
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import grpc
 import orjson
 from gantry.v1 import registry_pb2, registry_pb2_grpc, telemetry_pb2_grpc
 from gantry.v1 import telemetry_pb2 as pb
 
+from bench._http import http_rate, http_request, rate
 from tests.support.client import PartnerClient
 from tests.support.platform import OPERATOR_TOKEN, Platform, running_platform
 from tests.support.waiting import eventually
 
-SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 DEVICES = int(os.environ.get("BENCH_GATEWAY_DEVICES", "100"))
 INGEST_REQUESTS = int(os.environ.get("BENCH_GATEWAY_INGEST_REQUESTS", "40"))
 IN_FLIGHT = 32
@@ -42,79 +40,6 @@ PROFILE = {
     "name": "Press line sensor pack",
     "channels": [{"key": key, "value_type": "float", "sample_interval_ms": 1000} for key in CHANNELS],
 }
-
-
-class HttpConnection:
-    """One keep-alive HTTP/1.1 connection sending prepared requests."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def open(cls, base_url: str) -> HttpConnection:
-        parts = urlsplit(base_url)
-        return cls(*await asyncio.open_connection(parts.hostname, parts.port))
-
-    async def send(self, request: bytes) -> tuple[int, bytes]:
-        self.writer.write(request)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.lower() == b"content-length":
-                length = int(value)
-        return status, await self.reader.readexactly(length)
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-def http_request(method: str, path: str, api_key: str, body: bytes = b"") -> bytes:
-    head = (
-        f"{method} {path} HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {api_key}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
-
-
-async def rate(call: Callable[[int], Awaitable[object]], in_flight: int, calls: int | None = None) -> float:
-    """Calls completed per second by `in_flight` callers, for SECONDS or `calls` calls."""
-    deadline = time.perf_counter() + SECONDS
-    done = 0
-    next_index = 0
-
-    async def caller() -> None:
-        nonlocal done, next_index
-        while (calls is None and time.perf_counter() < deadline) or (
-            calls is not None and next_index < calls
-        ):
-            index, next_index = next_index, next_index + 1
-            await call(index)
-            done += 1
-
-    started = time.perf_counter()
-    await asyncio.gather(*(caller() for _ in range(in_flight)))
-    return done / (time.perf_counter() - started)
-
-
-async def http_rate(base_url: str, requests: list[bytes], in_flight: int, calls: int | None = None) -> float:
-    connections = [await HttpConnection.open(base_url) for _ in range(in_flight)]
-    free = asyncio.Queue()
-    for connection in connections:
-        free.put_nowait(connection)
-
-    async def send(index: int) -> None:
-        connection = await free.get()
-        status, body = await connection.send(requests[index % len(requests)])
-        free.put_nowait(connection)
-        assert status == 200, body[:300]
-
-    try:
-        return await rate(send, in_flight, calls)
-    finally:
-        for connection in connections:
-            connection.close()
 
 
 def ingest_batches(tenant: str, devices: list[str], count: int) -> list[dict]:

@@ -6,12 +6,14 @@ plain binary COPY of the same rows into an identically indexed table from one cl
 few concurrent clients as an edge gateway would: each request carries 100 devices
 x 10 s. A reading is queryable when the `telemetry.batch_stored` event of its batch
 is published, which the writer does right after the commit. Then, at half the
-measured rate, the latency from each acknowledgement to queryable; and the
+measured rate, the latency from each acknowledgement to queryable; then the same
+volume through the gateway's `POST /v1/telemetry` as JSON (`http_ratio`); and the
 writer's peak resident memory.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -19,19 +21,22 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
+import httpx
 import orjson
 import pika
 import psycopg
+from gantry.v1 import registry_pb2, registry_pb2_grpc
 from gantry.v1 import telemetry_pb2 as pb
 from sqlalchemy import func, select
 
+from bench._http import http_rate, http_request
 from services.kit.bus import ConfirmingPublisher, Topology
 from services.kit.db import normalise_url
 from services.kit.migrate import upgrade
@@ -193,69 +198,145 @@ def start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def run() -> dict:
-    seconds = max(SECONDS_PER_REQUEST, READINGS // (DEVICES * len(CHANNELS)))
-    with ExitStack() as stack:
-        database_url = stack.enter_context(postgres_database())
-        topology = stack.enter_context(bus_namespace([READINGS_QUEUE]))
-        upgrade("telemetry", database_url)
-        publisher = ConfirmingPublisher(AMQP_URL, topology)
-        stack.callback(publisher.close)
-        store = Store("telemetry", storage.metadata, publisher, url=database_url)
-        stack.callback(store.close)
-        tenant = str(uuid.uuid4())
-        devices = [teach_device(store, tenant, channels=CHANNELS) for _ in range(DEVICES)]
-        port = free_port()
+def json_bodies(bodies: list[bytes]) -> list[bytes]:
+    """The same readings as the partner API takes them."""
+    bodies_json = []
+    for body in bodies:
+        request = pb.IngestRequest.FromString(body)
+        devices = [
+            {
+                "device_id": device.device_id,
+                "samples": [
+                    {"ts": s.ts_ms, "values": {key: value.float_value for key, value in s.values.items()}}
+                    for s in device.samples
+                ],
+            }
+            for device in request.devices
+        ]
+        bodies_json.append(orjson.dumps({"devices": devices}))
+    return bodies_json
+
+
+class Platform:
+    """telemetry-api, telemetry-writer, registry-api and the gateway on fresh databases."""
+
+    def __init__(self, stack: ExitStack) -> None:
+        self.topology = stack.enter_context(bus_namespace([READINGS_QUEUE]))
+        urls = {service: stack.enter_context(postgres_database()) for service in ("telemetry", "registry")}
+        for service, url in urls.items():
+            upgrade(service, url)
+        self.telemetry_url = urls["telemetry"]
+        ports = {name: free_port() for name in ("telemetry", "registry", "gateway")}
         env = {
             **os.environ,
             "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'generated'}",
-            "GANTRY_TELEMETRY_DATABASE_URL": database_url,
-            "GANTRY_TELEMETRY_GRPC_PORT": str(port),
-            "GANTRY_BUS_NAMESPACE": topology.namespace,
+            "GANTRY_BUS_NAMESPACE": self.topology.namespace,
             "GANTRY_METRICS_PORT": "0",
             "GANTRY_LOG_LEVEL": "WARNING",
+            "GANTRY_OPERATOR_TOKEN": "bench-operator",
+            "GANTRY_GATEWAY_PORT": str(ports["gateway"]),
+            "GANTRY_RATE_LIMIT_KEY_PER_SECOND": "1000000",
+            "GANTRY_RATE_LIMIT_KEY_BURST": "1000000",
         }
-        api = start([sys.executable, "-m", "services.telemetry.api"], env)
-        stack.callback(lambda: (api.send_signal(signal.SIGTERM), api.wait(20)))
-        writer = start([sys.executable, "-m", "services.telemetry.writer"], env)
-        stack.callback(lambda: (writer.send_signal(signal.SIGTERM), writer.wait(20)))
-        target = f"127.0.0.1:{port}"
-        eventually(lambda: grpc_serving(target), 30, "telemetry-api to serve")
-        counter = StoredCounter(topology)
+        for service in ("telemetry", "registry"):
+            env[f"GANTRY_{service.upper()}_DATABASE_URL"] = urls[service]
+            env[f"GANTRY_{service.upper()}_GRPC_PORT"] = str(ports[service])
+            env[f"GANTRY_{service.upper()}_GRPC_TARGET"] = f"127.0.0.1:{ports[service]}"
+        self.processes = {
+            name: start(command, env)
+            for name, command in {
+                "telemetry-api": [sys.executable, "-m", "services.telemetry.api"],
+                "telemetry-writer": [sys.executable, "-m", "services.telemetry.writer"],
+                "registry-api": [sys.executable, "-m", "services.registry.api"],
+                "gateway": [sys.executable, "-m", "services.gateway"],
+            }.items()
+        }
+        for process in self.processes.values():
+            stack.callback(lambda p=process: (p.send_signal(signal.SIGTERM), p.wait(20)))
+        self.telemetry = f"127.0.0.1:{ports['telemetry']}"
+        self.gateway_url = f"http://127.0.0.1:{ports['gateway']}"
+        for target in (self.telemetry, f"127.0.0.1:{ports['registry']}"):
+            eventually(lambda t=target: grpc_serving(t), 30, f"{target} to serve")
+        eventually(lambda: _answers(f"{self.gateway_url}/healthz"), 30, "the gateway to serve")
+        with grpc.insecure_channel(f"127.0.0.1:{ports['registry']}") as channel:
+            created = registry_pb2_grpc.RegistryServiceStub(channel).CreateTenant(
+                registry_pb2.CreateTenantRequest(
+                    name="Ingest Bench Works", country="CN", size_class=registry_pb2.SIZE_CLASS_SMALL
+                )
+            )
+        self.tenant, self.api_key = created.tenant.id, created.api_key
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def timed_until_queryable(
+    counter: StoredCounter, readings: int, send: Callable[[], None]
+) -> tuple[float, float]:
+    """Readings/s acknowledged and readings/s queryable of what `send` sends."""
+    already = counter.total
+    started = time.perf_counter()
+    send()
+    acknowledged = time.perf_counter()
+    queryable = counter.wait_for(already + readings, timeout=600)
+    return readings / (acknowledged - started), readings / (queryable - started)
+
+
+def run() -> dict:
+    seconds = max(SECONDS_PER_REQUEST, READINGS // (DEVICES * len(CHANNELS)))
+    with ExitStack() as stack:
+        platform = Platform(stack)
+        publisher = ConfirmingPublisher(AMQP_URL, platform.topology)
+        stack.callback(publisher.close)
+        store = Store("telemetry", storage.metadata, publisher, url=platform.telemetry_url)
+        stack.callback(store.close)
+        tenant = platform.tenant
+        devices = [teach_device(store, tenant, channels=CHANNELS) for _ in range(DEVICES)]
+        counter = StoredCounter(platform.topology)
         stack.callback(counter.close)
 
         requests_per_block = -(-DEVICES // DEVICES_PER_REQUEST)
         paced_seconds = SECONDS_PER_REQUEST * -(-LATENCY_REQUESTS // requests_per_block)
-        # Both phases in the past, so that no reading is refused as from the future.
-        start_ms = (int(time.time()) - seconds - paced_seconds - 60) * 1000
+        # Every phase in the past, so that no reading is refused as from the future.
+        start_ms = (int(time.time()) - 2 * seconds - paced_seconds - 60) * 1000
         bodies = list(requests(tenant, devices, start_ms, seconds))
         total = seconds * DEVICES * len(CHANNELS)
         print(f"{len(bodies)} requests, {total} readings")
-        started = time.perf_counter()
-        send_all(target, bodies)
-        acknowledged = time.perf_counter()
-        queryable = counter.wait_for(total, timeout=600)
-        platform_rate = total / (queryable - started)
+        acknowledged_rate, platform_rate = timed_until_queryable(
+            counter, total, lambda: send_all(platform.telemetry, bodies)
+        )
         with store.engine.connect() as connection:
             stored = connection.execute(select(func.count()).select_from(storage.readings)).scalar_one()
         assert stored == total, f"{stored} stored of {total}"
 
         paced = list(requests(tenant, devices, start_ms + 1000 * seconds, paced_seconds))[:LATENCY_REQUESTS]
-        per_request = total / len(bodies)
-        per_second = platform_rate / 2 / per_request
+        per_second = platform_rate / 2 / (total / len(bodies))
         # At most LATENCY_SECONDS of pacing, however slow the rate of a small run.
         paced = paced[: max(10, min(len(paced), int(per_second * LATENCY_SECONDS)))]
-        latencies = paced_latencies(target, paced, per_second, counter)
-        writer_peak = peak_memory_mib(writer.pid)
+        latencies = paced_latencies(platform.telemetry, paced, per_second, counter)
 
-        reference_rate = copy_reference(database_url, reference_rows(bodies, 365))
+        later = list(requests(tenant, devices, start_ms + 1000 * (seconds + paced_seconds), seconds))
+        posts = [http_request("POST", "/v1/telemetry", platform.api_key, body) for body in json_bodies(later)]
+        _, http_rate_queryable = timed_until_queryable(
+            counter,
+            total,
+            lambda: asyncio.run(http_rate(platform.gateway_url, posts, CLIENTS, calls=len(posts))),
+        )
+        writer_peak = peak_memory_mib(platform.processes["telemetry-writer"].pid)
+        reference_rate = copy_reference(platform.telemetry_url, reference_rows(bodies, 365))
 
     figures = {
         "readings": total,
         "platform_readings_per_s": round(platform_rate),
-        "acknowledged_readings_per_s": round(total / (acknowledged - started)),
+        "acknowledged_readings_per_s": round(acknowledged_rate),
+        "http_readings_per_s": round(http_rate_queryable),
         "copy_readings_per_s": round(reference_rate),
         "ratio": round(platform_rate / reference_rate, 3),
+        "http_ratio": round(http_rate_queryable / reference_rate, 3),
         "ack_to_queryable_p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
         "ack_to_queryable_p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
         "writer_peak_rss_mib": round(writer_peak, 1),

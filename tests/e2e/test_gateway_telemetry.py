@@ -133,6 +133,13 @@ def test_stored_readings_are_queried_downsampled_and_exported(
         return {v["channel"]: v["value"] for v in values} if len(values) == 2 else None
 
     assert eventually(latest, what="the readings to be stored") == {"spindle_temp": 27.0, "mode": "cutting"}
+
+    def activated() -> dict | None:
+        found = client.http.get(f"/v1/devices/{device['id']}").json()
+        return found if found["state"] == "active" else None
+
+    # Registered as provisioned, the device became active with its first stored readings.
+    assert eventually(activated, what="the device to become active")["last_seen_at"]
     start = datetime.fromtimestamp(base / 1000, UTC).isoformat()
     end = datetime.fromtimestamp((base + 120_000) / 1000, UTC).isoformat()
     first = client.http.get(path, params={"start": start, "end": end, "channel": "spindle_temp", "limit": 5})
