@@ -15,19 +15,19 @@ HOW_TO_START = {
         "RabbitMQ",
         "GANTRY_AMQP_URL",
         "amqp://guest:guest@127.0.0.1:5672/",
-        "docker compose up -d rabbitmq   (or, where RabbitMQ is installed: rabbitmq-server -detached)",
+        "rabbitmq-server -detached   (where RabbitMQ is installed)",
     ),
     "postgres": (
         "PostgreSQL",
         "GANTRY_TEST_POSTGRES_URL",
         "postgresql://postgres@127.0.0.1:5432/postgres",
-        "docker compose up -d postgres   (or: pg_ctlcluster <version> main start)",
+        "pg_ctlcluster <version> main start   (or any PostgreSQL 14+ reachable at that URL)",
     ),
     "redis": (
         "Redis",
         "GANTRY_TEST_REDIS_URL",
         "redis://127.0.0.1:6379/0",
-        "docker compose up -d redis   (or: redis-server --daemonize yes)",
+        "redis-server --daemonize yes   (or any Redis reachable at that URL)",
     ),
 }
 DEFAULT_PORTS = {"amqp": 5672, "postgres": 5432, "redis": 6379}
