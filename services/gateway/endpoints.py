@@ -196,11 +196,11 @@ async def _admitted(endpoint: Endpoint, call: Call, guards: Guards) -> tuple[Cal
 async def _answered(endpoint: Endpoint, call: Call, idempotency: Idempotency) -> Response:
     """The handler's answer; for a creating POST with an Idempotency-Key, the first answer
     to that key and request."""
-    key = idempotency.key_of(call.request, bearer_token(call.request)) if endpoint.creates else None
-    if key is None:
+    slot = idempotency.slot_of(call.request, bearer_token(call.request)) if endpoint.creates else None
+    if slot is None:
         return await endpoint.handler(call)
     same = fingerprint(call.request, call.raw)
-    if (replayed := await idempotency.begin(key, same)) is not None:
+    if (replayed := await idempotency.begin(slot, same)) is not None:
         return replayed
     response = None
     try:
@@ -208,5 +208,5 @@ async def _answered(endpoint: Endpoint, call: Call, idempotency: Idempotency) ->
     except Problem as problem:
         response = problem.response()
     finally:
-        await idempotency.end(key, same, response)
+        await idempotency.end(slot, same, response)
     return response

@@ -6,23 +6,36 @@ answered, a second with the same key is refused (409) rather than run twice.
 Records live in Redis when `GANTRY_REDIS_URL` is set, so that a retry reaching
 another replica is recognised; otherwise in the process. Each API key has its own
 key space. Only answers the backends gave are kept: a request that failed before
-(validation) or in a backend outage (5xx) may be retried with the same key.
+(validation) or in a backend outage (5xx) may be retried with the same key. While
+Redis cannot be reached, requests with a key are refused (503) rather than risk
+running twice.
+
+Some answers hold secrets shown once (a new tenant's API key, a device's access
+token), so answers are kept encrypted (AES-GCM) under a key derived from the API key
+and the Idempotency-Key together: Redis holds only hashes of those, and whoever
+reads it can decrypt nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import re
 from dataclasses import dataclass
 
 import orjson
 import redis.asyncio as redis
 from cachetools import TTLCache
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from services.gateway.problems import Problem
 from services.kit import settings
+
+log = logging.getLogger(__name__)
 
 KEEP_SECONDS = 24 * 3600
 # How long a claim holds while its request runs; a crashed gateway frees the key then.
@@ -48,28 +61,41 @@ class Answer:
 
 @dataclass(frozen=True)
 class Record:
+    """What is kept of a request: its fingerprint, and its answer sealed (None while the
+    first request runs)."""
+
     fingerprint: str
-    answer: Answer | None  # None while the first request runs
+    sealed: bytes | None
 
     def encode(self) -> bytes:
-        answer = self.answer
         return orjson.dumps(
-            {
-                "fingerprint": self.fingerprint,
-                "answer": None
-                if answer is None
-                else {"status": answer.status, "headers": answer.headers, "body": answer.body.decode()},
-            }
+            {"fingerprint": self.fingerprint, "sealed": None if self.sealed is None else self.sealed.hex()}
         )
 
     @classmethod
     def decode(cls, raw: bytes) -> Record:
         data = orjson.loads(raw)
-        answer = data["answer"]
-        return cls(
-            data["fingerprint"],
-            None if answer is None else Answer(answer["status"], answer["headers"], answer["body"].encode()),
+        return cls(data["fingerprint"], None if data["sealed"] is None else bytes.fromhex(data["sealed"]))
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where one (API key, Idempotency-Key) pair's record is kept, and the key sealing it."""
+
+    key: str
+    secret: bytes
+
+    def seal(self, answer: Answer) -> bytes:
+        plain = orjson.dumps(
+            {"status": answer.status, "headers": answer.headers, "body": answer.body.decode()}
         )
+        nonce = os.urandom(12)
+        return nonce + AESGCM(self.secret).encrypt(nonce, plain, self.key.encode())
+
+    def open(self, sealed: bytes) -> Answer:
+        plain = AESGCM(self.secret).decrypt(sealed[:12], sealed[12:], self.key.encode())
+        data = orjson.loads(plain)
+        return Answer(data["status"], data["headers"], data["body"].encode())
 
 
 class LocalRecords:
@@ -93,22 +119,35 @@ class LocalRecords:
         pass
 
 
+_UNAVAILABLE = "the store of idempotency keys cannot be reached; retry with the same key"
+
+
 class RedisRecords:
     def __init__(self, url: str) -> None:
         self._redis = redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
 
     async def claim(self, key: str, record: Record) -> Record | None:
-        if await self._redis.set(key, record.encode(), nx=True, ex=CLAIM_SECONDS):
-            return None
-        existing = await self._redis.get(key)
+        try:
+            if await self._redis.set(key, record.encode(), nx=True, ex=CLAIM_SECONDS):
+                return None
+            existing = await self._redis.get(key)
+        except RedisError:
+            raise Problem(503, "idempotency-unavailable", _UNAVAILABLE) from None
         # Expired between the two calls: claim again.
         return Record.decode(existing) if existing else await self.claim(key, record)
 
     async def keep(self, key: str, record: Record) -> None:
-        await self._redis.set(key, record.encode(), ex=KEEP_SECONDS)
+        try:
+            await self._redis.set(key, record.encode(), ex=KEEP_SECONDS)
+        except RedisError:
+            # The answer is given all the same; a retry would find the claim expire.
+            log.warning("idempotent answer not kept", exc_info=True)
 
     async def release(self, key: str) -> None:
-        await self._redis.delete(key)
+        try:
+            await self._redis.delete(key)
+        except RedisError:
+            log.warning("idempotency claim not released; it expires by itself", exc_info=True)
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -130,7 +169,7 @@ class Idempotency:
         records = RedisRecords(url) if url else LocalRecords()
         return cls(records, f"{settings.bus_namespace()}:idempotency")
 
-    def key_of(self, request: Request, credential: str) -> str | None:
+    def slot_of(self, request: Request, credential: str) -> Slot | None:
         """Where the request's record is kept, or None when it carries no key."""
         offered = request.headers.get(HEADER)
         if offered is None:
@@ -140,27 +179,31 @@ class Idempotency:
                 400, "bad-idempotency-key", "Idempotency-Key must be 1 to 255 visible ASCII characters"
             )
         owner = hashlib.sha256(credential.encode()).hexdigest()[:32]
-        return f"{self._prefix}:{owner}:{hashlib.sha256(offered.encode()).hexdigest()}"
+        key = f"{self._prefix}:{owner}:{hashlib.sha256(offered.encode()).hexdigest()}"
+        secret = hashlib.sha256(
+            b"gantry idempotent answer\0" + credential.encode() + b"\0" + offered.encode()
+        )
+        return Slot(key, secret.digest())
 
-    async def begin(self, key: str, fingerprint: str) -> Response | None:
+    async def begin(self, slot: Slot, fingerprint: str) -> Response | None:
         """The first answer to replay, or None when this request is the first."""
-        existing = await self._records.claim(key, Record(fingerprint, None))
+        existing = await self._records.claim(slot.key, Record(fingerprint, None))
         if existing is None:
             return None
         if existing.fingerprint != fingerprint:
             raise Problem(422, "idempotency-key-reused", "this Idempotency-Key was used with another request")
-        if existing.answer is None:
+        if existing.sealed is None:
             raise Problem(
                 409, "idempotency-key-in-use", "a request with this Idempotency-Key is still running"
             )
-        return existing.answer.response()
+        return slot.open(existing.sealed).response()
 
-    async def end(self, key: str, fingerprint: str, response: Response | None) -> None:
+    async def end(self, slot: Slot, fingerprint: str, response: Response | None) -> None:
         """Keeps the answer of a request that reached its backend; forgets the claim otherwise."""
         if response is None or response.status_code >= 500:
-            await self._records.release(key)
+            await self._records.release(slot.key)
             return
-        await self._records.keep(key, Record(fingerprint, Answer.of(response)))
+        await self._records.keep(slot.key, Record(fingerprint, slot.seal(Answer.of(response))))
 
     async def close(self) -> None:
         await self._records.close()

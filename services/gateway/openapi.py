@@ -39,7 +39,7 @@ def _errors(endpoint: Endpoint) -> list[int]:
     if endpoint.body is not None:
         errors |= {400, 413, 415}
     if endpoint.creates:
-        errors |= {400, 409, 422}
+        errors |= {400, 409, 422, 503}
     return sorted(errors)
 
 

@@ -148,15 +148,21 @@ class Writer:
         )
 
     def _flush(self, channel: BlockingChannel, pending: Pending) -> None:
-        for attempt, delay in enumerate((*RETRY_SECONDS, None)):
+        """Stores the pending batches, retrying for as long as the database refuses (the
+        broker keeps the messages meanwhile), then acknowledges them all at once."""
+        attempt = 0
+        while True:
             try:
                 with FLUSH_SECONDS.time():
                     self._bulk.store(pending.batches)
                 break
             except DBAPIError as error:
-                if delay is None or self._stopping.is_set():
+                if self._stopping.is_set():
                     raise
+                delay = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
                 log.warning("bulk write failed; retrying", extra={"attempt": attempt, "error": str(error)})
+                attempt += 1
+                # Sleeping through the connection keeps its heartbeats going.
                 channel.connection.sleep(delay)
         channel.basic_ack(pending.last_tag, multiple=True)
         READINGS_STORED.inc(pending.readings)

@@ -1,10 +1,15 @@
-"""Rate-limit buckets in the real Redis, shared by every gateway replica."""
+"""What the gateway keeps in the real Redis: rate-limit buckets shared by every replica,
+and idempotency records."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 
+import pytest
+
+from services.gateway.idempotency import Record, RedisRecords
+from services.gateway.problems import Problem
 from services.gateway.ratelimit import Quota, RedisLimiter
 from tests.support.backends import REDIS_URL, delete_redis_keys
 
@@ -29,3 +34,10 @@ def test_two_replicas_draw_from_one_bucket() -> None:
 def test_an_unreachable_redis_lets_requests_through() -> None:
     unreachable = RedisLimiter("redis://127.0.0.1:1/0", "nowhere")
     assert asyncio.run(takes([unreachable], Quota(per_second=0.01, burst=1), 3)) == [True, True, True]
+
+
+def test_idempotency_keys_are_refused_while_redis_is_unreachable() -> None:
+    records = RedisRecords("redis://127.0.0.1:1/0")
+    with pytest.raises(Problem) as refused:
+        asyncio.run(records.claim("k", Record("f", None)))
+    assert refused.value.status == 503
