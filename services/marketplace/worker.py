@@ -1,10 +1,21 @@
-"""Marketplace's nameko worker."""
+"""Marketplace's nameko worker: relays its outbox, and forgets idempotency records once
+no retry can come that late."""
 
 from __future__ import annotations
 
-from services.kit.worker import worker_base
+from datetime import UTC, datetime
+
+from nameko.timer import timer
+
+from services.kit.worker import PRUNE_SECONDS, worker_base
 from services.marketplace.storage import metadata
+from services.marketplace.usecases.idempotency import KEEP, forget_older_than
 
 
 class MarketplaceWorker(worker_base("marketplace", metadata)):
     name = "marketplace"
+
+    @timer(interval=PRUNE_SECONDS)
+    def forget_old_idempotency_keys(self) -> None:
+        with self.store.engine.begin() as connection:
+            forget_older_than(connection, datetime.now(UTC) - KEEP)

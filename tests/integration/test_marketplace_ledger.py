@@ -9,6 +9,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
@@ -19,7 +20,7 @@ from services.kit.migrate import upgrade
 from services.kit.store import Store
 from services.marketplace.domain.ledger import MAX_AMOUNT, PLATFORM, AccountKind, InsufficientFunds
 from services.marketplace.storage import ledger_accounts, ledger_transfers, metadata
-from services.marketplace.usecases.idempotency import KeyReused
+from services.marketplace.usecases.idempotency import KEEP, KeyReused, forget_older_than
 from services.marketplace.usecases.ledger import Ledger, Leg, Movement
 from tests.support.backends import postgres_database
 from tests.support.platform import ROOT
@@ -246,3 +247,17 @@ def check_command(database_url: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
+
+
+def test_idempotency_records_are_forgotten_after_they_are_kept(
+    database_url: str, publisher: ConfirmingPublisher
+) -> None:
+    long_ago = datetime.now(UTC) - KEEP - timedelta(minutes=1)
+    with marketplace_store(database_url, publisher) as store:
+        ledger = Ledger(store.unit_of_work, clock=lambda: long_ago)
+        tenant = str(uuid.uuid4())
+        ledger.deposit(move("old-key"), tenant, "CNY", 10)
+        with store.engine.begin() as connection:
+            assert forget_older_than(connection, datetime.now(UTC) - KEEP) == 1
+        ledger.deposit(move("old-key"), tenant, "CNY", 10)
+        assert balances(ledger, tenant) == {"available/CNY": 20}

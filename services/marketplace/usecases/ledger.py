@@ -183,7 +183,7 @@ class Ledger:
 
     def _resolve(
         self,
-        connection: Any,
+        connection: Connection,
         movement: Movement,
         pending_id: str,
         post: bool,
