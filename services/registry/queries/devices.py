@@ -65,7 +65,9 @@ def find_device(connection: Connection, tenant_id: str, device_id: str) -> Devic
     if connection.dialect.name == "postgresql":
         # The hottest read of the registry, straight through the driver: a prepared
         # statement and a plain tuple, without the result machinery around them.
-        row = connection.connection.driver_connection.execute(_FIND_DEVICE_PG, params, prepare=True).fetchone()
+        row = connection.connection.driver_connection.execute(
+            _FIND_DEVICE_PG, params, prepare=True
+        ).fetchone()
         if row is None:
             return None
         values = dict(zip(_DEVICE_FIELDS, row, strict=True))
