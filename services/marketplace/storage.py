@@ -1,9 +1,21 @@
-"""Marketplace's tables: the ledger's accounts and transfers, and the idempotency
-records of money-moving calls, beside the outbox and inbox every service keeps."""
+"""Marketplace's tables: listings, RFQs and quotes, orders; the ledger's accounts and
+transfers; and the idempotency records of money-moving calls; beside the outbox and
+inbox every service keeps."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from services.kit.db import UtcDateTime, new_metadata
 
@@ -64,4 +76,129 @@ idempotency_records = Table(
     Column("request_hash", String(64), nullable=False),
     Column("result", Text),
     Column("created_at", UtcDateTime(), nullable=False, index=True),
+)
+
+# What sellers offer: a manufacturing capability, machine-hours of one of their devices
+# (booked by slot), or a product with stock. Prices are integer minor units.
+listings = Table(
+    "listings",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("seller_id", String(36), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("price", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("unit", String(8), nullable=False),
+    Column("min_order_quantity", Integer, nullable=False),
+    Column("lead_time_days", Integer, nullable=False),
+    Column("ship_from", String(8), nullable=False),
+    Column("status", String(16), nullable=False),
+    # The registered device whose machine-hours a capacity listing sells.
+    Column("device_id", String(36)),
+    # What a product listing has left to sell; decremented only while enough remains.
+    Column("stock", BigInteger),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    CheckConstraint("price > 0", name="price_positive"),
+    CheckConstraint("stock IS NULL OR stock >= 0", name="stock_not_negative"),
+    CheckConstraint("min_order_quantity > 0", name="min_order_positive"),
+    Index("ix_listings_search", "status", "category", "kind", "price", "id"),
+    Index("ix_listings_seller", "seller_id", "created_at", "id"),
+)
+
+# A capacity listing's bookable hours: a slot is free while order_id is NULL, and is
+# booked by setting it only where it is still NULL, so two orders never get one slot.
+capacity_slots = Table(
+    "capacity_slots",
+    metadata,
+    Column("listing_id", String(36), ForeignKey("listings.id"), primary_key=True),
+    Column("starts_at", UtcDateTime(), primary_key=True),
+    Column("ends_at", UtcDateTime(), nullable=False),
+    Column("order_id", String(36), index=True),
+)
+
+rfqs = Table(
+    "rfqs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("buyer_id", String(36), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("specification", Text, nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("unit", String(8), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("deadline", UtcDateTime(), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    Index("ix_rfqs_open", "status", "category", "deadline", "id"),
+    Index("ix_rfqs_buyer", "buyer_id", "created_at", "id"),
+)
+
+quotes = Table(
+    "quotes",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("rfq_id", String(36), ForeignKey("rfqs.id"), nullable=False, index=True),
+    Column("seller_id", String(36), nullable=False),
+    # The whole price for the RFQ's quantity, in the RFQ's currency.
+    Column("price", BigInteger, nullable=False),
+    Column("lead_time_days", Integer, nullable=False),
+    Column("valid_until", UtcDateTime(), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    CheckConstraint("price > 0", name="price_positive"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("buyer_id", String(36), nullable=False),
+    Column("seller_id", String(36), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("total", BigInteger, nullable=False),
+    Column("fee", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("quote_id", String(36), unique=True),
+    # The pending transfer holding the buyer's money in escrow, once funded.
+    Column("escrow_transfer_id", String(36)),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    CheckConstraint("total > 0 AND fee >= 0 AND fee <= total", name="amounts"),
+    Index("ix_orders_buyer", "buyer_id", "created_at", "id"),
+    Index("ix_orders_seller", "seller_id", "created_at", "id"),
+)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("order_id", String(36), ForeignKey("orders.id"), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("listing_id", String(36)),
+    Column("description", String(200), nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("unit_price", BigInteger, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    CheckConstraint("quantity > 0 AND unit_price > 0 AND amount > 0", name="positive"),
+)
+
+# Every change of an order's state: who, when and why.
+order_transitions = Table(
+    "order_transitions",
+    metadata,
+    Column("order_id", String(36), ForeignKey("orders.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("from_state", String(16)),
+    Column("to_state", String(16), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
 )
