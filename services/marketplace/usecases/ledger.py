@@ -24,7 +24,6 @@ from services.marketplace.domain.ledger import (
     require_currency,
 )
 from services.marketplace.queries import ledger as queries
-from services.marketplace.queries.ledger import AccountRef
 from services.marketplace.usecases import Clock, UnitOfWorkFactory, utc_now
 from services.marketplace.usecases.idempotency import once
 
@@ -93,9 +92,7 @@ class Ledger:
         }
 
         def run(connection: Connection, now: datetime) -> list[Transfer]:
-            refs = [ref for leg in legs for ref in ((*leg.debit, currency), (*leg.credit, currency))]
-            accounts = queries.locked_accounts(connection, refs, now)
-            return self._make(connection, accounts, currency, legs, movement, now)
+            return move_money(connection, movement, currency, legs, now)
 
         return self._once(movement, request, run)
 
@@ -108,7 +105,7 @@ class Ledger:
         request = {"op": "post" if post else "void", "pending_id": pending_id, "amount": amount}
 
         def run(connection: Connection, now: datetime) -> list[Transfer]:
-            return [self._resolve(connection, movement, pending_id, post, amount, now)]
+            return [resolve_pending(connection, movement, pending_id, post, amount, now)]
 
         return self._once(movement, request, run)[0]
 
@@ -144,82 +141,6 @@ class Ledger:
         with self._unit_of_work(read_only=True) as uow:
             sums = queries.net_by_currency(uow.connection)
         return {currency: net for currency, net in sums.items() if net != (0, 0)}
-
-    def _make(
-        self,
-        connection: Connection,
-        accounts: dict[AccountRef, Account],
-        currency: str,
-        legs: Sequence[Leg],
-        movement: Movement,
-        now: datetime,
-    ) -> list[Transfer]:
-        batch_id = str(uuid.uuid4()) if len(legs) > 1 else None
-        made = []
-        for leg in legs:
-            debit, credit = accounts[(*leg.debit, currency)], accounts[(*leg.credit, currency)]
-            kind = TransferKind.PENDING if leg.pending else TransferKind.SINGLE
-            transfer = Transfer(
-                str(uuid.uuid4()),
-                kind,
-                debit.id,
-                credit.id,
-                leg.amount,
-                currency,
-                leg.code,
-                movement.reason,
-                movement.actor,
-                now,
-                batch_id=batch_id,
-                order_id=movement.order_id,
-            )
-            debit, credit = apply(transfer, debit, credit)
-            accounts[(*leg.debit, currency)], accounts[(*leg.credit, currency)] = debit, credit
-            made.append(transfer)
-        # Raised by apply() before this point, InsufficientFunds leaves nothing written.
-        queries.save_totals(connection, list(accounts.values()))
-        queries.add_transfers(connection, made)
-        return made
-
-    def _resolve(
-        self,
-        connection: Connection,
-        movement: Movement,
-        pending_id: str,
-        post: bool,
-        amount: int | None,
-        now: datetime,
-    ) -> Transfer:
-        pending = queries.find_transfer(connection, pending_id)
-        if pending is None or pending.kind != TransferKind.PENDING:
-            raise NotFound("no such pending transfer")
-        accounts = queries.locked_accounts_by_id(
-            connection, [pending.debit_account_id, pending.credit_account_id]
-        )
-        # Checked under the accounts' locks, so that two resolutions cannot both pass.
-        if queries.resolution_of(connection, pending_id) is not None:
-            raise FailedPrecondition("the pending transfer was already posted or voided")
-        kind = TransferKind.POST if post else TransferKind.VOID
-        transfer = Transfer(
-            str(uuid.uuid4()),
-            kind,
-            pending.debit_account_id,
-            pending.credit_account_id,
-            amount if post and amount is not None else pending.amount,
-            pending.currency,
-            pending.code,
-            movement.reason,
-            movement.actor,
-            now,
-            pending_id=pending_id,
-            order_id=pending.order_id,
-        )
-        debit, credit = apply(
-            transfer, accounts[pending.debit_account_id], accounts[pending.credit_account_id], pending
-        )
-        queries.save_totals(connection, [debit, credit])
-        queries.add_transfers(connection, [transfer])
-        return transfer
 
 
 def _require_movement(movement: Movement) -> None:
@@ -278,3 +199,74 @@ def _decode_transfers(data: list[dict[str, Any]]) -> list[Transfer]:
         )
         for t in data
     ]
+
+
+def move_money(
+    connection: Connection, movement: Movement, currency: str, legs: Sequence[Leg], now: datetime
+) -> list[Transfer]:
+    """Makes every leg or none, inside the caller's transaction (which a failure must roll
+    back): the accounts are locked, checked and saved, the transfers appended."""
+    refs = [ref for leg in legs for ref in ((*leg.debit, currency), (*leg.credit, currency))]
+    accounts = queries.locked_accounts(connection, refs, now)
+    batch_id = str(uuid.uuid4()) if len(legs) > 1 else None
+    made = []
+    for leg in legs:
+        debit, credit = accounts[(*leg.debit, currency)], accounts[(*leg.credit, currency)]
+        kind = TransferKind.PENDING if leg.pending else TransferKind.SINGLE
+        transfer = Transfer(
+            str(uuid.uuid4()),
+            kind,
+            debit.id,
+            credit.id,
+            leg.amount,
+            currency,
+            leg.code,
+            movement.reason,
+            movement.actor,
+            now,
+            batch_id=batch_id,
+            order_id=movement.order_id,
+        )
+        debit, credit = apply(transfer, debit, credit)
+        accounts[(*leg.debit, currency)], accounts[(*leg.credit, currency)] = debit, credit
+        made.append(transfer)
+    # Raised by apply() before this point, InsufficientFunds leaves nothing written.
+    queries.save_totals(connection, list(accounts.values()))
+    queries.add_transfers(connection, made)
+    return made
+
+
+def resolve_pending(
+    connection: Connection, movement: Movement, pending_id: str, post: bool, amount: int | None, now: datetime
+) -> Transfer:
+    """Posts or voids a pending transfer inside the caller's transaction."""
+    pending = queries.find_transfer(connection, pending_id)
+    if pending is None or pending.kind != TransferKind.PENDING:
+        raise NotFound("no such pending transfer")
+    accounts = queries.locked_accounts_by_id(
+        connection, [pending.debit_account_id, pending.credit_account_id]
+    )
+    # Checked under the accounts' locks, so that two resolutions cannot both pass.
+    if queries.resolution_of(connection, pending_id) is not None:
+        raise FailedPrecondition("the pending transfer was already posted or voided")
+    kind = TransferKind.POST if post else TransferKind.VOID
+    transfer = Transfer(
+        str(uuid.uuid4()),
+        kind,
+        pending.debit_account_id,
+        pending.credit_account_id,
+        amount if post and amount is not None else pending.amount,
+        pending.currency,
+        pending.code,
+        movement.reason,
+        movement.actor,
+        now,
+        pending_id=pending_id,
+        order_id=pending.order_id,
+    )
+    debit, credit = apply(
+        transfer, accounts[pending.debit_account_id], accounts[pending.credit_account_id], pending
+    )
+    queries.save_totals(connection, [debit, credit])
+    queries.add_transfers(connection, [transfer])
+    return transfer
