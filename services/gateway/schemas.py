@@ -17,7 +17,7 @@ class TenantCreate(Schema):
     name = text(200)
     country = fields.String(
         required=True,
-        validate=validate.Regexp(r"^[A-Z]{2}$"),
+        validate=[validate.Regexp(r"^[A-Z]{2}$"), validate.Length(equal=2)],
         metadata={"example": "CN", "description": "ISO 3166-1 alpha-2 country or region code"},
     )
     size_class = fields.String(required=True, validate=validate.OneOf(SIZE_CLASSES))
@@ -46,7 +46,9 @@ class Tenant(Schema):
 class TenantListQuery(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
     cursor = fields.String(load_default="", validate=validate.Length(max=2048))
-    country = fields.String(load_default="", validate=validate.Regexp(r"^([A-Z]{2})?$"))
+    country = fields.String(
+        load_default="", validate=[validate.Regexp(r"^([A-Z]{2})?$"), validate.Length(max=2)]
+    )
     status = fields.String(load_default=None, validate=validate.OneOf(TENANT_STATUSES))
 
 
@@ -60,7 +62,7 @@ class TenantPatch(Patch):
     """The fields to change; those absent stay as they are."""
 
     name = text(200, required=False)
-    country = fields.String(validate=validate.Regexp(r"^[A-Z]{2}$"))
+    country = fields.String(validate=[validate.Regexp(r"^[A-Z]{2}$"), validate.Length(equal=2)])
     size_class = fields.String(validate=validate.OneOf(SIZE_CLASSES))
     status = fields.String(validate=validate.OneOf(TENANT_STATUSES))
 

@@ -14,8 +14,8 @@ from services.registry.queries.devices import ORDERS
 MAX_LABELS = 64
 MAX_LABEL_FILTERS = 16
 MAX_ATTRIBUTES_BYTES = 16 * 1024
-SERIAL = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
-LABEL_KEY = r"^[a-z0-9]([a-z0-9._/-]{0,61}[a-z0-9])?$"
+SERIAL = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}\Z"
+LABEL_KEY = r"^[a-z0-9]([a-z0-9._/-]{0,61}[a-z0-9])?\Z"
 UPDATABLE = (
     "display_name",
     "site",

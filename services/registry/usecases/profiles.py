@@ -21,7 +21,7 @@ from services.registry.usecases import Clock, UnitOfWorkFactory, utc_now
 
 MAX_CHANNELS = 256
 MAX_ALLOWED_VALUES = 256
-CHANNEL_KEY = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
+CHANNEL_KEY = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}\Z"
 PROFILE_FIELDS = ("name", "manufacturer", "model", "channels")
 
 

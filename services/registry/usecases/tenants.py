@@ -28,7 +28,7 @@ from services.registry.queries import tenants as queries
 from services.registry.usecases import Clock, UnitOfWorkFactory, utc_now
 from services.registry.usecases.cache import EvictingCache, Remembered, parsed, verified
 
-COUNTRY = r"^[A-Z]{2}$"
+COUNTRY = r"^[A-Z]{2}\Z"
 TENANT_FIELDS = ("name", "country", "size_class", "status")
 FIRST_KEY_NAME = "admin"
 # One answer for every failure, so that a caller learns nothing of which check failed.
