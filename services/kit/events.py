@@ -80,6 +80,37 @@ class TelemetryBatchStored(Schema):
     devices = fields.List(fields.Nested(DeviceBatch), required=True)
 
 
+class ListingPublished(Schema):
+    listing_id = fields.String(required=True)
+    kind = fields.String(required=True)
+    category = fields.String(required=True)
+    currency = fields.String(required=True)
+    price = fields.Integer(required=True)
+
+
+class OrderChanged(Schema):
+    """An order reached a state; amounts in integer minor units. The envelope's tenant is
+    the buyer's."""
+
+    order_id = fields.String(required=True)
+    buyer_id = fields.String(required=True)
+    seller_id = fields.String(required=True)
+    state = fields.String(required=True)
+    currency = fields.String(required=True)
+    total = fields.Integer(required=True)
+    fee = fields.Integer(required=True)
+    version = fields.Integer(required=True)
+
+
+class TransferPosted(Schema):
+    transfer_id = fields.String(required=True)
+    kind = fields.String(required=True)
+    code = fields.String(required=True)
+    currency = fields.String(required=True)
+    amount = fields.Integer(required=True)
+    order_id = fields.String(required=True, allow_none=True)
+
+
 CATALOGUE: dict[str, type[Schema]] = {
     "tenant.created": TenantCreated,
     "tenant.updated": TenantUpdated,
@@ -91,6 +122,13 @@ CATALOGUE: dict[str, type[Schema]] = {
     "credential.revoked": CredentialRevoked,
     "api_key.revoked": ApiKeyRevoked,
     "telemetry.batch_stored": TelemetryBatchStored,
+    "listing.published": ListingPublished,
+    "order.placed": OrderChanged,
+    "order.funded": OrderChanged,
+    "order.completed": OrderChanged,
+    "order.cancelled": OrderChanged,
+    "order.disputed": OrderChanged,
+    "ledger.transfer_posted": TransferPosted,
 }
 
 

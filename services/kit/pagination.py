@@ -5,11 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import orjson
 
 from services.kit.errors import FieldViolation, InvalidArgument
+
+Item = TypeVar("Item")
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -50,3 +53,14 @@ def decode_cursor(cursor: str, query: dict[str, Any]) -> list[Any] | None:
     if fingerprint != _fingerprint(query) or not isinstance(position, list):
         raise InvalidArgument([FieldViolation("page.cursor", "not a cursor of this list")])
     return position
+
+
+def keyset_page(
+    found: Sequence[Item], limit: int, position_of: Callable[[Item], list[Any]], listing: dict[str, Any]
+) -> tuple[list[Item], str]:
+    """The page of `found`, fetched with one item more than `limit` to learn whether
+    another page follows, and the cursor after its last item ("" on the last page)."""
+    page = list(found[:limit])
+    if len(found) <= limit:
+        return page, ""
+    return page, encode_cursor(position_of(page[-1]), listing)

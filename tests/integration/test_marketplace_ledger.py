@@ -16,13 +16,13 @@ from sqlalchemy import func, select, update
 
 from services.kit.bus import ConfirmingPublisher
 from services.kit.errors import FailedPrecondition, InvalidArgument, NotFound
-from services.kit.migrate import upgrade
 from services.kit.store import Store
 from services.marketplace.domain.ledger import MAX_AMOUNT, PLATFORM, AccountKind, InsufficientFunds
-from services.marketplace.storage import ledger_accounts, ledger_transfers, metadata
+from services.marketplace.storage import ledger_accounts, ledger_transfers
 from services.marketplace.usecases.idempotency import KEEP, KeyReused, forget_older_than
 from services.marketplace.usecases.ledger import Ledger, Leg, Movement
 from tests.support.backends import postgres_database
+from tests.support.marketplace import marketplace_store
 from tests.support.platform import ROOT
 
 AVAILABLE, ESCROW = AccountKind.AVAILABLE, AccountKind.ESCROW
@@ -32,18 +32,6 @@ AVAILABLE, ESCROW = AccountKind.AVAILABLE, AccountKind.ESCROW
 def ledger(database_url: str, publisher: ConfirmingPublisher) -> Iterator[Ledger]:
     with marketplace_store(database_url, publisher) as store:
         yield Ledger(store.unit_of_work)
-
-
-class marketplace_store:
-    def __init__(self, url: str, publisher: ConfirmingPublisher) -> None:
-        upgrade("marketplace", url)
-        self.store = Store("marketplace", metadata, publisher, url=url)
-
-    def __enter__(self) -> Store:
-        return self.store
-
-    def __exit__(self, *_: object) -> None:
-        self.store.close()
 
 
 def move(key: str | None = None, actor: str = "operator") -> Movement:

@@ -1,0 +1,225 @@
+"""Listings' SQL: the seller's edits under an optimistic version check, the market's
+search, capacity slots, and the stock and slot changes orders make inside their own
+transactions, each one statement that only succeeds while enough remains."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, ColumnElement, Connection, Select, func, insert, or_, select, tuple_, update
+
+from services.kit.db import insert_ignoring_duplicates
+from services.marketplace.domain.catalogue import ListingKind, ListingStatus, Unit
+from services.marketplace.domain.listings import Listing, Slot
+from services.marketplace.storage import capacity_slots as slots
+from services.marketplace.storage import listings
+
+# The sort orders a search may ask for ("-" for descending); each is made a total
+# order by the id after its column.
+ORDERS: dict[str, Column[Any]] = {
+    "price": listings.c.price,
+    "-price": listings.c.price,
+    "-created_at": listings.c.created_at,
+}
+# Fields a seller's edit may not touch: who and what a listing is, and its life so far.
+_FIXED = ("id", "seller_id", "kind", "created_at")
+
+
+@dataclass(frozen=True)
+class ListingFilter:
+    """What a buyer searches the published listings for; None or empty matches all."""
+
+    category: str | None = None
+    kind: ListingKind | None = None
+    ship_from: str | None = None
+    currency: str | None = None
+    min_price: int | None = None
+    max_price: int | None = None
+    text: str | None = None
+
+
+def _listing(row: Any) -> Listing:
+    mapping = row._mapping
+    return Listing(
+        **{
+            **mapping,
+            "kind": ListingKind(mapping["kind"]),
+            "status": ListingStatus(mapping["status"]),
+            "unit": Unit(mapping["unit"]),
+        }
+    )
+
+
+def _row(listing: Listing) -> dict[str, Any]:
+    return {
+        **asdict(listing),
+        "kind": listing.kind.value,
+        "status": listing.status.value,
+        "unit": listing.unit.value,
+    }
+
+
+def add_listing(connection: Connection, listing: Listing) -> None:
+    connection.execute(insert(listings).values(**_row(listing)))
+
+
+def find_listing(connection: Connection, listing_id: str) -> Listing | None:
+    row = connection.execute(select(listings).where(listings.c.id == listing_id)).first()
+    return _listing(row) if row else None
+
+
+def lock_listing(connection: Connection, listing_id: str) -> Listing | None:
+    """The listing, locked until the transaction ends (on PostgreSQL; SQLite serialises
+    writers anyway), so that what is read of it stays true while the caller acts on it."""
+    query = select(listings).where(listings.c.id == listing_id).with_for_update()
+    row = connection.execute(query).first()
+    return _listing(row) if row else None
+
+
+def save_listing(connection: Connection, listing: Listing, expected_version: int) -> bool:
+    """Stores a changed listing if it is still at `expected_version`."""
+    values = {k: v for k, v in _row(listing).items() if k not in _FIXED}
+    result = connection.execute(
+        update(listings)
+        .where(listings.c.id == listing.id, listings.c.version == expected_version)
+        .values(**values)
+    )
+    return result.rowcount == 1
+
+
+def _like_text(text: str) -> str:
+    """`text` as a LIKE pattern matching it anywhere, its own wildcards taken literally."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _search_conditions(wanted: ListingFilter) -> list[ColumnElement[bool]]:
+    c = listings.c
+    conditions = [c.status == ListingStatus.PUBLISHED.value]
+    kind = wanted.kind.value if wanted.kind is not None else None
+    equal = ((c.category, wanted.category), (c.kind, kind), (c.currency, wanted.currency))
+    conditions += [column == value for column, value in equal if value is not None]
+    if wanted.ship_from:
+        # A country matches its subdivisions: CN matches CN-32, never CNX.
+        conditions.append(or_(c.ship_from == wanted.ship_from, c.ship_from.like(f"{wanted.ship_from}-%")))
+    if wanted.min_price is not None:
+        conditions.append(c.price >= wanted.min_price)
+    if wanted.max_price is not None:
+        conditions.append(c.price <= wanted.max_price)
+    if wanted.text:
+        # SQLite's lower() folds ASCII alone; PostgreSQL's folds every script with case.
+        conditions.append(func.lower(c.title).like(_like_text(wanted.text), escape="\\"))
+    return conditions
+
+
+def _page(
+    conditions: list[ColumnElement[bool]],
+    key: Column[Any],
+    descending: bool,
+    after: tuple[Any, str] | None,
+    limit: int,
+) -> Select[Any]:
+    """One page of keyset pagination by (`key`, id), after the position `after`."""
+    position = tuple_(key, listings.c.id)
+    if after is not None:
+        conditions = [*conditions, position < after if descending else position > after]
+    ordering = [key.desc(), listings.c.id.desc()] if descending else [key.asc(), listings.c.id.asc()]
+    return select(listings).where(*conditions).order_by(*ordering).limit(limit)
+
+
+def search_listings(
+    connection: Connection, wanted: ListingFilter, order: str, after: tuple[Any, str] | None, limit: int
+) -> list[Listing]:
+    """Published listings of every seller matching `wanted`, in `order` (a key of ORDERS)."""
+    query = _page(_search_conditions(wanted), ORDERS[order], order.startswith("-"), after, limit)
+    return [_listing(row) for row in connection.execute(query)]
+
+
+def seller_listings(
+    connection: Connection,
+    seller_id: str,
+    status: ListingStatus | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[Listing]:
+    """A seller's own listings of any status (or of `status`), newest first."""
+    conditions = [listings.c.seller_id == seller_id]
+    if status is not None:
+        conditions.append(listings.c.status == status.value)
+    query = _page(conditions, listings.c.created_at, True, after, limit)
+    return [_listing(row) for row in connection.execute(query)]
+
+
+def add_slots(connection: Connection, new: Sequence[Slot]) -> int:
+    """Opens the slots not yet open; returns how many were new."""
+    return insert_ignoring_duplicates(connection, slots, [asdict(slot) for slot in new])
+
+
+def unbooked_slots(connection: Connection, listing_id: str, start: datetime, end: datetime) -> list[Slot]:
+    """The listing's free slots starting in [start, end), earliest first."""
+    query = (
+        select(slots)
+        .where(
+            slots.c.listing_id == listing_id,
+            slots.c.order_id.is_(None),
+            slots.c.starts_at >= start,
+            slots.c.starts_at < end,
+        )
+        .order_by(slots.c.starts_at)
+    )
+    return [Slot(**row._mapping) for row in connection.execute(query)]
+
+
+def take_stock(connection: Connection, listing_id: str, quantity: int) -> bool:
+    """Takes `quantity` from a product's stock if that much remains; False otherwise.
+
+    One conditional UPDATE: the database checks and decrements together under the
+    row's lock, so two buyers can never both take the last items."""
+    _require_positive(quantity)
+    result = connection.execute(
+        update(listings)
+        .where(listings.c.id == listing_id, listings.c.stock >= quantity)
+        .values(stock=listings.c.stock - quantity)
+    )
+    return result.rowcount == 1
+
+
+def return_stock(connection: Connection, listing_id: str, quantity: int) -> None:
+    """Puts back what a cancelled order took."""
+    _require_positive(quantity)
+    connection.execute(
+        update(listings)
+        .where(listings.c.id == listing_id, listings.c.stock.is_not(None))
+        .values(stock=listings.c.stock + quantity)
+    )
+
+
+def book_slots(connection: Connection, listing_id: str, starts: Sequence[datetime], order_id: str) -> bool:
+    """Books the listing's slots starting at `starts` for the order, if every one of them
+    is open and free; False otherwise, when the caller must roll back what was booked.
+
+    One conditional UPDATE: a slot is taken only where it is still free, so two orders
+    can never book the same machine-hour. The free slots are locked first, earliest
+    first, so that two orders wanting overlapping hours queue rather than deadlock."""
+    wanted = set(starts)
+    if not wanted:
+        return False
+    free = (slots.c.listing_id == listing_id, slots.c.starts_at.in_(wanted), slots.c.order_id.is_(None))
+    connection.execute(select(slots.c.starts_at).where(*free).order_by(slots.c.starts_at).with_for_update())
+    result = connection.execute(update(slots).where(*free).values(order_id=order_id))
+    return result.rowcount == len(wanted)
+
+
+def free_slots(connection: Connection, order_id: str) -> int:
+    """Frees every slot the order booked; returns how many."""
+    result = connection.execute(update(slots).where(slots.c.order_id == order_id).values(order_id=None))
+    return result.rowcount
+
+
+def _require_positive(quantity: int) -> None:
+    # Orders check quantities first; a negative one here would move stock the wrong way.
+    if type(quantity) is not int or quantity < 1:
+        raise ValueError(f"a quantity of stock is a positive whole number, not {quantity!r}")

@@ -1,0 +1,425 @@
+"""Use cases of orders: placing them from a listing or an accepted quote, and moving them
+through their lifecycle with the money in escrow on the ledger.
+
+Every command is one transaction holding the order's change, its record of who moved
+it, when and why, the money it moves, and its events; and it runs once per
+idempotency key of its actor, so a retried call has one effect.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from services.kit import pagination, settings
+from services.kit.db import UnitOfWork
+from services.kit.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from services.kit.events import new_event
+from services.kit.validation import require_uuid
+from services.marketplace.domain.catalogue import ListingKind, ListingStatus
+from services.marketplace.domain.ledger import PLATFORM, AccountKind, Transfer
+from services.marketplace.domain.orders import (
+    Order,
+    OrderLine,
+    OrderState,
+    Role,
+    Settlement,
+    fee_of,
+    line_amount,
+)
+from services.marketplace.queries import listings as listing_queries
+from services.marketplace.queries import orders as queries
+from services.marketplace.queries import rfqs as rfq_queries
+from services.marketplace.usecases import Clock, UnitOfWorkFactory, utc_now
+from services.marketplace.usecases.idempotency import once
+from services.marketplace.usecases.ledger import Leg, Movement, move_money, resolve_pending
+
+DEFAULT_FEE_BPS = 200
+MAX_QUANTITY = 1_000_000_000
+AVAILABLE, ESCROW = AccountKind.AVAILABLE, AccountKind.ESCROW
+# The states an order announces on the bus.
+ANNOUNCED = {
+    OrderState.PLACED: "order.placed",
+    OrderState.FUNDED: "order.funded",
+    OrderState.COMPLETED: "order.completed",
+    OrderState.CANCELLED: "order.cancelled",
+    OrderState.DISPUTED: "order.disputed",
+}
+_PROGRESS = (OrderState.ACCEPTED, OrderState.IN_PRODUCTION, OrderState.SHIPPED, OrderState.DELIVERED)
+
+
+def fee_bps_from_env() -> int:
+    """The platform's fee in basis points of an order's total (GANTRY_MARKETPLACE_FEE_BPS)."""
+    return int(settings.env("MARKETPLACE_FEE_BPS", str(DEFAULT_FEE_BPS)))
+
+
+@dataclass(frozen=True)
+class Command:
+    """Who acts (a tenant, or the operator when `tenant_id` is None), why, and under which
+    idempotency key."""
+
+    tenant_id: str | None
+    reason: str
+    idempotency_key: str
+
+    @property
+    def actor(self) -> str:
+        return f"tenant:{self.tenant_id}" if self.tenant_id else "operator"
+
+    def movement(self, order_id: str) -> Movement:
+        return Movement(self.actor, self.reason, self.idempotency_key, order_id)
+
+
+Change = Callable[[UnitOfWork, Order, Role, datetime], Order]
+
+
+class Orders:
+    def __init__(
+        self, unit_of_work: UnitOfWorkFactory, clock: Clock = utc_now, fee_bps: int = DEFAULT_FEE_BPS
+    ) -> None:
+        self._unit_of_work = unit_of_work
+        self._clock = clock
+        self._fee_bps = fee_bps
+
+    def place(
+        self, command: Command, listing_id: str, quantity: int, slots: Sequence[datetime] = ()
+    ) -> Order:
+        """An order of `quantity` units of a published listing; for capacity, of the hour
+        slots starting at `slots`, booked at once."""
+        buyer = _tenant(command)
+        listing_id = require_uuid(listing_id, "listing_id")
+        _require_quantity(quantity)
+        request = {
+            "op": "place",
+            "listing_id": listing_id,
+            "quantity": quantity,
+            "slots": sorted(s.isoformat() for s in slots),
+        }
+
+        def run(uow: UnitOfWork, now: datetime) -> Order:
+            order_id = str(uuid.uuid4())
+            line = self._reserve(uow.connection, buyer, listing_id, quantity, list(slots), order_id)
+            return self._open(uow, command, order_id, buyer, line, now)
+
+        return self._once(command, request, run)
+
+    def place_from_quote(self, command: Command, quote_id: str) -> Order:
+        """The order of an accepted quote: the RFQ's whole quantity at the quoted price."""
+        buyer = _tenant(command)
+        quote_id = require_uuid(quote_id, "quote_id")
+
+        def run(uow: UnitOfWork, now: datetime) -> Order:
+            quote = rfq_queries.take_quote(uow.connection, buyer, quote_id, now)
+            description = f"{quote.title} ({quote.quantity} {quote.unit})"[:200]
+            line = (
+                quote.seller_id,
+                quote.currency,
+                OrderLine(1, None, description, 1, quote.price, quote.price),
+            )
+            return self._open(uow, command, str(uuid.uuid4()), buyer, line, now, quote_id=quote_id)
+
+        return self._once(command, {"op": "place_from_quote", "quote_id": quote_id}, run)
+
+    def fund(self, command: Command, order_id: str) -> Order:
+        """The buyer's money moves into escrow: held by a pending transfer."""
+
+        def change(uow: UnitOfWork, order: Order, role: Role, now: datetime) -> Order:
+            funded = order.moved_to(OrderState.FUNDED, role, now)
+            leg = Leg(
+                (order.buyer_id, AVAILABLE),
+                (order.buyer_id, ESCROW),
+                order.total,
+                "order_funding",
+                pending=True,
+            )
+            [hold] = move_money(uow.connection, command.movement(order.id), order.currency, [leg], now)
+            return replace(funded, escrow_transfer_id=hold.id)
+
+        return self._change(command, order_id, "fund", change)
+
+    def advance(self, command: Command, order_id: str, state: OrderState) -> Order:
+        """A move that moves no money: accepted, in production, shipped, delivered, disputed."""
+        if state not in (*_PROGRESS, OrderState.DISPUTED):
+            raise InvalidArgument(
+                [FieldViolation("state", "accepted, in_production, shipped, delivered or disputed")]
+            )
+
+        def change(uow: UnitOfWork, order: Order, role: Role, now: datetime) -> Order:
+            return order.moved_to(state, role, now)
+
+        return self._change(command, order_id, f"advance:{state}", change)
+
+    def complete(self, command: Command, order_id: str) -> Order:
+        """Escrow released: the total less the fee to the seller, the fee to the platform."""
+
+        def change(uow: UnitOfWork, order: Order, role: Role, now: datetime) -> Order:
+            completed = order.moved_to(OrderState.COMPLETED, role, now)
+            self._settle(uow, command, order, Settlement(0, order.fee, order.total - order.fee), now)
+            return completed
+
+        return self._change(command, order_id, "complete", change)
+
+    def cancel(self, command: Command, order_id: str) -> Order:
+        """Before production: the escrow goes back to the buyer, stock and slots are freed."""
+
+        def change(uow: UnitOfWork, order: Order, role: Role, now: datetime) -> Order:
+            cancelled = order.moved_to(OrderState.CANCELLED, role, now)
+            if order.escrow_transfer_id:
+                resolve_pending(
+                    uow.connection, command.movement(order.id), order.escrow_transfer_id, False, None, now
+                )
+            _release(uow.connection, order)
+            return cancelled
+
+        return self._change(command, order_id, "cancel", change)
+
+    def resolve_dispute(self, command: Command, order_id: str, refund: int) -> Order:
+        """The operator's ruling: `refund` back to the buyer, the rest released (less its fee)."""
+        if command.tenant_id is not None:
+            raise FailedPrecondition("only the operator resolves disputes")
+
+        def change(uow: UnitOfWork, order: Order, role: Role, now: datetime) -> Order:
+            resolved = order.moved_to(OrderState.RESOLVED, role, now)
+            self._settle(uow, command, order, Settlement.of(order.total, refund, self._fee_bps), now)
+            return resolved
+
+        return self._change(command, order_id, "resolve", change, {"refund": refund})
+
+    def get(
+        self, tenant_id: str | None, order_id: str
+    ) -> tuple[Order, list[OrderLine], list[dict[str, Any]]]:
+        """An order, its lines and its history, for its buyer, its seller or the operator."""
+        order_id = require_uuid(order_id, "order_id")
+        with self._unit_of_work(read_only=True) as uow:
+            order = queries.find_order(uow.connection, order_id)
+            if order is None or (tenant_id is not None and order.role_of(tenant_id) is None):
+                raise NotFound("order not found")
+            return (
+                order,
+                queries.lines_of(uow.connection, order_id),
+                queries.transitions_of(uow.connection, order_id),
+            )
+
+    def list(self, tenant_id: str, size: int, cursor: str) -> tuple[list[Order], str]:
+        """The tenant's orders as buyer or seller, newest first."""
+        tenant_id = require_uuid(tenant_id, "tenant_id")
+        limit = pagination.page_size(size)
+        listing = {"tenant": tenant_id}
+        position = pagination.decode_cursor(cursor, listing)
+        after = (datetime.fromisoformat(position[0]), position[1]) if position else None
+        with self._unit_of_work(read_only=True) as uow:
+            found = queries.orders_of(uow.connection, tenant_id, after, limit + 1)
+        return pagination.keyset_page(
+            found, limit, lambda last: [last.created_at.isoformat(), last.id], listing
+        )
+
+    def _reserve(
+        self,
+        connection: Connection,
+        buyer: str,
+        listing_id: str,
+        quantity: int,
+        slots: list[datetime],
+        order_id: str,
+    ) -> tuple[str, str, OrderLine]:
+        """The seller, currency and line of an order of a listing, its stock or slots taken."""
+        listing = listing_queries.lock_listing(connection, listing_id)
+        if listing is None or listing.status != ListingStatus.PUBLISHED:
+            raise NotFound("listing not found")
+        if listing.seller_id == buyer:
+            raise FailedPrecondition("cannot buy from yourself")
+        if quantity < listing.min_order_quantity:
+            raise InvalidArgument([FieldViolation("quantity", f"at least {listing.min_order_quantity}")])
+        _take(connection, listing.kind, listing_id, quantity, slots, order_id)
+        line = OrderLine(
+            1, listing_id, listing.title, quantity, listing.price, line_amount(quantity, listing.price)
+        )
+        return listing.seller_id, listing.currency, line
+
+    def _open(
+        self,
+        uow: UnitOfWork,
+        command: Command,
+        order_id: str,
+        buyer: str,
+        sold: tuple[str, str, OrderLine],
+        now: datetime,
+        quote_id: str | None = None,
+    ) -> Order:
+        seller, currency, line = sold
+        order = Order(
+            order_id,
+            buyer,
+            seller,
+            currency,
+            line.amount,
+            fee_of(line.amount, self._fee_bps),
+            OrderState.PLACED,
+            1,
+            now,
+            now,
+            quote_id=quote_id,
+        )
+        queries.add_order(uow.connection, order, [line])
+        queries.add_transition(uow.connection, order, None, command.actor, command.reason, now)
+        uow.emit(_announced(order))
+        return order
+
+    def _settle(
+        self, uow: UnitOfWork, command: Command, order: Order, split: Settlement, now: datetime
+    ) -> None:
+        """Posts the escrow in full and pays it out: refund, seller, fee (each leg only if any),
+        announcing every transfer posted."""
+        if not order.escrow_transfer_id:
+            raise FailedPrecondition("the order holds no escrow")
+        movement = command.movement(order.id)
+        posted = [resolve_pending(uow.connection, movement, order.escrow_transfer_id, True, None, now)]
+        escrow = (order.buyer_id, ESCROW)
+        legs = [
+            Leg(escrow, (order.buyer_id, AVAILABLE), split.refund, "order_refund"),
+            Leg(escrow, (order.seller_id, AVAILABLE), split.to_seller, "order_release"),
+            Leg(escrow, (PLATFORM, AccountKind.FEE_REVENUE), split.fee, "platform_fee"),
+        ]
+        posted += move_money(
+            uow.connection, movement, order.currency, [leg for leg in legs if leg.amount > 0], now
+        )
+        for transfer in posted:
+            uow.emit(_posted(transfer))
+
+    def _change(
+        self, command: Command, order_id: str, op: str, change: Change, details: dict[str, Any] | None = None
+    ) -> Order:
+        order_id = require_uuid(order_id, "order_id")
+
+        def run(uow: UnitOfWork, now: datetime) -> Order:
+            order = queries.lock_order(uow.connection, order_id)
+            role = _role(order, command)
+            assert order is not None
+            changed = change(uow, order, role, now)
+            queries.save_order(uow.connection, changed)
+            queries.add_transition(uow.connection, changed, order.state, command.actor, command.reason, now)
+            if changed.state in ANNOUNCED:
+                uow.emit(_announced(changed))
+            return changed
+
+        return self._once(command, {"op": op, "order_id": order_id, **(details or {})}, run)
+
+    def _once(
+        self, command: Command, request: dict[str, Any], run: Callable[[UnitOfWork, datetime], Order]
+    ) -> Order:
+        now = self._clock()
+        with self._unit_of_work() as uow:
+            order, ran = once(
+                uow.connection,
+                command.actor,
+                command.idempotency_key,
+                request,
+                now,
+                lambda: run(uow, now),
+                _encode,
+                _decode,
+            )
+            if ran:
+                uow.commit()
+        return order
+
+
+def _tenant(command: Command) -> str:
+    if command.tenant_id is None:
+        raise FailedPrecondition("orders are placed by tenants")
+    return require_uuid(command.tenant_id, "tenant_id")
+
+
+def _require_quantity(quantity: int) -> None:
+    if type(quantity) is not int or not 0 < quantity <= MAX_QUANTITY:
+        raise InvalidArgument([FieldViolation("quantity", f"a whole number from 1 to {MAX_QUANTITY}")])
+
+
+def _role(order: Order | None, command: Command) -> Role:
+    """The actor's part in the order; another tenant's order is NotFound."""
+    if command.tenant_id is None and order is not None:
+        return Role.OPERATOR
+    role = order.role_of(command.tenant_id) if order is not None and command.tenant_id else None
+    if role is None:
+        raise NotFound("order not found")
+    return role
+
+
+def _take(
+    connection: Connection,
+    kind: ListingKind,
+    listing_id: str,
+    quantity: int,
+    slots: list[datetime],
+    order_id: str,
+) -> None:
+    """Takes the stock or books the slots an order needs, or fails leaving them as they were."""
+    if kind != ListingKind.CAPACITY and slots:
+        raise InvalidArgument([FieldViolation("slots", "only capacity listings are booked by slot")])
+    if kind == ListingKind.PRODUCT and not listing_queries.take_stock(connection, listing_id, quantity):
+        raise FailedPrecondition("not enough stock")
+    if kind == ListingKind.CAPACITY:
+        if len(set(slots)) != quantity:
+            raise InvalidArgument([FieldViolation("slots", "one distinct slot per hour ordered")])
+        if not listing_queries.book_slots(connection, listing_id, slots, order_id):
+            raise FailedPrecondition("a slot is already booked or not offered")
+
+
+def _release(connection: Connection, order: Order) -> None:
+    """Gives back what a cancelled order held: product stock and capacity slots."""
+    for line in queries.lines_of(connection, order.id):
+        listing = listing_queries.lock_listing(connection, line.listing_id) if line.listing_id else None
+        if listing is not None and listing.kind == ListingKind.PRODUCT:
+            listing_queries.return_stock(connection, line.listing_id, line.quantity)
+    listing_queries.free_slots(connection, order.id)
+
+
+def _announced(order: Order) -> Any:
+    data = {
+        "order_id": order.id,
+        "buyer_id": order.buyer_id,
+        "seller_id": order.seller_id,
+        "state": order.state.value,
+        "currency": order.currency,
+        "total": order.total,
+        "fee": order.fee,
+        "version": order.version,
+    }
+    return new_event(ANNOUNCED[order.state], order.buyer_id, data)
+
+
+def _posted(transfer: Transfer) -> Any:
+    data = {
+        "transfer_id": transfer.id,
+        "kind": transfer.kind.value,
+        "code": transfer.code,
+        "currency": transfer.currency,
+        "amount": transfer.amount,
+        "order_id": transfer.order_id,
+    }
+    return new_event("ledger.transfer_posted", None, data)
+
+
+def _encode(order: Order) -> dict[str, Any]:
+    return {
+        **asdict(order),
+        "state": order.state.value,
+        "created_at": order.created_at.isoformat(),
+        "updated_at": order.updated_at.isoformat(),
+    }
+
+
+def _decode(data: dict[str, Any]) -> Order:
+    return Order(
+        **{
+            **data,
+            "state": OrderState(data["state"]),
+            "created_at": datetime.fromisoformat(data["created_at"]),
+            "updated_at": datetime.fromisoformat(data["updated_at"]),
+        }
+    )
