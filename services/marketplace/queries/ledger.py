@@ -33,24 +33,49 @@ def _account(row: object) -> Account:
 def locked_accounts(
     connection: Connection, refs: Iterable[AccountRef], now: datetime
 ) -> dict[AccountRef, Account]:
-    """The accounts named, opened when new and locked until the transaction ends, always
-    in the order of their ids so that two transfers never wait for each other."""
+    """The accounts named, opened when new and locked until the transaction ends, all in
+    one statement in the order of their ids, so that two transfers never wait for each
+    other: a transaction never locks an account after one with a higher id."""
     wanted = sorted(set(refs))
-    insert_ignoring_duplicates(
-        connection,
-        accounts,
-        [
-            {
-                "id": str(uuid.uuid4()),
-                "owner": owner,
-                "kind": kind.value,
-                "currency": currency,
-                **dict.fromkeys(_TOTALS, 0),
-                "created_at": now,
-            }
-            for owner, kind, currency in wanted
-        ],
-    )
+    database = connection.engine.url.render_as_string()
+    unknown = [ref for ref in wanted if (database, ref) not in _KNOWN]
+    if unknown:
+        _open(connection, unknown, now)
+    found = _lock(connection, wanted)
+    if connection.dialect.name != "sqlite":
+        # Opened in committed transactions there, so they exist whatever happens next.
+        _KNOWN.update((database, ref) for ref in found)
+    return found
+
+
+# Accounts known to exist, by database: accounts are never deleted, so a lock of known
+# accounts needs no look first.
+_KNOWN: set[tuple[str, AccountRef]] = set()
+
+
+def _open(connection: Connection, refs: list[AccountRef], now: datetime) -> None:
+    """Opens the accounts that do not exist, in a transaction of their own committed at
+    once: an empty account is harmless if the caller's transaction rolls back. SQLite has
+    one writer at a time, so there they are opened in the caller's transaction."""
+    rows = [
+        {
+            "id": str(uuid.uuid4()),
+            "owner": owner,
+            "kind": kind.value,
+            "currency": currency,
+            **dict.fromkeys(_TOTALS, 0),
+            "created_at": now,
+        }
+        for owner, kind, currency in refs
+    ]
+    if connection.dialect.name == "sqlite":
+        insert_ignoring_duplicates(connection, accounts, rows)
+        return
+    with connection.engine.begin() as opening:
+        insert_ignoring_duplicates(opening, accounts, rows)
+
+
+def _lock(connection: Connection, wanted: list[AccountRef]) -> dict[AccountRef, Account]:
     keys = tuple_(accounts.c.owner, accounts.c.kind, accounts.c.currency)
     query = (
         select(accounts)
@@ -58,8 +83,7 @@ def locked_accounts(
         .order_by(accounts.c.id)
         .with_for_update()
     )
-    found = [_account(row) for row in connection.execute(query)]
-    return {(a.owner, a.kind, a.currency): a for a in found}
+    return {(a.owner, a.kind, a.currency): a for a in (_account(row) for row in connection.execute(query))}
 
 
 def locked_accounts_by_id(connection: Connection, ids: Iterable[str]) -> dict[str, Account]:

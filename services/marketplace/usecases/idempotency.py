@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import orjson
 from sqlalchemy import Connection, delete, select, update
 
-from services.kit.db import insert_ignoring_duplicates
+from services.kit.db import insert_if_absent
 from services.kit.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from services.marketplace.storage import idempotency_records as records
 
@@ -56,7 +56,7 @@ def once(
     `run` ran (the caller then commits), False when the result is replayed."""
     digest = request_hash(request)
     row = {"scope": scope, "key": require_key(key), "request_hash": digest, "result": None, "created_at": now}
-    if insert_ignoring_duplicates(connection, records, [row]) == 0:
+    if not insert_if_absent(connection, records, row):
         found = connection.execute(
             select(records.c.request_hash, records.c.result).where(
                 records.c.scope == scope, records.c.key == key

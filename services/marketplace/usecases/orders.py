@@ -35,6 +35,7 @@ from services.marketplace.domain.orders import (
 from services.marketplace.queries import listings as listing_queries
 from services.marketplace.queries import orders as queries
 from services.marketplace.queries import rfqs as rfq_queries
+from services.marketplace.queries.ledger import locked_accounts
 from services.marketplace.usecases import Clock, UnitOfWorkFactory, utc_now
 from services.marketplace.usecases.idempotency import once
 from services.marketplace.usecases.ledger import Leg, Movement, move_money, resolve_pending
@@ -278,13 +279,17 @@ class Orders:
         if not order.escrow_transfer_id:
             raise FailedPrecondition("the order holds no escrow")
         movement = command.movement(order.id)
-        posted = [resolve_pending(uow.connection, movement, order.escrow_transfer_id, True, None, now)]
         escrow = (order.buyer_id, ESCROW)
         legs = [
             Leg(escrow, (order.buyer_id, AVAILABLE), split.refund, "order_refund"),
             Leg(escrow, (order.seller_id, AVAILABLE), split.to_seller, "order_release"),
             Leg(escrow, (PLATFORM, AccountKind.FEE_REVENUE), split.fee, "platform_fee"),
         ]
+        # Every account the settlement touches, locked at once in the ledger's order before
+        # any is locked alone: a later, narrower lock must never reach back for a lower id.
+        touched = {(*side, order.currency) for leg in legs for side in (leg.debit, leg.credit)}
+        locked_accounts(uow.connection, touched, now)
+        posted = [resolve_pending(uow.connection, movement, order.escrow_transfer_id, True, None, now)]
         posted += move_money(
             uow.connection, movement, order.currency, [leg for leg in legs if leg.amount > 0], now
         )
