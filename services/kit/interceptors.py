@@ -35,7 +35,9 @@ _CODES = {
 
 def status_of(error: errors.GantryError) -> status_pb2.Status:
     """The google.rpc.Status of a domain error, with field violations where it has them."""
-    status = status_pb2.Status(code=_CODES[type(error)], message=error.message)
+    # The nearest kind of error mapped: a use case's own errors refine the kit's.
+    code = next(_CODES[kind] for kind in type(error).__mro__ if kind in _CODES)
+    status = status_pb2.Status(code=code, message=error.message)
     if isinstance(error, errors.InvalidArgument):
         detail = any_pb2.Any()
         detail.Pack(

@@ -20,7 +20,6 @@ from grpc_status import rpc_status
 from sqlalchemy import Table, func, insert, select, update
 
 from services.kit.bus import Publish
-from services.kit.grpc_server import build_server
 from services.kit.migrate import upgrade
 from services.kit.store import Store
 from services.registry import storage
@@ -30,6 +29,7 @@ from services.registry.usecases import Clock, utc_now
 from services.registry.usecases.cache import EvictingCache
 from services.registry.usecases.credentials import Credentials
 from services.registry.usecases.tenants import Tenancy
+from tests.support.serving import serving
 
 Stub = registry_pb2_grpc.RegistryServiceStub
 
@@ -67,15 +67,10 @@ def migrated_store(database_url: str, publish: Publish) -> Iterator[Store]:
 def access_server(store: Store, clock: Clock = utc_now, cache: EvictingCache | None = None) -> Iterator[Stub]:
     servicer = AccessServicer(store, clock, cache or EvictingCache())
 
-    def register(server: grpc.Server) -> None:
-        registry_pb2_grpc.add_RegistryServiceServicer_to_server(servicer, server)
-
-    server, _, port = build_server(register, ["gantry.v1.RegistryService"], 0)
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield Stub(channel)
-    finally:
-        server.stop(None)
+    with serving(
+        registry_pb2_grpc.add_RegistryServiceServicer_to_server, servicer, "gantry.v1.RegistryService"
+    ) as channel:
+        yield Stub(channel)
 
 
 def create_tenant(

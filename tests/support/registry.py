@@ -8,18 +8,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-import grpc
 from gantry.v1 import registry_pb2 as pb
 from gantry.v1 import registry_pb2_grpc
 from sqlalchemy import insert
 
-from services.kit.grpc_server import build_server
 from services.kit.store import Store
 from services.registry.api.devices import DevicesApi
 from services.registry.api.profiles import ProfilesApi
 from services.registry.storage import tenants
 from services.registry.usecases.devices import Devices
 from services.registry.usecases.profiles import Profiles
+from tests.support.serving import serving
 
 CHANNELS = [
     pb.Channel(
@@ -61,15 +60,9 @@ class DevicesServicer(ProfilesApi, DevicesApi, registry_pb2_grpc.RegistryService
 
 @contextmanager
 def devices_server(store: Store) -> Iterator[registry_pb2_grpc.RegistryServiceStub]:
-    def register(server: grpc.Server) -> None:
-        registry_pb2_grpc.add_RegistryServiceServicer_to_server(DevicesServicer(store), server)
-
-    server, _, port = build_server(register, ["gantry.v1.RegistryService"], 0)
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield registry_pb2_grpc.RegistryServiceStub(channel)
-    finally:
-        server.stop(None)
+    add = registry_pb2_grpc.add_RegistryServiceServicer_to_server
+    with serving(add, DevicesServicer(store), "gantry.v1.RegistryService") as channel:
+        yield registry_pb2_grpc.RegistryServiceStub(channel)
 
 
 def create_profile(registry: registry_pb2_grpc.RegistryServiceStub, tenant_id: str) -> pb.DeviceProfile:

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import grpc
 import pika
 from gantry.v1 import telemetry_pb2 as pb
 from gantry.v1 import telemetry_pb2_grpc
@@ -17,7 +16,6 @@ from sqlalchemy import func, select
 
 from services.kit.bus import ConfirmingPublisher, Topology
 from services.kit.events import new_event
-from services.kit.grpc_server import build_server
 from services.kit.migrate import upgrade
 from services.kit.store import Store
 from services.telemetry import storage
@@ -28,6 +26,7 @@ from services.telemetry.directory import Directory
 from services.telemetry.ingest import IngestLimits
 from services.telemetry.writer import Writer, WriterSettings
 from tests.support.backends import AMQP_URL
+from tests.support.serving import serving
 
 CHANNELS = [
     {"key": "spindle_temp", "value_type": "float", "unit": "degC", "min": -20.0, "max": 150.0},
@@ -93,15 +92,10 @@ def telemetry_server(
 ) -> Iterator[Stub]:
     servicer = TelemetryServicer(store, sender(publisher), DEFAULT_RETENTION_DAYS, limits)
 
-    def register(server: grpc.Server) -> None:
-        telemetry_pb2_grpc.add_TelemetryServiceServicer_to_server(servicer, server)
-
-    server, _, port = build_server(register, [SERVICE_NAME], 0)
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield Stub(channel)
-    finally:
-        server.stop(None)
+    with serving(
+        telemetry_pb2_grpc.add_TelemetryServiceServicer_to_server, servicer, SERVICE_NAME
+    ) as channel:
+        yield Stub(channel)
 
 
 @contextmanager

@@ -33,6 +33,8 @@ UNITS: dict[ListingKind, frozenset[Unit]] = {
 SLOT = timedelta(hours=1)
 # Ninety days of hours: what one call may open, so that one request stays one small write.
 MAX_SLOTS = 24 * 90
+# Capacity is sold for the foreseeable future, not to the end of the calendar.
+LATEST_SLOT_END = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,8 @@ def hours_between(start: datetime, end: datetime) -> list[datetime]:
             raise InvalidArgument([FieldViolation(field, "a time with its time zone")])
     if start >= end:
         raise InvalidArgument([FieldViolation("end", "must be after the start")])
+    if end.astimezone(UTC) > LATEST_SLOT_END:
+        raise InvalidArgument([FieldViolation("end", f"no later than {LATEST_SLOT_END.isoformat()}")])
     first = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     count = -(-(end - first) // SLOT)
     if count > MAX_SLOTS:

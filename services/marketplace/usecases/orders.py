@@ -211,8 +211,7 @@ class Orders:
         tenant_id = require_uuid(tenant_id, "tenant_id")
         limit = pagination.page_size(size)
         listing = {"tenant": tenant_id}
-        position = pagination.decode_cursor(cursor, listing)
-        after = (datetime.fromisoformat(position[0]), position[1]) if position else None
+        after = _after(pagination.decode_cursor(cursor, listing))
         with self._unit_of_work(read_only=True) as uow:
             found = queries.orders_of(uow.connection, tenant_id, after, limit + 1)
         return pagination.keyset_page(
@@ -332,6 +331,18 @@ class Orders:
             if ran:
                 uow.commit()
         return order
+
+
+def _after(position: list[Any] | None) -> tuple[datetime, str] | None:
+    """Where a page of orders continues. The cursor's fingerprint is no signature, so its
+    position is checked like any other input."""
+    if position is None:
+        return None
+    try:
+        created_at, order_id = position
+        return datetime.fromisoformat(created_at), require_uuid(order_id, "page.cursor")
+    except (ValueError, TypeError):
+        raise InvalidArgument([FieldViolation("page.cursor", "not a cursor of this list")]) from None
 
 
 def _tenant(command: Command) -> str:
