@@ -1,6 +1,6 @@
 """Marketplace's tables: listings, RFQs and quotes, orders; the ledger's accounts and
-transfers; and the idempotency records of money-moving calls; beside the outbox and
-inbox every service keeps."""
+transfers; the idempotency records of money-moving calls; the directory of registered
+companies; beside the outbox and inbox every service keeps."""
 
 from __future__ import annotations
 
@@ -201,4 +201,16 @@ order_transitions = Table(
     Column("actor", String(64), nullable=False),
     Column("reason", Text, nullable=False),
     Column("at", UtcDateTime(), nullable=False),
+    # The platform's figures count completions by day.
+    Index("ix_order_transitions_to_state_at", "to_state", "at"),
+)
+
+# The companies registered on the platform, learnt from the registry's tenant.created
+# events, for the platform's figures.
+companies = Table(
+    "companies",
+    metadata,
+    Column("tenant_id", String(36), primary_key=True),
+    Column("country", String(2), nullable=False),
+    Column("registered_at", UtcDateTime(), nullable=False),
 )
