@@ -1,5 +1,6 @@
-"""Marketplace's nameko worker: relays its outbox, and forgets idempotency records once
-no retry can come that late."""
+"""Marketplace's nameko worker: relays its outbox, keeps the directory of companies from
+the registry's tenant events, and forgets idempotency records once no retry can come
+that late."""
 
 from __future__ import annotations
 
@@ -7,13 +8,19 @@ from datetime import UTC, datetime
 
 from nameko.timer import timer
 
-from services.kit.worker import PRUNE_SECONDS, worker_base
+from services.kit.events import Event
+from services.kit.worker import PRUNE_SECONDS, handle_event, worker_base
 from services.marketplace.storage import metadata
+from services.marketplace.usecases.figures import COMPANY_EVENTS, PlatformFigures
 from services.marketplace.usecases.idempotency import KEEP, forget_older_than
 
 
 class MarketplaceWorker(worker_base("marketplace", metadata)):
     name = "marketplace"
+
+    @handle_event("marketplace.companies", COMPANY_EVENTS)
+    def on_tenant_event(self, event: Event) -> None:
+        PlatformFigures(self.store.unit_of_work).learn(event)
 
     @timer(interval=PRUNE_SECONDS)
     def forget_old_idempotency_keys(self) -> None:

@@ -243,6 +243,9 @@ def test_a_product_sells_from_deposit_to_completion_exact_to_the_fen(market: Stu
     for tenant in (buyer, seller):
         listed = market.ListOrders(pb.ListOrdersRequest(tenant_id=tenant))
         assert [o.id for o in listed.orders] == [order.id] and listed.page.next_cursor == ""
+    stats = market.GetPlatformStats(pb.GetPlatformStatsRequest())
+    assert [(f.currency, f.completed_orders, f.amount) for f in stats.totals] == [("CNY", 1, 10_493)]
+    assert [(d.day, len(d.currencies)) for d in stats.days] == [(stats.to_day, 1)]
 
 
 def test_a_listing_is_edited_by_its_mask_and_listed_by_its_seller_page_by_page(market: Stub) -> None:
@@ -650,6 +653,18 @@ BAD_INPUT: list[tuple[str, Callable[[Scene], Any], str]] = [
         "tenant_id",
     ),
     ("accounts of the platform", lambda s: accounts(s.market, "platform"), "tenant_id"),
+    (
+        "figures from a month 13",
+        lambda s: s.market.GetPlatformStats(pb.GetPlatformStatsRequest(from_day="2026-13-01")),
+        "from_day",
+    ),
+    (
+        "figures of more than a year",
+        lambda s: s.market.GetPlatformStats(
+            pb.GetPlatformStatsRequest(from_day="2020-01-01", to_day="2026-01-01")
+        ),
+        "to_day",
+    ),
 ]
 
 

@@ -6,89 +6,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from services.kit.bus import ConfirmingPublisher
 from services.kit.errors import FailedPrecondition, InvalidArgument, NotFound
-from services.kit.store import Store
 from services.marketplace.domain.ledger import PLATFORM
 from services.marketplace.domain.orders import OrderState
-from services.marketplace.storage import capacity_slots, listings, quotes, rfqs
-from services.marketplace.usecases.ledger import Ledger, Movement
-from services.marketplace.usecases.orders import Command, Orders
+from services.marketplace.storage import quotes, rfqs
 from tests.support.backends import postgres_database
-from tests.support.marketplace import marketplace_store
-
-NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-
-
-class Market:
-    """A marketplace store with its ledger and orders, and sellers' listings made directly."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.ledger = Ledger(store.unit_of_work)
-        self.orders = Orders(store.unit_of_work, clock=lambda: NOW, fee_bps=200)
-
-    def funded_tenant(self, amount: int = 100_000) -> str:
-        tenant = str(uuid.uuid4())
-        if amount:
-            self.ledger.deposit(Movement("operator", "top-up", str(uuid.uuid4())), tenant, "CNY", amount)
-        return tenant
-
-    def listing(self, seller: str, kind: str = "product", price: int = 1_500, **values: object) -> str:
-        listing_id = str(uuid.uuid4())
-        row = {
-            "id": listing_id,
-            "seller_id": seller,
-            "kind": kind,
-            "title": f"{kind} offer",
-            "description": "",
-            "category": "cnc_machining",
-            "price": price,
-            "currency": "CNY",
-            "unit": "hour" if kind == "capacity" else "piece",
-            "min_order_quantity": 1,
-            "lead_time_days": 5,
-            "ship_from": "CN-32",
-            "status": "published",
-            "device_id": str(uuid.uuid4()) if kind == "capacity" else None,
-            "stock": 10 if kind == "product" else None,
-            "version": 1,
-            "created_at": NOW,
-            "updated_at": NOW,
-        }
-        with self.store.engine.begin() as connection:
-            connection.execute(insert(listings).values(**{**row, **values}))
-            if kind == "capacity":
-                connection.execute(
-                    insert(capacity_slots),
-                    [
-                        {
-                            "listing_id": listing_id,
-                            "starts_at": NOW + timedelta(hours=h),
-                            "ends_at": NOW + timedelta(hours=h + 1),
-                        }
-                        for h in range(8)
-                    ],
-                )
-        return listing_id
-
-    def stock(self, listing_id: str) -> int:
-        with self.store.engine.connect() as connection:
-            return connection.execute(
-                select(listings.c.stock).where(listings.c.id == listing_id)
-            ).scalar_one()
-
-    def available(self, owner: str) -> dict[str, int]:
-        return {str(a.kind): a.spendable for a in self.ledger.accounts(owner)}
-
-
-def act(tenant: str | None, key: str | None = None) -> Command:
-    return Command(tenant, "test", key or str(uuid.uuid4()))
+from tests.support.marketplace import NOW, Market, act, marketplace_store
 
 
 @pytest.fixture

@@ -1,14 +1,22 @@
-"""Marketplace fixtures for tests: its store on a migrated database."""
+"""Marketplace fixtures for tests: its store on a migrated database, and a market to trade
+in with listings made directly."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import insert, select
 
 from services.kit.bus import Publish
 from services.kit.migrate import upgrade
 from services.kit.store import Store
-from services.marketplace.storage import metadata
+from services.marketplace.storage import capacity_slots, listings, metadata
+from services.marketplace.usecases import Clock
+from services.marketplace.usecases.ledger import Ledger, Movement
+from services.marketplace.usecases.orders import Command, Orders
 
 
 @contextmanager
@@ -19,3 +27,72 @@ def marketplace_store(url: str, publish: Publish) -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+
+class Market:
+    """A marketplace store with its ledger and orders, and sellers' listings made directly."""
+
+    def __init__(self, store: Store, clock: Clock = lambda: NOW) -> None:
+        self.store = store
+        self.ledger = Ledger(store.unit_of_work)
+        self.orders = Orders(store.unit_of_work, clock=clock, fee_bps=200)
+
+    def funded_tenant(self, amount: int = 100_000, currency: str = "CNY") -> str:
+        tenant = str(uuid.uuid4())
+        if amount:
+            self.ledger.deposit(Movement("operator", "top-up", str(uuid.uuid4())), tenant, currency, amount)
+        return tenant
+
+    def listing(self, seller: str, kind: str = "product", price: int = 1_500, **values: object) -> str:
+        listing_id = str(uuid.uuid4())
+        row = {
+            "id": listing_id,
+            "seller_id": seller,
+            "kind": kind,
+            "title": f"{kind} offer",
+            "description": "",
+            "category": "cnc_machining",
+            "price": price,
+            "currency": "CNY",
+            "unit": "hour" if kind == "capacity" else "piece",
+            "min_order_quantity": 1,
+            "lead_time_days": 5,
+            "ship_from": "CN-32",
+            "status": "published",
+            "device_id": str(uuid.uuid4()) if kind == "capacity" else None,
+            "stock": 10 if kind == "product" else None,
+            "version": 1,
+            "created_at": NOW,
+            "updated_at": NOW,
+        }
+        with self.store.engine.begin() as connection:
+            connection.execute(insert(listings).values(**{**row, **values}))
+            if kind == "capacity":
+                connection.execute(
+                    insert(capacity_slots),
+                    [
+                        {
+                            "listing_id": listing_id,
+                            "starts_at": NOW + timedelta(hours=h),
+                            "ends_at": NOW + timedelta(hours=h + 1),
+                        }
+                        for h in range(8)
+                    ],
+                )
+        return listing_id
+
+    def stock(self, listing_id: str) -> int:
+        with self.store.engine.connect() as connection:
+            return connection.execute(
+                select(listings.c.stock).where(listings.c.id == listing_id)
+            ).scalar_one()
+
+    def available(self, owner: str) -> dict[str, int]:
+        return {str(a.kind): a.spendable for a in self.ledger.accounts(owner)}
+
+
+def act(tenant: str | None, key: str | None = None) -> Command:
+    return Command(tenant, "test", key or str(uuid.uuid4()))
