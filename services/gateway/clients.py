@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
-from gantry.v1 import registry_pb2_grpc, telemetry_pb2_grpc
+from gantry.v1 import marketplace_pb2_grpc, registry_pb2_grpc, telemetry_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.gateway.problems import from_grpc
@@ -29,10 +29,11 @@ class Backends:
     def open(self) -> None:
         self.channels = {
             service: grpc.aio.insecure_channel(settings.grpc_target(service))
-            for service in ("registry", "telemetry")
+            for service in ("registry", "telemetry", "marketplace")
         }
         self.registry = registry_pb2_grpc.RegistryServiceStub(self.channels["registry"])
         self.telemetry = telemetry_pb2_grpc.TelemetryServiceStub(self.channels["telemetry"])
+        self.marketplace = marketplace_pb2_grpc.MarketplaceServiceStub(self.channels["marketplace"])
 
     async def close(self) -> None:
         for channel in self.channels.values():

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from services.gateway.auth import Authenticator, Caller, DeviceCaller, bearer_token
 from services.gateway.clients import Backends
-from services.gateway.idempotency import Idempotency, fingerprint
+from services.gateway.idempotency import Idempotency, fingerprint, offered_key
 from services.gateway.problems import Problem
 from services.gateway.ratelimit import RateLimiting, Verdict
 from services.kit.errors import InvalidArgument
@@ -46,6 +46,15 @@ class Call:
 
     def path(self, name: str) -> str:
         return self.request.path_params[name]
+
+    def idempotency_key(self) -> str:
+        """The Idempotency-Key a keyed route requires."""
+        key = offered_key(self.request)
+        if key is None:
+            raise Problem(
+                400, "idempotency-key-required", "this route moves money: send an Idempotency-Key header"
+            )
+        return key
 
     def expected_version(self) -> int:
         """The version named by If-Match (an ETag `"<version>"`)."""
@@ -87,11 +96,15 @@ class Endpoint:
     media_type: str = JSON
     # Authenticated by the device access token in the path, not by an API key.
     device_token: bool = False
+    # Moves money or places an order: the backend keeps each Idempotency-Key's first
+    # result itself, so the header is required and forwarded (`Call.idempotency_key`).
+    keyed: bool = False
 
     @property
     def creates(self) -> bool:
-        """Whether it takes an Idempotency-Key: a POST that creates something."""
-        return self.method == "POST" and self.status == 201
+        """Whether the gateway keeps the first answer to an Idempotency-Key: a POST that
+        creates something, unless its backend keeps them."""
+        return self.method == "POST" and self.status == 201 and not self.keyed
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

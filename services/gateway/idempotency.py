@@ -44,6 +44,14 @@ HEADER = "idempotency-key"
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
+def offered_key(request: Request) -> str | None:
+    """The request's Idempotency-Key, None when it sends none."""
+    offered = request.headers.get(HEADER)
+    if offered is not None and not _VALID_KEY.match(offered):
+        raise Problem(400, "bad-idempotency-key", "Idempotency-Key must be 1 to 255 visible ASCII characters")
+    return offered
+
+
 @dataclass(frozen=True)
 class Answer:
     status: int
@@ -171,13 +179,9 @@ class Idempotency:
 
     def slot_of(self, request: Request, credential: str) -> Slot | None:
         """Where the request's record is kept, or None when it carries no key."""
-        offered = request.headers.get(HEADER)
+        offered = offered_key(request)
         if offered is None:
             return None
-        if not _VALID_KEY.match(offered):
-            raise Problem(
-                400, "bad-idempotency-key", "Idempotency-Key must be 1 to 255 visible ASCII characters"
-            )
         owner = hashlib.sha256(credential.encode()).hexdigest()[:32]
         key = f"{self._prefix}:{owner}:{hashlib.sha256(offered.encode()).hexdigest()}"
         secret = hashlib.sha256(

@@ -40,6 +40,8 @@ def _errors(endpoint: Endpoint) -> list[int]:
         errors |= {400, 413, 415}
     if endpoint.creates:
         errors |= {400, 409, 422, 503}
+    if endpoint.keyed:
+        errors |= {400, 422}
     return sorted(errors)
 
 
@@ -82,6 +84,17 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
                 "schema": {"type": "string", "minLength": 1, "maxLength": 255},
                 "description": "Sent again with the same request, answers the first response again "
                 "(24 h); with another request, 422; while the first still runs, 409",
+            }
+        )
+    if endpoint.keyed:
+        parameters.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+                "description": "Required: sent again with the same request, answers the first result "
+                "again without moving money twice (48 h); with another request, 422",
             }
         )
     if endpoint.precondition:

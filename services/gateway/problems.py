@@ -82,11 +82,22 @@ _GRPC_TO_HTTP = {
 }
 
 
+# Errors a backend names (google.rpc.ErrorInfo) that deserve their own answer.
+_REASON_TO_HTTP = {
+    "IDEMPOTENCY_KEY_REUSED": (422, "idempotency-key-reused"),
+    "INSUFFICIENT_FUNDS": (409, "insufficient-funds"),
+}
+
+
+def _details(error: grpc.aio.AioRpcError) -> list[Any]:
+    status = rpc_status.from_call(error) if error.trailing_metadata() else None
+    return list(status.details) if status else []
+
+
 def field_violations(error: grpc.aio.AioRpcError, prefix: str = "") -> list[FieldViolation]:
     """The BadRequest violations of a gRPC error, field names without `prefix`."""
-    status = rpc_status.from_call(error) if error.trailing_metadata() else None
     violations: list[FieldViolation] = []
-    for detail in status.details if status else ():
+    for detail in _details(error):
         if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             bad_request = error_details_pb2.BadRequest()
             detail.Unpack(bad_request)
@@ -97,8 +108,19 @@ def field_violations(error: grpc.aio.AioRpcError, prefix: str = "") -> list[Fiel
     return violations
 
 
+def error_reason(error: grpc.aio.AioRpcError) -> str:
+    """The reason a gRPC error names in its ErrorInfo, or ""."""
+    for detail in _details(error):
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            return info.reason
+    return ""
+
+
 def from_grpc(error: grpc.aio.AioRpcError, field_prefix: str = "") -> Problem:
     status, slug = _GRPC_TO_HTTP.get(error.code(), (502, "backend-error"))
+    status, slug = _REASON_TO_HTTP.get(error_reason(error), (status, slug))
     detail = error.details() or error.code().name.lower()
     if status == 502:
         detail = "a backend service failed; retry later and quote the request id"

@@ -9,6 +9,10 @@ from dataclasses import dataclass
 class GantryError(Exception):
     """Base of the errors a caller can act on; anything else is a defect."""
 
+    # A stable UPPER_SNAKE_CASE name of this very error, for callers that act on it
+    # (sent as google.rpc.ErrorInfo); empty where the kind of error says enough.
+    reason = ""
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message

@@ -21,6 +21,8 @@ from services.kit.logs import REQUEST_ID_HEADER, bind_request_id, current_reques
 
 log = logging.getLogger("gantry.grpc")
 
+ERROR_DOMAIN = "gantry"
+
 _CODES = {
     errors.InvalidArgument: code_pb2.INVALID_ARGUMENT,
     errors.NotFound: code_pb2.NOT_FOUND,
@@ -48,6 +50,10 @@ def status_of(error: errors.GantryError) -> status_pb2.Status:
                 ]
             )
         )
+        status.details.append(detail)
+    if error.reason:
+        detail = any_pb2.Any()
+        detail.Pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN))
         status.details.append(detail)
     return status
 

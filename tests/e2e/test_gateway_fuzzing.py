@@ -17,7 +17,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from services.gateway import openapi
-from services.gateway.routes import ENDPOINTS
+from services.gateway.app import ENDPOINTS
 from tests.support.client import PartnerClient
 from tests.support.platform import OPERATOR_TOKEN, Platform
 

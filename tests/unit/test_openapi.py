@@ -6,8 +6,7 @@ from openapi_spec_validator import validate
 from starlette.routing import Route
 
 from services.gateway import openapi
-from services.gateway.app import create_app
-from services.gateway.routes import ENDPOINTS
+from services.gateway.app import ENDPOINTS, create_app
 from services.kit.settings import GatewaySettings
 
 INFRASTRUCTURE = {"/healthz", "/readyz", "/docs", openapi.OPENAPI_PATH}
