@@ -28,7 +28,7 @@ from services.kit.protos import from_timestamp, timestamp
 from services.kit.store import Store
 from services.marketplace.api.servicer import SERVICE_NAME, MarketplaceServicer, RegistryDevices
 from services.marketplace.usecases.listings import DeviceCheck
-from tests.support.access import code_of, mask, migrated_store, violations
+from tests.support.access import code_of, mask, migrated_store, reason_of, violations
 from tests.support.marketplace import marketplace_store
 from tests.support.registry import create_profile, devices_server, insert_tenant
 from tests.support.serving import serving
@@ -416,7 +416,7 @@ def test_a_retried_call_with_its_key_has_one_effect(market: Stub) -> None:
     assert spendable(market, buyer) == {"available": 30_000 - 2 * 1_499 - 1_000, "escrow": 0}
     assert [o.id for o in market.ListOrders(pb.ListOrdersRequest(tenant_id=buyer)).orders] == [order.id]
     # The same key with another request is refused rather than answered with the first.
-    assert code_of(lambda: place(3)) == grpc.StatusCode.FAILED_PRECONDITION
+    assert reason_of(lambda: place(3)) == (grpc.StatusCode.FAILED_PRECONDITION, "IDEMPOTENCY_KEY_REUSED")
 
 
 def test_the_registry_decides_whose_device_a_capacity_listing_sells(

@@ -199,6 +199,16 @@ def authenticates(call: Callable[[], object]) -> bool:
     return True
 
 
+def reason_of(call: Callable[[], object]) -> tuple[grpc.StatusCode, str]:
+    """The status code of a failing call and the reason its ErrorInfo names ("" if none)."""
+    error = rpc_error(call)
+    for detail in rpc_status.from_call(error).details if error.trailing_metadata() else ():
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            return error.code(), info.reason
+    return error.code(), ""
+
+
 def violations(call: Callable[[], object]) -> dict[str, str]:
     """The field violations of a call that must fail with INVALID_ARGUMENT."""
     error = rpc_error(call)
