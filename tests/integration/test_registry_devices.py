@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from services.kit.events import new_event
 from services.kit.store import Store
 from services.registry import storage
+from services.registry.queries.devices import find_devices_of
 from services.registry.usecases.devices import Devices
 from tests.integration.conftest import CapturedEvents
 from tests.support.access import code_of, mask, violations
@@ -473,3 +474,15 @@ def test_stored_batches_mark_devices_seen_and_activate_them_once(
     assert current.state == pb.DEVICE_STATE_ACTIVE and current.version == 2
     assert current.last_seen_at.ToDatetime(tzinfo=UTC) == seen_at
     assert current.connectivity == pb.CONNECTIVITY_ONLINE
+
+
+def test_reads_gathered_in_one_query_keep_each_tenant_to_its_own(
+    registry: Stub, tenant: str, profile: pb.DeviceProfile, store: Store
+) -> None:
+    mine = register(registry, tenant, profile).device
+    stranger = insert_tenant(store)
+    with store.engine.connect() as connection:
+        found = find_devices_of(
+            connection, [(stranger, mine.id), (tenant, mine.id), (tenant, str(uuid.uuid4()))]
+        )
+    assert list(found) == [(tenant, mine.id)] and found[(tenant, mine.id)].serial_number == mine.serial_number

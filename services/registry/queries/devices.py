@@ -48,32 +48,31 @@ def _insert_labels(connection: Connection, owners: Sequence[Device]) -> None:
         connection.execute(insert(device_labels), rows)
 
 
-# Built once: GetDevice is the registry's hottest read.
-_FIND_DEVICE = select(devices).where(
-    devices.c.id == bindparam("device_id"), devices.c.tenant_id == bindparam("tenant_id")
-)
-
-
 _DEVICE_FIELDS = tuple(column.name for column in devices.columns)
-_FIND_DEVICE_PG = (
-    f"SELECT {', '.join(_DEVICE_FIELDS)} FROM devices WHERE id = %(device_id)s AND tenant_id = %(tenant_id)s"
-)
+_FIND_DEVICES_PG = f"SELECT {', '.join(_DEVICE_FIELDS)} FROM devices WHERE id = ANY(%(ids)s)"
+
+
+def find_devices_of(connection: Connection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Device]:
+    """The devices of (tenant id, device id) pairs, by pair; one of another tenant is not found."""
+    ids = list({device_id for _, device_id in keys})
+    if connection.dialect.name == "postgresql":
+        # The hottest read of the registry, straight through the driver: a prepared
+        # statement and plain tuples, without the result machinery around them.
+        rows = connection.connection.driver_connection.execute(_FIND_DEVICES_PG, {"ids": ids}, prepare=True)
+        found = [
+            Device(**{**dict(zip(_DEVICE_FIELDS, row, strict=True)), "state": DeviceState(row[_STATE])})
+            for row in rows
+        ]
+    else:
+        found = [_device(row) for row in connection.execute(select(devices).where(devices.c.id.in_(ids)))]
+    return {(device.tenant_id, device.id): device for device in found}
+
+
+_STATE = _DEVICE_FIELDS.index("state")
 
 
 def find_device(connection: Connection, tenant_id: str, device_id: str) -> Device | None:
-    params = {"device_id": device_id, "tenant_id": tenant_id}
-    if connection.dialect.name == "postgresql":
-        # The hottest read of the registry, straight through the driver: a prepared
-        # statement and a plain tuple, without the result machinery around them.
-        row = connection.connection.driver_connection.execute(
-            _FIND_DEVICE_PG, params, prepare=True
-        ).fetchone()
-        if row is None:
-            return None
-        values = dict(zip(_DEVICE_FIELDS, row, strict=True))
-        return Device(**{**values, "state": DeviceState(values["state"])})
-    found = connection.execute(_FIND_DEVICE, params).first()
-    return _device(found) if found else None
+    return find_devices_of(connection, [(tenant_id, device_id)]).get((tenant_id, device_id))
 
 
 def find_devices(connection: Connection, device_ids: Iterable[str]) -> list[Device]:

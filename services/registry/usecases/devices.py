@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,12 +40,16 @@ from services.registry.queries.credentials import add_credentials
 from services.registry.queries.devices import DeviceFilter
 from services.registry.usecases import Clock, UnitOfWorkFactory, utc_now
 from services.registry.usecases.cache import EvictingCache, Remembered
+from services.registry.usecases.coalescing import Coalescer
 from services.registry.usecases.device_input import UPDATABLE, DeviceSchema, ListSchema, load_each
 
 MAX_BULK = 5000
 # Reads of a device may be served from memory this long: changes evict it at once,
 # but last-seen times move without an event.
 LAST_SEEN_STALENESS = timedelta(seconds=2)
+
+# A device and how recently a device of each profile version must have been seen.
+DeviceRead = tuple[Device, dict[tuple[str, int], timedelta]]
 
 
 class OnlineWindows:
@@ -75,6 +80,14 @@ class Devices:
         self._clock = clock
         self._windows = OnlineWindows()
         self._cache = cache
+        self._reads = Coalescer(self._read_devices)
+
+    def _read_devices(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], DeviceRead]:
+        """Devices by (tenant id, device id), with the online windows of their profiles."""
+        with self._unit_of_work(read_only=True) as uow:
+            found = queries.find_devices_of(uow.connection, keys)
+            windows = self._windows.of(uow.connection, list(found.values()))
+        return {key: (device, windows) for key, device in found.items()}
 
     def connectivity(self, device: Device, windows: dict[tuple[str, int], timedelta]) -> Connectivity:
         return device.connectivity(windows[(device.profile_id, device.profile_version)], self._clock())
@@ -116,13 +129,11 @@ class Devices:
         tenant_id, device_id = require_uuid(tenant_id, "tenant_id"), require_uuid(device_id, "device_id")
         now = self._clock()
 
-        def look_up() -> Remembered[tuple[Device, dict[tuple[str, int], timedelta]]]:
-            with self._unit_of_work(read_only=True) as uow:
-                device = queries.find_device(uow.connection, tenant_id, device_id)
-                if device is None:
-                    raise NotFound("device not found")
-                windows = self._windows.of(uow.connection, [device])
-            return Remembered((device, windows), (device.id, tenant_id), now + LAST_SEEN_STALENESS)
+        def look_up() -> Remembered[DeviceRead]:
+            found = self._reads.get((tenant_id, device_id))
+            if found is None:
+                raise NotFound("device not found")
+            return Remembered(found, (device_id, tenant_id), now + LAST_SEEN_STALENESS)
 
         if self._cache is None:
             device, windows = look_up().identity

@@ -1,0 +1,73 @@
+"""Concurrent reads gathered into one query: batches form while a query runs, a lone
+read runs at once, and a failed query fails every read of its batch."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from services.registry.usecases.coalescing import Coalescer
+from tests.support.waiting import eventually
+
+WAIT = 10.0
+
+
+class Store:
+    """A fetch whose first query holds until released, recording every batch."""
+
+    def __init__(self, fail_on: int | None = None) -> None:
+        self.batches: list[list[int]] = []
+        self.first_started = threading.Event()
+        self.release_first = threading.Event()
+        self.fail_on = fail_on
+
+    def fetch(self, keys: Sequence[int]) -> dict[int, str]:
+        self.batches.append(list(keys))
+        if len(self.batches) == 1:
+            self.first_started.set()
+            assert self.release_first.wait(WAIT)
+        if self.fail_on in keys:
+            raise RuntimeError("database gone")
+        return {key: f"device {key}" for key in keys if key >= 0}
+
+
+def test_a_lone_read_runs_at_once_and_a_missing_key_is_none() -> None:
+    store = Store()
+    store.release_first.set()
+    reads = Coalescer(store.fetch)
+    assert reads.get(3) == "device 3"
+    assert reads.get(-1) is None
+    assert store.batches == [[3], [-1]]
+
+
+def test_reads_arriving_during_a_query_go_together_in_the_next() -> None:
+    store = Store()
+    reads = Coalescer(store.fetch)
+    with ThreadPoolExecutor(8) as pool:
+        first = pool.submit(reads.get, 0)
+        assert store.first_started.wait(WAIT)
+        queued = [pool.submit(reads.get, key) for key in range(1, 8)]
+        eventually(lambda: reads.queued == 7, WAIT, "the later reads to queue behind the first query")
+        store.release_first.set()
+        assert first.result(WAIT) == "device 0"
+        assert [future.result(WAIT) for future in queued] == [f"device {key}" for key in range(1, 8)]
+    assert store.batches[0] == [0] and sorted(store.batches[1]) == list(range(1, 8))
+    assert len(store.batches) == 2
+
+
+def test_a_failed_query_fails_its_batch_and_the_next_batch_still_runs() -> None:
+    store = Store(fail_on=5)
+    reads = Coalescer(store.fetch)
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(reads.get, 0)
+        assert store.first_started.wait(WAIT)
+        failing = pool.submit(reads.get, 5)
+        eventually(lambda: reads.queued == 1, WAIT, "the read to queue behind the first query")
+        store.release_first.set()
+        assert first.result(WAIT) == "device 0"
+        with pytest.raises(RuntimeError, match="database gone"):
+            failing.result(WAIT)
+    assert reads.get(6) == "device 6"
