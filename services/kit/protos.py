@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.protobuf.timestamp_pb2 import Timestamp
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
 
 def timestamp(value: datetime) -> Timestamp:
-    message = Timestamp()
-    message.FromDatetime(value.astimezone(UTC))
-    return message
+    """An aware datetime as a Timestamp, in integer arithmetic: exact, and a fraction of
+    `Timestamp.FromDatetime`'s cost on the hottest replies."""
+    seconds, micros = divmod((value - _EPOCH) // _MICROSECOND, 1_000_000)
+    return Timestamp(seconds=seconds, nanos=micros * 1000)
 
 
 def from_timestamp(message: Timestamp) -> datetime:

@@ -35,8 +35,13 @@ def load(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:
         raise InvalidArgument.from_messages(error.messages_dict) from error
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+
+
 def require_uuid(value: str, field: str) -> str:
     """The canonical form of an id, or InvalidArgument naming `field`."""
+    if isinstance(value, str) and _CANONICAL_UUID.match(value):
+        return value  # already canonical, as nearly every id sent is
     try:
         return str(uuid.UUID(value))
     except (ValueError, TypeError, AttributeError):
