@@ -142,6 +142,24 @@ def insert_ignoring_duplicates(connection: Connection, table: Table, rows: Itera
     return len(connection.execute(statement, rows).all())
 
 
+def driver_connection(connection: Connection) -> Any:
+    """The driver's own connection under `connection`, in its transaction: for the few
+    hot statements that skip SQLAlchemy's result machinery (psycopg's prepared
+    statements, binary arrays, COPY)."""
+    return connection.connection.driver_connection
+
+
+def outbox_row(event: Event, request_id: str | None) -> dict[str, Any]:
+    """The outbox row of an event, published by the relay with the request id it came from."""
+    return {
+        "id": event.id,
+        "type": event.type,
+        "body": event.to_message(),
+        "request_id": request_id,
+        "created_at": event.occurred_at,
+    }
+
+
 def insert_if_absent(connection: Connection, table: Table, row: dict[str, Any]) -> bool:
     """Inserts one row unless its key exists; True when it was inserted. Cheaper than
     insert_ignoring_duplicates for a single row: one statement, not a batch."""
@@ -213,18 +231,7 @@ class UnitOfWork:
         if self._read_only:
             raise RuntimeError("a read-only unit of work has nothing to commit")
         if self.events:
-            self.connection.execute(
-                insert(self._outbox),
-                [
-                    {
-                        "id": e.id,
-                        "type": e.type,
-                        "body": e.to_message(),
-                        "request_id": current_request_id(),
-                        "created_at": e.occurred_at,
-                    }
-                    for e in self.events
-                ],
-            )
+            request_id = current_request_id()
+            self.connection.execute(insert(self._outbox), [outbox_row(e, request_id) for e in self.events])
         self._transaction.commit()
         self._after_commit([e.id for e in self.events])

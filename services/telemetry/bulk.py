@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import Connection, select
 
-from services.kit.db import insert_ignoring_duplicates
+from services.kit.db import driver_connection, insert_ignoring_duplicates
 from services.kit.events import Event
 from services.kit.store import Store
 from services.telemetry import storage
@@ -104,7 +104,7 @@ class BulkWriter:
             elif merge:
                 _merge(connection, batches)
             else:
-                _copy(_driver(connection), "readings", batches)
+                _copy(driver_connection(connection), "readings", batches)
             for event in _unannounced(connection, [batch_stored(b, now) for b in batches], merge):
                 uow.emit(event)
             uow.commit()
@@ -118,10 +118,6 @@ class BulkWriter:
         self._partitions |= needed
 
 
-def _driver(connection: Connection) -> psycopg.Connection:
-    return connection.connection.driver_connection
-
-
 def _copy(driver: psycopg.Connection, table: str, batches: Sequence[AcceptedBatch]) -> None:
     statement = f"COPY {table} ({_COLUMN_LIST}) FROM STDIN (FORMAT BINARY)"
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
@@ -132,7 +128,7 @@ def _copy(driver: psycopg.Connection, table: str, batches: Sequence[AcceptedBatc
 
 
 def _merge(connection: Connection, batches: Sequence[AcceptedBatch]) -> None:
-    driver = _driver(connection)
+    driver = driver_connection(connection)
     with driver.cursor() as cursor:
         cursor.execute(
             "CREATE TEMPORARY TABLE incoming_readings (LIKE readings INCLUDING DEFAULTS) ON COMMIT DROP"

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, exists, func, insert, or_, select, tuple_, update
 
+from services.kit.db import driver_connection
 from services.registry.domain import Device, DeviceState
 from services.registry.storage import device_labels, devices
 
@@ -58,7 +59,7 @@ def find_devices_of(connection: Connection, keys: Sequence[tuple[str, str]]) -> 
     if connection.dialect.name == "postgresql":
         # The hottest read of the registry, straight through the driver: a prepared
         # statement and plain tuples, without the result machinery around them.
-        rows = connection.connection.driver_connection.execute(_FIND_DEVICES_PG, {"ids": ids}, prepare=True)
+        rows = driver_connection(connection).execute(_FIND_DEVICES_PG, {"ids": ids}, prepare=True)
         found = [
             Device(**{**dict(zip(_DEVICE_FIELDS, row, strict=True)), "state": DeviceState(row[_STATE])})
             for row in rows

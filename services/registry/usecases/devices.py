@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from services.kit.batching import Coalescer
 from services.kit.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -40,7 +41,6 @@ from services.registry.queries.credentials import add_credentials
 from services.registry.queries.devices import DeviceFilter
 from services.registry.usecases import Clock, UnitOfWorkFactory, utc_now
 from services.registry.usecases.cache import EvictingCache, Remembered
-from services.registry.usecases.coalescing import Coalescer
 from services.registry.usecases.device_input import UPDATABLE, DeviceSchema, ListSchema, load_each
 
 MAX_BULK = 5000

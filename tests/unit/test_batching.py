@@ -1,5 +1,5 @@
-"""Concurrent reads gathered into one query: batches form while a query runs, a lone
-read runs at once, and a failed query fails every read of its batch."""
+"""Work submitted together runs together: batches form while one runs, a lone item runs
+at once, a failed batch fails each of its items, and items left out wait for the next."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from services.registry.usecases.coalescing import Coalescer
+from services.kit.batching import Batcher, Coalescer
 from tests.support.waiting import eventually
 
 WAIT = 10.0
@@ -71,3 +71,31 @@ def test_a_failed_query_fails_its_batch_and_the_next_batch_still_runs() -> None:
         with pytest.raises(RuntimeError, match="database gone"):
             failing.result(WAIT)
     assert reads.get(6) == "device 6"
+
+
+def test_items_the_batch_leaves_out_run_in_the_next_one() -> None:
+    runs: list[list[str]] = []
+    started, release = threading.Event(), threading.Event()
+
+    def run(items: list[str]) -> None:
+        runs.append(items)
+        started.set()
+        assert release.wait(WAIT)
+
+    def one_per_name(items: Sequence[str]) -> list[int]:
+        seen: dict[str, int] = {}
+        for position, item in enumerate(items):
+            seen.setdefault(item, position)
+        return sorted(seen.values())
+
+    batches = Batcher(run, one_per_name)
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(batches.submit, "a")
+        assert started.wait(WAIT)
+        later = [pool.submit(batches.submit, name) for name in ("b", "b", "c")]
+        eventually(lambda: batches.queued == 3, WAIT, "three items to queue")
+        release.set()
+        for future in (first, *later):
+            future.result(WAIT)
+    # The threads may queue in any order; each batch holds one "b".
+    assert runs[0] == ["a"] and sorted(runs[1]) == ["b", "c"] and runs[2:] == [["b"]]
