@@ -1,42 +1,54 @@
 """Marketplace: ledger transfers/s against a plain two-UPDATE SQL transfer in the same run
-(`ratio`), both with 16 concurrent clients on PostgreSQL among 200 accounts; then complete
-order lifecycles/s (place, fund, accept, produce, ship, deliver, complete) with 16
-concurrent buyers; the ledger's zero-sum invariant is checked after the run.
-
-The lifecycles run through the use cases, in process: the marketplace has no gRPC
-methods yet.
+(`ratio`), both in this process with 16 concurrent clients on PostgreSQL among 200
+accounts; then complete order lifecycles/s (place, fund, accept, produce, ship, deliver,
+complete: seven calls each) with 16 concurrent buyers through gRPC, against a
+marketplace-api process of its own on the same database. The buyers are funded through
+the Deposit rpc; the ledger's zero-sum invariant is checked through CheckLedger after
+the run, and any imbalance fails the benchmark.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import signal
+import sys
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from datetime import UTC, datetime
 
+import grpc
 import psycopg
-from sqlalchemy import insert
+from gantry.v1 import marketplace_pb2 as pb
+from gantry.v1 import marketplace_pb2_grpc
 
+from bench.registry import start
 from services.kit.bus import ConfirmingPublisher
 from services.kit.db import normalise_url
 from services.kit.migrate import upgrade
 from services.kit.store import Store
 from services.marketplace.domain.ledger import AccountKind
-from services.marketplace.domain.orders import OrderState
-from services.marketplace.storage import listings, metadata
-from services.marketplace.usecases.ledger import Leg, Ledger, Movement
-from services.marketplace.usecases.orders import Command, Orders
+from services.marketplace.storage import metadata
+from services.marketplace.usecases.ledger import Ledger, Leg, Movement
 from tests.support.backends import AMQP_URL, bus_namespace, postgres_database
+from tests.support.platform import ROOT, free_port
 
 TRANSFERS = int(os.environ.get("BENCH_MARKETPLACE_TRANSFERS", "4000"))
 LIFECYCLES = int(os.environ.get("BENCH_MARKETPLACE_LIFECYCLES", "400"))
 CLIENTS = 16
 TENANTS = 200
 START_BALANCE = 10**9
+PRICE = 12_000
+# What the seller, then the buyer, does between funding and completion.
+PROGRESS = (
+    ("seller", pb.ORDER_STATE_ACCEPTED),
+    ("seller", pb.ORDER_STATE_IN_PRODUCTION),
+    ("seller", pb.ORDER_STATE_SHIPPED),
+    ("buyer", pb.ORDER_STATE_DELIVERED),
+)
+Stub = marketplace_pb2_grpc.MarketplaceServiceStub
 
 
 def timed(work: Callable[[int], object], count: int) -> float:
@@ -51,8 +63,12 @@ def plain_transfers(database_url: str, pairs: list[tuple[int, int]]) -> float:
     """The reference: a transfer as two UPDATEs of a balance column in one transaction."""
     url = normalise_url(database_url).replace("+psycopg", "")
     with psycopg.connect(url, autocommit=True) as setup:
-        setup.execute("CREATE TABLE plain_accounts (id int PRIMARY KEY, balance bigint NOT NULL CHECK (balance >= 0))")
-        setup.execute(f"INSERT INTO plain_accounts SELECT i, {START_BALANCE} FROM generate_series(0, {TENANTS - 1}) i")
+        setup.execute(
+            "CREATE TABLE plain_accounts (id int PRIMARY KEY, balance bigint NOT NULL CHECK (balance >= 0))"
+        )
+        setup.execute(
+            f"INSERT INTO plain_accounts SELECT i, {START_BALANCE} FROM generate_series(0, {TENANTS - 1}) i"
+        )
     connections = [psycopg.connect(url) for _ in range(CLIENTS)]
     free = list(connections)
 
@@ -63,7 +79,9 @@ def plain_transfers(database_url: str, pairs: list[tuple[int, int]]) -> float:
         changes = sorted(((debit, -1), (credit, 1)))
         with connection.transaction():
             for account, delta in changes:
-                connection.execute("UPDATE plain_accounts SET balance = balance + %s WHERE id = %s", (delta, account))
+                connection.execute(
+                    "UPDATE plain_accounts SET balance = balance + %s WHERE id = %s", (delta, account)
+                )
         free.append(connection)
 
     try:
@@ -76,37 +94,90 @@ def plain_transfers(database_url: str, pairs: list[tuple[int, int]]) -> float:
 def ledger_transfers(ledger: Ledger, tenants: list[str], pairs: list[tuple[int, int]]) -> float:
     def transfer(index: int) -> None:
         debit, credit = pairs[index]
-        leg = Leg((tenants[debit], AccountKind.AVAILABLE), (tenants[credit], AccountKind.AVAILABLE), 1, "adjustment")
+        leg = Leg(
+            (tenants[debit], AccountKind.AVAILABLE), (tenants[credit], AccountKind.AVAILABLE), 1, "adjustment"
+        )
         ledger.transfer(Movement("bench", "transfer", str(uuid.uuid4())), "CNY", [leg])
 
     return timed(transfer, len(pairs))
 
 
-def lifecycles(store: Store, orders: Orders, tenants: list[str]) -> float:
-    seller = tenants[0]
-    listing_id = str(uuid.uuid4())
-    now = datetime.now(UTC)
-    with store.engine.begin() as connection:
-        connection.execute(insert(listings).values(
-            id=listing_id, seller_id=seller, kind="capability", title="5-axis milling", description="",
-            category="cnc_machining", price=12_000, currency="CNY", unit="piece", min_order_quantity=1,
-            lead_time_days=7, ship_from="CN-32", status="published", version=1, created_at=now, updated_at=now))
+def marketplace_api(stack: ExitStack, database_url: str, namespace: str) -> str:
+    """A marketplace-api process on the database, as operators run it; its address."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'generated'}",
+        "GANTRY_MARKETPLACE_DATABASE_URL": database_url,
+        "GANTRY_MARKETPLACE_GRPC_PORT": str(port),
+        "GANTRY_BUS_NAMESPACE": namespace,
+        "GANTRY_METRICS_PORT": "0",
+        "GANTRY_LOG_LEVEL": "WARNING",
+    }
+    process = start([sys.executable, "-m", "services.marketplace.api"], env, port)
+    stack.callback(lambda: (process.send_signal(signal.SIGTERM), process.wait(20)))
+    return f"127.0.0.1:{port}"
+
+
+def act(market: Stub, call: str, tenant: str, **fields: object) -> pb.Order:
+    """A command of `tenant` ("" for the operator) under a fresh idempotency key."""
+    request = getattr(pb, f"{call}Request")(
+        tenant_id=tenant, idempotency_key=str(uuid.uuid4()), reason="bench", **fields
+    )
+    return getattr(market, call)(request)
+
+
+def capability_listing(market: Stub, seller: str) -> str:
+    listing = market.CreateListing(
+        pb.CreateListingRequest(
+            tenant_id=seller,
+            kind=pb.LISTING_KIND_CAPABILITY,
+            title="5-axis milling",
+            category="cnc_machining",
+            price=PRICE,
+            currency="CNY",
+            unit=pb.UNIT_PIECE,
+            ship_from="CN-32",
+        )
+    )
+    market.ChangeListingStatus(
+        pb.ChangeListingStatusRequest(
+            tenant_id=seller,
+            listing_id=listing.id,
+            expected_version=listing.version,
+            status=pb.LISTING_STATUS_PUBLISHED,
+        )
+    )
+    return listing.id
+
+
+def lifecycles(market: Stub, seller: str, buyers: list[str]) -> float:
+    """Complete order lifecycles per second, each of seven calls by buyer and seller."""
+    listing_id = capability_listing(market, seller)
+    for buyer in buyers:
+        act(market, "Deposit", "", credit_tenant_id=buyer, currency="CNY", amount=START_BALANCE)
 
     def lifecycle(index: int) -> None:
-        buyer = tenants[1 + index % (len(tenants) - 1)]
-        order = orders.place(Command(buyer, "bench", str(uuid.uuid4())), listing_id, 1)
-        orders.fund(Command(buyer, "bench", str(uuid.uuid4())), order.id)
-        for state, who in ((OrderState.ACCEPTED, seller), (OrderState.IN_PRODUCTION, seller),
-                           (OrderState.SHIPPED, seller), (OrderState.DELIVERED, buyer)):
-            orders.advance(Command(who, "bench", str(uuid.uuid4())), order.id, state)
-        orders.complete(Command(buyer, "bench", str(uuid.uuid4())), order.id)
+        parties = {"buyer": buyers[index % len(buyers)], "seller": seller}
+        order = act(market, "PlaceOrder", parties["buyer"], listing_id=listing_id, quantity=1)
+        act(market, "FundOrder", parties["buyer"], order_id=order.id)
+        for who, state in PROGRESS:
+            act(market, "AdvanceOrder", parties[who], order_id=order.id, state=state)
+        completed = act(market, "CompleteOrder", parties["buyer"], order_id=order.id)
+        assert completed.state == pb.ORDER_STATE_COMPLETED, completed
 
     return timed(lifecycle, LIFECYCLES)
+
+
+def imbalances(market: Stub) -> list[str]:
+    reply = market.CheckLedger(pb.CheckLedgerRequest())
+    return [f"{i.currency}: posted {i.posted}, pending {i.pending}" for i in reply.imbalances]
 
 
 def run() -> dict:
     rng = random.Random(7)
     pairs = [tuple(rng.sample(range(TENANTS), 2)) for _ in range(TRANSFERS)]
+    tenants = [str(uuid.uuid4()) for _ in range(TENANTS)]
     with ExitStack() as stack:
         database_url = stack.enter_context(postgres_database())
         topology = stack.enter_context(bus_namespace([]))
@@ -116,16 +187,22 @@ def run() -> dict:
         store = Store("marketplace", metadata, publisher, url=database_url)
         stack.callback(store.close)
         ledger = Ledger(store.unit_of_work)
-        tenants = [str(uuid.uuid4()) for _ in range(TENANTS)]
         for tenant in tenants:
-            ledger.deposit(Movement("bench", "opening balance", str(uuid.uuid4())), tenant, "CNY", START_BALANCE)
-        figures = {
+            ledger.deposit(
+                Movement("bench", "opening balance", str(uuid.uuid4())), tenant, "CNY", START_BALANCE
+            )
+        figures: dict[str, float] = {
             "plain_transfers_per_s": round(plain_transfers(database_url, pairs)),
             "ledger_transfers_per_s": round(ledger_transfers(ledger, tenants, pairs)),
-            "order_lifecycles_per_s": round(lifecycles(store, Orders(store.unit_of_work), tenants), 1),
         }
-        imbalances = ledger.imbalances()
-    assert imbalances == {}, imbalances
+        channel = stack.enter_context(
+            grpc.insecure_channel(marketplace_api(stack, database_url, topology.namespace))
+        )
+        market = Stub(channel)
+        figures["order_lifecycles_per_s"] = round(lifecycles(market, tenants[0], tenants[1:]), 1)
+        unbalanced = imbalances(market)
+    if unbalanced:
+        raise AssertionError(f"the ledger does not sum to zero: {unbalanced}")
     figures["ratio"] = round(figures["ledger_transfers_per_s"] / figures["plain_transfers_per_s"], 3)
     figures["ledger_balanced"] = 1
     for name, value in figures.items():

@@ -218,8 +218,15 @@ class OutboxRelay:
             log.warning("events left in the outbox for the relay", exc_info=True)
 
     def relay_pending(self, min_age: timedelta = timedelta(seconds=5), batch: int = 500) -> int:
+        """Publishes every event older than `min_age` still unpublished, `batch` at a time:
+        events left to the relay on purpose may come faster than one batch per tick."""
         cutoff = datetime.now(UTC) - min_age
-        return self._publish_where(self._outbox.c.created_at < cutoff, batch)
+        relayed = 0
+        while published := self._publish_where(self._outbox.c.created_at < cutoff, batch):
+            relayed += published
+            if published < batch:
+                break
+        return relayed
 
     def prune(self, keep: timedelta) -> int:
         """Deletes events published longer than `keep` ago, and the record of events

@@ -294,7 +294,9 @@ def test_money_and_orders_refuse_what_they_must(
     listing = seller.product(price=60_000)
     order = buyer.placed(listing, 2)
     broke = buyer.http.post(f"/v1/orders/{order['id']}/fund", json={"reason": "pay"}, headers=keyed())
-    assert broke.status_code == 409, broke.text
+    assert broke.status_code == 409 and broke.json()["type"] == "urn:gantry:problem:insufficient-funds", (
+        broke.text
+    )
     # Its escrow account is opened, empty, before the payment is refused.
     assert buyer.spendable() == {"CNY:available": 100_000, "CNY:escrow": 0}
 
@@ -311,7 +313,7 @@ def test_money_and_orders_refuse_what_they_must(
         json={"currency": "CNY", "amount": 100_001, "reason": "out"},
         headers=keyed(),
     )
-    assert overdraw.status_code == 409
+    assert overdraw.status_code == 409 and overdraw.json()["type"] == "urn:gantry:problem:insufficient-funds"
     assert buyer.spendable() == {"CNY:available": 100_000, "CNY:escrow": 0}
 
     stranger = new_trader(platform, operator)

@@ -26,7 +26,7 @@ amounts = st.integers(min_value=1, max_value=5_000)
 
 
 def no_events(_messages: object) -> None:
-    """The ledger emits no events; nothing is published."""
+    """Events stay in the outbox; nothing is published here."""
 
 
 class LedgerMachine(RuleBasedStateMachine):

@@ -44,6 +44,8 @@ class TransferKind(StrEnum):
 class InsufficientFunds(FailedPrecondition):
     """A debit would overdraw an account that may not be overdrawn."""
 
+    reason = "INSUFFICIENT_FUNDS"
+
 
 @dataclass(frozen=True)
 class Account:

@@ -22,7 +22,7 @@ from services.kit.errors import FailedPrecondition, FieldViolation, InvalidArgum
 from services.kit.events import new_event
 from services.kit.validation import require_uuid
 from services.marketplace.domain.catalogue import ListingKind, ListingStatus
-from services.marketplace.domain.ledger import PLATFORM, AccountKind, Transfer
+from services.marketplace.domain.ledger import PLATFORM, AccountKind
 from services.marketplace.domain.orders import (
     Order,
     OrderLine,
@@ -38,7 +38,7 @@ from services.marketplace.queries import rfqs as rfq_queries
 from services.marketplace.queries.ledger import locked_accounts
 from services.marketplace.usecases import Clock, UnitOfWorkFactory, utc_now
 from services.marketplace.usecases.idempotency import once
-from services.marketplace.usecases.ledger import Leg, Movement, move_money, resolve_pending
+from services.marketplace.usecases.ledger import Leg, Movement, move_money, posted_event, resolve_pending
 
 DEFAULT_FEE_BPS = 200
 MAX_QUANTITY = 1_000_000_000
@@ -293,7 +293,7 @@ class Orders:
             uow.connection, movement, order.currency, [leg for leg in legs if leg.amount > 0], now
         )
         for transfer in posted:
-            uow.emit(_posted(transfer))
+            uow.emit(posted_event(transfer))
 
     def _change(
         self, command: Command, order_id: str, op: str, change: Change, details: dict[str, Any] | None = None
@@ -407,18 +407,6 @@ def _announced(order: Order) -> Any:
         "version": order.version,
     }
     return new_event(ANNOUNCED[order.state], order.buyer_id, data)
-
-
-def _posted(transfer: Transfer) -> Any:
-    data = {
-        "transfer_id": transfer.id,
-        "kind": transfer.kind.value,
-        "code": transfer.code,
-        "currency": transfer.currency,
-        "amount": transfer.amount,
-        "order_id": transfer.order_id,
-    }
-    return new_event("ledger.transfer_posted", None, data)
 
 
 def _encode(order: Order) -> dict[str, Any]:
