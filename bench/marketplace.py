@@ -35,7 +35,7 @@ from services.marketplace.usecases.ledger import Ledger, Leg, Movement
 from tests.support.backends import AMQP_URL, bus_namespace, postgres_database
 from tests.support.platform import ROOT, free_port
 
-TRANSFERS = int(os.environ.get("BENCH_MARKETPLACE_TRANSFERS", "4000"))
+TRANSFERS = int(os.environ.get("BENCH_MARKETPLACE_TRANSFERS", "20000"))
 LIFECYCLES = int(os.environ.get("BENCH_MARKETPLACE_LIFECYCLES", "400"))
 CLIENTS = 16
 TENANTS = 200

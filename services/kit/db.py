@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -147,6 +148,14 @@ def driver_connection(connection: Connection) -> Any:
     hot statements that skip SQLAlchemy's result machinery (psycopg's prepared
     statements, binary arrays, COPY)."""
     return connection.connection.driver_connection
+
+
+def pipelined(connection: Connection) -> AbstractContextManager[Any]:
+    """Statements run inside are sent together and answered at the end, in one round trip,
+    on PostgreSQL; as usual elsewhere. Only for statements whose results are not read."""
+    if connection.dialect.name == "postgresql":
+        return driver_connection(connection).pipeline()
+    return nullcontext()
 
 
 def outbox_row(event: Event, request_id: str | None) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 """The ledger's SQL: accounts locked in one order, totals saved, transfers appended.
 
 On PostgreSQL the statements of every transfer (the lock, the saving) go straight to
-the driver as prepared statements taking arrays, one statement whatever the number of
-accounts or transfers: no per-row executemany, whose pipeline spins the CPU while it
-waits for the server."""
+the driver taking binary arrays, one statement whatever the number of accounts or
+transfers: no per-row executemany, whose pipeline spins the CPU while it waits for the
+server. They are planned at each execution, not prepared: a statement joining a table
+with arrays, prepared while the table was small, keeps a plan that scans the table whole
+as it grows (`record`'s update went from 0.45 to 2 ms within ten thousand rows)."""
 
 from __future__ import annotations
 
@@ -118,7 +120,7 @@ def _lock(connection: Connection, wanted: list[AccountRef]) -> dict[AccountRef, 
             "kinds": [kind.value for _, kind, _ in wanted],
             "currencies": [currency for _, _, currency in wanted],
         }
-        rows = driver_connection(connection).execute(_LOCK_PG, params, prepare=True)
+        rows = driver_connection(connection).execute(_LOCK_PG, params, prepare=False)
         found = (Account(*row[:2], AccountKind(row[2]), *row[3:]) for row in rows)
         return {(a.owner, a.kind, a.currency): a for a in found}
     keys = tuple_(accounts.c.owner, accounts.c.kind, accounts.c.currency)
@@ -155,7 +157,7 @@ def save_moves(
         for name in ("id", "type", "request_id", "created_at"):
             params[f"event_{name}"] = [row[name] for row in rows]
         params["event_body"] = [orjson.dumps(row["body"]).decode() for row in rows]
-        driver_connection(connection).execute(_SAVE_PG, params, prepare=True)
+        driver_connection(connection).execute(_SAVE_PG, params, prepare=False)
         return
     statement = (
         update(accounts)

@@ -29,7 +29,9 @@ _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 Result = TypeVar("Result")
 
 # Many claims in one statement on PostgreSQL, straight through the driver: arrays, not
-# one row per parameter set. Inserted in the order given.
+# one row per parameter set. Inserted in the order given. The claims are prepared (an
+# insert's plan does not depend on the table's size); the results' update, which joins
+# the table with the arrays, is planned at each execution (see queries/ledger.py).
 _CLAIM_PG = """
 INSERT INTO idempotency_records (scope, key, request_hash, created_at)
 SELECT scope, key, request_hash, %(now)s
@@ -143,7 +145,7 @@ def record(connection: Connection, results: Sequence[tuple[Claim, Any]]) -> None
     encoded = [orjson.dumps(result).decode() for _, result in results]
     if connection.dialect.name == "postgresql":
         params = {**_columns([claim for claim, _ in results]), "results": encoded}
-        driver_connection(connection).execute(_RECORD_PG, params, prepare=True)
+        driver_connection(connection).execute(_RECORD_PG, params, prepare=False)
         return
     connection.execute(
         update(records)

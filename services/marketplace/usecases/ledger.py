@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from services.kit.batching import Batcher
+from services.kit.db import pipelined
 from services.kit.errors import FailedPrecondition, FieldViolation, GantryError, InvalidArgument, NotFound
 from services.kit.events import Event, new_event
 from services.kit.logs import current_request_id
@@ -265,8 +266,10 @@ def _save(
         for transfer in made_by_call
         if _posts(transfer)
     ]
-    queries.save_moves(connection, list(changed.values()), transfers, announced)
-    record(connection, [(call.claim, _encode_transfers(made_by_call)) for call, made_by_call in made.items()])
+    results = [(call.claim, _encode_transfers(made_by_call)) for call, made_by_call in made.items()]
+    with pipelined(connection):
+        queries.save_moves(connection, list(changed.values()), transfers, announced)
+        record(connection, results)
 
 
 def posted_event(transfer: Transfer) -> Event:
