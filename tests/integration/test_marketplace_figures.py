@@ -12,7 +12,6 @@ import pytest
 from services.kit.bus import ConfirmingPublisher
 from services.kit.errors import InvalidArgument
 from services.kit.events import new_event
-from services.marketplace.domain.orders import OrderState
 from services.marketplace.usecases.figures import CurrencyFigures, DayFigures, PlatformFigures
 from tests.support.marketplace import NOW, Market, act, marketplace_store
 
@@ -45,13 +44,7 @@ def completed(market: Market, currency: str = "CNY", price: int = 1_000) -> None
     buyer, seller = market.funded_tenant(currency=currency), market.funded_tenant(0)
     order = market.orders.place(act(buyer), market.listing(seller, price=price, currency=currency), 2)
     market.orders.fund(act(buyer), order.id)
-    for state, who in (
-        (OrderState.ACCEPTED, seller),
-        (OrderState.IN_PRODUCTION, seller),
-        (OrderState.SHIPPED, seller),
-        (OrderState.DELIVERED, buyer),
-    ):
-        market.orders.advance(act(who), order.id, state)
+    market.deliver(order.id, buyer, seller)
     market.orders.complete(act(buyer), order.id)
 
 

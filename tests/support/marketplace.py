@@ -13,6 +13,7 @@ from sqlalchemy import insert, select
 from services.kit.bus import Publish
 from services.kit.migrate import upgrade
 from services.kit.store import Store
+from services.marketplace.domain.orders import OrderState
 from services.marketplace.storage import capacity_slots, listings, metadata
 from services.marketplace.usecases import Clock
 from services.marketplace.usecases.ledger import Ledger, Movement
@@ -83,6 +84,17 @@ class Market:
                     ],
                 )
         return listing_id
+
+    def deliver(self, order_id: str, buyer: str, seller: str) -> None:
+        """Moves a funded order to delivered: the seller accepts, produces and ships, the
+        buyer confirms delivery."""
+        for state, who in (
+            (OrderState.ACCEPTED, seller),
+            (OrderState.IN_PRODUCTION, seller),
+            (OrderState.SHIPPED, seller),
+            (OrderState.DELIVERED, buyer),
+        ):
+            self.orders.advance(act(who), order_id, state)
 
     def stock(self, listing_id: str) -> int:
         with self.store.engine.connect() as connection:
