@@ -33,6 +33,7 @@ from services.marketplace.domain.ledger import AccountKind
 from services.marketplace.storage import metadata
 from services.marketplace.usecases.ledger import Ledger, Leg, Movement
 from tests.support.backends import AMQP_URL, bus_namespace, postgres_database
+from tests.support.marketplace import keyed_call
 from tests.support.platform import ROOT, free_port
 
 TRANSFERS = int(os.environ.get("BENCH_MARKETPLACE_TRANSFERS", "20000"))
@@ -119,14 +120,6 @@ def marketplace_api(stack: ExitStack, database_url: str, namespace: str) -> str:
     return f"127.0.0.1:{port}"
 
 
-def act(market: Stub, call: str, tenant: str, **fields: object) -> pb.Order:
-    """A command of `tenant` ("" for the operator) under a fresh idempotency key."""
-    request = getattr(pb, f"{call}Request")(
-        tenant_id=tenant, idempotency_key=str(uuid.uuid4()), reason="bench", **fields
-    )
-    return getattr(market, call)(request)
-
-
 def capability_listing(market: Stub, seller: str) -> str:
     listing = market.CreateListing(
         pb.CreateListingRequest(
@@ -155,15 +148,15 @@ def lifecycles(market: Stub, seller: str, buyers: list[str]) -> float:
     """Complete order lifecycles per second, each of seven calls by buyer and seller."""
     listing_id = capability_listing(market, seller)
     for buyer in buyers:
-        act(market, "Deposit", "", credit_tenant_id=buyer, currency="CNY", amount=START_BALANCE)
+        keyed_call(market, "Deposit", "", credit_tenant_id=buyer, currency="CNY", amount=START_BALANCE)
 
     def lifecycle(index: int) -> None:
         parties = {"buyer": buyers[index % len(buyers)], "seller": seller}
-        order = act(market, "PlaceOrder", parties["buyer"], listing_id=listing_id, quantity=1)
-        act(market, "FundOrder", parties["buyer"], order_id=order.id)
+        order = keyed_call(market, "PlaceOrder", parties["buyer"], listing_id=listing_id, quantity=1)
+        keyed_call(market, "FundOrder", parties["buyer"], order_id=order.id)
         for who, state in PROGRESS:
-            act(market, "AdvanceOrder", parties[who], order_id=order.id, state=state)
-        completed = act(market, "CompleteOrder", parties["buyer"], order_id=order.id)
+            keyed_call(market, "AdvanceOrder", parties[who], order_id=order.id, state=state)
+        completed = keyed_call(market, "CompleteOrder", parties["buyer"], order_id=order.id)
         assert completed.state == pb.ORDER_STATE_COMPLETED, completed
 
     return timed(lifecycle, LIFECYCLES)

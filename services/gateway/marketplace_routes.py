@@ -12,7 +12,7 @@ from typing import Any
 from gantry.v1 import common_pb2 as common_pb
 from gantry.v1 import marketplace_pb2 as pb
 from google.protobuf import field_mask_pb2
-from google.protobuf.descriptor import EnumDescriptor, FieldDescriptor
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from starlette.responses import Response
 
@@ -20,25 +20,19 @@ from services.gateway import marketplace_schemas as schemas
 from services.gateway.auth import OPERATOR
 from services.gateway.clients import call
 from services.gateway.endpoints import Call, Endpoint, Handler, json_response
-from services.gateway.routes import etag, rfc3339
+from services.gateway.routes import etag, page_request, rfc3339
 from services.gateway.schemas import Period
-from services.kit.protos import timestamp
+from services.kit.protos import enum_prefix, timestamp
 
 TRADE = "marketplace:trade"
 _TIMESTAMP = "google.protobuf.Timestamp"
-
-
-def _enum_prefix(enum: EnumDescriptor) -> str:
-    return enum.values_by_number[0].name.removesuffix("UNSPECIFIED")
 
 
 def _json_value(field: FieldDescriptor, value: Any) -> Any:
     if field.enum_type is not None:
         if value == 0:
             return None
-        return (
-            field.enum_type.values_by_number[value].name.removeprefix(_enum_prefix(field.enum_type)).lower()
-        )
+        return field.enum_type.values_by_number[value].name.removeprefix(enum_prefix(field.enum_type)).lower()
     if field.message_type is None:
         return value
     return rfc3339(value) if field.message_type.full_name == _TIMESTAMP else to_json(value)
@@ -61,7 +55,7 @@ def to_json(message: Message) -> dict[str, Any]:
 
 def _proto_value(field: FieldDescriptor, value: Any) -> Any:
     if field.enum_type is not None:
-        return field.enum_type.values_by_name[_enum_prefix(field.enum_type) + value.upper()].number
+        return field.enum_type.values_by_name[enum_prefix(field.enum_type) + value.upper()].number
     if isinstance(value, datetime):
         return timestamp(value)
     return str(value) if isinstance(value, uuid.UUID) else value
@@ -81,7 +75,7 @@ def to_message(kind: type[Message], values: dict[str, Any], **fixed: Any) -> Any
         else:
             request[name] = _proto_value(field, value)
     if "page" in fields:
-        request["page"] = common_pb.PageRequest(page_size=values["limit"], cursor=values["cursor"])
+        request["page"] = page_request(values)
     return kind(**request)
 
 
@@ -115,8 +109,7 @@ def _keyed(c: Call, tenant_id: str | None = None) -> dict[str, Any]:
 
 def _operator_or_tenant(c: Call) -> str:
     """The caller's tenant, or "" for the operator, as the marketplace names the operator."""
-    assert c.caller is not None
-    return "" if c.caller.is_operator else c.tenant_id
+    return "" if c.caller is not None and c.caller.is_operator else c.tenant_id
 
 
 # --- Listings ---------------------------------------------------------------------

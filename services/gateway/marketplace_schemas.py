@@ -13,13 +13,14 @@ from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from marshmallow import Schema, fields, validate
 
 from services.gateway.schemas import INT32_MAX, INT64_MAX, PageQuery, Patch
+from services.kit.protos import enum_prefix
 from services.kit.validation import text
 
 
 def names(enum: EnumTypeWrapper) -> tuple[str, ...]:
     """The lower-case names of a protobuf enum's values but UNSPECIFIED, without the
     prefix they share: ListingKind -> ("capability", "capacity", "product")."""
-    prefix = enum.Name(0).removesuffix("UNSPECIFIED")
+    prefix = enum_prefix(enum.DESCRIPTOR)
     return tuple(enum.Name(number).removeprefix(prefix).lower() for number in enum.values() if number)
 
 

@@ -112,9 +112,9 @@ def reading_json(reading: telemetry_pb.Reading) -> dict[str, Any]:
     }
 
 
-def page_request(c: Call) -> common_pb.PageRequest:
+def page_request(query: dict[str, Any]) -> common_pb.PageRequest:
     """The page a list call asks for, from its `limit` and `cursor` query parameters."""
-    return common_pb.PageRequest(page_size=c.query["limit"], cursor=c.query["cursor"])
+    return common_pb.PageRequest(page_size=query["limit"], cursor=query["cursor"])
 
 
 def etag(message: Message) -> str:
@@ -143,7 +143,7 @@ async def get_tenant(c: Call) -> Response:
 async def list_tenants(c: Call) -> Response:
     q = c.query
     request = registry_pb.ListTenantsRequest(
-        page=page_request(c),
+        page=page_request(c.query),
         country=q["country"],
         status=enum_number(registry_pb.TenantStatus, q["status"], "TENANT_STATUS_") if q["status"] else 0,
     )
@@ -191,7 +191,7 @@ async def get_profile(c: Call) -> Response:
 
 
 async def list_profiles(c: Call) -> Response:
-    request = registry_pb.ListProfilesRequest(tenant_id=c.tenant_id, page=page_request(c))
+    request = registry_pb.ListProfilesRequest(tenant_id=c.tenant_id, page=page_request(c.query))
     found = await call(c.backends.registry.ListProfiles, request, field_prefix="page.")
     return json_response(
         {"items": [profile_json(p) for p in found.profiles], "next_cursor": found.page.next_cursor}
@@ -284,7 +284,7 @@ async def list_devices(c: Call) -> Response:
     q = c.query
     request = registry_pb.ListDevicesRequest(
         tenant_id=c.tenant_id,
-        page=page_request(c),
+        page=page_request(c.query),
         profile_id=str(q["profile_id"] or ""),
         state=enum_number(registry_pb.DeviceState, q["state"], "DEVICE_STATE_") if q["state"] else 0,
         site=q["site"],
@@ -351,7 +351,7 @@ async def create_api_key(c: Call) -> Response:
 
 
 async def list_api_keys(c: Call) -> Response:
-    request = registry_pb.ListApiKeysRequest(tenant_id=c.tenant_id, page=page_request(c))
+    request = registry_pb.ListApiKeysRequest(tenant_id=c.tenant_id, page=page_request(c.query))
     found = await call(c.backends.registry.ListApiKeys, request, field_prefix="page.")
     body = {
         "items": [api_key_json(k) for k in found.api_keys],
@@ -381,7 +381,7 @@ async def query_readings(c: Call) -> Response:
         tenant_id=c.tenant_id,
         device_id=c.path("device_id"),
         channels=c.query["channel"],
-        page=page_request(c),
+        page=page_request(c.query),
         **period(c),
     )
     page = await call(c.backends.telemetry.QueryRange, request, field_prefix="page.")

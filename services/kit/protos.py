@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from google.protobuf.descriptor import EnumDescriptor
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -20,6 +21,12 @@ def timestamp(value: datetime) -> Timestamp:
 
 def from_timestamp(message: Timestamp) -> datetime:
     return message.ToDatetime(tzinfo=UTC)
+
+
+def enum_prefix(enum: EnumDescriptor) -> str:
+    """The prefix every value of a contract's enum shares, read off its zero value:
+    LISTING_KIND_UNSPECIFIED -> "LISTING_KIND_"."""
+    return enum.values_by_number[0].name.removesuffix("UNSPECIFIED")
 
 
 def enum_name(enum: EnumTypeWrapper, number: int, prefix: str) -> str | None:

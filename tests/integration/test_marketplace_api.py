@@ -29,6 +29,7 @@ from services.kit.store import Store
 from services.marketplace.api.servicer import SERVICE_NAME, MarketplaceServicer, RegistryDevices
 from services.marketplace.usecases.listings import DeviceCheck
 from tests.support.access import code_of, mask, migrated_store, reason_of, violations
+from tests.support.marketplace import keyed_call as act
 from tests.support.marketplace import marketplace_store
 from tests.support.registry import create_profile, devices_server, insert_tenant
 from tests.support.serving import serving
@@ -92,13 +93,6 @@ def market(market_store: Store, devices: Devices) -> Iterator[Stub]:
 
 def new_tenant() -> str:
     return str(uuid.uuid4())
-
-
-def act(market: Stub, call: str, tenant: str, **fields: Any) -> Any:
-    """A call that moves money or places an order, under a fresh idempotency key unless
-    the test names one."""
-    values = {"idempotency_key": str(uuid.uuid4()), "reason": "test", **fields}
-    return getattr(market, call)(getattr(pb, f"{call}Request")(tenant_id=tenant, **values))
 
 
 def deposit(market: Stub, tenant: str, amount: int, **fields: Any) -> pb.Transfer:

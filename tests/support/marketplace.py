@@ -1,5 +1,5 @@
-"""Marketplace fixtures for tests: its store on a migrated database, and a market to trade
-in with listings made directly."""
+"""Marketplace fixtures for tests and benchmarks: its store on a migrated database, a market
+to trade in with listings made directly, and keyed calls of its gRPC API."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from gantry.v1 import marketplace_pb2 as pb
 from sqlalchemy import insert, select
 
 from services.kit.bus import Publish
@@ -108,3 +110,10 @@ class Market:
 
 def act(tenant: str | None, key: str | None = None) -> Command:
     return Command(tenant, "test", key or str(uuid.uuid4()))
+
+
+def keyed_call(market: Any, call: str, tenant: str, **fields: Any) -> Any:
+    """A gRPC call that moves money or places an order, by `tenant` ("" for the operator),
+    under a fresh idempotency key unless `fields` name one."""
+    values = {"idempotency_key": str(uuid.uuid4()), "reason": "test", **fields}
+    return getattr(market, call)(getattr(pb, f"{call}Request")(tenant_id=tenant, **values))
