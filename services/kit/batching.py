@@ -1,13 +1,19 @@
 """Work submitted together, run together: a database's group commit for any statement.
 
-While one batch runs, the items that arrive wait; once it ends, the oldest waiting item
-runs the next batch, on its own thread, with every item waiting then. A lone item runs
-at once, and under load each batch serves many items, which spares the database most of
-its per-statement and per-transaction work and the process most of its waits.
+While one batch runs, the items that arrive wait; once it ends, the next batch takes
+every item waiting then. A lone item runs at once, and under load each batch serves many
+items, which spares the database most of its per-statement and per-transaction work and
+the process most of its waits. `Batcher` serves threads: the oldest waiting item runs
+the next batch on its own thread. `Coalescer` serves the coroutines of an event loop,
+from a thread of its own.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import itertools
+import queue
 import threading
 from collections.abc import Callable, Hashable, Sequence
 from typing import Generic, TypeVar
@@ -87,32 +93,82 @@ class Batcher(Generic[Item]):
                 self._busy = False
 
 
-class _Read(Generic[Key, Value]):
-    __slots__ = ("key", "value")
-
-    def __init__(self, key: Key) -> None:
-        self.key = key
-        self.value: Value | None = None
-
-
 class Coalescer(Generic[Key, Value]):
-    """Concurrent reads by key gathered into one query."""
+    """Concurrent reads by key from coroutines, gathered into one query on a thread of the
+    coalescer's own: an event loop never waits for the database, and the reads that
+    arrive while a query runs go together in the next."""
 
-    def __init__(self, fetch: Callable[[Sequence[Key]], dict[Key, Value]]) -> None:
+    def __init__(self, fetch: Callable[[Sequence[Key]], dict[Key, Value]], name: str = "coalescer") -> None:
         """`fetch` answers many keys at once; a key it leaves out is read as None."""
         self._fetch = fetch
-        self._batches: Batcher[_Read[Key, Value]] = Batcher(self._read)
+        self._requests: queue.SimpleQueue[_Read[Key, Value] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._starting = threading.Lock()
+        self._closed = False
 
     @property
     def queued(self) -> int:
-        return self._batches.queued
+        """Reads waiting for the next query."""
+        return self._requests.qsize()
 
-    def get(self, key: Key) -> Value | None:
-        read: _Read[Key, Value] = _Read(key)
-        self._batches.submit(read)
-        return read.value
+    async def get(self, key: Key) -> Value | None:
+        if self._closed:
+            raise RuntimeError("the coalescer is closed")
+        if self._thread.ident is None:
+            with self._starting:
+                if self._thread.ident is None:
+                    self._thread.start()
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[Value | None] = loop.create_future()
+        self._requests.put(_Read(key, loop, answer))
+        return await answer
 
-    def _read(self, reads: list[_Read[Key, Value]]) -> None:
-        found = self._fetch([read.key for read in reads])
-        for read in reads:
-            read.value = found.get(read.key)
+    def close(self, timeout: float = 10.0) -> None:
+        """Answers the reads already asked for, then stops the thread."""
+        self._closed = True
+        if self._thread.ident is not None:
+            self._requests.put(None)
+            self._thread.join(timeout)
+
+    def _serve(self) -> None:
+        while True:
+            batch = [self._requests.get()]
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    batch.append(self._requests.get_nowait())
+            reads = [read for read in batch if read is not None]
+            if reads:
+                self._answer(reads)
+            if len(reads) < len(batch):
+                return
+
+    def _answer(self, reads: list[_Read[Key, Value]]) -> None:
+        try:
+            found, error = self._fetch([read.key for read in reads]), None
+        except Exception as failure:  # every read of the batch fails as the query did
+            found, error = {}, failure
+        for loop, answered in itertools.groupby(reads, key=lambda read: read.loop):
+            # A loop closed meanwhile has no one left waiting for its answers.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, list(answered), found, error)
+
+
+class _Read(Generic[Key, Value]):
+    __slots__ = ("answer", "key", "loop")
+
+    def __init__(
+        self, key: Key, loop: asyncio.AbstractEventLoop, answer: asyncio.Future[Value | None]
+    ) -> None:
+        self.key = key
+        self.loop = loop
+        self.answer = answer
+
+
+def _settle(reads: list[_Read[Key, Value]], found: dict[Key, Value], error: Exception | None) -> None:
+    for read in reads:
+        if read.answer.done():  # its caller gave up
+            continue
+        if error is not None:
+            read.answer.set_exception(error)
+        else:
+            read.answer.set_result(found.get(read.key))

@@ -29,7 +29,7 @@ from services.registry.usecases import Clock, utc_now
 from services.registry.usecases.cache import EvictingCache
 from services.registry.usecases.credentials import Credentials
 from services.registry.usecases.tenants import Tenancy
-from tests.support.serving import serving
+from tests.support.serving import serving_async
 
 Stub = registry_pb2_grpc.RegistryServiceStub
 
@@ -67,7 +67,7 @@ def migrated_store(database_url: str, publish: Publish) -> Iterator[Store]:
 def access_server(store: Store, clock: Clock = utc_now, cache: EvictingCache | None = None) -> Iterator[Stub]:
     servicer = AccessServicer(store, clock, cache or EvictingCache())
 
-    with serving(
+    with serving_async(
         registry_pb2_grpc.add_RegistryServiceServicer_to_server, servicer, "gantry.v1.RegistryService"
     ) as channel:
         yield Stub(channel)

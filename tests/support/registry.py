@@ -18,7 +18,7 @@ from services.registry.api.profiles import ProfilesApi
 from services.registry.storage import tenants
 from services.registry.usecases.devices import Devices
 from services.registry.usecases.profiles import Profiles
-from tests.support.serving import serving
+from tests.support.serving import serving_async
 
 CHANNELS = [
     pb.Channel(
@@ -61,8 +61,12 @@ class DevicesServicer(ProfilesApi, DevicesApi, registry_pb2_grpc.RegistryService
 @contextmanager
 def devices_server(store: Store) -> Iterator[registry_pb2_grpc.RegistryServiceStub]:
     add = registry_pb2_grpc.add_RegistryServiceServicer_to_server
-    with serving(add, DevicesServicer(store), "gantry.v1.RegistryService") as channel:
-        yield registry_pb2_grpc.RegistryServiceStub(channel)
+    servicer = DevicesServicer(store)
+    try:
+        with serving_async(add, servicer, "gantry.v1.RegistryService") as channel:
+            yield registry_pb2_grpc.RegistryServiceStub(channel)
+    finally:
+        servicer.devices.close()
 
 
 def create_profile(registry: registry_pb2_grpc.RegistryServiceStub, tenant_id: str) -> pb.DeviceProfile:

@@ -1,10 +1,12 @@
 """Work submitted together runs together: batches form while one runs, a lone item runs
-at once, a failed batch fails each of its items, and items left out wait for the next."""
+at once, a failed batch fails each of its items, and items left out wait for the next;
+reads from coroutines gather the same way without holding up their event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -34,43 +36,108 @@ class Store:
         return {key: f"device {key}" for key in keys if key >= 0}
 
 
+def run_reads(store: Store, body: Callable[[Coalescer[int, str]], Awaitable[None]]) -> None:
+    """Runs `body` on an event loop with a coalescer of `store`'s reads, closed afterwards."""
+    reads: Coalescer[int, str] = Coalescer(store.fetch, name="test-reads")
+    try:
+        asyncio.run(body(reads))
+    finally:
+        store.release_first.set()
+        reads.close()
+    assert not [thread for thread in threading.enumerate() if thread.name == "test-reads"]
+
+
+async def one_turn() -> None:
+    """Lets every task made so far run to its first wait: one turn of the event loop."""
+    await asyncio.sleep(0)
+
+
 def test_a_lone_read_runs_at_once_and_a_missing_key_is_none() -> None:
     store = Store()
     store.release_first.set()
-    reads = Coalescer(store.fetch)
-    assert reads.get(3) == "device 3"
-    assert reads.get(-1) is None
+
+    async def read(reads: Coalescer[int, str]) -> None:
+        assert await reads.get(3) == "device 3"
+        assert await reads.get(-1) is None
+
+    run_reads(store, read)
     assert store.batches == [[3], [-1]]
+
+
+async def first_query_held(reads: Coalescer[int, str], store: Store) -> asyncio.Task[str | None]:
+    first = asyncio.ensure_future(reads.get(0))
+    assert await asyncio.to_thread(store.first_started.wait, WAIT)
+    return first
 
 
 def test_reads_arriving_during_a_query_go_together_in_the_next() -> None:
     store = Store()
-    reads = Coalescer(store.fetch)
-    with ThreadPoolExecutor(8) as pool:
-        first = pool.submit(reads.get, 0)
-        assert store.first_started.wait(WAIT)
-        queued = [pool.submit(reads.get, key) for key in range(1, 8)]
-        eventually(lambda: reads.queued == 7, WAIT, "the later reads to queue behind the first query")
+
+    async def read(reads: Coalescer[int, str]) -> None:
+        first = await first_query_held(reads, store)
+        queued = [asyncio.ensure_future(reads.get(key)) for key in range(1, 8)]
+        await one_turn()
+        assert reads.queued == 7
         store.release_first.set()
-        assert first.result(WAIT) == "device 0"
-        assert [future.result(WAIT) for future in queued] == [f"device {key}" for key in range(1, 8)]
-    assert store.batches[0] == [0] and sorted(store.batches[1]) == list(range(1, 8))
-    assert len(store.batches) == 2
+        assert await asyncio.wait_for(first, WAIT) == "device 0"
+        answers = await asyncio.wait_for(asyncio.gather(*queued), WAIT)
+        assert answers == [f"device {key}" for key in range(1, 8)]
+
+    run_reads(store, read)
+    assert store.batches == [[0], list(range(1, 8))]
 
 
 def test_a_failed_query_fails_its_batch_and_the_next_batch_still_runs() -> None:
     store = Store(fail_on=5)
-    reads = Coalescer(store.fetch)
-    with ThreadPoolExecutor(4) as pool:
-        first = pool.submit(reads.get, 0)
-        assert store.first_started.wait(WAIT)
-        failing = pool.submit(reads.get, 5)
-        eventually(lambda: reads.queued == 1, WAIT, "the read to queue behind the first query")
+
+    async def read(reads: Coalescer[int, str]) -> None:
+        first = await first_query_held(reads, store)
+        failing = asyncio.ensure_future(reads.get(5))
+        await one_turn()
         store.release_first.set()
-        assert first.result(WAIT) == "device 0"
+        assert await asyncio.wait_for(first, WAIT) == "device 0"
         with pytest.raises(RuntimeError, match="database gone"):
-            failing.result(WAIT)
-    assert reads.get(6) == "device 6"
+            await asyncio.wait_for(failing, WAIT)
+        assert await asyncio.wait_for(reads.get(6), WAIT) == "device 6"
+
+    run_reads(store, read)
+    assert store.batches == [[0], [5], [6]]
+
+
+def test_a_read_whose_caller_gave_up_leaves_the_rest_of_its_batch_answered() -> None:
+    store = Store()
+
+    async def read(reads: Coalescer[int, str]) -> None:
+        first = await first_query_held(reads, store)
+        abandoned, kept = asyncio.ensure_future(reads.get(1)), asyncio.ensure_future(reads.get(2))
+        await one_turn()
+        abandoned.cancel()
+        store.release_first.set()
+        assert await asyncio.wait_for(first, WAIT) == "device 0"
+        assert await asyncio.wait_for(kept, WAIT) == "device 2"
+        assert abandoned.cancelled()
+
+    run_reads(store, read)
+    assert store.batches == [[0], [1, 2]]
+
+
+def test_closing_answers_the_reads_asked_for_then_refuses_more() -> None:
+    store = Store()
+
+    async def read(reads: Coalescer[int, str]) -> None:
+        first = await first_query_held(reads, store)
+        later = asyncio.ensure_future(reads.get(1))
+        await one_turn()
+        closing = asyncio.ensure_future(asyncio.to_thread(reads.close))
+        store.release_first.set()
+        assert await asyncio.wait_for(first, WAIT) == "device 0"
+        assert await asyncio.wait_for(later, WAIT) == "device 1"
+        await asyncio.wait_for(closing, WAIT)
+        with pytest.raises(RuntimeError, match="closed"):
+            await reads.get(2)
+
+    run_reads(store, read)
+    assert store.batches == [[0], [1]]
 
 
 def test_items_the_batch_leaves_out_run_in_the_next_one() -> None:

@@ -11,6 +11,7 @@ from gantry.v1 import marketplace_pb2_grpc, registry_pb2_grpc
 
 from services.kit import grpc_server, settings
 from services.kit.bus import ConfirmingPublisher, Topology
+from services.kit.grpc_calls import Instrumented
 from services.kit.store import Store
 from services.marketplace.api.servicer import SERVICE_NAME, MarketplaceServicer, RegistryDevices
 from services.marketplace.storage import metadata
@@ -22,7 +23,7 @@ def main() -> None:
     registry = grpc.insecure_channel(settings.grpc_target("registry"))
     servicer = MarketplaceServicer(store, RegistryDevices(registry_pb2_grpc.RegistryServiceStub(registry)))
 
-    def register(server: grpc.Server) -> None:
+    def register(server: Instrumented) -> None:
         marketplace_pb2_grpc.add_MarketplaceServiceServicer_to_server(servicer, server)
 
     def stop() -> None:

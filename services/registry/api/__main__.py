@@ -1,5 +1,8 @@
 """Runs the registry's `-api` process: python -m services.registry.api
 
+It serves on an asyncio server: GetDevice, the hottest read, is answered on the event
+loop, and every other call on the server's threads.
+
 Beside the gRPC server, an event listener keeps the process's authentication cache
 fresh: revocations and changes of devices and tenants, wherever they are made,
 evict what they make stale, and while the listener is disconnected the cache
@@ -8,11 +11,11 @@ serves nothing.
 
 from __future__ import annotations
 
-import grpc
 from gantry.v1 import registry_pb2_grpc
 
 from services.kit import grpc_server, settings
 from services.kit.bus import ConfirmingPublisher, Topology
+from services.kit.grpc_calls import Instrumented
 from services.kit.listener import EventListener
 from services.kit.store import Store
 from services.registry.api.servicer import SERVICE_NAME, RegistryServicer
@@ -35,16 +38,24 @@ def main() -> None:
         on_disconnected=cache.suspend,
     )
 
-    def register(server: grpc.Server) -> None:
+    def register(server: Instrumented) -> None:
         registry_pb2_grpc.add_RegistryServiceServicer_to_server(servicer, server)
         listener.start()
 
     def stop() -> None:
         listener.stop()
+        servicer.devices.close()
         publisher.close()
         store.close()
 
-    grpc_server.run("registry-api", register, [SERVICE_NAME], settings.grpc_port("registry"), on_stop=stop)
+    grpc_server.run(
+        "registry-api",
+        register,
+        [SERVICE_NAME],
+        settings.grpc_port("registry"),
+        on_stop=stop,
+        asynchronous=True,
+    )
 
 
 if __name__ == "__main__":

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import grpc
 from gantry.v1 import registry_pb2_grpc
 
+from services.kit.grpc_calls import Instrumented
 from services.kit.store import Store
 from services.registry.api.attributes import AttributesApi
 from services.registry.api.credentials import CredentialsApi
@@ -40,5 +40,5 @@ class RegistryServicer(
         self.attributes = Attributes(store.unit_of_work)
 
 
-def add_servicer(server: grpc.Server, store: Store) -> None:
+def add_servicer(server: Instrumented, store: Store) -> None:
     registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(store), server)

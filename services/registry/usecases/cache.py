@@ -15,9 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
-
-from cachetools import TTLCache
+from typing import Generic, NamedTuple, TypeVar
 
 from services.kit.errors import Unauthenticated
 from services.kit.events import Event
@@ -43,6 +41,8 @@ EVICTING_EVENTS = (*_CHANGED_ID, "tenant.updated")
 _NO_HASH = "0" * 64
 
 Identity = TypeVar("Identity")
+Key = TypeVar("Key")
+Value = TypeVar("Value")
 
 
 def parsed(prefix: str, presented: str, refusal: str) -> tuple[str, str]:
@@ -58,8 +58,7 @@ def verified(secret_hash: str | None, secret: str) -> bool:
     return secret_matches(secret_hash or _NO_HASH, secret) and secret_hash is not None
 
 
-@dataclass(frozen=True)
-class Remembered(Generic[Identity]):
+class Remembered(NamedTuple, Generic[Identity]):
     """Who a secret identifies, the ids whose change makes that stale, and until when it holds."""
 
     identity: Identity
@@ -79,10 +78,43 @@ def _key(presented: str) -> bytes:
     return hashlib.sha256(presented.encode()).digest()
 
 
-@dataclass(frozen=True)
-class _Entry:
+class _Expiring(Generic[Key, Value]):
+    """Values by key, each forgotten `ttl` seconds after it was put, the oldest first
+    when full. As every value lives equally long, the order of putting is the order of
+    expiry, so one ordered dict serves both."""
+
+    def __init__(self, max_entries: int, ttl: float, timer: Callable[[], float]) -> None:
+        self._items: OrderedDict[Key, tuple[float, Value]] = OrderedDict()
+        self._max_entries = max_entries
+        self._ttl = ttl
+        self._timer = timer
+
+    def get(self, key: Key) -> Value | None:
+        item = self._items.get(key)
+        if item is None:
+            return None
+        expires, value = item
+        if self._timer() >= expires:
+            del self._items[key]
+            return None
+        return value
+
+    def put(self, key: Key, value: Value) -> None:
+        self._items[key] = (self._timer() + self._ttl, value)
+        self._items.move_to_end(key)
+        while len(self._items) > self._max_entries:
+            self._items.popitem(last=False)
+
+    def discard(self, key: Key) -> None:
+        self._items.pop(key, None)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+class _Entry(NamedTuple):
     identity: object
-    depends_on: frozenset[str]
+    depends_on: tuple[str, ...]
     usable_until: datetime | None
     # The cache's generation when the identity was looked up.
     generation: int
@@ -112,7 +144,7 @@ class EvictingCache:
     ) -> None:
         if not 0 < ttl_seconds <= MAX_TTL_SECONDS:
             raise ValueError(f"ttl_seconds must be in (0, {MAX_TTL_SECONDS}]")
-        self._entries: TTLCache[bytes, _Entry] = TTLCache(max_entries, ttl_seconds, timer)
+        self._entries: _Expiring[bytes, _Entry] = _Expiring(max_entries, ttl_seconds, timer)
         self._ttl = ttl_seconds
         self._timer = timer
         self._lock = threading.Lock()
@@ -131,15 +163,23 @@ class EvictingCache:
     ) -> Identity:
         """The identity of `presented`, from memory or else from `look_up`, which raises
         when the secret does not authenticate."""
-        key = _key(presented)
-        known = self._get(key, kind, now)
+        known, generation = self.recall(presented, kind, now)
         if known is not None:
             return known
-        with self._lock:
-            generation = self._generation
         found = look_up()
-        self._put(key, found, generation)
+        self.keep(presented, found, generation)
         return found.identity
+
+    def recall(self, presented: str, kind: type[Identity], now: datetime) -> tuple[Identity | None, int]:
+        """The remembered identity of `presented`, or None; and the generation that a
+        look-up begun now is to be kept under."""
+        known = self._get(_key(presented), kind, now)
+        with self._lock:
+            return known, self._generation
+
+    def keep(self, presented: str, found: Remembered[Identity], generation: int) -> None:
+        """Remembers what a look-up begun in `generation` found, unless a change since made it stale."""
+        self._put(_key(presented), found, generation)
 
     def forget(self, changed: str) -> None:
         """Forgets every identity that depends on the id `changed`."""
@@ -166,7 +206,7 @@ class EvictingCache:
         with self._lock:
             entry = self._entries.get(key) if self._serving else None
             if entry is not None and self._stale(entry):
-                del self._entries[key]
+                self._entries.discard(key)
                 entry = None
         if entry is None or not isinstance(entry.identity, kind):
             return None
@@ -175,10 +215,10 @@ class EvictingCache:
         return entry.identity
 
     def _put(self, key: bytes, found: Remembered[Identity], generation: int) -> None:
-        entry = _Entry(found.identity, frozenset(found.depends_on), found.usable_until, generation)
+        entry = _Entry(found.identity, found.depends_on, found.usable_until, generation)
         with self._lock:
             if self._serving and generation >= self._trusted_from and not self._stale(entry):
-                self._entries[key] = entry
+                self._entries.put(key, entry)
 
     def _stale(self, entry: _Entry) -> bool:
         return any(

@@ -80,7 +80,11 @@ class Devices:
         self._clock = clock
         self._windows = OnlineWindows()
         self._cache = cache
-        self._reads = Coalescer(self._read_devices)
+        self._reads = Coalescer(self._read_devices, name="device-reads")
+
+    def close(self) -> None:
+        """Stops the thread that reads devices for `get`."""
+        self._reads.close()
 
     def _read_devices(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], DeviceRead]:
         """Devices by (tenant id, device id), with the online windows of their profiles."""
@@ -125,20 +129,22 @@ class Devices:
             uow.commit()
         return registered
 
-    def get(self, tenant_id: str, device_id: str) -> tuple[Device, Connectivity]:
+    async def get(self, tenant_id: str, device_id: str) -> tuple[Device, Connectivity]:
+        """A device of the tenant, answered on the event loop: from memory, or else read
+        together with the other devices asked for meanwhile, on a thread."""
         tenant_id, device_id = require_uuid(tenant_id, "tenant_id"), require_uuid(device_id, "device_id")
         now = self._clock()
-
-        def look_up() -> Remembered[DeviceRead]:
-            found = self._reads.get((tenant_id, device_id))
-            if found is None:
+        name = f"device {tenant_id} {device_id}"
+        known, generation = self._cache.recall(name, tuple, now) if self._cache else (None, 0)
+        if known is None:
+            known = await self._reads.get((tenant_id, device_id))
+            if known is None:
                 raise NotFound("device not found")
-            return Remembered(found, (device_id, tenant_id), now + LAST_SEEN_STALENESS)
-
-        if self._cache is None:
-            device, windows = look_up().identity
-        else:
-            device, windows = self._cache.remembered(f"device {tenant_id} {device_id}", tuple, now, look_up)
+            if self._cache:
+                self._cache.keep(
+                    name, Remembered(known, (device_id, tenant_id), now + LAST_SEEN_STALENESS), generation
+                )
+        device, windows = known
         return device, self.connectivity(device, windows)
 
     def list(

@@ -7,11 +7,11 @@ the devices from the database.
 
 from __future__ import annotations
 
-import grpc
 from gantry.v1 import telemetry_pb2_grpc
 
 from services.kit import grpc_server, settings
 from services.kit.bus import ConfirmingPublisher, Topology
+from services.kit.grpc_calls import Instrumented
 from services.kit.listener import EventListener
 from services.kit.store import Store
 from services.telemetry.api.ingest import sender
@@ -37,7 +37,7 @@ def main() -> None:
         on_disconnected=rules.suspend,
     )
 
-    def register(server: grpc.Server) -> None:
+    def register(server: Instrumented) -> None:
         telemetry_pb2_grpc.add_TelemetryServiceServicer_to_server(servicer, server)
         listener.start()
 
