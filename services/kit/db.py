@@ -9,6 +9,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     JSON,
     Column,
@@ -109,6 +110,7 @@ def make_engine(url: str, autocommit: bool = False) -> Engine:
     # No pre-ping: it costs a round trip on every checkout, a fifth of a lone read.
     # A connection the server dropped fails its one call, and SQLAlchemy then
     # replaces the whole pool; recycling keeps idle connections from going stale.
+    # orjson reads JSON columns in a fraction of the standard library's time.
     if autocommit:
         return create_engine(
             url,
@@ -117,8 +119,11 @@ def make_engine(url: str, autocommit: bool = False) -> Engine:
             pool_size=8,
             max_overflow=8,
             pool_recycle=1800,
+            json_deserializer=orjson.loads,
         )
-    return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
+    return create_engine(
+        url, pool_size=10, max_overflow=20, pool_recycle=1800, json_deserializer=orjson.loads
+    )
 
 
 def _conflict_aware_insert(connection: Connection, table: Table) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -49,7 +49,8 @@ def _insert_labels(connection: Connection, owners: Sequence[Device]) -> None:
         connection.execute(insert(device_labels), rows)
 
 
-_DEVICE_FIELDS = tuple(column.name for column in devices.columns)
+# In the order of Device's fields, so that a row builds a device by position.
+_DEVICE_FIELDS = tuple(device_field.name for device_field in fields(Device))
 _FIND_DEVICES_PG = f"SELECT {', '.join(_DEVICE_FIELDS)} FROM devices WHERE id = ANY(%(ids)s)"
 
 
@@ -60,10 +61,7 @@ def find_devices_of(connection: Connection, keys: Sequence[tuple[str, str]]) -> 
         # The hottest read of the registry, straight through the driver: a prepared
         # statement and plain tuples, without the result machinery around them.
         rows = driver_connection(connection).execute(_FIND_DEVICES_PG, {"ids": ids}, prepare=True)
-        found = [
-            Device(**{**dict(zip(_DEVICE_FIELDS, row, strict=True)), "state": DeviceState(row[_STATE])})
-            for row in rows
-        ]
+        found = [Device(*row[:_STATE], DeviceState(row[_STATE]), *row[_STATE + 1 :]) for row in rows]
     else:
         found = [_device(row) for row in connection.execute(select(devices).where(devices.c.id.in_(ids)))]
     return {(device.tenant_id, device.id): device for device in found}

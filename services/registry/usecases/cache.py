@@ -112,6 +112,14 @@ class _Expiring(Generic[Key, Value]):
         self._items.clear()
 
 
+class LookUp(NamedTuple):
+    """A look-up of an identity the cache did not remember: its key, and the cache's
+    generation when it began."""
+
+    key: bytes
+    generation: int
+
+
 class _Entry(NamedTuple):
     identity: object
     depends_on: tuple[str, ...]
@@ -163,23 +171,35 @@ class EvictingCache:
     ) -> Identity:
         """The identity of `presented`, from memory or else from `look_up`, which raises
         when the secret does not authenticate."""
-        known, generation = self.recall(presented, kind, now)
+        known, look_up_begun = self.recall(presented, kind, now)
         if known is not None:
             return known
         found = look_up()
-        self.keep(presented, found, generation)
+        self.keep(look_up_begun, found)
         return found.identity
 
-    def recall(self, presented: str, kind: type[Identity], now: datetime) -> tuple[Identity | None, int]:
-        """The remembered identity of `presented`, or None; and the generation that a
-        look-up begun now is to be kept under."""
-        known = self._get(_key(presented), kind, now)
+    def recall(self, presented: str, kind: type[Identity], now: datetime) -> tuple[Identity | None, LookUp]:
+        """The remembered identity of `presented`, or None; and the look-up begun now,
+        for `keep` to remember what it finds."""
+        key = _key(presented)
         with self._lock:
-            return known, self._generation
+            entry = self._entries.get(key) if self._serving else None
+            if entry is not None and self._stale(entry):
+                self._entries.discard(key)
+                entry = None
+            look_up = LookUp(key, self._generation)
+        if entry is None or not isinstance(entry.identity, kind):
+            return None, look_up
+        if entry.usable_until is not None and now >= entry.usable_until:
+            return None, look_up
+        return entry.identity, look_up
 
-    def keep(self, presented: str, found: Remembered[Identity], generation: int) -> None:
-        """Remembers what a look-up begun in `generation` found, unless a change since made it stale."""
-        self._put(_key(presented), found, generation)
+    def keep(self, look_up: LookUp, found: Remembered[Identity]) -> None:
+        """Remembers what `look_up` found, unless a change since it began made that stale."""
+        entry = _Entry(found.identity, found.depends_on, found.usable_until, look_up.generation)
+        with self._lock:
+            if self._serving and look_up.generation >= self._trusted_from and not self._stale(entry):
+                self._entries.put(look_up.key, entry)
 
     def forget(self, changed: str) -> None:
         """Forgets every identity that depends on the id `changed`."""
@@ -202,30 +222,14 @@ class EvictingCache:
         """Stops serving until `resume`: evicting events may not arrive meanwhile."""
         self._reset(serving=False)
 
-    def _get(self, key: bytes, kind: type[Identity], now: datetime) -> Identity | None:
-        with self._lock:
-            entry = self._entries.get(key) if self._serving else None
-            if entry is not None and self._stale(entry):
-                self._entries.discard(key)
-                entry = None
-        if entry is None or not isinstance(entry.identity, kind):
-            return None
-        if entry.usable_until is not None and now >= entry.usable_until:
-            return None
-        return entry.identity
-
-    def _put(self, key: bytes, found: Remembered[Identity], generation: int) -> None:
-        entry = _Entry(found.identity, found.depends_on, found.usable_until, generation)
-        with self._lock:
-            if self._serving and generation >= self._trusted_from and not self._stale(entry):
-                self._entries.put(key, entry)
-
     def _stale(self, entry: _Entry) -> bool:
-        return any(
-            change.generation > entry.generation
-            for change in map(self._changes.get, entry.depends_on)
-            if change is not None
-        )
+        if not self._changes:
+            return False
+        for changed in entry.depends_on:
+            change = self._changes.get(changed)
+            if change is not None and change.generation > entry.generation:
+                return True
+        return False
 
     def _prune_changes(self) -> None:
         # Whatever a change older than the TTL made stale has expired since.

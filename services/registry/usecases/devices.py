@@ -134,15 +134,16 @@ class Devices:
         together with the other devices asked for meanwhile, on a thread."""
         tenant_id, device_id = require_uuid(tenant_id, "tenant_id"), require_uuid(device_id, "device_id")
         now = self._clock()
-        name = f"device {tenant_id} {device_id}"
-        known, generation = self._cache.recall(name, tuple, now) if self._cache else (None, 0)
+        known, look_up = (
+            self._cache.recall(f"device {tenant_id} {device_id}", tuple, now) if self._cache else (None, None)
+        )
         if known is None:
             known = await self._reads.get((tenant_id, device_id))
             if known is None:
                 raise NotFound("device not found")
-            if self._cache:
+            if self._cache and look_up:
                 self._cache.keep(
-                    name, Remembered(known, (device_id, tenant_id), now + LAST_SEEN_STALENESS), generation
+                    look_up, Remembered(known, (device_id, tenant_id), now + LAST_SEEN_STALENESS)
                 )
         device, windows = known
         return device, self.connectivity(device, windows)
