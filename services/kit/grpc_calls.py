@@ -20,7 +20,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from services.kit import errors, metrics
-from services.kit.logs import REQUEST_ID_HEADER, bind_request_id, current_request_id
+from services.kit.logs import REQUEST_ID_HEADER, adopt_request_id, current_request_id
 
 log = logging.getLogger("gantry.grpc")
 
@@ -91,7 +91,7 @@ class _Call:
     __slots__ = ("code", "method", "started")
 
     def __init__(self, method: _Method, context: Any) -> None:
-        bind_request_id(_request_id(context))
+        adopt_request_id(_request_id(context))
         self.method = method
         self.started = time.perf_counter()
         self.code = grpc.StatusCode.UNKNOWN

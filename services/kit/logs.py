@@ -11,7 +11,8 @@ from pythonjsonlogger.json import JsonFormatter
 
 from services.kit import settings
 
-_request_id: ContextVar[str] = ContextVar("request_id", default="")
+# None outside any request; "" in a request whose id is made when first asked for.
+_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 REQUEST_ID_HEADER = "x-request-id"
 
@@ -21,14 +22,25 @@ def new_request_id() -> str:
 
 
 def current_request_id() -> str:
-    return _request_id.get()
+    """The id of the request being handled; "" outside any."""
+    request_id = _request_id.get()
+    if request_id == "":
+        request_id = bind_request_id(None)
+    return request_id or ""
 
 
 def bind_request_id(request_id: str | None) -> str:
-    """Makes `request_id` (or a new one) the id of what this thread/greenlet handles."""
+    """Makes `request_id` (or a new one) the id of what this thread, greenlet or task handles."""
     request_id = request_id or new_request_id()
     _request_id.set(request_id)
     return request_id
+
+
+def adopt_request_id(offered: str | None) -> None:
+    """Makes `offered` the id of what this thread or task handles; without one, an id is
+    made when first asked for, which most fast calls never are: making one costs a
+    system call for randomness."""
+    _request_id.set(offered or "")
 
 
 class _ContextFilter(logging.Filter):
