@@ -96,11 +96,26 @@ class Batcher(Generic[Item]):
 class Coalescer(Generic[Key, Value]):
     """Concurrent reads by key from coroutines, gathered into one query on a thread of the
     coalescer's own: an event loop never waits for the database, and the reads that
-    arrive while a query runs go together in the next."""
+    arrive while a query runs go together in the next.
 
-    def __init__(self, fetch: Callable[[Sequence[Key]], dict[Key, Value]], name: str = "coalescer") -> None:
+    Under load, shown by a query that answered more than `CROWD` reads, the thread goes on
+    gathering a query's reads while they keep arriving within `gather_seconds` of each
+    other, up to `MAX_READS`: fewer and larger queries, each read waiting at most that
+    much longer. A lone read, or a few, never wait.
+    """
+
+    CROWD = 4
+    MAX_READS = 256
+
+    def __init__(
+        self,
+        fetch: Callable[[Sequence[Key]], dict[Key, Value]],
+        name: str = "coalescer",
+        gather_seconds: float = 0.0,
+    ) -> None:
         """`fetch` answers many keys at once; a key it leaves out is read as None."""
         self._fetch = fetch
+        self._gather_seconds = gather_seconds
         self._requests: queue.SimpleQueue[_Read[Key, Value] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._starting = threading.Lock()
@@ -131,16 +146,27 @@ class Coalescer(Generic[Key, Value]):
             self._thread.join(timeout)
 
     def _serve(self) -> None:
+        crowded = False
         while True:
-            batch = [self._requests.get()]
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    batch.append(self._requests.get_nowait())
+            batch = self._take(self._gather_seconds if crowded else 0.0)
             reads = [read for read in batch if read is not None]
             if reads:
                 self._answer(reads)
-            if len(reads) < len(batch):
+            if len(reads) < len(batch):  # closed
                 return
+            crowded = len(reads) > self.CROWD
+
+    def _take(self, gather_seconds: float) -> list[_Read[Key, Value] | None]:
+        """The next reads to answer: those waiting, and with `gather_seconds`, those that
+        go on arriving within that long of each other."""
+        batch = [self._requests.get()]
+        with contextlib.suppress(queue.Empty):
+            while len(batch) < self.MAX_READS and batch[-1] is not None:
+                if gather_seconds:
+                    batch.append(self._requests.get(timeout=gather_seconds))
+                else:
+                    batch.append(self._requests.get_nowait())
+        return batch
 
     def _answer(self, reads: list[_Read[Key, Value]]) -> None:
         try:

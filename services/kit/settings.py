@@ -64,6 +64,12 @@ def grpc_workers() -> int:
     return int(env("GRPC_WORKERS", "8"))
 
 
+def device_reads_gather_seconds() -> float:
+    """How long `registry-api`, under load, goes on gathering device reads into one query
+    while they keep arriving (`services.kit.batching.Coalescer`)."""
+    return float(env("DEVICE_READS_GATHER_MS", "0.5")) / 1000
+
+
 def bind_host() -> str:
     return env("BIND_HOST", "127.0.0.1")
 

@@ -36,9 +36,11 @@ class Store:
         return {key: f"device {key}" for key in keys if key >= 0}
 
 
-def run_reads(store: Store, body: Callable[[Coalescer[int, str]], Awaitable[None]]) -> None:
+def run_reads(
+    store: Store, body: Callable[[Coalescer[int, str]], Awaitable[None]], gather_seconds: float = 0.0
+) -> None:
     """Runs `body` on an event loop with a coalescer of `store`'s reads, closed afterwards."""
-    reads: Coalescer[int, str] = Coalescer(store.fetch, name="test-reads")
+    reads: Coalescer[int, str] = Coalescer(store.fetch, "test-reads", gather_seconds)
     try:
         asyncio.run(body(reads))
     finally:
@@ -138,6 +140,40 @@ def test_closing_answers_the_reads_asked_for_then_refuses_more() -> None:
 
     run_reads(store, read)
     assert store.batches == [[0], [1]]
+
+
+def test_under_load_a_query_gathers_the_reads_that_keep_arriving() -> None:
+    store = Store()
+
+    async def read(reads: Coalescer[int, str]) -> None:
+        first = await first_query_held(reads, store)
+        crowd = [asyncio.ensure_future(reads.get(key)) for key in range(1, Coalescer.CROWD + 2)]
+        await one_turn()
+        store.release_first.set()
+        await asyncio.wait_for(asyncio.gather(first, *crowd), WAIT)
+        seventh = asyncio.ensure_future(reads.get(7))
+        await one_turn()
+        await asyncio.to_thread(eventually, lambda: reads.queued == 0, WAIT, "the seventh read to be taken")
+        eighth = asyncio.ensure_future(reads.get(8))
+        await one_turn()
+        await asyncio.to_thread(reads.close)  # which ends the gathering
+        assert await asyncio.wait_for(asyncio.gather(seventh, eighth), WAIT) == ["device 7", "device 8"]
+
+    run_reads(store, read, gather_seconds=WAIT)
+    assert store.batches == [[0], list(range(1, Coalescer.CROWD + 2)), [7, 8]]
+
+
+def test_a_lone_read_never_waits_to_be_gathered() -> None:
+    store = Store()
+    store.release_first.set()
+
+    async def read(reads: Coalescer[int, str]) -> None:
+        # Gathering would hold the read for WAIT; it is answered well before.
+        assert await asyncio.wait_for(reads.get(1), WAIT / 2) == "device 1"
+        assert await asyncio.wait_for(reads.get(2), WAIT / 2) == "device 2"
+
+    run_reads(store, read, gather_seconds=WAIT)
+    assert store.batches == [[1], [2]]
 
 
 def test_items_the_batch_leaves_out_run_in_the_next_one() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gantry.v1 import registry_pb2_grpc
 
+from services.kit import settings
 from services.kit.grpc_calls import Instrumented
 from services.kit.store import Store
 from services.registry.api.attributes import AttributesApi
@@ -35,7 +36,9 @@ class RegistryServicer(
         self.cache = EvictingCache()
         self.tenancy = Tenancy(store.unit_of_work, cache=self.cache)
         self.profiles = Profiles(store.unit_of_work)
-        self.devices = Devices(store.unit_of_work, cache=self.cache)
+        self.devices = Devices(
+            store.unit_of_work, cache=self.cache, reads_gather_seconds=settings.device_reads_gather_seconds()
+        )
         self.credentials = Credentials(store.unit_of_work, cache=self.cache)
         self.attributes = Attributes(store.unit_of_work)
 

@@ -74,13 +74,19 @@ class OnlineWindows:
 
 class Devices:
     def __init__(
-        self, unit_of_work: UnitOfWorkFactory, clock: Clock = utc_now, cache: EvictingCache | None = None
+        self,
+        unit_of_work: UnitOfWorkFactory,
+        clock: Clock = utc_now,
+        cache: EvictingCache | None = None,
+        reads_gather_seconds: float = 0.0,
     ) -> None:
+        """`reads_gather_seconds`: how long, under load, `get` goes on gathering reads
+        into one query while they keep arriving (`Coalescer`)."""
         self._unit_of_work = unit_of_work
         self._clock = clock
         self._windows = OnlineWindows()
         self._cache = cache
-        self._reads = Coalescer(self._read_devices, name="device-reads")
+        self._reads = Coalescer(self._read_devices, "device-reads", reads_gather_seconds)
 
     def close(self) -> None:
         """Stops the thread that reads devices for `get`."""
