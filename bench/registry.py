@@ -41,7 +41,7 @@ from tests.support.waiting import eventually
 
 DEVICES = int(os.environ.get("BENCH_REGISTRY_DEVICES", "100000"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 SITES = [f"Site-{i}" for i in range(20)]
 CHUNK = 5000
 
