@@ -325,6 +325,7 @@ def _trade(method: str, path: str, handler: Handler, summary: str, tag: str, **o
 
 
 _READ_ERRORS = (401, 403, 404, 422)
+_LIST_ERRORS = (401, 403, 422)
 _WRITE_ERRORS = (401, 403, 404, 409, 413, 415, 422)
 _CHANGE_ERRORS = (*_WRITE_ERRORS, 412, 428)
 
@@ -348,7 +349,7 @@ ENDPOINTS = [
         "listings",
         query=schemas.ListingSearchQuery,
         response=schemas.ListingList,
-        errors=(401, 403, 422),
+        errors=_LIST_ERRORS,
     ),
     _trade(
         "GET",
@@ -358,7 +359,7 @@ ENDPOINTS = [
         "listings",
         query=schemas.OwnListingsQuery,
         response=schemas.ListingList,
-        errors=(401, 403, 422),
+        errors=_LIST_ERRORS,
     ),
     _trade(
         "GET",
@@ -430,7 +431,7 @@ ENDPOINTS = [
         "rfqs",
         query=schemas.RfqListQuery,
         response=schemas.RfqList,
-        errors=(401, 403, 422),
+        errors=_LIST_ERRORS,
     ),
     _trade(
         "GET",
@@ -440,7 +441,7 @@ ENDPOINTS = [
         "rfqs",
         query=schemas.PageQuery,
         response=schemas.RfqList,
-        errors=(401, 403, 422),
+        errors=_LIST_ERRORS,
     ),
     _trade(
         "GET",
@@ -512,7 +513,7 @@ ENDPOINTS = [
         "orders",
         query=schemas.PageQuery,
         response=schemas.OrderList,
-        errors=(401, 403, 422),
+        errors=_LIST_ERRORS,
     ),
     _trade(
         "GET",
@@ -608,6 +609,6 @@ ENDPOINTS = [
         for_operator=True,
         query=schemas.StatsQuery,
         response=schemas.PlatformStats,
-        errors=(401, 403, 422),
+        errors=_LIST_ERRORS,
     ),
 ]

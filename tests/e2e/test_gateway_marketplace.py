@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.support.client import PartnerClient
+from tests.support.marketplace import COMPLETED_ORDER_STATES
 from tests.support.platform import OPERATOR_TOKEN, Platform
 from tests.support.waiting import eventually
 
@@ -147,15 +148,7 @@ def test_a_product_is_bought_from_deposit_to_completion_exact_to_the_fen(
     assert [(line["quantity"], line["unit_price"], line["amount"]) for line in detail["lines"]] == [
         (7, PRICE, 10_493)
     ]
-    assert [change["to_state"] for change in detail["history"]] == [
-        "placed",
-        "funded",
-        "accepted",
-        "in_production",
-        "shipped",
-        "delivered",
-        "completed",
-    ]
+    assert [change["to_state"] for change in detail["history"]] == COMPLETED_ORDER_STATES
     assert (
         detail["history"][0]["from_state"] is None and detail["history"][-1]["actor"] == f"tenant:{buyer.id}"
     )

@@ -29,8 +29,8 @@ from services.kit.store import Store
 from services.marketplace.api.servicer import SERVICE_NAME, MarketplaceServicer, RegistryDevices
 from services.marketplace.usecases.listings import DeviceCheck
 from tests.support.access import code_of, mask, migrated_store, reason_of, violations
+from tests.support.marketplace import COMPLETED_ORDER_STATES, marketplace_store
 from tests.support.marketplace import keyed_call as act
-from tests.support.marketplace import marketplace_store
 from tests.support.registry import create_profile, devices_server, insert_tenant
 from tests.support.serving import serving
 
@@ -223,15 +223,7 @@ def test_a_product_sells_from_deposit_to_completion_exact_to_the_fen(market: Stu
     assert [(line.listing_id, line.quantity, line.unit_price, line.amount) for line in reply.lines] == [
         (listing.id, 7, 1_499, 10_493)
     ]
-    assert states(reply.history) == [
-        "placed",
-        "funded",
-        "accepted",
-        "in_production",
-        "shipped",
-        "delivered",
-        "completed",
-    ]
+    assert states(reply.history) == COMPLETED_ORDER_STATES
     assert reply.history[0].from_state == pb.ORDER_STATE_UNSPECIFIED
     assert reply.history[-1].actor == f"tenant:{buyer}"
     for tenant in (buyer, seller):

@@ -33,6 +33,16 @@ def marketplace_store(url: str, publish: Publish) -> Iterator[Store]:
 
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+# The states an order passes through from placed to completed, in order.
+COMPLETED_ORDER_STATES = [
+    "placed",
+    "funded",
+    "accepted",
+    "in_production",
+    "shipped",
+    "delivered",
+    "completed",
+]
 
 
 class Market:

@@ -99,8 +99,11 @@ class Devices:
             windows = self._windows.of(uow.connection, list(found.values()))
         return {key: (device, windows) for key, device in found.items()}
 
-    def connectivity(self, device: Device, windows: dict[tuple[str, int], timedelta]) -> Connectivity:
-        return device.connectivity(windows[(device.profile_id, device.profile_version)], self._clock())
+    @staticmethod
+    def _connectivity(
+        device: Device, windows: dict[tuple[str, int], timedelta], now: datetime
+    ) -> Connectivity:
+        return device.connectivity(windows[(device.profile_id, device.profile_version)], now)
 
     def register(
         self, tenant_id: str, specs: list[dict[str, Any]], bulk: bool
@@ -152,7 +155,7 @@ class Devices:
                     look_up, Remembered(known, (device_id, tenant_id), now + LAST_SEEN_STALENESS)
                 )
         device, windows = known
-        return device, self.connectivity(device, windows)
+        return device, self._connectivity(device, windows, now)
 
     def list(
         self, tenant_id: str, request: dict[str, Any], size: int, cursor: str, include_total: bool
@@ -184,7 +187,8 @@ class Devices:
             page = found[:limit]
             windows = self._windows.of(uow.connection, page)
         next_cursor = encode_cursor(_position(page[-1], order), listing) if len(found) > limit else ""
-        return [(d, self.connectivity(d, windows)) for d in page], next_cursor, total
+        now = self._clock()
+        return [(d, self._connectivity(d, windows, now)) for d in page], next_cursor, total
 
     def update(
         self, tenant_id: str, device_id: str, expected_version: int, paths: list[str], request: dict[str, Any]
@@ -247,7 +251,7 @@ class Devices:
             uow.commit()
         if self._cache is not None:
             self._cache.forget(device.id)
-        return updated, self.connectivity(updated, windows)
+        return updated, self._connectivity(updated, windows, self._clock())
 
     def record_batch(self, event: Event) -> bool:
         """Records that telemetry stored readings of devices: last seen, and a
