@@ -25,14 +25,15 @@ def unique_name(prefix: str) -> str:
 
 
 @contextmanager
-def postgres_database(name: str | None = None) -> Iterator[str]:
-    """A new empty database, dropped afterwards; yields its URL."""
+def postgres_database(name: str | None = None, server_url: str = POSTGRES_URL) -> Iterator[str]:
+    """A new empty database on the server of `server_url` (a role that may create
+    databases), dropped afterwards; yields its URL."""
     name = name or unique_name("gantry_test")
-    admin = create_engine(normalise_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    admin = create_engine(normalise_url(server_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield make_url(normalise_url(POSTGRES_URL)).set(database=name).render_as_string(hide_password=False)
+        yield make_url(normalise_url(server_url)).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -50,13 +51,14 @@ def delete_redis_keys(prefix: str) -> None:
 
 
 @contextmanager
-def bus_namespace(queue_names: list[str]) -> Iterator[Topology]:
-    """A bus namespace of its own; its exchanges and the named queues are deleted afterwards."""
+def bus_namespace(queue_names: list[str], amqp_url: str = AMQP_URL) -> Iterator[Topology]:
+    """A bus namespace of its own on the broker of `amqp_url`; its exchanges and the named
+    queues are deleted afterwards."""
     topology = Topology(unique_name("gantry-test"))
     try:
         yield topology
     finally:
-        connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+        connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
         channel = connection.channel()
         for queue in [topology.dead_letter_queue, *(topology.queue(name) for name in queue_names)]:
             channel.queue_delete(queue)

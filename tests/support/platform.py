@@ -18,7 +18,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.kit.settings import SERVICES
 from services.kit.worker import declared_consumers
-from tests.support.backends import REDIS_URL, bus_namespace, delete_redis_keys, postgres_database
+from tests.support.backends import (
+    AMQP_URL,
+    POSTGRES_URL,
+    REDIS_URL,
+    bus_namespace,
+    delete_redis_keys,
+    postgres_database,
+)
 from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,15 +88,29 @@ class Platform:
                 f"{name} did not stop within {STOP_TIMEOUT_SECONDS}s of {sig.name}"
             ) from None
 
+    def kill(self, name: str) -> int:
+        """Ends a process at once, as the kernel's OOM killer or a node's loss would."""
+        return self.stop(name, signal.SIGKILL)
+
+    def restart(self, name: str, timeout: float = 60) -> None:
+        """Starts a process that is not running, as a supervisor would, and waits until it
+        is ready."""
+        self.start(name)
+        self.wait_ready([name], timeout)
+
+    def alive(self, name: str) -> bool:
+        return name in self.processes and self.processes[name].poll() is None
+
     def log_tail(self, name: str, lines: int = 40) -> str:
         path = self.logs / f"{name}.log"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
     def wait_ready(self, names: list[str] | None = None, timeout: float = 60) -> None:
         for name in names or list(self.commands):
-            eventually(lambda n=name: self._ready(n), timeout, f"{name} to be ready:\n{self.log_tail(name)}")
+            eventually(lambda n=name: self.ready(n), timeout, f"{name} to be ready:\n{self.log_tail(name)}")
 
-    def _ready(self, name: str) -> bool:
+    def ready(self, name: str) -> bool:
+        """Whether a process answers its health probe; fails if it has exited."""
         process = self.processes[name]
         if process.poll() is not None:
             raise AssertionError(f"{name} exited with {process.returncode}:\n{self.log_tail(name)}")
@@ -120,15 +141,20 @@ def _http_ok(url: str) -> bool:
 
 
 @contextmanager
-def running_platform(logs: Path) -> Iterator[Platform]:
-    """Migrates fresh PostgreSQL databases, starts every process and stops them afterwards."""
+def running_platform(
+    logs: Path, postgres_url: str = POSTGRES_URL, amqp_url: str = AMQP_URL
+) -> Iterator[Platform]:
+    """Migrates fresh databases on the PostgreSQL server of `postgres_url` (a role that
+    may create databases), starts every process against the broker of `amqp_url` and
+    stops them afterwards."""
     with ExitStack() as stack:
-        topology = stack.enter_context(bus_namespace(consumer_queue_names()))
+        topology = stack.enter_context(bus_namespace(consumer_queue_names(), amqp_url))
         stack.callback(delete_redis_keys, f"{topology.namespace}:")
         env = {
             **os.environ,
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'generated'}",
+            "GANTRY_AMQP_URL": amqp_url,
             "GANTRY_BUS_NAMESPACE": topology.namespace,
             "GANTRY_OPERATOR_TOKEN": OPERATOR_TOKEN,
             "GANTRY_GATEWAY_PORT": str(free_port()),
@@ -143,7 +169,9 @@ def running_platform(logs: Path) -> Iterator[Platform]:
             },
         }
         for service in SERVICES:
-            env[f"GANTRY_{service.upper()}_DATABASE_URL"] = stack.enter_context(postgres_database())
+            env[f"GANTRY_{service.upper()}_DATABASE_URL"] = stack.enter_context(
+                postgres_database(server_url=postgres_url)
+            )
             port = free_port()
             env[f"GANTRY_{service.upper()}_GRPC_PORT"] = str(port)
             env[f"GANTRY_{service.upper()}_GRPC_TARGET"] = f"127.0.0.1:{port}"
