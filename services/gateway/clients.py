@@ -6,7 +6,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
-from gantry.v1 import marketplace_pb2_grpc, registry_pb2_grpc, telemetry_pb2_grpc
+from gantry.v1 import (
+    marketplace_pb2,
+    marketplace_pb2_grpc,
+    registry_pb2,
+    registry_pb2_grpc,
+    telemetry_pb2,
+    telemetry_pb2_grpc,
+)
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.gateway.problems import from_grpc
@@ -18,6 +25,14 @@ HEALTH_TIMEOUT_SECONDS = 1.0
 
 Reply = TypeVar("Reply")
 
+# The gRPC service each backend serves.
+SERVICE_NAMES = {
+    "registry": registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name,
+    "telemetry": telemetry_pb2.DESCRIPTOR.services_by_name["TelemetryService"].full_name,
+    "marketplace": marketplace_pb2.DESCRIPTOR.services_by_name["MarketplaceService"].full_name,
+}
+_BACKEND_OF = {name: backend for backend, name in SERVICE_NAMES.items()}
+
 
 class Backends:
     """One channel per service, opened when the gateway starts serving: asyncio channels
@@ -28,8 +43,7 @@ class Backends:
 
     def open(self) -> None:
         self.channels = {
-            service: grpc.aio.insecure_channel(settings.grpc_target(service))
-            for service in ("registry", "telemetry", "marketplace")
+            service: grpc.aio.insecure_channel(settings.grpc_target(service)) for service in SERVICE_NAMES
         }
         self.registry = registry_pb2_grpc.RegistryServiceStub(self.channels["registry"])
         self.telemetry = telemetry_pb2_grpc.TelemetryServiceStub(self.channels["telemetry"])
@@ -56,6 +70,15 @@ class Backends:
 EXPORT_TIMEOUT_SECONDS = 600.0
 
 
+def backend_of(method: Any) -> str:
+    """The backend a stub's method calls ("registry"), for answers that name it; "" when
+    unknown. grpc keeps a method's path (`/gantry.v1.RegistryService/GetDevice`) only in
+    a private attribute, hence the care."""
+    path = getattr(method, "_method", b"")
+    service = path.decode() if isinstance(path, bytes) else str(path)
+    return _BACKEND_OF.get(service.strip("/").partition("/")[0], "")
+
+
 async def open_stream(method: Callable[..., Any], request: Any) -> tuple[Any, AsyncIterator[Any]]:
     """A server stream's first message (None when empty) and the rest; failures before
     the first message become Problems, so that an HTTP error can still be answered."""
@@ -65,7 +88,7 @@ async def open_stream(method: Callable[..., Any], request: Any) -> tuple[Any, As
     try:
         first = await stream.read()
     except grpc.aio.AioRpcError as error:
-        raise from_grpc(error) from None
+        raise from_grpc(error, service=backend_of(method)) from None
 
     async def rest() -> AsyncIterator[Any]:
         # grpc.aio forbids iterating a call that was read from: read on.
@@ -85,4 +108,4 @@ async def call(method: Callable[..., Awaitable[Reply]], request: Any, field_pref
             metadata=((REQUEST_ID_HEADER, current_request_id()),),
         )
     except grpc.aio.AioRpcError as error:
-        raise from_grpc(error, field_prefix) from None
+        raise from_grpc(error, field_prefix, backend_of(method)) from None

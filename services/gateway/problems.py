@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import grpc
 import orjson
-from google.rpc import error_details_pb2
+from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from starlette.responses import Response
 
 from services.kit.errors import FieldViolation
 from services.kit.logs import current_request_id
 
+log = logging.getLogger(__name__)
+
 PROBLEM_JSON = "application/problem+json"
+# What a 503 asks a caller to wait before retrying: backends come back within seconds of
+# a restart or a broker's return, and a shorter wait would only meet the same refusal.
+RETRY_AFTER_SECONDS = 2
 
 TITLES = {
     400: "Bad Request",
@@ -51,6 +57,8 @@ class Problem(Exception):
         self.detail = detail
         self.errors = errors or []
         self.headers = headers or {}
+        if status == 503:
+            self.headers.setdefault("Retry-After", str(RETRY_AFTER_SECONDS))
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -89,8 +97,14 @@ _REASON_TO_HTTP = {
 }
 
 
+def _status(error: grpc.aio.AioRpcError) -> status_pb2.Status | None:
+    """The google.rpc.Status a Gantry backend sends with every error it raises on purpose
+    (`services.kit.grpc_calls`); None for grpc's own errors, such as a lost connection."""
+    return rpc_status.from_call(error) if error.trailing_metadata() else None
+
+
 def _details(error: grpc.aio.AioRpcError) -> list[Any]:
-    status = rpc_status.from_call(error) if error.trailing_metadata() else None
+    status = _status(error)
     return list(status.details) if status else []
 
 
@@ -118,10 +132,54 @@ def error_reason(error: grpc.aio.AioRpcError) -> str:
     return ""
 
 
-def from_grpc(error: grpc.aio.AioRpcError, field_prefix: str = "") -> Problem:
+# How grpc words a call that found no connection to send it on: the backend never saw it.
+_NEVER_SENT = ("failed to connect to all addresses", "DNS resolution failed", "empty address list")
+
+
+def _never_sent(error: grpc.aio.AioRpcError) -> bool:
+    return error.code() == grpc.StatusCode.UNAVAILABLE and (error.details() or "").startswith(_NEVER_SENT)
+
+
+def _transport_detail(error: grpc.aio.AioRpcError, service: str) -> str:
+    """What a caller can do about a failure grpc itself reports; its own words name
+    addresses and socket errors, which are for operators only."""
+    code = error.code()
+    if _never_sent(error):
+        return (
+            f"{service} is briefly unavailable and did not receive this request; retry in a few "
+            "seconds (with the same Idempotency-Key if you sent one) and quote the request id"
+        )
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return (
+            f"{service} stopped answering while it handled this request, so it may have taken "
+            "effect; check before sending it again, and quote the request id"
+        )
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return (
+            f"{service} did not answer in time, so this request may have taken effect; check "
+            "before sending it again, and quote the request id"
+        )
+    return f"{service} could not take this request; quote the request id"
+
+
+def from_grpc(error: grpc.aio.AioRpcError, field_prefix: str = "", service: str = "") -> Problem:
+    """The answer to a failed call to `service` (a name such as "registry").
+
+    A backend's own errors keep their message, written for the caller. grpc's own (a
+    refused connection, a broken pipe) are logged with the request id, for operators, and
+    answered with what the caller can do instead."""
     status, slug = _GRPC_TO_HTTP.get(error.code(), (502, "backend-error"))
     status, slug = _REASON_TO_HTTP.get(error_reason(error), (status, slug))
-    detail = error.details() or error.code().name.lower()
+    deliberate = _status(error) is not None
+    if not deliberate:
+        log.warning(
+            "backend call failed",
+            extra={"service": service, "code": error.code().name, "details": error.details()},
+        )
     if status == 502:
         detail = "a backend service failed; retry later and quote the request id"
+    elif deliberate:
+        detail = error.details() or error.code().name.lower()
+    else:
+        detail = _transport_detail(error, f"the {service} service" if service else "a backend service")
     return Problem(status, slug, detail, field_violations(error, field_prefix))
