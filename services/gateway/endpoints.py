@@ -3,6 +3,7 @@ call the handler, answer in JSON or problem+json."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,9 +20,15 @@ from services.gateway.problems import Problem
 from services.gateway.ratelimit import RateLimiting, Verdict
 from services.kit.errors import InvalidArgument
 
+log = logging.getLogger(__name__)
+
 MAX_BODY_BYTES = 1024 * 1024
 JSON = "application/json"
 CSV = "text/csv"
+_INTERNAL = (
+    "the gateway failed while handling this request, which may have taken effect; check before "
+    "sending it again, and quote the request id"
+)
 
 
 @dataclass
@@ -215,11 +222,18 @@ async def _answered(endpoint: Endpoint, call: Call, idempotency: Idempotency) ->
     same = fingerprint(call.request, call.raw)
     if (replayed := await idempotency.begin(slot, same)) is not None:
         return replayed
-    response = None
+    kept: Response | None = None
     try:
-        response = await endpoint.handler(call)
+        response = kept = await endpoint.handler(call)
     except Problem as problem:
         response = problem.response()
+        kept = None if problem.no_effect else response
+    except Exception:
+        # The handler may have failed after its backend acted: answered and kept as any 5xx.
+        log.exception("unhandled error in a creating request")
+        response = kept = Problem(500, "internal-error", _INTERNAL).response()
     finally:
-        await idempotency.end(slot, same, response)
+        # Cancelled (the gateway stopping), nothing is kept: the claim is freed, as a
+        # gateway that died would leave it to expire.
+        await idempotency.end(slot, same, kept)
     return response

@@ -5,10 +5,14 @@ answered, a second with the same key is refused (409) rather than run twice.
 
 Records live in Redis when `GANTRY_REDIS_URL` is set, so that a retry reaching
 another replica is recognised; otherwise in the process. Each API key has its own
-key space. Only answers the backends gave are kept: a request that failed before
-(validation) or in a backend outage (5xx) may be retried with the same key. While
-Redis cannot be reached, requests with a key are refused (503) rather than risk
-running twice.
+key space. As Stripe does, the answer of every request that began executing is
+kept, 5xx included: a call cut off in its backend may have committed, and running
+its retry would then create twice; so may a backend that answers UNAVAILABLE after a
+commit whose outcome it could not learn. Only a request that certainly changed
+nothing leaves its key free for a retry: one refused before its handler ran
+(credentials, rate limit, validation, this store unreachable) or one grpc could not
+even send to its backend. While Redis cannot be reached, requests with a key are
+refused (503) rather than risk running twice.
 
 Some answers hold secrets shown once (a new tenant's API key, a device's access
 token), so answers are kept encrypted (AES-GCM) under a key derived from the API key
@@ -202,12 +206,13 @@ class Idempotency:
             )
         return slot.open(existing.sealed).response()
 
-    async def end(self, slot: Slot, fingerprint: str, response: Response | None) -> None:
-        """Keeps the answer of a request that reached its backend; forgets the claim otherwise."""
-        if response is None or response.status_code >= 500:
+    async def end(self, slot: Slot, fingerprint: str, answer: Response | None) -> None:
+        """Keeps `answer`, whatever its status, to be replayed; None frees the key for a
+        request that changed nothing."""
+        if answer is None:
             await self._records.release(slot.key)
             return
-        await self._records.keep(slot.key, Record(fingerprint, slot.seal(Answer.of(response))))
+        await self._records.keep(slot.key, Record(fingerprint, slot.seal(Answer.of(answer))))
 
     async def close(self) -> None:
         await self._records.close()

@@ -34,6 +34,7 @@ TITLES = {
     422: "Unprocessable Content",
     428: "Precondition Required",
     429: "Too Many Requests",
+    500: "Internal Server Error",
     502: "Bad Gateway",
     503: "Service Unavailable",
     504: "Gateway Timeout",
@@ -41,7 +42,10 @@ TITLES = {
 
 
 class Problem(Exception):
-    """An HTTP error a handler raises; `slug` makes its stable `type`."""
+    """An HTTP error a handler raises; `slug` makes its stable `type`.
+
+    `no_effect` says the request certainly changed nothing (no backend received it), so
+    its Idempotency-Key may run again."""
 
     def __init__(
         self,
@@ -50,6 +54,7 @@ class Problem(Exception):
         detail: str,
         errors: list[FieldViolation] | None = None,
         headers: dict[str, str] | None = None,
+        no_effect: bool = False,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -57,6 +62,7 @@ class Problem(Exception):
         self.detail = detail
         self.errors = errors or []
         self.headers = headers or {}
+        self.no_effect = no_effect
         if status == 503:
             self.headers.setdefault("Retry-After", str(RETRY_AFTER_SECONDS))
 
@@ -167,7 +173,9 @@ def from_grpc(error: grpc.aio.AioRpcError, field_prefix: str = "", service: str 
 
     A backend's own errors keep their message, written for the caller. grpc's own (a
     refused connection, a broken pipe) are logged with the request id, for operators, and
-    answered with what the caller can do instead."""
+    answered with what the caller can do instead. Only a call grpc never sent certainly
+    changed nothing (`no_effect`): a backend's own UNAVAILABLE may come after a commit
+    whose outcome it could not learn, and a call cut off may have run to its end."""
     status, slug = _GRPC_TO_HTTP.get(error.code(), (502, "backend-error"))
     status, slug = _REASON_TO_HTTP.get(error_reason(error), (status, slug))
     deliberate = _status(error) is not None
@@ -182,4 +190,4 @@ def from_grpc(error: grpc.aio.AioRpcError, field_prefix: str = "", service: str 
         detail = error.details() or error.code().name.lower()
     else:
         detail = _transport_detail(error, f"the {service} service" if service else "a backend service")
-    return Problem(status, slug, detail, field_violations(error, field_prefix))
+    return Problem(status, slug, detail, field_violations(error, field_prefix), no_effect=_never_sent(error))
