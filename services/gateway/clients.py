@@ -25,7 +25,9 @@ HEALTH_TIMEOUT_SECONDS = 1.0
 
 Reply = TypeVar("Reply")
 
-# The gRPC service each backend serves.
+# The gRPC service each backend serves, whose health says whether it can take calls: a
+# backend may serve while one of its services cannot (telemetry's, while the broker does
+# not confirm), and the server's overall health ("") stays SERVING for liveness probes.
 SERVICE_NAMES = {
     "registry": registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name,
     "telemetry": telemetry_pb2.DESCRIPTOR.services_by_name["TelemetryService"].full_name,
@@ -59,7 +61,8 @@ class Backends:
         for service, channel in self.channels.items():
             try:
                 reply = await health_pb2_grpc.HealthStub(channel).Check(
-                    health_pb2.HealthCheckRequest(), timeout=HEALTH_TIMEOUT_SECONDS
+                    health_pb2.HealthCheckRequest(service=SERVICE_NAMES[service]),
+                    timeout=HEALTH_TIMEOUT_SECONDS,
                 )
                 report[service] = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
             except grpc.aio.AioRpcError as error:

@@ -110,6 +110,8 @@ class ConfirmingPublisher:
     """Publishes persistent messages over one pika connection, waiting for confirms.
 
     Safe to share between the threads of a gRPC server: calls are serialised.
+    `confirming` says whether the broker took the last attempt, a publication or a
+    `check`; `on_failure` is called as soon as one fails, for whoever watches.
     """
 
     def __init__(self, amqp_url: str, topology: Topology) -> None:
@@ -118,6 +120,8 @@ class ConfirmingPublisher:
         self._lock = threading.Lock()
         self._connection: pika.BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
+        self.confirming = True
+        self.on_failure: Callable[[], None] = lambda: None
 
     def __call__(self, messages: Sequence[OutgoingMessage]) -> None:
         """Publishes events to the events exchange."""
@@ -129,21 +133,43 @@ class ConfirmingPublisher:
         """Puts a message on a work queue; PublishError unless the queue took it."""
         self._confirmed(self._publish_work, message)
 
-    def _confirmed(self, publish: Callable[[Any], None], what: Any) -> None:
+    def check(self, queue: str) -> bool:
+        """Whether the broker takes messages for the work queue `queue` now: asks whether
+        the queue exists, on the channel publications use, opened with confirms if need
+        be. Cheap enough to call every few seconds, which also keeps the connection's
+        heartbeats going while nothing is published."""
+        with contextlib.suppress(PublishError):
+            self._confirmed(self._declare_passively, queue)
+        return self.confirming
+
+    def _confirmed(self, attempt: Callable[[Any], None], what: Any) -> None:
         with self._lock:
             try:
-                publish(what)
-            except UnroutableError as error:
-                raise PublishError("no queue took the message") from error
-            except AMQPError:
-                # A connection idle past its heartbeat is closed by the broker; one
-                # fresh connection is worth a try before reporting failure.
+                self._retried(attempt, what)
+            except PublishError:
+                self.confirming = False
+                self.on_failure()
+                raise
+            self.confirming = True
+
+    def _retried(self, attempt: Callable[[Any], None], what: Any) -> None:
+        try:
+            attempt(what)
+        except UnroutableError as error:
+            raise PublishError("no queue took the message") from error
+        except AMQPError:
+            # A connection idle past its heartbeat is closed by the broker; one
+            # fresh connection is worth a try before reporting failure.
+            self._reset()
+            try:
+                attempt(what)
+            except AMQPError as error:
                 self._reset()
-                try:
-                    publish(what)
-                except AMQPError as error:
-                    self._reset()
-                    raise PublishError(str(error)) from error
+                raise PublishError(str(error)) from error
+
+    def _declare_passively(self, queue: str) -> None:
+        # Refused (and the channel closed) when the queue does not exist.
+        self._open_channel().queue_declare(self._topology.queue(queue), passive=True)
 
     def _publish_events(self, messages: Sequence[OutgoingMessage]) -> None:
         channel = self._open_channel()

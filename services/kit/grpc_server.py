@@ -94,22 +94,33 @@ def run(
     port: int,
     on_stop: Callable[[], None] = lambda: None,
     asynchronous: bool = False,
+    on_serving: Callable[[health.HealthServicer], None] | None = None,
 ) -> None:
     """Serves until SIGTERM or SIGINT, then drains calls in flight and calls `on_stop`;
-    with `asynchronous`, on an asyncio server and an event loop of its own."""
+    with `asynchronous`, on an asyncio server and an event loop of its own. A threaded
+    server hands its health servicer to `on_serving` once it serves, for a service whose
+    health depends on more than the process."""
     logs.configure(process)
     metrics.serve(process)
     if asynchronous:
+        if on_serving is not None:
+            raise ValueError("on_serving needs a threaded server, whose health servicer any thread may set")
         asyncio.run(_serve_async(register, service_names, port))
     else:
-        _serve(register, service_names, port)
+        _serve(register, service_names, port, on_serving or (lambda servicer: None))
     on_stop()
     log.info("stopped")
 
 
-def _serve(register: Callable[[Instrumented], None], service_names: list[str], port: int) -> None:
+def _serve(
+    register: Callable[[Instrumented], None],
+    service_names: list[str],
+    port: int,
+    on_serving: Callable[[health.HealthServicer], None],
+) -> None:
     server, health_servicer, bound = build_server(register, service_names, port)
     log.info("serving", extra={"port": bound, "services": service_names})
+    on_serving(health_servicer)
     stopped = threading.Event()
 
     def stop(signum: int, _frame: FrameType | None) -> None:

@@ -2,7 +2,8 @@
 
 Beside the gRPC server, an event listener keeps the process's memory of devices in
 step with the registry's changes; while it is disconnected, every ingest call reads
-the devices from the database.
+the devices from the database. The health of the telemetry service follows whether the
+broker confirms readings (`readiness`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from services.kit.grpc_calls import Instrumented
 from services.kit.listener import EventListener
 from services.kit.store import Store
 from services.telemetry.api.ingest import sender
+from services.telemetry.api.readiness import BrokerReadiness, health_report
 from services.telemetry.api.servicer import SERVICE_NAME, TelemetryServicer
+from services.telemetry.batches import READINGS_QUEUE
 from services.telemetry.directory import DIRECTORY_EVENTS
 from services.telemetry.ingest import IngestLimits
 from services.telemetry.retention import default_retention_days
@@ -25,6 +28,8 @@ from services.telemetry.storage import metadata
 def main() -> None:
     topology = Topology.from_env()
     publisher = ConfirmingPublisher(settings.amqp_url(), topology)
+    readiness = BrokerReadiness(lambda: publisher.check(READINGS_QUEUE))
+    publisher.on_failure = readiness.wake
     store = Store("telemetry", metadata, publisher)
     servicer = TelemetryServicer(store, sender(publisher), default_retention_days(), IngestLimits.from_env())
     rules = servicer.rules
@@ -42,11 +47,19 @@ def main() -> None:
         listener.start()
 
     def stop() -> None:
+        readiness.stop()
         listener.stop()
         publisher.close()
         store.close()
 
-    grpc_server.run("telemetry-api", register, [SERVICE_NAME], settings.grpc_port("telemetry"), on_stop=stop)
+    grpc_server.run(
+        "telemetry-api",
+        register,
+        [SERVICE_NAME],
+        settings.grpc_port("telemetry"),
+        on_stop=stop,
+        on_serving=lambda servicer: readiness.start(health_report(servicer, SERVICE_NAME)),
+    )
 
 
 if __name__ == "__main__":
