@@ -50,8 +50,7 @@ def run() -> dict:
         channel = connection.channel()
         topology.declare(channel)
         queue = topology.queue("bench")
-        channel.queue_declare(queue, durable=True, arguments=topology.consumer_queue_arguments())
-        channel.queue_bind(queue, topology.events_exchange, "#")
+        topology.declare_consumer_queue(channel, "bench", ["#"])
 
         started = time.perf_counter()
         for message in messages:

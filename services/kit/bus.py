@@ -2,8 +2,9 @@
 
 Every event goes to one durable topic exchange, routed by its type
 (`device.registered`). Each consumer owns a durable quorum queue bound to the
-types it handles; a message that fails `DELIVERY_LIMIT` times is dead-lettered
-to `<namespace>.dead-letter` instead of looping. All names start with the bus
+types it handles; an event that fails `DELIVERY_LIMIT` times is dead-lettered
+to `<namespace>.dead-letter` instead of looping. A work queue, sent to directly,
+has no such limit. All names start with the bus
 namespace (`GANTRY_BUS_NAMESPACE`, default `gantry`), so that several
 installations, or test runs, can share one broker.
 """
@@ -58,18 +59,25 @@ class Topology:
     def queue(self, name: str) -> str:
         return f"{self.namespace}.{name}"
 
-    def consumer_queue_arguments(self) -> dict[str, Any]:
-        return {
-            **QUORUM,
-            "x-delivery-limit": DELIVERY_LIMIT,
-            "x-dead-letter-exchange": self.dead_letter_exchange,
-        }
+    def consumer_queue_arguments(self, event_types: Sequence[str]) -> dict[str, Any]:
+        """The arguments of a queue of events, or, without `event_types`, of a work queue.
+
+        Both dead-letter what their consumer rejects. An event that keeps failing is
+        dead-lettered after `DELIVERY_LIMIT` deliveries; a work queue has no limit, because
+        its messages (accepted readings) come back only when their consumer died or could
+        not store them yet, which says nothing about the message. (RabbitMQ 4 sets a
+        default limit of 20: give such a queue the policy `delivery-limit: -1` there.)
+        """
+        arguments = {**QUORUM, "x-dead-letter-exchange": self.dead_letter_exchange}
+        if event_types:
+            arguments["x-delivery-limit"] = DELIVERY_LIMIT
+        return arguments
 
     def declare_consumer_queue(self, channel: BlockingChannel, name: str, event_types: Sequence[str]) -> None:
         """Declares a consumer's queue, bound to the events it handles (none for a work
         queue, which is sent to directly); safe to repeat."""
         queue = self.queue(name)
-        channel.queue_declare(queue, durable=True, arguments=self.consumer_queue_arguments())
+        channel.queue_declare(queue, durable=True, arguments=self.consumer_queue_arguments(event_types))
         for event_type in event_types:
             channel.queue_bind(queue, self.events_exchange, event_type)
 

@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import pika
 from alembic import command
 from alembic.config import Config
+from pika.adapters.blocking_connection import BlockingChannel
+from pika.exceptions import ChannelClosedByBroker
 
 from services.kit import settings
-from services.kit.bus import Topology
+from services.kit.bus import QUORUM, Topology
 from services.kit.db import normalise_url
 
 SERVICES_ROOT = Path(__file__).resolve().parent.parent
+PRECONDITION_FAILED = 406
 
 
 def alembic_config(service: str, database_url: str | None = None) -> Config:
@@ -47,13 +51,71 @@ def declare_bus(services: list[str]) -> list[str]:
     consumers = declared_consumers([f"services.{service}.worker" for service in services])
     connection = pika.BlockingConnection(pika.URLParameters(settings.amqp_url()))
     try:
-        channel = connection.channel()
-        topology.declare(channel)
+        topology.declare(connection.channel())
         for queue, event_types in consumers:
-            topology.declare_consumer_queue(channel, queue, event_types)
+            declare_queue(connection, topology, queue, event_types)
     finally:
         connection.close()
     return [topology.queue(queue) for queue, _ in consumers]
+
+
+def declare_queue(
+    connection: pika.BlockingConnection, topology: Topology, name: str, event_types: Sequence[str]
+) -> None:
+    """Declares a consumer's queue. A queue declared earlier with other arguments (a
+    release changed them; RabbitMQ cannot change a queue's arguments) is declared anew,
+    its messages moved to a holding queue and back, so that none is lost. That needs
+    the queue's consumers and publishers stopped: it refuses while a consumer holds
+    messages, which would go with the old queue."""
+    queue, holding = topology.queue(name), f"{topology.queue(name)}.migrating"
+    try:
+        topology.declare_consumer_queue(connection.channel(), name, event_types)
+    except ChannelClosedByBroker as error:
+        if error.reply_code != PRECONDITION_FAILED:
+            raise
+        channel = connection.channel()
+        if channel.queue_declare(queue, passive=True).method.consumer_count:
+            raise SystemExit(
+                f"queue {queue} must be declared anew: stop its consumers and publishers first"
+            ) from None
+        channel.confirm_delivery()
+        channel.queue_declare(holding, durable=True, arguments=QUORUM)
+        _move(channel, queue, holding)
+        # Quorum queues cannot be deleted only if empty: what a publisher sent since the
+        # move would be lost, and is at least reported.
+        lost = channel.queue_delete(queue).method.message_count
+        if lost:
+            print(f"queue {queue}: {lost} messages sent during its migration were lost", file=sys.stderr)
+        topology.declare_consumer_queue(channel, name, event_types)
+    # Also finishes a run that stopped half-way, its messages still held.
+    _empty_into(connection, holding, queue)
+
+
+def _empty_into(connection: pika.BlockingConnection, holding: str, queue: str) -> None:
+    channel = connection.channel()
+    try:
+        channel.queue_declare(holding, passive=True)
+    except ChannelClosedByBroker:
+        return  # nothing held
+    channel.confirm_delivery()
+    moved = _move(channel, holding, queue)
+    channel.queue_delete(holding)
+    channel.close()
+    print(f"queue {queue}: declared anew, {moved} messages kept")
+
+
+def _move(channel: BlockingChannel, source: str, target: str) -> int:
+    """Moves every message of `source` to `target`, each confirmed before it leaves `source`."""
+    moved = 0
+    while True:
+        method, properties, body = channel.basic_get(source)
+        if method is None:
+            return moved
+        # The count of deliveries belongs to the queue the message leaves.
+        (properties.headers or {}).pop("x-delivery-count", None)
+        channel.basic_publish("", target, body, properties, mandatory=True)
+        channel.basic_ack(method.delivery_tag)
+        moved += 1
 
 
 def main(argv: list[str]) -> None:

@@ -9,6 +9,7 @@ Values are already checked and typed (a float channel's value is a JSON float).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,10 @@ import orjson
 from services.telemetry.rules import Scalar
 
 READINGS_QUEUE = "telemetry.readings"
+
+# Timestamps PostgreSQL and Python's datetime can both hold, in ms since the epoch.
+MIN_TS_MS = 0
+MAX_TS_MS = 253_402_300_799_999
 
 Samples = Sequence[tuple[int, Mapping[str, Scalar]]]
 
@@ -50,7 +55,7 @@ class AcceptedBatch:
         if not (_all_str(batch.id, batch.tenant_id) and type(batch.retention_days) is int):
             raise MalformedBatch("id, tenant_id or retention_days of the wrong type")
         if not all(_is_device(device) for device in batch.devices):
-            raise MalformedBatch("devices are not [device_id, samples] pairs")
+            raise MalformedBatch("devices are not [device_id, [[ts_ms, values], ...]] pairs")
         return batch
 
     def reading_count(self) -> int:
@@ -70,5 +75,24 @@ def _is_device(device: Any) -> bool:
         type(device) is list
         and len(device) == 2
         and type(device[0]) is str
-        and all(type(s) is list and len(s) == 2 and type(s[1]) is dict for s in device[1])
+        and _is_uuid(device[0])
+        and all(_is_sample(s) for s in device[1])
+    )
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_sample(sample: Any) -> bool:
+    return (
+        type(sample) is list
+        and len(sample) == 2
+        and type(sample[0]) is int
+        and MIN_TS_MS <= sample[0] <= MAX_TS_MS
+        and type(sample[1]) is dict
     )

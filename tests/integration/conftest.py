@@ -34,8 +34,7 @@ class CapturedEvents:
         self.channel = self.connection.channel()
         topology.declare(self.channel)
         self.queue = topology.queue(CAPTURE_QUEUE)
-        self.channel.queue_declare(self.queue, durable=True, arguments=topology.consumer_queue_arguments())
-        self.channel.queue_bind(self.queue, topology.events_exchange, "#")
+        topology.declare_consumer_queue(self.channel, CAPTURE_QUEUE, ["#"])
 
     def drain(self) -> list[tuple[pika.BasicProperties, bytes]]:
         messages = []

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import math
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,13 +24,14 @@ from services.telemetry.ingest import IngestLimits
 from tests.integration.conftest import CapturedEvents
 from tests.support.access import code_of, violations
 from tests.support.backends import AMQP_URL, postgres_database
-from tests.support.platform import ROOT
 from tests.support.telemetry import (
     Stub,
     declare_readings_queue,
     ingest_request,
+    queued,
     running_writer,
     sample,
+    start_writer,
     stored_count,
     teach_device,
     telemetry_server,
@@ -220,35 +218,11 @@ def test_nothing_is_acknowledged_when_no_queue_takes_the_readings(
     assert code_of(lambda: telemetry.Ingest(request)) == grpc.StatusCode.UNAVAILABLE
 
 
-def queued(topology: Topology) -> int:
-    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
-    try:
-        declared = connection.channel().queue_declare(topology.queue(READINGS_QUEUE), passive=True)
-        return declared.method.message_count
-    finally:
-        connection.close()
-
-
 @pytest.fixture
 def postgres_store(publisher: ConfirmingPublisher, topology: Topology) -> Iterator[tuple[Store, str]]:
     with postgres_database() as url, telemetry_store(url, publisher) as telemetry:
         declare_readings_queue(topology)
         yield telemetry, url
-
-
-def start_writer(database_url: str, topology: Topology) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'generated'}",
-        "GANTRY_TELEMETRY_DATABASE_URL": database_url,
-        "GANTRY_BUS_NAMESPACE": topology.namespace,
-        "GANTRY_METRICS_PORT": "0",
-        # Small flushes, so that a kill is likely to land between a commit and its acks.
-        "GANTRY_TELEMETRY_FLUSH_READINGS": "300",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "services.telemetry.writer"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL
-    )
 
 
 def test_acknowledged_readings_survive_a_killed_writer_exactly_once(

@@ -3,6 +3,9 @@ in-process gRPC server and the bulk writer running on a thread of the test proce
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -26,6 +29,7 @@ from services.telemetry.directory import Directory
 from services.telemetry.ingest import IngestLimits
 from services.telemetry.writer import Writer, WriterSettings
 from tests.support.backends import AMQP_URL
+from tests.support.platform import ROOT
 from tests.support.serving import serving
 
 CHANNELS = [
@@ -133,3 +137,27 @@ def stored_count(store: Store, device_id: str | None = None) -> int:
         query = query.where(storage.readings.c.device_id == uuid.UUID(device_id))
     with store.engine.connect() as connection:
         return connection.execute(query).scalar_one()
+
+
+def queued(topology: Topology) -> int:
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:
+        declared = connection.channel().queue_declare(topology.queue(READINGS_QUEUE), passive=True)
+        return declared.method.message_count
+    finally:
+        connection.close()
+
+
+def start_writer(database_url: str, topology: Topology) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'generated'}",
+        "GANTRY_TELEMETRY_DATABASE_URL": database_url,
+        "GANTRY_BUS_NAMESPACE": topology.namespace,
+        "GANTRY_METRICS_PORT": "0",
+        # Small flushes, so that a kill is likely to land between a commit and its acks.
+        "GANTRY_TELEMETRY_FLUSH_READINGS": "300",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.telemetry.writer"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL
+    )
