@@ -11,6 +11,8 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
+import eventlet
+from amqp.exceptions import AMQPError
 from kombu import Connection, Exchange, Queue, binding
 from kombu.message import Message
 from nameko.amqp.publish import Publisher as AmqpPublisher
@@ -22,10 +24,15 @@ from sqlalchemy import MetaData
 
 from services.kit import bus, logs, metrics
 from services.kit.errors import InvalidArgument
-from services.kit.events import parse_event
+from services.kit.events import Event, parse_event
+from services.kit.faults import backoff, is_transient
 from services.kit.store import Store
 
 log = logging.getLogger(__name__)
+
+# The key of `WorkerContext.data` counting the runs of an event that failed for a
+# transient reason.
+RETRY_ATTEMPT = "retry_attempt"
 
 OUTBOX_RELAY_SECONDS = 2
 PRUNE_SECONDS = 3600
@@ -48,21 +55,25 @@ def event_queue(topology: bus.Topology, name: str, event_types: Sequence[str]) -
         topology.queue(name),
         bindings=[binding(exchange, routing_key=event_type) for event_type in event_types],
         durable=True,
-        queue_arguments=topology.consumer_queue_arguments(),
+        queue_arguments=topology.consumer_queue_arguments(event_types),
     )
 
 
 class EventHandler(Consumer):
     """Entrypoint receiving validated `Event`s from a queue.
 
-    A message that breaks the event contract is dead-lettered at once; one whose
-    handler raises is redelivered until the queue's delivery limit dead-letters it.
+    A message that breaks the event contract is dead-lettered at once. A handler that
+    fails because the database or the bus does (`faults.is_transient`) is run again
+    after a growing pause, its message held meanwhile, for as long as that lasts: an
+    outage never dead-letters an event. A handler that fails otherwise has its message
+    redelivered until the queue's delivery limit dead-letters it.
     """
 
     def __init__(self, queue_name: str, event_types: Sequence[str], **kwargs: Any) -> None:
         super().__init__(queue=None, requeue_on_error=True, **kwargs)
         self.queue_name = queue_name
         self.event_types = tuple(event_types)
+        self.stopping = False
 
     def setup(self) -> None:
         # Names come from the environment, read when the worker starts, not at import.
@@ -72,6 +83,10 @@ class EventHandler(Consumer):
             dead_letter_queue(topology)(connection.default_channel).declare()
         super().setup()
 
+    def stop(self) -> None:
+        self.stopping = True
+        super().stop()
+
     def handle_message(self, body: Any, message: Message) -> None:
         try:
             event = parse_event(body)
@@ -80,14 +95,45 @@ class EventHandler(Consumer):
             metrics.EVENTS_CONSUMED.labels(self.queue.name, "rejected").inc()
             message.reject(requeue=False)
             return
-        context_data = {"request_id": (message.headers or {}).get(logs.REQUEST_ID_HEADER)}
+        request_id = (message.headers or {}).get(logs.REQUEST_ID_HEADER)
+        self._run(event, message, {"request_id": request_id, RETRY_ATTEMPT: 0})
+
+    def _run(self, event: Event, message: Message, context_data: dict[str, Any]) -> None:
         self.container.spawn_worker(
-            self,
-            (event,),
-            {},
-            context_data=context_data,
-            handle_result=partial(self.handle_result, message),
+            self, (event,), {}, context_data=context_data, handle_result=partial(self.handle_result, message)
         )
+
+    def handle_result(
+        self, message: Message, worker_ctx: WorkerContext, result: Any = None, exc_info: Any = None
+    ) -> tuple[Any, Any]:
+        if exc_info is not None and is_transient(exc_info[1]) and not self.stopping:
+            attempt = worker_ctx.data[RETRY_ATTEMPT]
+            context_data = {**worker_ctx.data, RETRY_ATTEMPT: attempt + 1}
+            log.warning(
+                "event handling will be retried", extra={"attempt": attempt, "error": str(exc_info[1])}
+            )
+            # A thread of its own waits, so that this worker's slot is free meanwhile.
+            self.container.spawn_managed_thread(
+                partial(self._retry_after, backoff(attempt), worker_ctx.args[0], message, context_data)
+            )
+            return result, exc_info
+        try:
+            self.handle_message_processed(message, result, exc_info)
+        except (OSError, AMQPError) as error:
+            # The connection that delivered the message is gone, and the broker has
+            # taken the message back to deliver it again; nothing is lost, and the
+            # consumer reconnects by itself.
+            log.warning("acknowledgement lost with the connection", extra={"error": repr(error)})
+        return result, exc_info
+
+    def _retry_after(
+        self, seconds: float, event: Event, message: Message, context_data: dict[str, Any]
+    ) -> None:
+        eventlet.sleep(seconds)
+        if self.stopping:
+            self.queue_consumer.requeue_message(message)
+        else:
+            self._run(event, message, context_data)
 
 
 handle_event = EventHandler.decorator
@@ -110,7 +156,7 @@ class RequestContext(DependencyProvider):
         event = worker_ctx.args[0]
         details = {"queue": queue, "event_id": event.id, "type": event.type, "ms": round(elapsed * 1000, 2)}
         if exc_info:
-            log.error("event handling failed; will be redelivered", exc_info=exc_info, extra=details)
+            log.error("event handling failed", exc_info=exc_info, extra=details)
         else:
             log.info("event handled", extra=details)
 
