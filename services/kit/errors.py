@@ -75,3 +75,14 @@ class PermissionDenied(GantryError):
 
 class Unavailable(GantryError):
     """A backend the call needs did not answer; the same call may succeed later."""
+
+
+class CommitOutcomeUnknown(Unavailable):
+    """The connection broke while the database committed: the change may have been made.
+    A caller retries safely only with an idempotency key, or reads the change back."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the database connection broke during the commit, so the change may have been made; "
+            "retry with the same idempotency key, or read it back before trying again"
+        )

@@ -20,6 +20,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from services.kit import errors, metrics
+from services.kit.faults import is_transient, lost_connection
 from services.kit.logs import REQUEST_ID_HEADER, adopt_request_id, current_request_id
 
 log = logging.getLogger("gantry.grpc")
@@ -110,6 +111,11 @@ class _Call:
         INTERNAL, which says nothing of the cause but the request id to look it up by."""
         if isinstance(error, errors.GantryError):
             status = rpc_status.to_status(status_of(error))
+        elif is_transient(error):
+            log.warning("database unavailable", extra={"method": self.method.name, "error": str(error)})
+            status = rpc_status.to_status(
+                status_pb2.Status(code=code_pb2.UNAVAILABLE, message=_DATABASE_DOWN)
+            )
         else:
             log.exception("unhandled error", extra={"method": self.method.name})
             status = rpc_status.to_status(
@@ -132,6 +138,7 @@ class _Call:
 
 
 _EXPIRED = "deadline passed before the call started"
+_DATABASE_DOWN = "the service's database is unavailable; retry shortly"
 
 
 def _abort(context: Any, status: Any) -> None:
@@ -195,8 +202,29 @@ def _coroutine(method: _Method, behavior: Callable) -> Callable:
     return run
 
 
+def _retrying(behavior: Callable) -> Callable:
+    """`behavior`, run once more when it met a database connection that had broken: the
+    pool has replaced its connections by then, and nothing was committed."""
+
+    def run(request: Any, context: Any) -> Any:
+        try:
+            return behavior(request, context)
+        except Exception as error:
+            if not lost_connection(error):
+                raise
+            log.warning("database connection lost; calling again", extra={"error": str(error)})
+            return behavior(request, context)
+
+    return run
+
+
+def _unary_retrying(method: _Method, behavior: Callable) -> Callable:
+    # Only a unary request can be handled twice: a stream of requests is read once.
+    return _unary(method, _retrying(behavior))
+
+
 _KINDS = {
-    "unary_unary": (_unary, grpc.unary_unary_rpc_method_handler),
+    "unary_unary": (_unary_retrying, grpc.unary_unary_rpc_method_handler),
     "stream_unary": (_unary, grpc.stream_unary_rpc_method_handler),
     "unary_stream": (_streaming, grpc.unary_stream_rpc_method_handler),
     "stream_stream": (_streaming, grpc.stream_stream_rpc_method_handler),

@@ -1,4 +1,4 @@
-"""Failures the caller cannot act on become INTERNAL, with nothing of the cause leaked."""
+"""A database outage is UNAVAILABLE, something to retry, with nothing of the cause leaked."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.support.registry import devices_server
 UNREACHABLE_DATABASE = "postgresql://gantry:secret-password@127.0.0.1:1/registry"
 
 
-def test_a_database_outage_is_internal_and_says_nothing_about_it(publisher: ConfirmingPublisher) -> None:
+def test_a_database_outage_is_unavailable_and_says_nothing_about_it(publisher: ConfirmingPublisher) -> None:
     store = Store("registry", storage.metadata, publisher, url=UNREACHABLE_DATABASE)
     with devices_server(store) as registry, pytest.raises(grpc.RpcError) as raised:
         registry.GetDevice(
@@ -25,5 +25,5 @@ def test_a_database_outage_is_internal_and_says_nothing_about_it(publisher: Conf
             timeout=10,
         )
     store.close()
-    assert raised.value.code() == grpc.StatusCode.INTERNAL
-    assert raised.value.details() == "internal error (request trace-outage-1)"
+    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert raised.value.details() == "the service's database is unavailable; retry shortly"
