@@ -2,7 +2,8 @@
 
 Prints the gateway URL and the operator credential first: GANTRY_OPERATOR_TOKEN when
 set, otherwise a new random token for this run. Unless SIMULATE=0, a simulated factory
-(tools/simulate.py) streams telemetry beside them. Ctrl-C stops every process.
+(tools/simulate.py) streams telemetry beside them. A process that exits is started
+again (tools/restarting.py). Ctrl-C stops every process.
 """
 
 from __future__ import annotations
@@ -45,13 +46,20 @@ Press Ctrl-C to stop.
 
 
 def procfile() -> Path:
-    """The Procfile, with the simulated factory as one more process unless SIMULATE=0."""
-    if os.environ.get("SIMULATE", "1") == "0":
-        return ROOT / "Procfile"
-    with_factory = ROOT / os.environ.get("GANTRY_DATA_DIR", "var") / "Procfile.run"
-    with_factory.parent.mkdir(parents=True, exist_ok=True)
-    with_factory.write_text((ROOT / "Procfile").read_text() + "factory: python tools/simulate.py\n")
-    return with_factory
+    """The Procfile with every process restarted whenever it exits (tools/restarting.py),
+    and the simulated factory as one more process unless SIMULATE=0."""
+    entries = (ROOT / "Procfile").read_text().splitlines()
+    if os.environ.get("SIMULATE", "1") != "0":
+        entries.append("factory: python tools/simulate.py")
+    supervised = ROOT / os.environ.get("GANTRY_DATA_DIR", "var") / "Procfile.run"
+    supervised.parent.mkdir(parents=True, exist_ok=True)
+    supervised.write_text("".join(_restarting(entry) for entry in entries if entry.strip()))
+    return supervised
+
+
+def _restarting(entry: str) -> str:
+    name, _, command = entry.partition(":")
+    return f"{name}: python tools/restarting.py {command.strip()}\n"
 
 
 if __name__ == "__main__":

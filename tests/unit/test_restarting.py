@@ -1,0 +1,60 @@
+"""`make run`'s restart policy: a process that exits is started again, and a stop signal
+stops it for good."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.waiting import eventually
+
+ROOT = Path(__file__).resolve().parents[2]
+WAIT_SECONDS = 20
+
+
+def restarting(command: list[str]) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, str(ROOT / "tools" / "restarting.py"), *command], env=env)
+
+
+@pytest.fixture
+def supervisor() -> Iterator[list[subprocess.Popen]]:
+    started: list[subprocess.Popen] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(WAIT_SECONDS)
+
+
+def test_a_process_that_exits_is_started_again(tmp_path: Path, supervisor: list) -> None:
+    runs = tmp_path / "runs"
+    crashing = f"open({str(runs)!r}, 'a').write('run\\n'); raise SystemExit(3)"
+    process = restarting([sys.executable, "-c", crashing])
+    supervisor.append(process)
+
+    eventually(lambda: runs.exists() and len(runs.read_text().splitlines()) >= 3, WAIT_SECONDS, "three runs")
+    process.send_signal(signal.SIGTERM)
+
+    assert process.wait(WAIT_SECONDS) == 3
+
+
+def test_a_stop_signal_stops_the_running_process_and_no_new_one_starts(
+    tmp_path: Path, supervisor: list
+) -> None:
+    runs = tmp_path / "runs"
+    lasting = f"import time; open({str(runs)!r}, 'a').write('run\\n'); time.sleep(600)"
+    process = restarting([sys.executable, "-c", lasting])
+    supervisor.append(process)
+    eventually(runs.exists, WAIT_SECONDS, "the first run")
+
+    process.send_signal(signal.SIGTERM)
+
+    assert process.wait(WAIT_SECONDS) == 128 + signal.SIGTERM
+    assert runs.read_text().splitlines() == ["run"]
