@@ -21,13 +21,15 @@ from services.kit.faults import backoff
 
 # Pauses before starting again, as a restart policy's back-off.
 RESTART_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+# Exit statuses of a process that the stop signal ended.
+STOPPED = {0, 128 + signal.SIGTERM, 128 + signal.SIGINT}
 # A run this long counts as healthy: the next failure starts the pauses afresh.
 HEALTHY_RUN_SECONDS = 60.0
 
 
 def supervise(command: list[str]) -> int:
-    """Runs `command` until a stop signal; returns the exit status of its last run, as a
-    shell gives it (128 + the signal's number for a process a signal ended)."""
+    """Runs `command` until a stop signal; returns 0 when that signal ended it, otherwise
+    the exit status of its last run as a shell gives it (128 + the number of a signal)."""
     stopping = threading.Event()
     child: subprocess.Popen | None = None
 
@@ -45,7 +47,8 @@ def supervise(command: list[str]) -> int:
         status = child.wait()
         status = 128 - status if status < 0 else status
         if stopping.is_set():
-            return status
+            # Ended by the signal that asked it to stop: a clean stop.
+            return 0 if status in STOPPED else status
         failures = 0 if time.monotonic() - started >= HEALTHY_RUN_SECONDS else failures
         pause = backoff(failures, RESTART_SECONDS)
         failures += 1
