@@ -31,6 +31,8 @@ from services.kit.logs import REQUEST_ID_HEADER
 log = logging.getLogger(__name__)
 
 DELIVERY_LIMIT = 5
+# How long a publisher waits while the broker blocks it (a memory or disk alarm).
+BLOCKED_SECONDS = 5.0
 QUORUM = {"x-queue-type": "quorum"}
 
 
@@ -124,6 +126,10 @@ class ConfirmingPublisher:
 
     def __init__(self, amqp_url: str, topology: Topology) -> None:
         self._parameters = pika.URLParameters(amqp_url)
+        if self._parameters.blocked_connection_timeout is None:
+            # A broker short of memory or disk blocks publishers without a word: fail
+            # the publication rather than hold every caller behind the lock forever.
+            self._parameters.blocked_connection_timeout = BLOCKED_SECONDS
         self._topology = topology
         self._lock = threading.Lock()
         self._connection: pika.BlockingConnection | None = None
