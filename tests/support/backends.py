@@ -11,6 +11,7 @@ import pika
 import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from services.kit.bus import Topology
 from services.kit.db import normalise_url
@@ -29,7 +30,8 @@ def postgres_database(name: str | None = None, server_url: str = POSTGRES_URL) -
     """A new empty database on the server of `server_url` (a role that may create
     databases), dropped afterwards; yields its URL."""
     name = name or unique_name("gantry_test")
-    admin = create_engine(normalise_url(server_url), isolation_level="AUTOCOMMIT")
+    # No pool: the server may have restarted between the creation and the drop.
+    admin = create_engine(normalise_url(server_url), isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:

@@ -98,15 +98,15 @@ class ThrowawayPostgres:
             f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
             " -c synchronous_commit=off -c full_page_writes=off -c max_connections=400"
         )
-        return self.timings.timed(
-            "start", lambda: self._pg_ctl("start", "-l", str(self.log), "-o", options)
-        )
+        return self.timings.timed("start", lambda: self._pg_ctl("start", "-l", str(self.log), "-o", options))
 
     def stop(self) -> float:
         return self.timings.timed("stop", lambda: self._pg_ctl("stop", "-m", "fast"))
 
     def restart(self) -> float:
-        return self.timings.timed("restart", lambda: self._pg_ctl("restart", "-m", "fast", "-l", str(self.log)))
+        return self.timings.timed(
+            "restart", lambda: self._pg_ctl("restart", "-m", "fast", "-l", str(self.log))
+        )
 
     def running(self) -> bool:
         status = subprocess.run(
