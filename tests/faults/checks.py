@@ -1,0 +1,130 @@
+"""What the fault scenarios look at behind the platform's back: its telemetry database, its
+broker's queues, its processes' metrics, and the bodies of the errors clients saw."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pika
+from pika.exceptions import ChannelClosedByBroker
+from sqlalchemy import bindparam, create_engine, text
+
+from services.kit.db import normalise_url
+from tests.faults.streams import Attempt, Reading
+
+LOCK_TIMEOUT = "10s"
+
+
+def stored_readings(database_url: str, device_ids: list[str]) -> Counter[Reading]:
+    """How many rows the readings table holds for each (device, channel, ts) of the devices."""
+    query = text(
+        "SELECT device_id, channel, (extract(epoch FROM ts) * 1000)::bigint AS ts_ms, count(*)"
+        " FROM readings WHERE device_id IN :devices GROUP BY device_id, channel, ts"
+    ).bindparams(bindparam("devices", expanding=True))
+    engine = create_engine(normalise_url(database_url))
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(query, {"devices": [uuid.UUID(d) for d in device_ids]}).all()
+    finally:
+        engine.dispose()
+    return Counter({(str(device), channel, int(ts_ms)): count for device, channel, ts_ms, count in rows})
+
+
+@contextmanager
+def table_locked(database_url: str, table: str) -> Iterator[None]:
+    """Holds an ACCESS EXCLUSIVE lock on a table (and its partitions) in a transaction of
+    its own until the block ends: nobody else reads or writes it meanwhile."""
+    engine = create_engine(normalise_url(database_url))
+    try:
+        with engine.connect() as connection, connection.begin():
+            connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+            connection.execute(text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+            yield
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _connection(amqp_url: str) -> Iterator[pika.BlockingConnection]:
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        yield connection
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
+def drain_dead_letters(amqp_url: str, queue: str) -> list[str]:
+    """Takes every message out of the dead-letter queue; for each, where it died and why."""
+    found = []
+    with _connection(amqp_url) as connection:
+        channel = connection.channel()
+        while True:
+            method, properties, body = channel.basic_get(queue, auto_ack=True)
+            if method is None:
+                return found
+            deaths = (properties.headers or {}).get("x-death") or [{}]
+            death = deaths[0]
+            found.append(
+                f"from {death.get('queue', '?')}: {death.get('reason', '?')}"
+                f" after {death.get('count', '?')} death(s), {len(body)} bytes,"
+                f" delivery count {(properties.headers or {}).get('x-delivery-count', '?')}"
+            )
+
+
+def queues_without_consumers(amqp_url: str, queues: list[str]) -> dict[str, str]:
+    """The named queues that no process consumes from, each with why."""
+    missing = {}
+    with _connection(amqp_url) as connection:
+        for queue in queues:
+            # A passive declaration of a missing queue closes its channel: one each.
+            channel = connection.channel()
+            try:
+                consumers = channel.queue_declare(queue, passive=True).method.consumer_count
+            except ChannelClosedByBroker as closed:
+                missing[queue] = f"not declared ({closed.reply_text})"
+                continue
+            if consumers < 1:
+                missing[queue] = "no consumer"
+            channel.close()
+    return missing
+
+
+def ready_messages(amqp_url: str, queue: str) -> int:
+    with _connection(amqp_url) as connection:
+        return connection.channel().queue_declare(queue, passive=True).method.message_count
+
+
+def gauge(metrics_url: str, name: str) -> float | None:
+    """A gauge's value from a process's Prometheus endpoint; None when it does not answer."""
+    try:
+        page = httpx.get(metrics_url, timeout=2).text
+    except httpx.HTTPError:
+        return None
+    for line in page.splitlines():
+        if line.startswith(f"{name} "):
+            return float(line.split()[1])
+    return None
+
+
+# What addresses of the platform's insides look like in an error's text: gRPC's peers
+# ("ipv4:127.0.0.1:50052"), bare IP addresses, host:port pairs of this machine.
+INTERNAL_ADDRESS = re.compile(r"ipv[46]:|\b\d{1,3}(?:\.\d{1,3}){3}\b|localhost|\[::1?\]", re.IGNORECASE)
+
+
+def leaked_addresses(attempts: list[Attempt], ports: list[int]) -> list[str]:
+    """The server errors whose bodies name an internal address or port."""
+    port_pattern = re.compile(r":(?:" + "|".join(str(p) for p in ports) + r")\b") if ports else None
+    leaks = []
+    for attempt in attempts:
+        if attempt.problem and (
+            INTERNAL_ADDRESS.search(attempt.problem)
+            or (port_pattern and port_pattern.search(attempt.problem))
+        ):
+            leaks.append(f"{attempt.status}: {attempt.problem}")
+    return leaks

@@ -1,0 +1,115 @@
+"""The platform through faults: processes killed mid-stream, PostgreSQL restarted or down
+while processes start, the broker restarted, the readings table locked while the writer
+keeps dying. Partners stream readings (and trade) throughout; every scenario ends with the
+invariants of tests/faults/trial.py: what was acknowledged is stored exactly once, nothing
+is dead-lettered, every process is alive and consuming, the ledger balances and agrees
+with what the clients were told, and no error shows the platform's insides.
+
+The only help the platform gets is what Kubernetes or a supervisor gives: a process the
+test killed is started again."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.faults.checks import gauge, table_locked
+from tests.faults.trial import Trial
+from tests.support.waiting import eventually
+
+WRITER = "telemetry-writer"
+# Every process kind killed once while partners stream readings. The writer, killed
+# twice, and marketplace-api, killed while partners trade, have scenarios of their own.
+KILLED_ONCE = [
+    "telemetry-api",
+    "registry-api",
+    "analytics-api",
+    "registry-worker",
+    "telemetry-worker",
+    "marketplace-worker",
+    "analytics-worker",
+    "gateway",
+]
+BROKER_RESTARTS = 3
+WRITER_KILLS_UNDER_LOCK = 6
+# How long PostgreSQL stays down while processes start: the outage's length, long enough
+# for a process to meet the missing database at start-up, not a wait for a result.
+POSTGRES_OUTAGE_SECONDS = 4
+
+
+def test_the_writer_killed_twice_mid_stream_loses_and_duplicates_nothing(trial: Trial) -> None:
+    with trial.scenario("telemetry-writer SIGKILL x2") as scenario:
+        for _ in range(2):
+            scenario.wait_for_readings()
+            scenario.kill_and_restart(WRITER)
+        scenario.wait_for_readings()
+
+
+@pytest.mark.parametrize("process", KILLED_ONCE)
+def test_a_process_killed_mid_stream_and_restarted_loses_nothing(trial: Trial, process: str) -> None:
+    with trial.scenario(f"{process} SIGKILL") as scenario:
+        scenario.wait_for_readings()
+        scenario.kill_and_restart(process)
+        scenario.wait_for_readings()
+
+
+def test_marketplace_api_killed_while_partners_trade_keeps_the_ledger_as_told(trial: Trial) -> None:
+    with trial.scenario("marketplace-api SIGKILL, trading", trading=True) as scenario:
+        scenario.wait_for_trades()
+        scenario.kill_and_restart("marketplace-api")
+        scenario.wait_for_trades()
+        scenario.wait_for_readings()
+
+
+def test_postgres_restarted_mid_stream_costs_no_reading_and_no_money(trial: Trial) -> None:
+    with trial.scenario("PostgreSQL restart, trading", trading=True, quiet_after_recovery=True) as scenario:
+        scenario.wait_for_readings()
+        scenario.wait_for_trades()
+        scenario.inject(trial.postgres.restart)
+        scenario.recovered()
+        scenario.wait_for_readings()
+        scenario.wait_for_trades()
+
+
+def test_the_broker_restarted_three_times_in_a_row_loses_nothing(trial: Trial) -> None:
+    with trial.scenario(f"RabbitMQ restart x{BROKER_RESTARTS}") as scenario:
+        for _ in range(BROKER_RESTARTS):
+            scenario.wait_for_readings()
+            scenario.inject(trial.rabbit.restart)
+            scenario.recovered()
+        scenario.wait_for_readings()
+
+
+def test_the_writer_killed_again_and_again_while_readings_are_locked_dead_letters_nothing(
+    trial: Trial,
+) -> None:
+    writer_metrics = f"http://127.0.0.1:{trial.platform.metrics_ports[WRITER]}/metrics"
+
+    def writer_holds_readings() -> bool:
+        # Received and not yet stored: each kill sends them back to the queue, again.
+        return (gauge(writer_metrics, "gantry_telemetry_pending_readings") or 0) > 0
+
+    with trial.scenario(f"readings locked, writer SIGKILL x{WRITER_KILLS_UNDER_LOCK}") as scenario:
+        scenario.wait_for_readings()
+        with table_locked(trial.database_url("telemetry"), "readings"):
+            for _ in range(WRITER_KILLS_UNDER_LOCK):
+                scenario.wait_for_readings()
+                eventually(writer_holds_readings, 15, "telemetry-writer to hold readings it cannot store")
+                scenario.kill_and_restart(WRITER)
+        scenario.wait_for_readings()
+
+
+def test_processes_started_while_postgres_is_down_wait_for_it(trial: Trial) -> None:
+    starting = [WRITER, "registry-api"]
+    with trial.scenario("PostgreSQL down at process start", quiet_after_recovery=True) as scenario:
+        scenario.wait_for_readings()
+        scenario.inject(trial.postgres.stop)
+        for name in starting:
+            trial.platform.kill(name)
+            trial.platform.start(name)
+        time.sleep(POSTGRES_OUTAGE_SECONDS)
+        trial.postgres.start()
+        trial.platform.wait_ready(starting)
+        scenario.recovered()
+        scenario.wait_for_readings()
