@@ -36,15 +36,31 @@ def stored_readings(database_url: str, device_ids: list[str]) -> Counter[Reading
 
 
 @contextmanager
-def table_locked(database_url: str, table: str) -> Iterator[None]:
-    """Holds an ACCESS EXCLUSIVE lock on a table (and its partitions) in a transaction of
-    its own until the block ends: nobody else reads or writes it meanwhile."""
+def table_locked(database_url: str, table: str, mode: str = "ACCESS EXCLUSIVE") -> Iterator[None]:
+    """Holds a lock on a table (and its partitions) in a transaction of its own until the
+    block ends: in ACCESS EXCLUSIVE mode nobody else reads or writes it meanwhile, in
+    EXCLUSIVE mode others may still read it."""
     engine = create_engine(normalise_url(database_url))
     try:
         with engine.connect() as connection, connection.begin():
             connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
-            connection.execute(text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+            connection.execute(text(f"LOCK TABLE {table} IN {mode} MODE"))
             yield
+    finally:
+        engine.dispose()
+
+
+def waiting_for_lock(database_url: str, table: str) -> int:
+    """How many sessions wait for a lock on the table of that database."""
+    query = text(
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+        " WHERE c.relname = :table AND l.database = (SELECT oid FROM pg_database"
+        " WHERE datname = current_database()) AND NOT l.granted"
+    )
+    engine = create_engine(normalise_url(database_url))
+    try:
+        with engine.connect() as connection:
+            return connection.execute(query, {"table": table}).scalar_one()
     finally:
         engine.dispose()
 
@@ -70,11 +86,7 @@ def drain_dead_letters(amqp_url: str, queue: str) -> list[str]:
                 return found
             deaths = (properties.headers or {}).get("x-death") or [{}]
             death = deaths[0]
-            found.append(
-                f"from {death.get('queue', '?')}: {death.get('reason', '?')}"
-                f" after {death.get('count', '?')} death(s), {len(body)} bytes,"
-                f" delivery count {(properties.headers or {}).get('x-delivery-count', '?')}"
-            )
+            found.append(f"from {death.get('queue', '?')}: {death.get('reason', '?')}, {len(body)} bytes")
 
 
 def queues_without_consumers(amqp_url: str, queues: list[str]) -> dict[str, str]:

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import httpx
@@ -75,14 +75,33 @@ def send_until_answered(
         delay = min(delay * 2, MAX_BACKOFF_SECONDS)
 
 
+def _set_event() -> threading.Event:
+    event = threading.Event()
+    event.set()
+    return event
+
+
+@dataclass(frozen=True)
+class Control:
+    """What a test tells its client threads: to pause (`sending` cleared) and to stop."""
+
+    stop: threading.Event = field(default_factory=threading.Event)
+    sending: threading.Event = field(default_factory=_set_event)
+
+
 class PacedClient(threading.Thread):
     """A client thread doing one unit of work after another until told to stop; the unit
-    under way is finished (answered or given up on) before it stops."""
+    under way is finished (answered or given up on) before it stops or pauses."""
 
-    def __init__(self, stop: threading.Event, *http: httpx.Client) -> None:
+    def __init__(self, control: Control, *http: httpx.Client) -> None:
         super().__init__(daemon=True)
-        self.stop_requested = stop
+        self.control = control
         self.http_clients = http
+        # Set before the client looks whether it may send: a pause sees it either busy or
+        # holding back, never between the two.
+        self.busy = False
+        # What ended the thread early, if anything did.
+        self.failure = ""
         self.attempts: list[Attempt] = []
         # Client errors the platform answered, and readings it refused, by reason.
         self.refused: Counter[str] = Counter()
@@ -91,9 +110,16 @@ class PacedClient(threading.Thread):
 
     def run(self) -> None:
         try:
-            while not self.stop_requested.is_set():
-                self.work_once()
-                self.stop_requested.wait(PACE_SECONDS)
+            while not self.control.stop.is_set():
+                self.busy = True
+                try:
+                    if self.control.sending.is_set():
+                        self.work_once()
+                finally:
+                    self.busy = False
+                self.control.stop.wait(PACE_SECONDS)
+        except Exception as error:  # reported with the scenario's invariants
+            self.failure = repr(error)
         finally:
             for http in self.http_clients:
                 http.close()
@@ -112,9 +138,9 @@ class ReadingClient(PacedClient):
     """Sends readings of one device through `POST /v1/telemetry`, each request a new batch
     of distinct timestamps; a retry sends the same batch again."""
 
-    def __init__(self, base_url: str, api_key: str, device_id: str, stop: threading.Event) -> None:
+    def __init__(self, base_url: str, api_key: str, device_id: str, control: Control) -> None:
         self.http = gateway_client(base_url, api_key)
-        super().__init__(stop, self.http)
+        super().__init__(control, self.http)
         self.device_id = device_id
         self.acknowledged: list[Reading] = []
         self.next_ts = time.time_ns() // 1_000_000 - BACKDATE_MS
@@ -172,11 +198,11 @@ class TradingClient(PacedClient):
     call carries an Idempotency-Key, and a retry the same key: one effect at most."""
 
     def __init__(
-        self, base_url: str, operator_token: str, buyer: Buyer, listing_id: str, stop: threading.Event
+        self, base_url: str, operator_token: str, buyer: Buyer, listing_id: str, control: Control
     ) -> None:
         self.operator = gateway_client(base_url, operator_token)
         self.http = gateway_client(base_url, buyer.api_key)
-        super().__init__(stop, self.operator, self.http)
+        super().__init__(control, self.operator, self.http)
         self.buyer = buyer
         self.listing_id = listing_id
         # What the platform told this client it did.
@@ -223,9 +249,9 @@ ClientKind = TypeVar("ClientKind", bound=PacedClient)
 class Clients(Generic[ClientKind]):
     """Client threads started together and stopped together."""
 
-    def __init__(self, clients: list[ClientKind], stop: threading.Event) -> None:
+    def __init__(self, clients: list[ClientKind], control: Control) -> None:
         self.clients = clients
-        self.stop_requested = stop
+        self.control = control
 
     def start(self) -> None:
         for client in self.clients:
@@ -234,11 +260,19 @@ class Clients(Generic[ClientKind]):
     def stop(self) -> list[str]:
         """Stops every client once its request under way is settled; the names of those
         still running after the retry budget (none, unless the platform hangs)."""
-        self.stop_requested.set()
+        self.control.stop.set()
+        self.control.sending.set()
         deadline = time.monotonic() + RETRY_BUDGET_SECONDS + REQUEST_TIMEOUT_SECONDS + 5
         for client in self.clients:
             client.join(max(0.0, deadline - time.monotonic()))
         return [client.name for client in self.clients if client.is_alive()]
+
+    def failures(self) -> dict[str, str]:
+        return {client.name: client.failure for client in self.clients if client.failure}
+
+    def idle(self) -> bool:
+        """No client has a request under way."""
+        return not any(client.busy for client in self.clients)
 
     @property
     def attempts(self) -> list[Attempt]:

@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from tests.faults.checks import gauge, table_locked
+from services.telemetry.batches import READINGS_QUEUE
+from tests.faults.checks import gauge, ready_messages, table_locked, waiting_for_lock
 from tests.faults.trial import Trial
 from tests.support.waiting import eventually
 
@@ -33,9 +34,14 @@ KILLED_ONCE = [
 ]
 BROKER_RESTARTS = 3
 WRITER_KILLS_UNDER_LOCK = 6
-# How long PostgreSQL stays down while processes start: the outage's length, long enough
-# for a process to meet the missing database at start-up, not a wait for a result.
+# How long PostgreSQL stays down while processes start (the clients paused meanwhile, so
+# that the writer starts with nothing to write): the outage's length, long enough for a
+# process to meet the missing database at start-up, not a wait for a result.
 POSTGRES_OUTAGE_SECONDS = 4
+
+
+def writer_metrics_url(trial: Trial) -> str:
+    return f"http://127.0.0.1:{trial.platform.metrics_ports[WRITER]}/metrics"
 
 
 def test_the_writer_killed_twice_mid_stream_loses_and_duplicates_nothing(trial: Trial) -> None:
@@ -73,8 +79,21 @@ def test_postgres_restarted_mid_stream_costs_no_reading_and_no_money(trial: Tria
 
 
 def test_the_broker_restarted_three_times_in_a_row_loses_nothing(trial: Trial) -> None:
+    registry = trial.database_url("registry")
+
+    def registry_worker_mid_event() -> bool:
+        # Recording telemetry's batches updates devices: the lock holds the handler there.
+        return waiting_for_lock(registry, "devices") > 0
+
     with trial.scenario(f"RabbitMQ restart x{BROKER_RESTARTS}") as scenario:
-        for _ in range(BROKER_RESTARTS):
+        scenario.wait_for_readings()
+        # The first restart catches registry-worker in the middle of an event, as a busy
+        # worker would be: it settles the event over a connection the broker has closed.
+        with table_locked(registry, "devices", mode="EXCLUSIVE"):
+            eventually(registry_worker_mid_event, 15, "registry-worker to be handling an event")
+            scenario.inject(trial.rabbit.restart)
+        scenario.recovered()
+        for _ in range(BROKER_RESTARTS - 1):
             scenario.wait_for_readings()
             scenario.inject(trial.rabbit.restart)
             scenario.recovered()
@@ -84,11 +103,9 @@ def test_the_broker_restarted_three_times_in_a_row_loses_nothing(trial: Trial) -
 def test_the_writer_killed_again_and_again_while_readings_are_locked_dead_letters_nothing(
     trial: Trial,
 ) -> None:
-    writer_metrics = f"http://127.0.0.1:{trial.platform.metrics_ports[WRITER]}/metrics"
-
     def writer_holds_readings() -> bool:
         # Received and not yet stored: each kill sends them back to the queue, again.
-        return (gauge(writer_metrics, "gantry_telemetry_pending_readings") or 0) > 0
+        return (gauge(writer_metrics_url(trial), "gantry_telemetry_pending_readings") or 0) > 0
 
     with trial.scenario(f"readings locked, writer SIGKILL x{WRITER_KILLS_UNDER_LOCK}") as scenario:
         scenario.wait_for_readings()
@@ -102,14 +119,24 @@ def test_the_writer_killed_again_and_again_while_readings_are_locked_dead_letter
 
 def test_processes_started_while_postgres_is_down_wait_for_it(trial: Trial) -> None:
     starting = [WRITER, "registry-api"]
+    readings_queue = trial.topology.queue(READINGS_QUEUE)
+
+    def writer_idle() -> bool:
+        # A writer that starts with readings to store only retries them: the one to try
+        # is a writer meeting the missing database with nothing to do but its housekeeping.
+        held = gauge(writer_metrics_url(trial), "gantry_telemetry_pending_readings")
+        return held == 0 and ready_messages(trial.rabbit.url, readings_queue) == 0
+
     with trial.scenario("PostgreSQL down at process start", quiet_after_recovery=True) as scenario:
         scenario.wait_for_readings()
-        scenario.inject(trial.postgres.stop)
-        for name in starting:
-            trial.platform.kill(name)
-            trial.platform.start(name)
-        time.sleep(POSTGRES_OUTAGE_SECONDS)
-        trial.postgres.start()
+        with scenario.paused():
+            eventually(writer_idle, 15, "telemetry-writer to store every reading it was sent")
+            scenario.inject(trial.postgres.stop)
+            for name in starting:
+                trial.platform.kill(name)
+                trial.platform.start(name)
+            time.sleep(POSTGRES_OUTAGE_SECONDS)
+            trial.postgres.start()
         trial.platform.wait_ready(starting)
         scenario.recovered()
         scenario.wait_for_readings()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+import httpx
 import pytest
 
 from services.kit.bus import Topology
@@ -33,6 +33,7 @@ from tests.faults.streams import (
     Attempt,
     Buyer,
     Clients,
+    Control,
     ReadingClient,
     TradingClient,
 )
@@ -53,6 +54,8 @@ STEP_TIMEOUT_SECONDS = 30
 CATCH_UP_TIMEOUT_SECONDS = 20
 ROUND_TRIP_TIMEOUT_SECONDS = 20
 LOG_LINES = 15
+# A dead process's traceback: its first lines say what it was doing.
+DEAD_PROCESS_LOG_LINES = 40
 
 
 @dataclass
@@ -61,19 +64,19 @@ class Trial:
     postgres: ThrowawayPostgres
     rabbit: ThrowawayRabbit
     operator: PartnerClient
-    # The admin API key of the tenant whose devices stream readings.
+    # The tenant whose devices stream readings, and its admin API key.
+    tenant: PartnerClient
     tenant_key: str
     seller: Trader
+    # Whether the last scenario broke an invariant: the next starts on fresh processes.
+    broken: bool = False
 
     @classmethod
     def open(cls, platform: Platform, postgres: ThrowawayPostgres, rabbit: ThrowawayRabbit) -> Trial:
         operator = PartnerClient(platform.gateway_url, OPERATOR_TOKEN)
         tenant_key = operator.create_tenant("Fault Trial Works")["api_key"]
-        return cls(platform, postgres, rabbit, operator, tenant_key, new_trader(platform, operator))
-
-    @property
-    def tenant(self) -> PartnerClient:
-        return self.operator.as_tenant(self.tenant_key)
+        tenant = operator.as_tenant(tenant_key)
+        return cls(platform, postgres, rabbit, operator, tenant, tenant_key, new_trader(platform, operator))
 
     def scenario(self, name: str, trading: bool = False, quiet_after_recovery: bool = False) -> Scenario:
         """Partners streaming readings, and trading if asked, through the faults the
@@ -102,14 +105,22 @@ class Trial:
 
     def heal(self) -> list[str]:
         """What a supervisor would have done since the last scenario: backends up, every
-        exited process started again; and the dead letters of earlier scenarios cleared,
-        so that each scenario answers for its own. Returns what it had to do."""
+        exited process started again, and after a broken scenario every process replaced
+        (a process it left alive may no longer work, and would fail the next scenario); the
+        dead letters of earlier scenarios cleared. So each scenario answers for its own
+        faults. Returns what it had to do."""
         notes = self.ensure_backends()
         for name in self.platform.commands:
             if not self.platform.alive(name):
                 process = self.platform.processes.get(name)
                 notes.append(f"{name} had exited ({process and process.returncode}): started")
                 self.platform.start(name)
+            elif self.broken:
+                self.platform.kill(name)
+                self.platform.start(name)
+        if self.broken:
+            notes.append("the last scenario failed: every process replaced before this one")
+            self.broken = False
         self.platform.wait_ready()
         leftovers = drain_dead_letters(self.rabbit.url, self.topology.dead_letter_queue)
         if leftovers:
@@ -126,8 +137,16 @@ def known_to_telemetry(tenant: PartnerClient, device_id: str) -> bool:
     return tenant.http.get(f"/v1/devices/{device_id}/telemetry/latest").status_code == 200
 
 
+def answered(response: httpx.Response, status: int, what: str) -> Any:
+    """The body of an answer that must have `status`; a failure names the call."""
+    assert response.status_code == status, f"{what} answered {response.status_code}: {response.text}"
+    return response.json()
+
+
 def registered_device(tenant: PartnerClient) -> str:
-    device_id = tenant.register_device()["id"]
+    device_id = answered(
+        tenant.http.post("/v1/devices", json=tenant.device_body()), 201, "registering a device"
+    )["id"]
     eventually(
         lambda: known_to_telemetry(tenant, device_id),
         ROUND_TRIP_TIMEOUT_SECONDS,
@@ -196,10 +215,10 @@ class Scenario:
         self.quiet_after_recovery = quiet_after_recovery
         self.faults: list[float] = []
         self.ready_seconds: list[float] = []
-        self.stop_requested = threading.Event()
+        self.control = Control()
         self.devices: list[str] = []
-        self.readers: Clients[ReadingClient] = Clients([], self.stop_requested)
-        self.traders: Clients[TradingClient] = Clients([], self.stop_requested)
+        self.readers: Clients[ReadingClient] = Clients([], self.control)
+        self.traders: Clients[TradingClient] = Clients([], self.control)
         self.listing: dict[str, Any] = {}
 
     def __enter__(self) -> Scenario:
@@ -208,8 +227,8 @@ class Scenario:
         tenant = self.trial.tenant
         self.devices = [registered_device(tenant) for _ in range(STREAMING_DEVICES)]
         self.readers = Clients(
-            [ReadingClient(base_url, self.trial.tenant_key, d, self.stop_requested) for d in self.devices],
-            self.stop_requested,
+            [ReadingClient(base_url, self.trial.tenant_key, d, self.control) for d in self.devices],
+            self.control,
         )
         if self.trading:
             self.listing = self.trial.seller.product(price=LISTING_PRICE, stock=LISTING_STOCK)
@@ -220,11 +239,11 @@ class Scenario:
                         OPERATOR_TOKEN,
                         self.trial.new_buyer(),
                         self.listing["id"],
-                        self.stop_requested,
+                        self.control,
                     )
                     for _ in range(TRADING_BUYERS)
                 ],
-                self.stop_requested,
+                self.control,
             )
         self.readers.start()
         self.traders.start()
@@ -253,6 +272,21 @@ class Scenario:
             lambda: self.trades_count() >= target, STEP_TIMEOUT_SECONDS, f"{count} more orders acknowledged"
         )
 
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """The clients hold their next requests for the block, once those under way are
+        settled."""
+        self.control.sending.clear()
+        try:
+            eventually(
+                lambda: self.readers.idle() and self.traders.idle(),
+                RETRY_BUDGET_SECONDS,
+                "the clients to settle their requests",
+            )
+            yield
+        finally:
+            self.control.sending.set()
+
     def inject(self, action: Callable[[], object]) -> None:
         """Causes a fault, remembering when it began."""
         self.faults.append(time.monotonic())
@@ -277,7 +311,7 @@ class Scenario:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, _tb: TracebackType | None
     ) -> None:
         if exc is not None and not isinstance(exc, Exception):
-            self.stop_requested.set()
+            self.control.stop.set()
             return
         verdict = Verdict(self.figures)
         if exc is not None:
@@ -288,6 +322,7 @@ class Scenario:
         self.figures.notes += self.trial.ensure_backends()
         self.verify(verdict, stuck, stopped_at)
         TRIAL.scenarios.append(self.figures)
+        self.trial.broken = bool(verdict.failures)
         if verdict.failures:
             pytest.fail(f"{self.figures.name}:\n" + "\n\n".join(verdict.failures), pytrace=False)
 
@@ -329,6 +364,8 @@ class Scenario:
 
     def check_clients_settled(self, stuck: list[str]) -> None:
         abandoned = self.readers.abandoned() + self.traders.abandoned()
+        failures = {**self.readers.failures(), **self.traders.failures()}
+        assert not failures, f"client threads ended by an error: {failures}"
         assert not stuck, f"clients still retrying after the retry budget: {stuck}"
         assert not abandoned, (
             f"requests given up on after {RETRY_BUDGET_SECONDS}s of retries, outcome unknown: {dict(abandoned)}"
@@ -374,7 +411,7 @@ class Scenario:
         exited = [name for name in self.platform.commands if not self.platform.alive(name)]
         assert not exited, "\n".join(
             f"{name} is not running (exit status {self._exit_status(name)}); its log:\n"
-            f"{self.platform.log_tail(name, LOG_LINES)}"
+            f"{self.platform.log_tail(name, DEAD_PROCESS_LOG_LINES)}"
             for name in exited
         )
         self.platform.wait_ready(timeout=ROUND_TRIP_TIMEOUT_SECONDS)
@@ -392,9 +429,8 @@ class Scenario:
         self.figures.round_trip_seconds = time.monotonic() - started
 
     def check_ledger(self) -> None:
-        check = self.trial.operator.http.get("/v1/accounts/check")
-        assert check.status_code == 200, check.text
-        assert check.json() == {"balanced": True, "imbalances": []}, check.text
+        check = answered(self.trial.operator.http.get("/v1/accounts/check"), 200, "CheckLedger (gateway)")
+        assert check == {"balanced": True, "imbalances": []}, check
         if self.trading:
             # The operators' own check, straight on the database.
             cli = subprocess.run(
@@ -412,7 +448,7 @@ class Scenario:
         told = []
         for trader in self.traders.clients:
             buyer = PartnerClient(self.platform.gateway_url, trader.buyer.api_key)
-            accounts = buyer.http.get("/v1/accounts").json()["items"]
+            accounts = answered(buyer.http.get("/v1/accounts"), 200, "a buyer's accounts")["items"]
             spendable = {a["kind"]: a["spendable"] for a in accounts if a["currency"] == CURRENCY}
             expected = trader.deposited - trader.funded - trader.withdrawn
             if spendable.get("available", 0) != expected:
@@ -421,7 +457,9 @@ class Scenario:
                     f" deposits {trader.deposited} - funded {trader.funded} - withdrawn {trader.withdrawn}"
                     f" = {expected}"
                 )
-        listing = self.trial.seller.ok("GET", f"/v1/listings/{self.listing['id']}")
+        listing = answered(
+            self.trial.seller.http.get(f"/v1/listings/{self.listing['id']}"), 200, "the listing"
+        )
         placed = self.trades_count()
         if listing["stock"] != LISTING_STOCK - placed:
             told.append(f"stock {listing['stock']}, told {placed} orders placed of {LISTING_STOCK}")
