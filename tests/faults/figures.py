@@ -32,6 +32,8 @@ class ScenarioFigures:
     longest_gap_seconds: float | None = None
     # From the clients' stop to every acknowledged reading being stored.
     catch_up_seconds: float | None = None
+    # From the last recovery until every queue has its consumer again (checked at the end).
+    consumers_seconds: float | None = None
     # A new device registered, its reading stored and the device made active by events.
     round_trip_seconds: float | None = None
     notes: list[str] = field(default_factory=list)
@@ -115,6 +117,7 @@ _HEADER = [
     "1st ack s",
     "max gap s",
     "catch-up s",
+    "consumers s",
     "round trip s",
 ]
 
@@ -134,6 +137,7 @@ def _row(figures: ScenarioFigures) -> list[str]:
         _seconds(figures.first_ack_seconds),
         _seconds(figures.longest_gap_seconds),
         _seconds(figures.catch_up_seconds),
+        _seconds(figures.consumers_seconds),
         _seconds(figures.round_trip_seconds),
     ]
 

@@ -53,6 +53,10 @@ STEP_TIMEOUT_SECONDS = 30
 # Once the clients stop, how long every acknowledged reading may take to be stored.
 CATCH_UP_TIMEOUT_SECONDS = 20
 ROUND_TRIP_TIMEOUT_SECONDS = 20
+# nameko's consumers reconnect with kombu's pause, growing by 2 s a try to 30 s.
+CONSUMERS_TIMEOUT_SECONDS = 35
+# A round trip slower than this is worth its steps in the notes.
+SLOW_ROUND_TRIP_SECONDS = 5
 LOG_LINES = 15
 # A dead process's traceback: its first lines say what it was doing.
 DEAD_PROCESS_LOG_LINES = 40
@@ -155,11 +159,15 @@ def registered_device(tenant: PartnerClient) -> str:
     return device_id
 
 
-def round_trip(tenant: PartnerClient) -> None:
+def round_trip(tenant: PartnerClient) -> dict[str, float]:
     """The platform's consumers at work: a new device reaches telemetry (registry-api's
     event, telemetry-worker), its reading is accepted (telemetry-api), stored
-    (telemetry-writer) and makes the device active (telemetry's event, registry-worker)."""
+    (telemetry-writer) and makes the device active (telemetry's event, registry-worker).
+    Returns how long each step took."""
+    steps = {}
+    started = time.monotonic()
     device_id = registered_device(tenant)
+    steps["registered and known to telemetry"] = time.monotonic() - started
     sample = {"ts": time.time_ns() // 1_000_000, "values": {"spindle_temp": 42.0}}
     reading = {"devices": [{"device_id": device_id, "samples": [sample]}]}
 
@@ -180,7 +188,10 @@ def round_trip(tenant: PartnerClient) -> None:
         (stored, "telemetry-writer to store it"),
         (active, "registry-worker to make the device active (telemetry.batch_stored)"),
     ):
+        started = time.monotonic()
         eventually(probe, ROUND_TRIP_TIMEOUT_SECONDS, what)
+        steps[what] = time.monotonic() - started
+    return steps
 
 
 class Verdict:
@@ -422,11 +433,26 @@ class Scenario:
 
     def check_consuming(self) -> None:
         queues = [self.trial.topology.queue(name) for name in consumer_queue_names()]
-        idle = queues_without_consumers(self.trial.rabbit.url, queues)
-        assert not idle, f"queues nobody consumes: {idle}"
-        started = time.monotonic()
-        round_trip(self.trial.tenant)
-        self.figures.round_trip_seconds = time.monotonic() - started
+        idle: dict[str, str] = {}
+
+        def consumed() -> bool:
+            idle.clear()
+            idle.update(queues_without_consumers(self.trial.rabbit.url, queues))
+            return not idle
+
+        try:
+            eventually(consumed, CONSUMERS_TIMEOUT_SECONDS, "every queue to have its consumer")
+        except AssertionError:
+            raise AssertionError(f"queues nobody consumes {CONSUMERS_TIMEOUT_SECONDS}s on: {idle}") from None
+        if self.faults:
+            since = self.faults[-1] + (self.ready_seconds[-1] if self.ready_seconds else 0)
+            self.figures.consumers_seconds = time.monotonic() - since
+        steps = round_trip(self.trial.tenant)
+        self.figures.round_trip_seconds = sum(steps.values())
+        if self.figures.round_trip_seconds > SLOW_ROUND_TRIP_SECONDS:
+            self.figures.notes.append(
+                "slow round trip: " + "; ".join(f"{what} {seconds:.2f} s" for what, seconds in steps.items())
+            )
 
     def check_ledger(self) -> None:
         check = answered(self.trial.operator.http.get("/v1/accounts/check"), 200, "CheckLedger (gateway)")
