@@ -12,17 +12,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
 from services.telemetry.rules import Scalar
 
-READINGS_QUEUE = "telemetry.readings"
-
 # Timestamps PostgreSQL and Python's datetime can both hold, in ms since the epoch.
 MIN_TS_MS = 0
 MAX_TS_MS = 253_402_300_799_999
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Samples = Sequence[tuple[int, Mapping[str, Scalar]]]
 
@@ -60,6 +60,11 @@ class AcceptedBatch:
 
     def reading_count(self) -> int:
         return sum(len(values) for _, samples in self.devices for _, values in samples)
+
+
+def utc_of(ts_ms: int) -> datetime:
+    """The UTC time of a reading's timestamp in ms since the epoch."""
+    return EPOCH + timedelta(milliseconds=ts_ms)
 
 
 class MalformedBatch(Exception):
