@@ -54,7 +54,7 @@ class AcceptedBatch:
             raise MalformedBatch(str(error)) from error
         if not (_all_str(batch.id, batch.tenant_id) and type(batch.retention_days) is int):
             raise MalformedBatch("id, tenant_id or retention_days of the wrong type")
-        if not all(_is_device(device) for device in batch.devices):
+        if type(batch.devices) is not list or not all(_is_device(device) for device in batch.devices):
             raise MalformedBatch("devices are not [device_id, [[ts_ms, values], ...]] pairs")
         return batch
 
@@ -81,6 +81,7 @@ def _is_device(device: Any) -> bool:
         and len(device) == 2
         and type(device[0]) is str
         and _is_uuid(device[0])
+        and type(device[1]) is list
         and all(_is_sample(s) for s in device[1])
     )
 
