@@ -41,9 +41,9 @@ from services.kit.bus import ConfirmingPublisher, Topology
 from services.kit.db import normalise_url
 from services.kit.migrate import upgrade
 from services.kit.store import Store
+from services.telemetry import bus as telemetry_bus
 from services.telemetry import storage
-from services.telemetry.batches import READINGS_QUEUE
-from services.telemetry.bulk import COLUMNS
+from services.telemetry.queries.bulk import COLUMNS
 from tests.support.backends import AMQP_URL, bus_namespace, postgres_database
 from tests.support.platform import ROOT, free_port, grpc_serving
 from tests.support.telemetry import teach_device
@@ -221,7 +221,7 @@ class Platform:
     """telemetry-api, telemetry-writer, registry-api and the gateway on fresh databases."""
 
     def __init__(self, stack: ExitStack) -> None:
-        self.topology = stack.enter_context(bus_namespace([READINGS_QUEUE]))
+        self.topology = stack.enter_context(bus_namespace([telemetry_bus.READINGS.name]))
         urls = {service: stack.enter_context(postgres_database()) for service in ("telemetry", "registry")}
         for service, url in urls.items():
             upgrade(service, url)

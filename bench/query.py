@@ -5,7 +5,7 @@ The readings are loaded by binary COPY into the partitioned table over DAYS days
 that several day partitions hold them. The queried device samples its 10 channels
 every second through the queried day (86,400 readings of the channel, across
 midnight: two partitions); 99 other devices share the rest of READINGS over all DAYS.
-After ANALYZE and a warm-up, `Queries.query_series` (the use case the gRPC call runs)
+After ANALYZE and a warm-up, `Readings.query_series` (the use case the gRPC call runs)
 is timed REPEATS times.
 """
 
@@ -25,7 +25,8 @@ from sqlalchemy import func, select
 from services.kit.migrate import upgrade
 from services.kit.store import Store
 from services.telemetry import storage
-from services.telemetry.queries import Queries
+from services.telemetry.queries.partitions import ensure_day_partitions
+from services.telemetry.usecases.readings import Readings
 from tests.support.backends import postgres_database
 from tests.support.telemetry import teach_device
 
@@ -67,7 +68,7 @@ def load(store: Store, queried: str) -> float:
     days = {(RETENTION_DAYS, (FIRST_DAY + timedelta(days=d)).date()) for d in range(DAYS)}
     started, copied = time.perf_counter(), 0
     with store.engine.begin() as connection:
-        storage.ensure_day_partitions(connection, days)
+        ensure_day_partitions(connection, days)
         driver = connection.connection.driver_connection
         statement = (
             "COPY readings (device_id, channel, ts, retention_days, float_value) FROM STDIN (FORMAT BINARY)"
@@ -95,10 +96,10 @@ def run() -> dict:
             rows = connection.execute(select(func.count()).select_from(storage.readings)).scalar_one()
         print(f"loaded {rows} readings at {rate:,.0f} rows/s")
 
-        queries = Queries(store.unit_of_work)
+        readings = Readings(store.unit_of_work)
 
         def day_series() -> int:
-            series = queries.query_series(
+            series = readings.query_series(
                 tenant, device, QUERIED_CHANNEL, SERIES_START, SERIES_END, BUCKET_SECONDS, []
             )
             return len(series.buckets)

@@ -3,14 +3,13 @@
 Usage: python -m services.kit.migrate [SERVICE ...]   (default: every service)
 
 Also declares the message bus (exchanges and the consumer queues of those services).
+The services, their migrations and their queues are those of `services.kit.platform`.
 """
 
 from __future__ import annotations
 
 import sys
-import warnings
 from collections.abc import Sequence
-from pathlib import Path
 
 import pika
 from alembic import command
@@ -18,17 +17,16 @@ from alembic.config import Config
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import ChannelClosedByBroker
 
-from services.kit import settings
+from services.kit import platform, settings
 from services.kit.bus import QUORUM, Topology
 from services.kit.db import normalise_url
 
-SERVICES_ROOT = Path(__file__).resolve().parent.parent
 PRECONDITION_FAILED = 406
 
 
 def alembic_config(service: str, database_url: str | None = None) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(SERVICES_ROOT / service / "migrations"))
+    config.set_main_option("script_location", str(platform.service(service).migrations))
     url = normalise_url(database_url or settings.database_url(service))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
@@ -39,24 +37,18 @@ def upgrade(service: str, database_url: str | None = None) -> None:
 
 
 def declare_bus(services: list[str]) -> list[str]:
-    """Declares the exchanges and every consumer queue of `services`' workers, so that
-    events published before a worker's first start wait for it instead of being dropped."""
-    with warnings.catch_warnings():
-        # Imported here, not at the top: only declaring the bus needs the worker
-        # definitions, and nameko's import announces eventlet's retirement.
-        warnings.simplefilter("ignore")
-        from services.kit.worker import declared_consumers
-
+    """Declares the exchanges and every queue `services` consume, so that events
+    published before a worker's first start wait for it instead of being dropped."""
     topology = Topology.from_env()
-    consumers = declared_consumers([f"services.{service}.worker" for service in services])
+    consumers = platform.consumer_queues(services)
     connection = pika.BlockingConnection(pika.URLParameters(settings.amqp_url()))
     try:
         topology.declare(connection.channel())
-        for queue, event_types in consumers:
-            declare_queue(connection, topology, queue, event_types)
+        for queue in consumers:
+            declare_queue(connection, topology, queue.name, queue.event_types)
     finally:
         connection.close()
-    return [topology.queue(queue) for queue, _ in consumers]
+    return [topology.queue(queue.name) for queue in consumers]
 
 
 def declare_queue(
@@ -119,10 +111,8 @@ def _move(channel: BlockingChannel, source: str, target: str) -> int:
 
 
 def main(argv: list[str]) -> None:
-    services = argv or list(settings.SERVICES)
+    services = argv or [service.name for service in platform.SERVICES]
     for service in services:
-        if service not in settings.SERVICES:
-            raise SystemExit(f"unknown service {service!r}; one of {', '.join(settings.SERVICES)}")
         upgrade(service)
         print(f"{service}: migrated")
     for queue in declare_bus(services):

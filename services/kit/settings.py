@@ -1,4 +1,6 @@
-"""Settings from `GANTRY_*` environment variables, read when asked for, never at import."""
+"""Settings from `GANTRY_*` environment variables, read when asked for, never at import: those
+every service has (broker, bus namespace, database, ports, logs). A service's own settings are
+in its `settings.py`, read through `env`."""
 
 from __future__ import annotations
 
@@ -62,12 +64,6 @@ def grpc_workers() -> int:
     """Threads serving each gRPC server's calls. Few: the calls share one interpreter
     lock, so more threads add switching, not throughput (measured by bench/registry.py)."""
     return int(env("GRPC_WORKERS", "8"))
-
-
-def device_reads_gather_seconds() -> float:
-    """How long `registry-api`, under load, goes on gathering device reads into one query
-    while they keep arriving (`services.kit.batching.Coalescer`)."""
-    return float(env("DEVICE_READS_GATHER_MS", "0.5")) / 1000
 
 
 def bind_host() -> str:

@@ -3,7 +3,6 @@ the outbox relay, request ids and metrics. Imported only by nameko processes."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ from nameko.timer import timer
 from sqlalchemy import MetaData
 
 from services.kit import bus, logs, metrics
+from services.kit.consumers import ConsumerQueue
 from services.kit.errors import InvalidArgument
 from services.kit.events import Event, parse_event
 from services.kit.faults import backoff, is_transient
@@ -48,14 +48,14 @@ def dead_letter_queue(topology: bus.Topology) -> Queue:
     return Queue(topology.dead_letter_queue, exchange, durable=True, queue_arguments=bus.QUORUM)
 
 
-def event_queue(topology: bus.Topology, name: str, event_types: Sequence[str]) -> Queue:
-    """A durable quorum queue of the events `event_types`, dead-lettering poison messages."""
+def event_queue(topology: bus.Topology, declared: ConsumerQueue) -> Queue:
+    """A durable quorum queue of the events it is declared for, dead-lettering poison messages."""
     exchange = events_exchange(topology)
     return Queue(
-        topology.queue(name),
-        bindings=[binding(exchange, routing_key=event_type) for event_type in event_types],
+        topology.queue(declared.name),
+        bindings=[binding(exchange, routing_key=event_type) for event_type in declared.event_types],
         durable=True,
-        queue_arguments=topology.consumer_queue_arguments(event_types),
+        queue_arguments=topology.consumer_queue_arguments(declared.event_types),
     )
 
 
@@ -69,16 +69,15 @@ class EventHandler(Consumer):
     redelivered until the queue's delivery limit dead-letters it.
     """
 
-    def __init__(self, queue_name: str, event_types: Sequence[str], **kwargs: Any) -> None:
+    def __init__(self, declared: ConsumerQueue, **kwargs: Any) -> None:
         super().__init__(queue=None, requeue_on_error=True, **kwargs)
-        self.queue_name = queue_name
-        self.event_types = tuple(event_types)
+        self.declared = declared
         self.stopping = False
 
     def setup(self) -> None:
         # Names come from the environment, read when the worker starts, not at import.
         topology = bus.Topology.from_env()
-        self.queue = event_queue(topology, self.queue_name, self.event_types)
+        self.queue = event_queue(topology, self.declared)
         with Connection(self.container.config["AMQP_URI"]) as connection:
             dead_letter_queue(topology)(connection.default_channel).declare()
         super().setup()
@@ -228,19 +227,3 @@ def worker_base(service: str, metadata: MetaData) -> type:
             self.store.relay.prune(MESSAGING_RETENTION)
 
     return ServiceWorker
-
-
-def declared_consumers(modules: Sequence[str]) -> list[tuple[str, tuple[str, ...]]]:
-    """(queue name, event types) of every event handler of the workers in `modules`, and
-    their `WORK_QUEUES`: queues sent to directly, consumed by processes of their own."""
-    consumers = []
-    for module_name in modules:
-        module = importlib.import_module(module_name)
-        consumers.extend((queue, ()) for queue in getattr(module, "WORK_QUEUES", ()))
-        for worker in vars(module).values():
-            members = vars(worker).values() if isinstance(worker, type) else ()
-            for member in members:
-                for entrypoint in getattr(member, "nameko_entrypoints", ()):
-                    if isinstance(entrypoint, EventHandler):
-                        consumers.append((entrypoint.queue_name, entrypoint.event_types))
-    return consumers

@@ -10,15 +10,16 @@ from nameko.timer import timer
 
 from services.kit.events import Event
 from services.kit.worker import PRUNE_SECONDS, handle_event, worker_base
+from services.marketplace.bus import COMPANIES
 from services.marketplace.storage import metadata
-from services.marketplace.usecases.figures import COMPANY_EVENTS, PlatformFigures
+from services.marketplace.usecases.figures import PlatformFigures
 from services.marketplace.usecases.idempotency import KEEP, forget_older_than
 
 
 class MarketplaceWorker(worker_base("marketplace", metadata)):
     name = "marketplace"
 
-    @handle_event("marketplace.companies", COMPANY_EVENTS)
+    @handle_event(COMPANIES)
     def on_tenant_event(self, event: Event) -> None:
         PlatformFigures(self.store.unit_of_work).learn(event)
 

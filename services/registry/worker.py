@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.kit.events import Event
 from services.kit.worker import handle_event, worker_base
+from services.registry.bus import DEVICE_ACTIVITY
 from services.registry.storage import metadata
 from services.registry.usecases.devices import Devices
 
@@ -11,6 +12,6 @@ from services.registry.usecases.devices import Devices
 class RegistryWorker(worker_base("registry", metadata)):
     name = "registry"
 
-    @handle_event("registry.device-activity", ["telemetry.batch_stored"])
+    @handle_event(DEVICE_ACTIVITY)
     def on_batch_stored(self, event: Event) -> None:
         Devices(self.store.unit_of_work).record_batch(event)

@@ -12,17 +12,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
 from services.telemetry.rules import Scalar
 
-READINGS_QUEUE = "telemetry.readings"
-
 # Timestamps PostgreSQL and Python's datetime can both hold, in ms since the epoch.
 MIN_TS_MS = 0
 MAX_TS_MS = 253_402_300_799_999
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Samples = Sequence[tuple[int, Mapping[str, Scalar]]]
 
@@ -54,12 +54,17 @@ class AcceptedBatch:
             raise MalformedBatch(str(error)) from error
         if not (_all_str(batch.id, batch.tenant_id) and type(batch.retention_days) is int):
             raise MalformedBatch("id, tenant_id or retention_days of the wrong type")
-        if not all(_is_device(device) for device in batch.devices):
+        if type(batch.devices) is not list or not all(_is_device(device) for device in batch.devices):
             raise MalformedBatch("devices are not [device_id, [[ts_ms, values], ...]] pairs")
         return batch
 
     def reading_count(self) -> int:
         return sum(len(values) for _, samples in self.devices for _, values in samples)
+
+
+def utc_of(ts_ms: int) -> datetime:
+    """The UTC time of a reading's timestamp in ms since the epoch."""
+    return EPOCH + timedelta(milliseconds=ts_ms)
 
 
 class MalformedBatch(Exception):
@@ -76,6 +81,7 @@ def _is_device(device: Any) -> bool:
         and len(device) == 2
         and type(device[0]) is str
         and _is_uuid(device[0])
+        and type(device[1]) is list
         and all(_is_sample(s) for s in device[1])
     )
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Row
 
-from services.telemetry.reading_statements import stored_value
+from services.telemetry.queries.readings import stored_value
 
 # About one gRPC message of CSV.
 CSV_CHUNK_CHARS = 64 * 1024

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from services.kit.errors import FieldViolation, InvalidArgument
-from services.telemetry.ingest import DeviceInput, SampleInput
+from services.telemetry.usecases.ingest import DeviceInput, SampleInput
 
 # Below this a numeric `ts` is in seconds: 10^11 ms is in 1973, 10^11 s in 5138.
 SECONDS_BELOW = 10**11

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 from services.kit.events import Event
 from services.kit.worker import handle_event, worker_base
-from services.telemetry.batches import READINGS_QUEUE
-from services.telemetry.directory import DIRECTORY_EVENTS, Directory
+from services.telemetry.bus import DEVICE_DIRECTORY
 from services.telemetry.storage import metadata
-
-# Consumed by the telemetry-writer process, declared with the worker's queues.
-WORK_QUEUES = (READINGS_QUEUE,)
+from services.telemetry.usecases.directory import Directory
 
 
 class TelemetryWorker(worker_base("telemetry", metadata)):
     name = "telemetry"
 
-    @handle_event("telemetry.device-directory", DIRECTORY_EVENTS)
+    @handle_event(DEVICE_DIRECTORY)
     def on_registry_event(self, event: Event) -> None:
         Directory(self.store.unit_of_work).learn(event)

@@ -31,10 +31,12 @@ from services.kit import logs, metrics, settings
 from services.kit.bus import ConfirmingPublisher, Topology
 from services.kit.faults import backoff, is_transient, refuses_data
 from services.kit.store import Store
-from services.telemetry import retention
-from services.telemetry.batches import READINGS_QUEUE, AcceptedBatch, MalformedBatch
-from services.telemetry.bulk import BulkWriter
+from services.telemetry.batches import AcceptedBatch, MalformedBatch
+from services.telemetry.bus import READINGS
+from services.telemetry.settings import WriterSettings
 from services.telemetry.storage import metadata
+from services.telemetry.usecases import retention
+from services.telemetry.usecases.bulk import BulkWriter
 
 log = logging.getLogger(__name__)
 
@@ -58,24 +60,6 @@ EXPIRY_RETRY_SECONDS = 30
 # A batch delivered this often is worth an error in the log: something keeps killing
 # the writer that holds it.
 OFTEN_REDELIVERED = 5
-
-
-@dataclass(frozen=True)
-class WriterSettings:
-    # Readings gathered before a flush: large enough to amortise a transaction,
-    # small enough to keep acknowledgement-to-queryable latency low.
-    flush_readings: int = 20_000
-    # The longest a received reading waits for its flush.
-    flush_seconds: float = 0.2
-    prefetch: int = 200
-
-    @classmethod
-    def from_env(cls) -> WriterSettings:
-        return cls(
-            flush_readings=int(settings.env("TELEMETRY_FLUSH_READINGS", str(cls.flush_readings))),
-            flush_seconds=float(settings.env("TELEMETRY_FLUSH_SECONDS", str(cls.flush_seconds))),
-            prefetch=int(settings.env("TELEMETRY_WRITER_PREFETCH", str(cls.prefetch))),
-        )
 
 
 @dataclass(frozen=True)
@@ -136,7 +120,7 @@ class Writer:
         try:
             channel = connection.channel()
             self._topology.declare(channel)
-            self._topology.declare_consumer_queue(channel, READINGS_QUEUE, ())
+            self._topology.declare_consumer_queue(channel, READINGS.name, READINGS.event_types)
             channel.basic_qos(prefetch_count=self._config.prefetch)
             self._consume(channel)
         finally:
@@ -145,7 +129,7 @@ class Writer:
 
     def _consume(self, channel: BlockingChannel) -> None:
         pending = Pending()
-        queue = self._topology.queue(READINGS_QUEUE)
+        queue = self._topology.queue(READINGS.name)
         for method, properties, body in channel.consume(queue, inactivity_timeout=0.05):
             if method is not None:
                 self._receive(channel, pending, method.delivery_tag, properties, body)
@@ -232,8 +216,7 @@ class Writer:
         if time.monotonic() < self._next_expiry:
             return
         try:
-            with self._store.engine.begin() as connection:
-                removed = retention.expire(connection, datetime.now(UTC))
+            removed = retention.expire(self._store.unit_of_work, datetime.now(UTC))
         except Exception as error:
             if not is_transient(error):
                 raise
@@ -259,7 +242,7 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.info("writing", extra={"queue": topology.queue(READINGS_QUEUE)})
+    log.info("writing", extra={"queue": topology.queue(READINGS.name)})
     try:
         writer.run_until_stopped(settings.amqp_url())
     finally:

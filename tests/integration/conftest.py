@@ -8,7 +8,7 @@ import pytest
 
 from services.kit.bus import ConfirmingPublisher, Topology
 from services.kit.store import Store
-from services.telemetry.batches import READINGS_QUEUE
+from services.telemetry.bus import READINGS
 from tests.support.access import ManualClock, migrated_store
 from tests.support.backends import AMQP_URL, bus_namespace, postgres_database
 
@@ -50,7 +50,7 @@ class CapturedEvents:
 
 @pytest.fixture
 def topology() -> Iterator[Topology]:
-    with bus_namespace([CAPTURE_QUEUE, READINGS_QUEUE]) as names:
+    with bus_namespace([CAPTURE_QUEUE, READINGS.name]) as names:
         yield names
 
 

@@ -12,7 +12,7 @@ from services.kit.events import new_event
 from services.kit.migrate import upgrade
 from services.kit.store import Store
 from services.telemetry import storage
-from services.telemetry.directory import Directory
+from services.telemetry.usecases.directory import Directory
 
 
 def test_a_redelivered_event_is_handled_once(database_url: str, publisher: ConfirmingPublisher) -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from services.kit import platform
 from services.kit.alembic_env import include_name
 from services.kit.db import make_engine
 from services.kit.migrate import alembic_config, upgrade
@@ -18,7 +17,7 @@ from services.kit.settings import SERVICES
 @pytest.mark.parametrize("service", SERVICES)
 def test_migrations_match_the_tables_in_code(service: str, database_url: str) -> None:
     upgrade(service, database_url)
-    metadata = importlib.import_module(f"services.{service}.storage").metadata
+    metadata = platform.service(service).metadata
     engine = make_engine(database_url)
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"include_name": include_name(metadata)})

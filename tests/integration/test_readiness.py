@@ -21,7 +21,7 @@ from services.kit.bus import ConfirmingPublisher, PublishError, Topology, WorkMe
 from services.kit.grpc_server import build_server
 from services.telemetry.api.readiness import BrokerReadiness, health_report
 from services.telemetry.api.servicer import SERVICE_NAME
-from services.telemetry.batches import READINGS_QUEUE
+from services.telemetry.bus import READINGS
 from tests.support.backends import AMQP_URL, bus_namespace
 from tests.support.gateway import closed_target, gateway
 from tests.support.platform import ROOT, free_port
@@ -50,7 +50,7 @@ def readyz_telemetry(target: str) -> tuple[int, str]:
 
 @pytest.fixture
 def topology() -> Iterator[Topology]:
-    with bus_namespace([READINGS_QUEUE]) as names:
+    with bus_namespace([READINGS.name]) as names:
         yield names
 
 
@@ -59,7 +59,7 @@ def telemetry_health(publisher: ConfirmingPublisher, interval: float = 2.0) -> I
     """A server answering telemetry's health as telemetry-api does, from `publisher`'s
     checks; yields its target."""
     server, servicer, port = build_server(lambda server: None, [SERVICE_NAME], 0)
-    readiness = BrokerReadiness(lambda: publisher.check(READINGS_QUEUE), interval)
+    readiness = BrokerReadiness(lambda: publisher.check(READINGS.name), interval)
     publisher.on_failure = readiness.wake
     readiness.start(health_report(servicer, SERVICE_NAME))
     try:
@@ -121,7 +121,7 @@ def test_a_failed_publication_brings_the_check_forward(topology: Topology) -> No
             eventually(lambda: health_status(target) == "SERVING", what="SERVING with the queue")
             _delete_readings_queue(topology)
             with pytest.raises(PublishError):
-                publisher.send(WorkMessage(READINGS_QUEUE, str(uuid.uuid4()), b"{}", "request-1"))
+                publisher.send(WorkMessage(READINGS.name, str(uuid.uuid4()), b"{}", "request-1"))
             assert not publisher.confirming
             eventually(lambda: health_status(target) == "NOT_SERVING", what="NOT_SERVING after the failure")
     finally:
@@ -131,6 +131,6 @@ def test_a_failed_publication_brings_the_check_forward(topology: Topology) -> No
 def _delete_readings_queue(topology: Topology) -> None:
     connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
     try:
-        connection.channel().queue_delete(topology.queue(READINGS_QUEUE))
+        connection.channel().queue_delete(topology.queue(READINGS.name))
     finally:
         connection.close()

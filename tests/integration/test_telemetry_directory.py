@@ -13,7 +13,7 @@ from services.kit.events import Event, new_event
 from services.kit.migrate import upgrade
 from services.kit.store import Store
 from services.telemetry import storage
-from services.telemetry.directory import DeviceNotKnownYet, Directory
+from services.telemetry.usecases.directory import DeviceNotKnownYet, Directory
 
 TENANT = str(uuid.uuid4())
 CHANNELS = [{"key": "spindle_temp", "value_type": "float", "unit": "degC", "min": -20.0, "max": 150.0}]

@@ -19,8 +19,8 @@ from sqlalchemy import select
 from services.kit.bus import ConfirmingPublisher, Topology
 from services.kit.store import Store
 from services.telemetry import storage
-from services.telemetry.batches import READINGS_QUEUE
-from services.telemetry.ingest import IngestLimits
+from services.telemetry.bus import READINGS
+from services.telemetry.settings import IngestLimits
 from tests.integration.conftest import CapturedEvents
 from tests.support.access import code_of, violations
 from tests.support.backends import AMQP_URL, postgres_database
@@ -212,7 +212,7 @@ def test_nothing_is_acknowledged_when_no_queue_takes_the_readings(
 ) -> None:
     device = teach_device(store, TENANT)
     connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
-    connection.channel().queue_delete(topology.queue(READINGS_QUEUE))
+    connection.channel().queue_delete(topology.queue(READINGS.name))
     connection.close()
     request = ingest_request(TENANT, (device, second_samples(NOW_MS - 10_000, 2)))
     assert code_of(lambda: telemetry.Ingest(request)) == grpc.StatusCode.UNAVAILABLE

@@ -28,6 +28,8 @@ from services.kit.store import Store
 from services.telemetry import storage
 from services.telemetry.csv_export import CSV_CHUNK_CHARS
 from services.telemetry.domain import KnownDevice
+from services.telemetry.queries.directory import add_known_device
+from services.telemetry.queries.partitions import ensure_day_partitions
 from tests.support.access import rpc_error, violations
 from tests.support.telemetry import Stub, teach_device, telemetry_server, telemetry_store
 
@@ -101,7 +103,7 @@ def insert_readings(store: Store, device_id: str, readings: list[Reading]) -> No
         for channel, ts, value in readings
     ]
     with store.engine.begin() as connection:
-        storage.ensure_day_partitions(connection, {(RETENTION_DAYS, ts.date()) for _, ts, _ in readings})
+        ensure_day_partitions(connection, {(RETENTION_DAYS, ts.date()) for _, ts, _ in readings})
         connection.execute(insert(storage.readings), rows)
 
 
@@ -385,7 +387,7 @@ def test_another_tenants_device_is_not_found_on_every_call(
 def test_a_device_whose_profile_is_not_known_yet_has_no_readings(store: Store, telemetry: Stub) -> None:
     device = str(uuid.uuid4())
     with store.engine.begin() as connection:
-        storage.add_known_device(
+        add_known_device(
             connection, KnownDevice(device, TENANT, "SN-1", "active", MIDNIGHT, str(uuid.uuid4()), 1)
         )
     assert list(call(telemetry, "GetLatest", device).values) == []

@@ -15,7 +15,9 @@ from sqlalchemy import insert, inspect, select
 
 from services.kit.bus import ConfirmingPublisher, Topology
 from services.kit.store import Store
-from services.telemetry import retention, storage
+from services.telemetry import storage
+from services.telemetry.queries.partitions import day_partition, ensure_day_partitions
+from services.telemetry.usecases import retention
 from tests.support.access import code_of, violations
 from tests.support.telemetry import (
     Stub,
@@ -85,7 +87,7 @@ def test_expiry_removes_readings_past_their_tier_only(store: Store) -> None:
     device = uuid.uuid4()
     stamps = {(30, now - timedelta(days=40)), (30, now - timedelta(days=10)), (365, now - timedelta(days=40))}
     with store.engine.begin() as connection:
-        storage.ensure_day_partitions(connection, {(days, ts.date()) for days, ts in stamps})
+        ensure_day_partitions(connection, {(days, ts.date()) for days, ts in stamps})
         connection.execute(
             insert(storage.readings),
             [
@@ -93,14 +95,13 @@ def test_expiry_removes_readings_past_their_tier_only(store: Store) -> None:
                 for days, ts in stamps
             ],
         )
-    with store.engine.begin() as connection:
-        removed = retention.expire(connection, now)
+    removed = retention.expire(store.unit_of_work, now)
     with store.engine.connect() as connection:
         kept = connection.execute(select(storage.readings.c.retention_days, storage.readings.c.ts)).all()
         tables = set(inspect(connection).get_table_names())
     assert sorted(days for days, _ in kept) == [30, 365]
     assert removed == 1
-    old_partition = storage.day_partition(30, (now - timedelta(days=40)).date())
+    old_partition = day_partition(30, (now - timedelta(days=40)).date())
     if store.engine.dialect.name == "postgresql":
         assert old_partition not in tables
-        assert storage.day_partition(30, (now - timedelta(days=10)).date()) in tables
+        assert day_partition(30, (now - timedelta(days=10)).date()) in tables

@@ -18,7 +18,8 @@ from services.kit.bus import ConfirmingPublisher, Topology, WorkMessage
 from services.kit.db import normalise_url
 from services.kit.migrate import declare_queue
 from services.kit.store import Store
-from services.telemetry.batches import READINGS_QUEUE, AcceptedBatch
+from services.telemetry.batches import AcceptedBatch
+from services.telemetry.bus import READINGS
 from tests.support.backends import AMQP_URL, postgres_database
 from tests.support.telemetry import (
     declare_readings_queue,
@@ -50,7 +51,7 @@ def batch(device_id: str, start_ms: int, **values: object) -> AcceptedBatch:
 
 def send(publisher: ConfirmingPublisher, *batches: AcceptedBatch) -> None:
     for accepted in batches:
-        publisher.send(WorkMessage(READINGS_QUEUE, accepted.id, accepted.encode(), ""))
+        publisher.send(WorkMessage(READINGS.name, accepted.id, accepted.encode(), ""))
 
 
 def dead_letters(topology: Topology) -> list[tuple[pika.BasicProperties, bytes]]:
@@ -121,20 +122,24 @@ def test_a_changed_readings_queue_is_declared_anew_with_its_messages(topology: T
     channel = connection.channel()
     channel.confirm_delivery()
     topology.declare(channel)
-    queue = topology.queue(READINGS_QUEUE)
+    queue = topology.queue(READINGS.name)
     # As releases before this one declared it: with a delivery limit.
     earlier = {**topology.consumer_queue_arguments(["*"]), "x-delivery-limit": 5}
     channel.queue_declare(queue, durable=True, arguments=earlier)
     bodies = [f"batch {i}".encode() for i in range(3)]
     for body in bodies:
-        channel.basic_publish("", queue, body, pika.BasicProperties(delivery_mode=2, message_id=body.decode()))
+        channel.basic_publish(
+            "", queue, body, pika.BasicProperties(delivery_mode=2, message_id=body.decode())
+        )
 
-    declare_queue(connection, topology, READINGS_QUEUE, ())
+    declare_queue(connection, topology, READINGS.name, READINGS.event_types)
 
     channel = connection.channel()
     channel.queue_declare(queue, durable=True, arguments=topology.consumer_queue_arguments(()))
     kept = [channel.basic_get(queue, auto_ack=True) for _ in bodies]
-    assert [(properties.message_id, body) for _, properties, body in kept] == [(b.decode(), b) for b in bodies]
+    assert [(properties.message_id, body) for _, properties, body in kept] == [
+        (b.decode(), b) for b in bodies
+    ]
     with pytest.raises(pika.exceptions.ChannelClosedByBroker, match="NOT_FOUND"):
         channel.queue_declare(f"{queue}.migrating", passive=True)
     connection.close()

@@ -16,8 +16,8 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.kit.platform import consumer_queues
 from services.kit.settings import SERVICES
-from services.kit.worker import declared_consumers
 from tests.support.backends import (
     AMQP_URL,
     POSTGRES_URL,
@@ -44,7 +44,7 @@ def procfile() -> dict[str, str]:
 
 def consumer_queue_names() -> list[str]:
     """The queue of every event handler of every worker, as the workers declare them."""
-    return [queue for queue, _ in declared_consumers([f"services.{service}.worker" for service in SERVICES])]
+    return [queue.name for queue in consumer_queues(SERVICES)]
 
 
 def free_port() -> int:

@@ -24,10 +24,10 @@ from services.kit.store import Store
 from services.telemetry import storage
 from services.telemetry.api.ingest import sender
 from services.telemetry.api.servicer import SERVICE_NAME, TelemetryServicer
-from services.telemetry.batches import READINGS_QUEUE
-from services.telemetry.directory import Directory
-from services.telemetry.ingest import IngestLimits
-from services.telemetry.writer import Writer, WriterSettings
+from services.telemetry.bus import READINGS
+from services.telemetry.settings import IngestLimits, WriterSettings
+from services.telemetry.usecases.directory import Directory
+from services.telemetry.writer import Writer
 from tests.support.backends import AMQP_URL
 from tests.support.platform import ROOT
 from tests.support.serving import serving
@@ -86,7 +86,7 @@ def declare_readings_queue(topology: Topology) -> None:
     connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
     channel = connection.channel()
     topology.declare(channel)
-    topology.declare_consumer_queue(channel, READINGS_QUEUE, ())
+    topology.declare_consumer_queue(channel, READINGS.name, READINGS.event_types)
     connection.close()
 
 
@@ -142,7 +142,7 @@ def stored_count(store: Store, device_id: str | None = None) -> int:
 def queued(topology: Topology) -> int:
     connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
     try:
-        declared = connection.channel().queue_declare(topology.queue(READINGS_QUEUE), passive=True)
+        declared = connection.channel().queue_declare(topology.queue(READINGS.name), passive=True)
         return declared.method.message_count
     finally:
         connection.close()

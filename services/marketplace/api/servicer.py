@@ -10,16 +10,17 @@ from gantry.v1 import registry_pb2 as registry_pb
 from services.kit.errors import Unavailable
 from services.kit.logs import REQUEST_ID_HEADER, current_request_id
 from services.kit.store import Store
+from services.marketplace import settings
 from services.marketplace.api.figures import FiguresApi
 from services.marketplace.api.ledger import LedgerApi
 from services.marketplace.api.listings import ListingsApi
 from services.marketplace.api.orders import OrdersApi
 from services.marketplace.api.rfqs import RfqsApi
 from services.marketplace.usecases import Clock, utc_now
-from services.marketplace.usecases.figures import PlatformFigures, home_country_from_env
+from services.marketplace.usecases.figures import PlatformFigures
 from services.marketplace.usecases.ledger import Ledger
 from services.marketplace.usecases.listings import DeviceCheck, Listings
-from services.marketplace.usecases.orders import Orders, fee_bps_from_env
+from services.marketplace.usecases.orders import Orders
 from services.marketplace.usecases.rfqs import Rfqs
 
 SERVICE_NAME = "gantry.v1.MarketplaceService"
@@ -63,5 +64,5 @@ class MarketplaceServicer(
         self.ledger = Ledger(store.unit_of_work, clock)
         self.listings = Listings(store.unit_of_work, clock, device_belongs)
         self.rfqs = Rfqs(store.unit_of_work, clock)
-        self.orders = Orders(store.unit_of_work, clock, fee_bps=fee_bps_from_env())
-        self.figures = PlatformFigures(store.unit_of_work, clock, home_country_from_env())
+        self.orders = Orders(store.unit_of_work, clock, fee_bps=settings.fee_bps())
+        self.figures = PlatformFigures(store.unit_of_work, clock, settings.home_country())

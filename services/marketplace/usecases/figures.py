@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from services.kit import settings
 from services.kit.errors import FieldViolation, InvalidArgument
 from services.kit.events import Event
 from services.marketplace.queries import figures as sql
@@ -17,11 +16,6 @@ COMPANY_EVENTS = ("tenant.created", "tenant.updated")
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
-
-
-def home_country_from_env() -> str:
-    """Companies of other countries are abroad (GANTRY_HOME_COUNTRY, ISO 3166-1 alpha-2)."""
-    return settings.env("HOME_COUNTRY", "CN").upper()
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from services.kit import pagination, settings
+from services.kit import pagination
 from services.kit.db import UnitOfWork
 from services.kit.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from services.kit.events import new_event
@@ -52,11 +52,6 @@ ANNOUNCED = {
     OrderState.DISPUTED: "order.disputed",
 }
 _PROGRESS = (OrderState.ACCEPTED, OrderState.IN_PRODUCTION, OrderState.SHIPPED, OrderState.DELIVERED)
-
-
-def fee_bps_from_env() -> int:
-    """The platform's fee in basis points of an order's total (GANTRY_MARKETPLACE_FEE_BPS)."""
-    return int(settings.env("MARKETPLACE_FEE_BPS", str(DEFAULT_FEE_BPS)))
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from gantry.v1 import registry_pb2_grpc
 
-from services.kit import settings
 from services.kit.grpc_calls import Instrumented
 from services.kit.store import Store
 from services.registry.api.attributes import AttributesApi
@@ -12,6 +11,7 @@ from services.registry.api.credentials import CredentialsApi
 from services.registry.api.devices import DevicesApi
 from services.registry.api.profiles import ProfilesApi
 from services.registry.api.tenants import TenantsApi
+from services.registry.settings import device_reads_gather_seconds
 from services.registry.usecases.attributes import Attributes
 from services.registry.usecases.cache import EvictingCache
 from services.registry.usecases.credentials import Credentials
@@ -37,7 +37,7 @@ class RegistryServicer(
         self.tenancy = Tenancy(store.unit_of_work, cache=self.cache)
         self.profiles = Profiles(store.unit_of_work)
         self.devices = Devices(
-            store.unit_of_work, cache=self.cache, reads_gather_seconds=settings.device_reads_gather_seconds()
+            store.unit_of_work, cache=self.cache, reads_gather_seconds=device_reads_gather_seconds()
         )
         self.credentials = Credentials(store.unit_of_work, cache=self.cache)
         self.attributes = Attributes(store.unit_of_work)

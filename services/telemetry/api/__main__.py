@@ -18,17 +18,16 @@ from services.kit.store import Store
 from services.telemetry.api.ingest import sender
 from services.telemetry.api.readiness import BrokerReadiness, health_report
 from services.telemetry.api.servicer import SERVICE_NAME, TelemetryServicer
-from services.telemetry.batches import READINGS_QUEUE
-from services.telemetry.directory import DIRECTORY_EVENTS
-from services.telemetry.ingest import IngestLimits
-from services.telemetry.retention import default_retention_days
+from services.telemetry.bus import READINGS
+from services.telemetry.settings import IngestLimits, default_retention_days
 from services.telemetry.storage import metadata
+from services.telemetry.usecases.directory import DIRECTORY_EVENTS
 
 
 def main() -> None:
     topology = Topology.from_env()
     publisher = ConfirmingPublisher(settings.amqp_url(), topology)
-    readiness = BrokerReadiness(lambda: publisher.check(READINGS_QUEUE))
+    readiness = BrokerReadiness(lambda: publisher.check(READINGS.name))
     publisher.on_failure = readiness.wake
     store = Store("telemetry", metadata, publisher)
     servicer = TelemetryServicer(store, sender(publisher), default_retention_days(), IngestLimits.from_env())

@@ -12,8 +12,9 @@ from services.kit.bus import ConfirmingPublisher, PublishError, WorkMessage
 from services.kit.errors import FieldViolation, InvalidArgument, Unavailable
 from services.kit.logs import current_request_id
 from services.telemetry import payloads
-from services.telemetry.batches import READINGS_QUEUE, AcceptedBatch
-from services.telemetry.ingest import DeviceInput, Ingest, IngestResult
+from services.telemetry.batches import AcceptedBatch
+from services.telemetry.bus import READINGS
+from services.telemetry.usecases.ingest import DeviceInput, Ingest, IngestResult
 
 
 def _scalar(value: pb.Value) -> Any:
@@ -59,7 +60,7 @@ def sender(publisher: ConfirmingPublisher) -> Callable[[AcceptedBatch], None]:
 
     def send(batch: AcceptedBatch) -> None:
         try:
-            publisher.send(WorkMessage(READINGS_QUEUE, batch.id, batch.encode(), current_request_id()))
+            publisher.send(WorkMessage(READINGS.name, batch.id, batch.encode(), current_request_id()))
         except PublishError as error:
             raise Unavailable("the broker did not confirm the readings; none were accepted") from error
 

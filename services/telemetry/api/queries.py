@@ -15,7 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from services.kit.errors import FieldViolation, InvalidArgument
 from services.kit.protos import enum_name, enum_number, from_timestamp, timestamp
 from services.telemetry.domain import Bucket, ChannelValue, Series
-from services.telemetry.queries import Queries
+from services.telemetry.usecases.readings import Readings
 
 _VALUE_FIELDS = {bool: "bool_value", int: "int_value", float: "float_value", str: "string_value"}
 
@@ -89,17 +89,17 @@ def _series_message(series: Series) -> pb.Series:
 
 
 class QueriesApi:
-    queries: Queries
+    readings: Readings
 
     def GetLatest(self, request: pb.GetLatestRequest, context: grpc.ServicerContext) -> pb.LatestValues:
-        latest = self.queries.get_latest(request.tenant_id, request.device_id)
+        latest = self.readings.get_latest(request.tenant_id, request.device_id)
         return pb.LatestValues(device_id=latest.device_id, values=[reading_message(v) for v in latest.values])
 
     def QueryRange(
         self, request: pb.QueryRangeRequest, context: grpc.ServicerContext
     ) -> pb.QueryRangeResponse:
         start, end = _period(request)
-        page = self.queries.query_range(
+        page = self.readings.query_range(
             request.tenant_id,
             request.device_id,
             list(request.channels),
@@ -115,7 +115,7 @@ class QueriesApi:
 
     def QuerySeries(self, request: pb.QuerySeriesRequest, context: grpc.ServicerContext) -> pb.Series:
         start, end = _period(request)
-        series = self.queries.query_series(
+        series = self.readings.query_series(
             request.tenant_id,
             request.device_id,
             request.channel,
@@ -128,7 +128,7 @@ class QueriesApi:
 
     def ExportCsv(self, request: pb.ExportCsvRequest, context: grpc.ServicerContext) -> Iterator[pb.CsvChunk]:
         start, end = _period(request)
-        chunks = self.queries.export_csv(
+        chunks = self.readings.export_csv(
             request.tenant_id, request.device_id, list(request.channels), start, end
         )
         for data in chunks:

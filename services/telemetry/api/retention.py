@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 from gantry.v1 import telemetry_pb2 as pb
 
-from services.telemetry.retention import Retention
+from services.telemetry.usecases.retention import Retention
 
 
 class RetentionApi:

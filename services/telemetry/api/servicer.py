@@ -7,26 +7,18 @@ from collections.abc import Callable
 from gantry.v1 import telemetry_pb2_grpc
 
 from services.kit.store import Store
-from services.telemetry import storage
 from services.telemetry.api.ingest import IngestApi
 from services.telemetry.api.queries import QueriesApi
 from services.telemetry.api.retention import RetentionApi
 from services.telemetry.batches import AcceptedBatch
-from services.telemetry.ingest import Ingest, IngestLimits
-from services.telemetry.queries import Queries
-from services.telemetry.retention import Retention
-from services.telemetry.rules import DeviceRules
 from services.telemetry.rules_cache import DeviceRulesCache
+from services.telemetry.settings import IngestLimits
+from services.telemetry.usecases.directory import Directory
+from services.telemetry.usecases.ingest import Ingest
+from services.telemetry.usecases.readings import Readings
+from services.telemetry.usecases.retention import Retention
 
 SERVICE_NAME = "gantry.v1.TelemetryService"
-
-
-def rules_loader(store: Store) -> Callable[[str], DeviceRules | None]:
-    def load(device_id: str) -> DeviceRules | None:
-        with store.unit_of_work(read_only=True) as uow:
-            return storage.load_device_rules(uow.connection, device_id)
-
-    return load
 
 
 class TelemetryServicer(IngestApi, QueriesApi, RetentionApi, telemetry_pb2_grpc.TelemetryServiceServicer):
@@ -38,7 +30,7 @@ class TelemetryServicer(IngestApi, QueriesApi, RetentionApi, telemetry_pb2_grpc.
         limits: IngestLimits | None = None,
     ) -> None:
         # Checked on every ingest call; kept fresh by the registry's events (see __main__).
-        self.rules = DeviceRulesCache(rules_loader(store))
+        self.rules = DeviceRulesCache(Directory(store.unit_of_work).device_rules)
         self.retention = Retention(store.unit_of_work, retention_days)
         self.ingest = Ingest(self.rules.get, self.retention.days, send, limits or IngestLimits())
-        self.queries = Queries(store.unit_of_work)
+        self.readings = Readings(store.unit_of_work)

@@ -9,29 +9,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.kit import settings
 from services.kit.errors import FieldViolation, InvalidArgument
 from services.kit.validation import require_uuid
 from services.telemetry.batches import AcceptedBatch
 from services.telemetry.rules import DeviceRules, Reason, Refusal, Scalar
+from services.telemetry.settings import IngestLimits
 
 DAY_MS = 86_400_000
+DEFAULT_LIMITS = IngestLimits()
 
 SampleInput = tuple[int, Mapping[str, Any]]
 DeviceInput = tuple[str, Sequence[SampleInput]]
-
-
-@dataclass(frozen=True)
-class IngestLimits:
-    max_readings: int = 50_000
-    future_skew_ms: int = 300_000
-
-    @classmethod
-    def from_env(cls) -> IngestLimits:
-        return cls(
-            max_readings=int(settings.env("TELEMETRY_MAX_READINGS", str(cls.max_readings))),
-            future_skew_ms=1000 * int(settings.env("TELEMETRY_FUTURE_SKEW_SECONDS", "300")),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +73,7 @@ class Ingest:
         rules: Callable[[str], DeviceRules | None],
         retention_days: Callable[[str], int],
         send: Callable[[AcceptedBatch], None],
-        limits: IngestLimits = IngestLimits(),
+        limits: IngestLimits = DEFAULT_LIMITS,
         now_ms: Callable[[], int] = _now_ms,
     ) -> None:
         self._rules = rules

@@ -7,15 +7,22 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection
 
-from services.kit.db import UnitOfWork
 from services.kit.events import Event
-from services.telemetry import storage
 from services.telemetry.domain import KnownDevice
+from services.telemetry.queries import directory as sql
+from services.telemetry.rules import DeviceRules
+from services.telemetry.usecases import UnitOfWorkFactory
 
 
 class Directory:
-    def __init__(self, unit_of_work: Callable[[], UnitOfWork]) -> None:
+    def __init__(self, unit_of_work: UnitOfWorkFactory) -> None:
         self._unit_of_work = unit_of_work
+
+    def device_rules(self, device_id: str) -> DeviceRules | None:
+        """The rules readings of the device are checked against; None while telemetry
+        does not know the device and its profile version."""
+        with self._unit_of_work(read_only=True) as uow:
+            return sql.load_device_rules(uow.connection, device_id)
 
     def learn(self, event: Event) -> bool:
         """Keeps telemetry's directory in step with a registry event; False when the
@@ -43,7 +50,7 @@ def _registered(connection: Connection, event: Event) -> None:
         data["profile_id"],
         data["profile_version"],
     )
-    storage.add_known_device(connection, device)
+    sql.add_known_device(connection, device)
 
 
 def _changed(connection: Connection, event: Event) -> None:
@@ -55,13 +62,13 @@ def _changed(connection: Connection, event: Event) -> None:
         )
     else:
         aspect, changes = "state", {"state": data["state"]}
-    if not storage.update_known_device(connection, data["device_id"], data["version"], aspect, **changes):
+    if not sql.update_known_device(connection, data["device_id"], data["version"], aspect, **changes):
         raise DeviceNotKnownYet(data["device_id"])
 
 
 def _published(connection: Connection, event: Event) -> None:
     data = event.data
-    storage.add_profile_version(
+    sql.add_profile_version(
         connection, event.tenant_id, data["profile_id"], data["version"], data["channels"]
     )
 

@@ -29,10 +29,8 @@ from sqlalchemy import (
 )
 
 from services.kit.db import UtcDateTime
-from services.telemetry import storage
 from services.telemetry.domain import ChannelValue
-
-readings = storage.readings
+from services.telemetry.storage import readings
 
 # The column each value type is stored in.
 VALUE_COLUMNS = {

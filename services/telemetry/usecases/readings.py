@@ -2,7 +2,7 @@
 
 Every query first finds the device among the tenant's own (another tenant's device is
 NotFound, exactly as one that does not exist) and checks the channels it names against
-the device's profile version; the statements are in reading_statements.py.
+the device's profile version; the statements are in queries/readings.py.
 """
 
 from __future__ import annotations
@@ -12,20 +12,16 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Row,
-    Select,
-)
+from sqlalchemy import Connection, Row, Select
 
 from services.kit import pagination
-from services.kit.db import UnitOfWork
 from services.kit.errors import FieldViolation, InvalidArgument, NotFound
 from services.kit.validation import require_uuid
-from services.telemetry import reading_statements as statements
-from services.telemetry import storage
 from services.telemetry.csv_export import csv_chunks
 from services.telemetry.domain import Bucket, LatestValues, ReadingsPage, Series
+from services.telemetry.queries import directory
+from services.telemetry.queries import readings as statements
+from services.telemetry.usecases import UnitOfWorkFactory
 
 AGGREGATES = ("min", "max", "avg", "count", "first", "last")
 NUMERIC_TYPES = frozenset({"float", "int"})
@@ -45,10 +41,10 @@ _SCALAR_TYPES: dict[str, Callable[[Any], Any]] = {
 }
 
 
-class Queries:
+class Readings:
     """The read side of telemetry: what the query calls of the API answer."""
 
-    def __init__(self, unit_of_work: Callable[..., UnitOfWork]) -> None:
+    def __init__(self, unit_of_work: UnitOfWorkFactory) -> None:
         self._unit_of_work = unit_of_work
 
     def get_latest(self, tenant_id: str, device_id: str) -> LatestValues:
@@ -152,9 +148,9 @@ def _ids(tenant_id: str, device_id: str) -> tuple[str, str]:
 def _channels(connection: Connection, tenant_id: str, device_id: str) -> dict[str, str]:
     """The value type of every channel of the tenant's device, in its profile's order;
     none while telemetry does not know the profile version yet (nothing was accepted then)."""
-    if storage.find_known_device(connection, tenant_id, device_id) is None:
+    if directory.find_known_device(connection, tenant_id, device_id) is None:
         raise NotFound("device not found")
-    rules = storage.load_device_rules(connection, device_id)
+    rules = directory.load_device_rules(connection, device_id)
     return {key: rule.value_type for key, rule in rules.channels.items()} if rules else {}
 
 

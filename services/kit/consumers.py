@@ -1,0 +1,16 @@
+"""The queues a service consumes, declared once in its `bus.py`: its worker's event
+handlers, the processes consuming its work queues and the migration command all read
+these declarations, so that what is declared and what is consumed cannot drift apart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ConsumerQueue:
+    """The durable queue `<namespace>.<name>` of one consumer: bound to `event_types`,
+    or, without any, a work queue that is sent to directly (see `bus.Topology`)."""
+
+    name: str
+    event_types: tuple[str, ...] = ()

@@ -1,0 +1,1 @@
+"""Telemetry's SQL, one module per area: readings, directory, retention, partitions, bulk."""
