@@ -13,7 +13,7 @@ from services.kit.worker import PRUNE_SECONDS, handle_event, worker_base
 from services.marketplace.bus import COMPANIES
 from services.marketplace.storage import metadata
 from services.marketplace.usecases.figures import PlatformFigures
-from services.marketplace.usecases.idempotency import KEEP, forget_older_than
+from services.marketplace.usecases.idempotency import forget_expired
 
 
 class MarketplaceWorker(worker_base("marketplace", metadata)):
@@ -25,5 +25,4 @@ class MarketplaceWorker(worker_base("marketplace", metadata)):
 
     @timer(interval=PRUNE_SECONDS)
     def forget_old_idempotency_keys(self) -> None:
-        with self.store.engine.begin() as connection:
-            forget_older_than(connection, datetime.now(UTC) - KEEP)
+        forget_expired(self.store.unit_of_work, datetime.now(UTC))

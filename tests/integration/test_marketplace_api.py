@@ -26,9 +26,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from services.kit.bus import ConfirmingPublisher
 from services.kit.protos import from_timestamp, timestamp
 from services.kit.store import Store
-from services.marketplace.api.servicer import SERVICE_NAME, MarketplaceServicer, RegistryDevices
-from services.marketplace.usecases.listings import DeviceCheck
-from tests.support.access import code_of, mask, migrated_store, reason_of, violations
+from services.marketplace.api.registry import Registry, RegistryOverGrpc
+from services.marketplace.api.servicer import SERVICE_NAME, MarketplaceServicer
+from tests.support.access import access_server, code_of, mask, migrated_store, reason_of, violations
 from tests.support.marketplace import COMPLETED_ORDER_STATES, marketplace_store
 from tests.support.marketplace import keyed_call as act
 from tests.support.registry import create_profile, devices_server, insert_tenant
@@ -47,24 +47,33 @@ KIND_DEFAULTS: dict[int, dict[str, Any]] = {
 }
 
 
-class Devices:
-    """The registry as most of these tests need it: which tenant owns which device."""
+class FakeRegistry:
+    """The registry as most of these tests need it: which tenants exist, which own which device."""
 
     def __init__(self) -> None:
+        self.tenants: set[str] = set()
         self.owned: set[tuple[str, str]] = set()
 
-    def of(self, tenant: str) -> str:
+    def tenant(self) -> str:
+        tenant = str(uuid.uuid4())
+        self.tenants.add(tenant)
+        return tenant
+
+    def device_of(self, tenant: str) -> str:
         device = str(uuid.uuid4())
         self.owned.add((tenant, device))
         return device
 
-    def __call__(self, tenant: str, device: str) -> bool:
+    def device_belongs(self, tenant: str, device: str) -> bool:
         return (tenant, device) in self.owned
+
+    def tenant_exists(self, tenant: str) -> bool:
+        return tenant in self.tenants
 
 
 @contextmanager
-def marketplace_server(store: Store, device_belongs: DeviceCheck) -> Iterator[Stub]:
-    servicer = MarketplaceServicer(store, device_belongs)
+def marketplace_server(store: Store, registry: Registry) -> Iterator[Stub]:
+    servicer = MarketplaceServicer(store, registry)
     with serving(
         marketplace_pb2_grpc.add_MarketplaceServiceServicer_to_server, servicer, SERVICE_NAME
     ) as channel:
@@ -81,18 +90,14 @@ def market_store(
 
 
 @pytest.fixture
-def devices() -> Devices:
-    return Devices()
+def registry() -> FakeRegistry:
+    return FakeRegistry()
 
 
 @pytest.fixture
-def market(market_store: Store, devices: Devices) -> Iterator[Stub]:
-    with marketplace_server(market_store, devices) as stub:
+def market(market_store: Store, registry: FakeRegistry) -> Iterator[Stub]:
+    with marketplace_server(market_store, registry) as stub:
         yield stub
-
-
-def new_tenant() -> str:
-    return str(uuid.uuid4())
 
 
 def deposit(market: Stub, tenant: str, amount: int, **fields: Any) -> pb.Transfer:
@@ -179,8 +184,10 @@ def states(history: Any) -> list[str]:
     return [pb.OrderState.Name(t.to_state).removeprefix("ORDER_STATE_").lower() for t in history]
 
 
-def test_a_product_sells_from_deposit_to_completion_exact_to_the_fen(market: Stub) -> None:
-    buyer, seller = new_tenant(), new_tenant()
+def test_a_product_sells_from_deposit_to_completion_exact_to_the_fen(
+    market: Stub, registry: FakeRegistry
+) -> None:
+    buyer, seller = registry.tenant(), registry.tenant()
     assert deposit(market, buyer, 100_000).amount == 100_000
     listing = publish(market, create_listing(market, seller))
     assert (listing.status, listing.version, listing.stock) == (pb.LISTING_STATUS_PUBLISHED, 2, 10)
@@ -234,8 +241,10 @@ def test_a_product_sells_from_deposit_to_completion_exact_to_the_fen(market: Stu
     assert [(d.day, len(d.currencies)) for d in stats.days] == [(stats.to_day, 1)]
 
 
-def test_a_listing_is_edited_by_its_mask_and_listed_by_its_seller_page_by_page(market: Stub) -> None:
-    seller = new_tenant()
+def test_a_listing_is_edited_by_its_mask_and_listed_by_its_seller_page_by_page(
+    market: Stub, registry: FakeRegistry
+) -> None:
+    seller = registry.tenant()
     first = create_listing(market, seller, description="kept")
     second = create_listing(market, seller, kind=pb.LISTING_KIND_CAPABILITY)
     changed = market.UpdateListing(
@@ -264,8 +273,8 @@ def test_a_listing_is_edited_by_its_mask_and_listed_by_its_seller_page_by_page(m
     assert list(paused.listings) == []
 
 
-def test_an_rfq_quoted_and_accepted_becomes_an_order(market: Stub) -> None:
-    buyer, seller, rival = new_tenant(), new_tenant(), new_tenant()
+def test_an_rfq_quoted_and_accepted_becomes_an_order(market: Stub, registry: FakeRegistry) -> None:
+    buyer, seller, rival = registry.tenant(), registry.tenant(), registry.tenant()
     deposit(market, buyer, 50_000)
     rfq = post_rfq(market, buyer)
     assert rfq.status == pb.RFQ_STATUS_OPEN
@@ -297,8 +306,8 @@ def test_an_rfq_quoted_and_accepted_becomes_an_order(market: Stub) -> None:
     assert code_of(lambda: market.WithdrawQuote(withdraw)) == grpc.StatusCode.FAILED_PRECONDITION
 
 
-def test_a_cancelled_rfq_rejects_its_quotes_and_takes_no_more(market: Stub) -> None:
-    buyer, seller, late = new_tenant(), new_tenant(), new_tenant()
+def test_a_cancelled_rfq_rejects_its_quotes_and_takes_no_more(market: Stub, registry: FakeRegistry) -> None:
+    buyer, seller, late = registry.tenant(), registry.tenant(), registry.tenant()
     rfq = post_rfq(market, buyer, currency="EUR")
     withdrawn = submit_quote(market, seller, rfq, 9_000)
     assert market.WithdrawQuote(pb.WithdrawQuoteRequest(tenant_id=seller, quote_id=withdrawn.id)).status == (
@@ -318,12 +327,12 @@ def test_a_cancelled_rfq_rejects_its_quotes_and_takes_no_more(market: Stub) -> N
 
 
 def test_capacity_hours_are_opened_booked_by_an_order_and_freed_by_its_cancellation(
-    market: Stub, devices: Devices
+    market: Stub, registry: FakeRegistry
 ) -> None:
-    seller, buyer, rival = new_tenant(), new_tenant(), new_tenant()
+    seller, buyer, rival = registry.tenant(), registry.tenant(), registry.tenant()
     for tenant in (buyer, rival):
         deposit(market, tenant, 100_000)
-    device = devices.of(seller)
+    device = registry.device_of(seller)
     listing = create_listing(market, seller, pb.LISTING_KIND_CAPACITY, device_id=device, price=8_000)
     assert listing.device_id == device
     listing = publish(market, listing)
@@ -357,8 +366,8 @@ def test_capacity_hours_are_opened_booked_by_an_order_and_freed_by_its_cancellat
     assert taken().buyer_id == rival
 
 
-def test_the_operator_rules_on_a_dispute_and_reads_the_order(market: Stub) -> None:
-    buyer, seller = new_tenant(), new_tenant()
+def test_the_operator_rules_on_a_dispute_and_reads_the_order(market: Stub, registry: FakeRegistry) -> None:
+    buyer, seller = registry.tenant(), registry.tenant()
     deposit(market, buyer, 20_000)
     listing = publish(market, create_listing(market, seller, pb.LISTING_KIND_CAPABILITY, price=10_000))
     order = act(market, "PlaceOrder", buyer, listing_id=listing.id, quantity=1)
@@ -378,8 +387,8 @@ def test_the_operator_rules_on_a_dispute_and_reads_the_order(market: Stub) -> No
     assert list(market.CheckLedger(pb.CheckLedgerRequest()).imbalances) == []
 
 
-def test_a_retried_call_with_its_key_has_one_effect(market: Stub) -> None:
-    buyer, seller = new_tenant(), new_tenant()
+def test_a_retried_call_with_its_key_has_one_effect(market: Stub, registry: FakeRegistry) -> None:
+    buyer, seller = registry.tenant(), registry.tenant()
     first = deposit(market, buyer, 30_000, idempotency_key="top-up-1")
     assert deposit(market, buyer, 30_000, idempotency_key="top-up-1") == first
     listing = publish(market, create_listing(market, seller))
@@ -411,7 +420,7 @@ def test_the_registry_decides_whose_device_a_capacity_listing_sells(
     with (
         migrated_store(f"sqlite:///{tmp_path / 'registry.db'}", publisher) as registry_store,
         devices_server(registry_store) as registry,
-        marketplace_server(market_store, RegistryDevices(registry)) as market,
+        marketplace_server(market_store, RegistryOverGrpc(registry)) as market,
     ):
         owner, other = insert_tenant(registry_store), insert_tenant(registry_store)
         profile = create_profile(registry, owner)
@@ -427,6 +436,24 @@ def test_the_registry_decides_whose_device_a_capacity_listing_sells(
             assert set(violations(refused)) == {"device_id"}
 
 
+def test_money_credited_to_no_registered_company_is_refused_and_nothing_moves(
+    market_store: Store, publisher: ConfirmingPublisher, tmp_path: Path
+) -> None:
+    with (
+        migrated_store(f"sqlite:///{tmp_path / 'registry.db'}", publisher) as registry_store,
+        access_server(registry_store) as registry,
+        marketplace_server(market_store, RegistryOverGrpc(registry)) as market,
+    ):
+        company, nobody = insert_tenant(registry_store), str(uuid.uuid4())
+        assert deposit(market, company, 5_000).amount == 5_000
+
+        assert set(violations(lambda: deposit(market, nobody, 5_000))) == {"credit_tenant_id"}
+
+        assert list(market.GetAccounts(pb.GetAccountsRequest(tenant_id=nobody)).accounts) == []
+        platform = {a.kind: a for a in market.GetAccounts(pb.GetAccountsRequest()).accounts}
+        assert platform[pb.ACCOUNT_KIND_EXTERNAL].debits_posted == 5_000
+
+
 def test_a_registry_that_cannot_answer_makes_the_call_unavailable(market_store: Store) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -434,10 +461,10 @@ def test_a_registry_that_cannot_answer_makes_the_call_unavailable(market_store: 
     with (
         grpc.insecure_channel(f"127.0.0.1:{closed_port}") as channel,
         marketplace_server(
-            market_store, RegistryDevices(registry_pb2_grpc.RegistryServiceStub(channel))
+            market_store, RegistryOverGrpc(registry_pb2_grpc.RegistryServiceStub(channel))
         ) as market,
     ):
-        seller = new_tenant()
+        seller = str(uuid.uuid4())
         listing = partial(
             create_listing, market, seller, pb.LISTING_KIND_CAPACITY, device_id=str(uuid.uuid4())
         )
@@ -463,11 +490,11 @@ class Scene:
 
 
 @pytest.fixture
-def scene(market: Stub, devices: Devices) -> Scene:
-    buyer, seller, stranger = new_tenant(), new_tenant(), new_tenant()
+def scene(market: Stub, registry: FakeRegistry) -> Scene:
+    buyer, seller, stranger = registry.tenant(), registry.tenant(), registry.tenant()
     deposit(market, buyer, 10_000)
     product = publish(market, create_listing(market, seller))
-    draft = create_listing(market, seller, pb.LISTING_KIND_CAPACITY, device_id=devices.of(seller))
+    draft = create_listing(market, seller, pb.LISTING_KIND_CAPACITY, device_id=registry.device_of(seller))
     order = act(market, "PlaceOrder", buyer, listing_id=product.id, quantity=1)
     product = market.GetListing(pb.GetListingRequest(tenant_id=seller, listing_id=product.id))
     rfq = post_rfq(market, buyer)

@@ -19,7 +19,7 @@ from services.kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.kit.store import Store
 from services.marketplace.domain.ledger import MAX_AMOUNT, PLATFORM, AccountKind, InsufficientFunds
 from services.marketplace.storage import ledger_accounts, ledger_transfers
-from services.marketplace.usecases.idempotency import KEEP, KeyReused, forget_older_than
+from services.marketplace.usecases.idempotency import KEEP, KeyReused, forget_expired
 from services.marketplace.usecases.ledger import Ledger, Leg, Movement
 from tests.support.backends import postgres_database
 from tests.support.marketplace import marketplace_store
@@ -246,7 +246,6 @@ def test_idempotency_records_are_forgotten_after_they_are_kept(
         ledger = Ledger(store.unit_of_work, clock=lambda: long_ago)
         tenant = str(uuid.uuid4())
         ledger.deposit(move("old-key"), tenant, "CNY", 10)
-        with store.engine.begin() as connection:
-            assert forget_older_than(connection, datetime.now(UTC) - KEEP) == 1
+        assert forget_expired(store.unit_of_work, datetime.now(UTC)) == 1
         ledger.deposit(move("old-key"), tenant, "CNY", 10)
         assert balances(ledger, tenant) == {"available/CNY": 20}

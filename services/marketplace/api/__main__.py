@@ -1,7 +1,7 @@
 """Runs the marketplace's `-api` process: python -m services.marketplace.api
 
 Beside its store and event publisher, the process holds one channel to the registry,
-which it asks whose devices capacity listings may sell.
+which it asks whose devices capacity listings may sell and which tenants exist.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from services.kit import grpc_server, settings
 from services.kit.bus import ConfirmingPublisher, Topology
 from services.kit.grpc_calls import Instrumented
 from services.kit.store import Store
-from services.marketplace.api.servicer import SERVICE_NAME, MarketplaceServicer, RegistryDevices
+from services.marketplace.api.registry import RegistryOverGrpc
+from services.marketplace.api.servicer import SERVICE_NAME, MarketplaceServicer
 from services.marketplace.storage import metadata
 
 
@@ -21,7 +22,7 @@ def main() -> None:
     publisher = ConfirmingPublisher(settings.amqp_url(), Topology.from_env())
     store = Store("marketplace", metadata, publisher)
     registry = grpc.insecure_channel(settings.grpc_target("registry"))
-    servicer = MarketplaceServicer(store, RegistryDevices(registry_pb2_grpc.RegistryServiceStub(registry)))
+    servicer = MarketplaceServicer(store, RegistryOverGrpc(registry_pb2_grpc.RegistryServiceStub(registry)))
 
     def register(server: Instrumented) -> None:
         marketplace_pb2_grpc.add_MarketplaceServiceServicer_to_server(servicer, server)

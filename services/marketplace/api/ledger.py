@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 from gantry.v1 import marketplace_pb2 as pb
 
-from services.kit.errors import FailedPrecondition
+from services.kit.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from services.kit.validation import require_uuid
 from services.marketplace.api.messages import (
     account_message,
@@ -13,6 +13,7 @@ from services.marketplace.api.messages import (
     tenant_or_operator,
     transfer_message,
 )
+from services.marketplace.api.registry import Registry
 from services.marketplace.domain.ledger import PLATFORM, require_amount
 from services.marketplace.usecases.ledger import Ledger, Movement
 from services.marketplace.usecases.orders import Command
@@ -32,11 +33,15 @@ def _amount(request: pb.DepositRequest | pb.WithdrawRequest) -> int:
 
 class LedgerApi:
     ledger: Ledger
+    registry: Registry
 
     def Deposit(self, request: pb.DepositRequest, context: grpc.ServicerContext) -> pb.Transfer:
         if request.tenant_id:
             raise FailedPrecondition("only the operator records deposits")
         tenant_id = require_uuid(request.credit_tenant_id, "credit_tenant_id")
+        # Money credited to no company would sit in an account nobody can spend or see.
+        if not self.registry.tenant_exists(tenant_id):
+            raise InvalidArgument([FieldViolation("credit_tenant_id", "no registered company has this id")])
         transfer = self.ledger.deposit(
             _movement(request, None), tenant_id, request.currency, _amount(request)
         )

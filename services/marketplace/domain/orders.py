@@ -93,11 +93,20 @@ class Order:
         """This order in `state`; FailedPrecondition when the lifecycle forbids the move
         or `role` may not make it."""
         allowed = MOVES.get((self.state, state))
-        if allowed is None:
-            raise FailedPrecondition(f"a {self.state} order cannot become {state}")
-        if role not in allowed:
-            raise FailedPrecondition(f"the {role} cannot make a {self.state} order {state}")
-        return replace(self, state=state, version=self.version + 1, updated_at=now)
+        if allowed is not None and role in allowed:
+            return replace(self, state=state, version=self.version + 1, updated_at=now)
+        raise FailedPrecondition(_refusal(self.state, state, role))
+
+
+def _refusal(current: OrderState, state: OrderState, role: Role) -> str:
+    """Why `role` may not move an order from `current` to `state`, and what would allow it."""
+    into = {source: roles for (source, target), roles in MOVES.items() if target == state}
+    movers = set().union(*into.values()) if into else set()
+    if role not in movers:
+        who = " or ".join(sorted(movers)) or "no one"
+        return f"only the {who} may make an order {state}; this one is {current}"
+    sources = sorted(source for source, roles in into.items() if role in roles)
+    return f"a {current} order cannot become {state}; only a {' or '.join(sources)} one can"
 
 
 def line_amount(quantity: int, unit_price: int) -> int:

@@ -17,34 +17,16 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Connection, bindparam, delete, select, tuple_, update
+from sqlalchemy import Connection
 
-from services.kit.db import driver_connection, insert_if_absent, insert_ignoring_duplicates
 from services.kit.errors import FailedPrecondition, FieldViolation, InvalidArgument
-from services.marketplace.storage import idempotency_records as records
+from services.marketplace.queries import idempotency as queries
+from services.marketplace.usecases import UnitOfWorkFactory
 
 KEEP = timedelta(hours=48)
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 Result = TypeVar("Result")
-
-# Many claims in one statement on PostgreSQL, straight through the driver: arrays, not
-# one row per parameter set. Inserted in the order given. The claims are prepared (an
-# insert's plan does not depend on the table's size); the results' update, which joins
-# the table with the arrays, is planned at each execution (see queries/ledger.py).
-_CLAIM_PG = """
-INSERT INTO idempotency_records (scope, key, request_hash, created_at)
-SELECT scope, key, request_hash, %(now)s
-FROM unnest(%(scopes)b::text[], %(keys)b::text[], %(hashes)b::text[]) WITH ORDINALITY
-    AS c(scope, key, request_hash, position)
-ORDER BY position
-ON CONFLICT DO NOTHING
-RETURNING scope, key"""
-_RECORD_PG = """
-UPDATE idempotency_records AS r SET result = c.result
-FROM unnest(%(scopes)b::text[], %(keys)b::text[], %(hashes)b::text[], %(results)b::text[])
-    AS c(scope, key, request_hash, result)
-WHERE r.scope = c.scope AND r.key = c.key"""
 
 
 class KeyReused(FailedPrecondition):
@@ -75,14 +57,9 @@ class Claim:
     def of(cls, scope: str, key: str, request: dict[str, Any]) -> Claim:
         return cls(scope, require_key(key), request_hash(request))
 
-    def row(self, now: datetime) -> dict[str, Any]:
-        return {
-            "scope": self.scope,
-            "key": self.key,
-            "request_hash": self.request_hash,
-            "result": None,
-            "created_at": now,
-        }
+    @property
+    def as_key(self) -> queries.ClaimKey:
+        return (self.scope, self.key, self.request_hash)
 
 
 def once(
@@ -98,7 +75,7 @@ def once(
     """`run()`'s result, or the result of the first request with this key; True when
     `run` ran (the caller then commits), False when the result is replayed."""
     claim = Claim.of(scope, key, request)
-    if not insert_if_absent(connection, records, claim.row(now)):
+    if not queries.claim_one(connection, claim.as_key, now):
         return replay(connection, claim, decode), False
     result = run()
     record(connection, [(claim, encode(result))])
@@ -109,32 +86,13 @@ def claim_all(connection: Connection, claims: Sequence[Claim], now: datetime) ->
     """The claims taken here; the others' keys were taken first. Keys are taken in one
     order, so that two transactions claiming several keys never wait for each other."""
     ordered = sorted(claims, key=lambda claim: (claim.scope, claim.key))
-    if connection.dialect.name == "postgresql":
-        params = {**_columns(ordered), "now": now}
-        taken = set(driver_connection(connection).execute(_CLAIM_PG, params, prepare=True))
-        return {claim for claim in ordered if (claim.scope, claim.key) in taken}
-    if insert_ignoring_duplicates(connection, records, [claim.row(now) for claim in ordered]) == len(ordered):
-        return set(ordered)
-    # A record has no result only until the transaction of its claim ends: those seen
-    # without one are this transaction's.
-    keys = tuple_(records.c.scope, records.c.key)
-    ours = set(
-        connection.execute(
-            select(records.c.scope, records.c.key).where(
-                keys.in_([(claim.scope, claim.key) for claim in ordered]), records.c.result.is_(None)
-            )
-        ).tuples()
-    )
-    return {claim for claim in ordered if (claim.scope, claim.key) in ours}
+    taken = queries.claim_in_order(connection, [claim.as_key for claim in ordered], now)
+    return {claim for claim in ordered if (claim.scope, claim.key) in taken}
 
 
 def replay(connection: Connection, claim: Claim, decode: Callable[[Any], Result]) -> Result:
     """The result of the first request with the claim's key; KeyReused if it differed."""
-    found = connection.execute(
-        select(records.c.request_hash, records.c.result).where(
-            records.c.scope == claim.scope, records.c.key == claim.key
-        )
-    ).one()
+    found = queries.first_request(connection, claim.scope, claim.key)
     if found.request_hash != claim.request_hash:
         raise KeyReused("this idempotency key was used with another request")
     return decode(orjson.loads(found.result))
@@ -142,36 +100,19 @@ def replay(connection: Connection, claim: Claim, decode: Callable[[Any], Result]
 
 def record(connection: Connection, results: Sequence[tuple[Claim, Any]]) -> None:
     """Keeps the (JSON-ready) result of each request claimed in this transaction."""
-    encoded = [orjson.dumps(result).decode() for _, result in results]
-    if connection.dialect.name == "postgresql":
-        params = {**_columns([claim for claim, _ in results]), "results": encoded}
-        driver_connection(connection).execute(_RECORD_PG, params, prepare=False)
-        return
-    connection.execute(
-        update(records)
-        .where(records.c.scope == bindparam("claim_scope"), records.c.key == bindparam("claim_key"))
-        .values(result=bindparam("encoded")),
-        [
-            {"claim_scope": claim.scope, "claim_key": claim.key, "encoded": result}
-            for (claim, _), result in zip(results, encoded, strict=True)
-        ],
+    queries.keep_results(
+        connection, [(claim.as_key, orjson.dumps(result).decode()) for claim, result in results]
     )
 
 
 def release(connection: Connection, claims: Sequence[Claim]) -> None:
     """Frees the keys of requests that failed in a transaction that commits others."""
-    if claims:
-        keys = tuple_(records.c.scope, records.c.key)
-        connection.execute(delete(records).where(keys.in_([(claim.scope, claim.key) for claim in claims])))
+    queries.free(connection, [(claim.scope, claim.key) for claim in claims])
 
 
-def _columns(claims: Sequence[Claim]) -> dict[str, list[str]]:
-    return {
-        "scopes": [claim.scope for claim in claims],
-        "keys": [claim.key for claim in claims],
-        "hashes": [claim.request_hash for claim in claims],
-    }
-
-
-def forget_older_than(connection: Connection, cutoff: datetime) -> int:
-    return connection.execute(delete(records).where(records.c.created_at < cutoff)).rowcount
+def forget_expired(unit_of_work: UnitOfWorkFactory, now: datetime) -> int:
+    """Forgets the records older than KEEP: no retry comes that late. How many there were."""
+    with unit_of_work() as uow:
+        forgotten = queries.forget_older_than(uow.connection, now - KEEP)
+        uow.commit()
+    return forgotten

@@ -14,14 +14,11 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
-
 from services.kit import pagination
 from services.kit.db import UnitOfWork
 from services.kit.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from services.kit.events import new_event
 from services.kit.validation import require_uuid
-from services.marketplace.domain.catalogue import ListingKind, ListingStatus
 from services.marketplace.domain.ledger import PLATFORM, AccountKind
 from services.marketplace.domain.orders import (
     Order,
@@ -30,15 +27,20 @@ from services.marketplace.domain.orders import (
     Role,
     Settlement,
     fee_of,
-    line_amount,
 )
-from services.marketplace.queries import listings as listing_queries
 from services.marketplace.queries import orders as queries
 from services.marketplace.queries import rfqs as rfq_queries
-from services.marketplace.queries.ledger import locked_accounts
 from services.marketplace.usecases import Clock, UnitOfWorkFactory, utc_now
 from services.marketplace.usecases.idempotency import once
-from services.marketplace.usecases.ledger import Leg, Movement, move_money, posted_event, resolve_pending
+from services.marketplace.usecases.ledger import (
+    Leg,
+    Movement,
+    move_money,
+    posted_event,
+    release_escrow,
+    resolve_pending,
+)
+from services.marketplace.usecases.reservations import release, reserve
 
 DEFAULT_FEE_BPS = 200
 MAX_QUANTITY = 1_000_000_000
@@ -99,7 +101,7 @@ class Orders:
 
         def run(uow: UnitOfWork, now: datetime) -> Order:
             order_id = str(uuid.uuid4())
-            line = self._reserve(uow.connection, buyer, listing_id, quantity, list(slots), order_id)
+            line = reserve(uow.connection, buyer, listing_id, quantity, list(slots), order_id)
             return self._open(uow, command, order_id, buyer, line, now)
 
         return self._once(command, request, run)
@@ -169,7 +171,7 @@ class Orders:
                 resolve_pending(
                     uow.connection, command.movement(order.id), order.escrow_transfer_id, False, None, now
                 )
-            _release(uow.connection, order)
+            release(uow.connection, order)
             return cancelled
 
         return self._change(command, order_id, "cancel", change)
@@ -213,29 +215,6 @@ class Orders:
             found, limit, lambda last: [last.created_at.isoformat(), last.id], listing
         )
 
-    def _reserve(
-        self,
-        connection: Connection,
-        buyer: str,
-        listing_id: str,
-        quantity: int,
-        slots: list[datetime],
-        order_id: str,
-    ) -> tuple[str, str, OrderLine]:
-        """The seller, currency and line of an order of a listing, its stock or slots taken."""
-        listing = listing_queries.lock_listing(connection, listing_id)
-        if listing is None or listing.status != ListingStatus.PUBLISHED:
-            raise NotFound("listing not found")
-        if listing.seller_id == buyer:
-            raise FailedPrecondition("cannot buy from yourself")
-        if quantity < listing.min_order_quantity:
-            raise InvalidArgument([FieldViolation("quantity", f"at least {listing.min_order_quantity}")])
-        _take(connection, listing.kind, listing_id, quantity, slots, order_id)
-        line = OrderLine(
-            1, listing_id, listing.title, quantity, listing.price, line_amount(quantity, listing.price)
-        )
-        return listing.seller_id, listing.currency, line
-
     def _open(
         self,
         uow: UnitOfWork,
@@ -272,20 +251,14 @@ class Orders:
         announcing every transfer posted."""
         if not order.escrow_transfer_id:
             raise FailedPrecondition("the order holds no escrow")
-        movement = command.movement(order.id)
         escrow = (order.buyer_id, ESCROW)
-        legs = [
+        payouts = [
             Leg(escrow, (order.buyer_id, AVAILABLE), split.refund, "order_refund"),
             Leg(escrow, (order.seller_id, AVAILABLE), split.to_seller, "order_release"),
             Leg(escrow, (PLATFORM, AccountKind.FEE_REVENUE), split.fee, "platform_fee"),
         ]
-        # Every account the settlement touches, locked at once in the ledger's order before
-        # any is locked alone: a later, narrower lock must never reach back for a lower id.
-        touched = {(*side, order.currency) for leg in legs for side in (leg.debit, leg.credit)}
-        locked_accounts(uow.connection, touched, now)
-        posted = [resolve_pending(uow.connection, movement, order.escrow_transfer_id, True, None, now)]
-        posted += move_money(
-            uow.connection, movement, order.currency, [leg for leg in legs if leg.amount > 0], now
+        posted = release_escrow(
+            uow.connection, command.movement(order.id), order.escrow_transfer_id, order.currency, payouts, now
         )
         for transfer in posted:
             uow.emit(posted_event(transfer))
@@ -359,35 +332,6 @@ def _role(order: Order | None, command: Command) -> Role:
     if role is None:
         raise NotFound("order not found")
     return role
-
-
-def _take(
-    connection: Connection,
-    kind: ListingKind,
-    listing_id: str,
-    quantity: int,
-    slots: list[datetime],
-    order_id: str,
-) -> None:
-    """Takes the stock or books the slots an order needs, or fails leaving them as they were."""
-    if kind != ListingKind.CAPACITY and slots:
-        raise InvalidArgument([FieldViolation("slots", "only capacity listings are booked by slot")])
-    if kind == ListingKind.PRODUCT and not listing_queries.take_stock(connection, listing_id, quantity):
-        raise FailedPrecondition("not enough stock")
-    if kind == ListingKind.CAPACITY:
-        if len(set(slots)) != quantity:
-            raise InvalidArgument([FieldViolation("slots", "one distinct slot per hour ordered")])
-        if not listing_queries.book_slots(connection, listing_id, slots, order_id):
-            raise FailedPrecondition("a slot is already booked or not offered")
-
-
-def _release(connection: Connection, order: Order) -> None:
-    """Gives back what a cancelled order held: product stock and capacity slots."""
-    for line in queries.lines_of(connection, order.id):
-        listing = listing_queries.lock_listing(connection, line.listing_id) if line.listing_id else None
-        if listing is not None and listing.kind == ListingKind.PRODUCT:
-            listing_queries.return_stock(connection, line.listing_id, line.quantity)
-    listing_queries.free_slots(connection, order.id)
 
 
 def _announced(order: Order) -> Any:

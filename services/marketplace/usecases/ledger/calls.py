@@ -9,7 +9,6 @@ event in the outbox of its transaction.
 
 from __future__ import annotations
 
-import uuid
 from collections import ChainMap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,8 +19,7 @@ from sqlalchemy import Connection
 
 from services.kit.batching import Batcher
 from services.kit.db import pipelined
-from services.kit.errors import FailedPrecondition, FieldViolation, GantryError, InvalidArgument, NotFound
-from services.kit.events import Event, new_event
+from services.kit.errors import GantryError
 from services.kit.logs import current_request_id
 from services.kit.validation import require_uuid
 from services.marketplace.domain.ledger import (
@@ -30,7 +28,6 @@ from services.marketplace.domain.ledger import (
     AccountKind,
     Transfer,
     TransferKind,
-    apply,
     require_amount,
     require_currency,
 )
@@ -38,35 +35,19 @@ from services.marketplace.queries import ledger as queries
 from services.marketplace.queries.ledger import AccountRef
 from services.marketplace.usecases import Clock, UnitOfWorkFactory, utc_now
 from services.marketplace.usecases.idempotency import Claim, claim_all, once, record, release, replay
-
-MAX_LEGS = 16
-# Transfer calls committed in one transaction at most.
-MAX_BATCH = 64
-MAX_REASON = 500
-CODES = frozenset(
-    {"deposit", "withdrawal", "order_funding", "order_release", "platform_fee", "order_refund", "adjustment"}
+from services.marketplace.usecases.ledger.postings import (
+    Leg,
+    Movement,
+    planned,
+    posted_event,
+    posts,
+    require_legs,
+    require_movement,
+    resolve_pending,
 )
 
-
-@dataclass(frozen=True)
-class Leg:
-    """One transfer of a linked batch: from the debit account to the credit account."""
-
-    debit: tuple[str, AccountKind]
-    credit: tuple[str, AccountKind]
-    amount: int
-    code: str
-    pending: bool = False
-
-
-@dataclass(frozen=True)
-class Movement:
-    """Who moves money, why, and under which idempotency key."""
-
-    actor: str
-    reason: str
-    idempotency_key: str
-    order_id: str | None = None
+# Transfer calls committed in one transaction at most.
+MAX_BATCH = 64
 
 
 @dataclass(eq=False)
@@ -140,8 +121,8 @@ class Ledger:
     def transfer(self, movement: Movement, currency: str, legs: Sequence[Leg]) -> list[Transfer]:
         """Makes every leg or none, in one currency, once per idempotency key."""
         currency = require_currency(currency)
-        _require_movement(movement)
-        _require_legs(legs)
+        require_movement(movement)
+        require_legs(legs)
         request = {
             "op": "transfer",
             "currency": currency,
@@ -156,7 +137,7 @@ class Ledger:
     def resolve(self, movement: Movement, pending_id: str, post: bool, amount: int | None = None) -> Transfer:
         """Posts (in full, or `amount` of it) or voids a pending transfer, once."""
         pending_id = require_uuid(pending_id, "pending_id")
-        _require_movement(movement)
+        require_movement(movement)
         if amount is not None:
             require_amount(amount)
         request = {"op": "post" if post else "void", "pending_id": pending_id, "amount": amount}
@@ -165,7 +146,7 @@ class Ledger:
 
             def run() -> list[Transfer]:
                 made = resolve_pending(uow.connection, movement, pending_id, post, amount, now)
-                if _posts(made):
+                if posts(made):
                     uow.emit(posted_event(made))
                 return [made]
 
@@ -264,64 +245,12 @@ def _save(
         (posted_event(transfer), call.request_id)
         for call, made_by_call in made.items()
         for transfer in made_by_call
-        if _posts(transfer)
+        if posts(transfer)
     ]
     results = [(call.claim, _encode_transfers(made_by_call)) for call, made_by_call in made.items()]
     with pipelined(connection):
         queries.save_moves(connection, list(changed.values()), transfers, announced)
         record(connection, results)
-
-
-def posted_event(transfer: Transfer) -> Event:
-    data = {
-        "transfer_id": transfer.id,
-        "kind": transfer.kind.value,
-        "code": transfer.code,
-        "currency": transfer.currency,
-        "amount": transfer.amount,
-        "order_id": transfer.order_id,
-    }
-    return new_event("ledger.transfer_posted", None, data)
-
-
-def _posts(transfer: Transfer) -> bool:
-    """A transfer that moves money for good, announced: not a hold, nor its void."""
-    return transfer.kind in (TransferKind.SINGLE, TransferKind.POST)
-
-
-def _require_movement(movement: Movement) -> None:
-    if not movement.actor or len(movement.actor) > 64:
-        raise InvalidArgument([FieldViolation("actor", "1 to 64 characters")])
-    if not 0 < len(movement.reason) <= MAX_REASON or not movement.reason.isprintable():
-        raise InvalidArgument([FieldViolation("reason", f"1 to {MAX_REASON} printable characters")])
-    if movement.order_id is not None:
-        require_uuid(movement.order_id, "order_id")
-
-
-def _require_legs(legs: Sequence[Leg]) -> None:
-    if not 0 < len(legs) <= MAX_LEGS:
-        raise InvalidArgument([FieldViolation("legs", f"1 to {MAX_LEGS} transfers")])
-    for index, leg in enumerate(legs):
-        require_amount(leg.amount, f"legs[{index}].amount")
-        if leg.code not in CODES:
-            raise InvalidArgument(
-                [FieldViolation(f"legs[{index}].code", f"one of {', '.join(sorted(CODES))}")]
-            )
-        if leg.debit == leg.credit:
-            raise InvalidArgument(
-                [FieldViolation(f"legs[{index}].credit", "must differ from the debit account")]
-            )
-        for side, (owner, kind) in (("debit", leg.debit), ("credit", leg.credit)):
-            _require_owner(owner, kind, f"legs[{index}].{side}")
-
-
-def _require_owner(owner: str, kind: AccountKind, field: str) -> None:
-    """Tenants hold available and escrow accounts; the platform its fee revenue and the external account."""
-    if kind in (AccountKind.FEE_REVENUE, AccountKind.EXTERNAL):
-        if owner != PLATFORM:
-            raise InvalidArgument([FieldViolation(field, f"a {kind} account is the platform's")])
-    else:
-        require_uuid(owner, field)
 
 
 def _leg_request(leg: Leg) -> dict[str, Any]:
@@ -346,85 +275,3 @@ def _decode_transfers(data: list[dict[str, Any]]) -> list[Transfer]:
         )
         for t in data
     ]
-
-
-def move_money(
-    connection: Connection, movement: Movement, currency: str, legs: Sequence[Leg], now: datetime
-) -> list[Transfer]:
-    """Makes every leg or none, inside the caller's transaction (which a failure must roll
-    back): the accounts are locked, checked and saved, the transfers appended."""
-    refs = [ref for leg in legs for ref in ((*leg.debit, currency), (*leg.credit, currency))]
-    made, changed = planned(queries.locked_accounts(connection, refs, now), movement, currency, legs, now)
-    queries.save_moves(connection, list(changed.values()), made)
-    return made
-
-
-def planned(
-    accounts: Mapping[AccountRef, Account],
-    movement: Movement,
-    currency: str,
-    legs: Sequence[Leg],
-    now: datetime,
-) -> tuple[list[Transfer], dict[AccountRef, Account]]:
-    """The transfers of `legs` and the accounts as they leave them, `accounts` untouched;
-    InsufficientFunds (or InvalidArgument on overflow) if any leg cannot be made."""
-    batch_id = str(uuid.uuid4()) if len(legs) > 1 else None
-    changed: dict[AccountRef, Account] = {}
-    made = []
-    for leg in legs:
-        debit_ref, credit_ref = (*leg.debit, currency), (*leg.credit, currency)
-        kind = TransferKind.PENDING if leg.pending else TransferKind.SINGLE
-        transfer = Transfer(
-            str(uuid.uuid4()),
-            kind,
-            accounts[debit_ref].id,
-            accounts[credit_ref].id,
-            leg.amount,
-            currency,
-            leg.code,
-            movement.reason,
-            movement.actor,
-            now,
-            batch_id=batch_id,
-            order_id=movement.order_id,
-        )
-        debit = changed.get(debit_ref, accounts[debit_ref])
-        credit = changed.get(credit_ref, accounts[credit_ref])
-        changed[debit_ref], changed[credit_ref] = apply(transfer, debit, credit)
-        made.append(transfer)
-    return made, changed
-
-
-def resolve_pending(
-    connection: Connection, movement: Movement, pending_id: str, post: bool, amount: int | None, now: datetime
-) -> Transfer:
-    """Posts or voids a pending transfer inside the caller's transaction."""
-    pending = queries.find_transfer(connection, pending_id)
-    if pending is None or pending.kind != TransferKind.PENDING:
-        raise NotFound("no such pending transfer")
-    accounts = queries.locked_accounts_by_id(
-        connection, [pending.debit_account_id, pending.credit_account_id]
-    )
-    # Checked under the accounts' locks, so that two resolutions cannot both pass.
-    if queries.resolution_of(connection, pending_id) is not None:
-        raise FailedPrecondition("the pending transfer was already posted or voided")
-    kind = TransferKind.POST if post else TransferKind.VOID
-    transfer = Transfer(
-        str(uuid.uuid4()),
-        kind,
-        pending.debit_account_id,
-        pending.credit_account_id,
-        amount if post and amount is not None else pending.amount,
-        pending.currency,
-        pending.code,
-        movement.reason,
-        movement.actor,
-        now,
-        pending_id=pending_id,
-        order_id=pending.order_id,
-    )
-    debit, credit = apply(
-        transfer, accounts[pending.debit_account_id], accounts[pending.credit_account_id], pending
-    )
-    queries.save_moves(connection, [debit, credit], [transfer])
-    return transfer
