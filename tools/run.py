@@ -3,7 +3,7 @@
 Prints the gateway URL and the operator credential first: GANTRY_OPERATOR_TOKEN when
 set, otherwise a new random token for this run. Unless SIMULATE=0, a simulated factory
 (tools/simulate.py) streams telemetry beside them. A process that exits is started
-again (tools/restarting.py). Ctrl-C stops every process.
+again (tools/restarting.py). Ctrl-C stops every process, and a clean stop exits 0.
 """
 
 from __future__ import annotations
@@ -13,7 +13,12 @@ import secrets
 import sys
 from pathlib import Path
 
+from honcho.manager import Manager
+from honcho.printer import Printer
+
 ROOT = Path(__file__).resolve().parent.parent
+# honcho's exit status after SIGINT (Ctrl-C) or SIGTERM.
+STOP_SIGNAL_STATUSES = (130, 143)
 
 
 def main() -> None:
@@ -41,25 +46,37 @@ Press Ctrl-C to stop.
     os.environ.setdefault(
         "PYTHONWARNINGS", "ignore::Warning:nameko.cli.commands,ignore::UserWarning:nameko.cli.main"
     )
-    honcho = venv_bin / "honcho"
-    os.execv(honcho, [str(honcho), "start", "--procfile", str(procfile()), "--app-root", str(ROOT)])
+    sys.exit(run_all(processes()))
 
 
-def procfile() -> Path:
-    """The Procfile with every process restarted whenever it exits (tools/restarting.py),
-    and the simulated factory as one more process unless SIMULATE=0."""
-    entries = (ROOT / "Procfile").read_text().splitlines()
+def processes() -> dict[str, str]:
+    """Each process of the Procfile, restarted whenever it exits (tools/restarting.py), and
+    the simulated factory as one more unless SIMULATE=0."""
+    entries = [line for line in (ROOT / "Procfile").read_text().splitlines() if line.strip()]
     if os.environ.get("SIMULATE", "1") != "0":
         entries.append("factory: python tools/simulate.py")
-    supervised = ROOT / os.environ.get("GANTRY_DATA_DIR", "var") / "Procfile.run"
-    supervised.parent.mkdir(parents=True, exist_ok=True)
-    supervised.write_text("".join(_restarting(entry) for entry in entries if entry.strip()))
-    return supervised
+    commands = dict(entry.partition(":")[::2] for entry in entries)
+    # exec: the shell honcho starts gives way to the process, which then gets the stop signal.
+    return {
+        name.strip(): f"exec python tools/restarting.py {command.strip()}"
+        for name, command in commands.items()
+    }
 
 
-def _restarting(entry: str) -> str:
-    name, _, command = entry.partition(":")
-    return f"{name}: python tools/restarting.py {command.strip()}\n"
+def run_all(commands: dict[str, str]) -> int:
+    """Runs `commands` under honcho, their output prefixed with their names, until one
+    exits or Ctrl-C (or SIGTERM) stops them all; 0 when every one stopped cleanly."""
+    manager = Manager(Printer(sys.stdout))
+    for name, command in commands.items():
+        manager.add_process(name, command, cwd=str(ROOT))
+    manager.loop()
+    # honcho answers a stop signal with its number; processes that all ended well on it
+    # are a clean stop. (Its per-process outcomes are private to it: pinned in the lock.)
+    stopped = [process.get("returncode") for process in manager._processes.values()]
+    if manager.returncode in STOP_SIGNAL_STATUSES and all(code == 0 for code in stopped):
+        print("Gantry stopped.", flush=True)
+        return 0
+    return manager.returncode or 0
 
 
 if __name__ == "__main__":

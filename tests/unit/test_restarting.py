@@ -58,3 +58,33 @@ def test_a_stop_signal_stops_the_running_process_and_no_new_one_starts(
 
     assert process.wait(WAIT_SECONDS) == 0, "a clean stop"
     assert runs.read_text().splitlines() == ["run"]
+
+
+def test_make_run_stopped_by_ctrl_c_stops_every_process_cleanly_and_exits_0(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    running = f"import time; open({str(runs)!r}, 'a').write('run\\n'); time.sleep(600)"
+    lasting = f'exec {sys.executable} tools/restarting.py {sys.executable} -c "{running}"'
+    program = f"import sys; from tools.run import run_all; sys.exit(run_all({{'one': {lasting!r}, 'two': {lasting!r}}}))"
+    output = tmp_path / "output"
+    with output.open("wb") as sink:
+        # A session of its own, as a terminal's foreground group that Ctrl-C signals whole.
+        run = subprocess.Popen(
+            [sys.executable, "-c", program],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        eventually(
+            lambda: runs.exists() and len(runs.read_text().splitlines()) == 2, WAIT_SECONDS, "both running"
+        )
+        os.killpg(run.pid, signal.SIGINT)
+        assert run.wait(WAIT_SECONDS) == 0, output.read_text()
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait(WAIT_SECONDS)
+    printed = output.read_text()
+    assert printed.count("stopped (rc=0)") == 2 and "Gantry stopped." in printed
