@@ -14,19 +14,17 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.gateway import marketplace_routes, openapi, routes
+from services.gateway import openapi
 from services.gateway.auth import Authenticator
 from services.gateway.clients import Backends
 from services.gateway.endpoints import Guards, json_response, starlette_handler
 from services.gateway.idempotency import Idempotency
 from services.gateway.problems import Problem
 from services.gateway.ratelimit import RateLimiting
+from services.gateway.routes import ENDPOINTS
 from services.kit import metrics
 from services.kit.logs import bind_request_id
 from services.kit.settings import GatewaySettings
-
-# Every route of the partner API, documented in this order.
-ENDPOINTS = [*routes.ENDPOINTS, *marketplace_routes.ENDPOINTS]
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 

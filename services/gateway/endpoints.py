@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from google.protobuf import field_mask_pb2
+from google.protobuf.message import Message
 from marshmallow import Schema, ValidationError, fields
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,6 +19,7 @@ from services.gateway.auth import Authenticator, Caller, DeviceCaller, bearer_to
 from services.gateway.clients import Backends
 from services.gateway.idempotency import Idempotency, fingerprint, offered_key
 from services.gateway.problems import Problem
+from services.gateway.protojson import to_message
 from services.gateway.ratelimit import RateLimiting, Verdict
 from services.kit.errors import InvalidArgument
 
@@ -75,6 +78,12 @@ class Call:
             raise Problem(412, "version-mismatch", "If-Match names no version of this resource")
         return int(tag)
 
+    def change(self, kind: type[Message], partial: bool, **fixed: Any) -> Any:
+        """The request of a change, from the body, to the version If-Match names; a partial
+        update lists the body's fields in its update mask."""
+        mask = {"update_mask": field_mask_pb2.FieldMask(paths=sorted(self.body))} if partial else {}
+        return to_message(kind, self.body, expected_version=self.expected_version(), **mask, **fixed)
+
 
 Handler = Callable[[Call], Awaitable[Response]]
 
@@ -118,6 +127,11 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(orjson.dumps(data), status, headers, media_type=JSON)
 
 
+def etag(version: int) -> dict[str, str]:
+    """The ETag header of a resource at `version`, which If-Match sends back."""
+    return {"ETag": f'"{version}"'}
+
+
 async def read_raw(request: Request, limit: int) -> bytes:
     """The JSON body as sent, refused when of another media type or over `limit` bytes."""
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != JSON:
@@ -151,8 +165,9 @@ def parse_body(raw: bytes, schema: Schema) -> dict[str, Any]:
 def read_query(request: Request, schema: Schema) -> dict[str, Any]:
     """The query string as the schema reads it; list fields take every repetition."""
     params = request.query_params
+    by_parameter = {field.data_key or name: field for name, field in schema.fields.items()}
     raw = {
-        name: params.getlist(name) if isinstance(schema.fields.get(name), fields.List) else params[name]
+        name: params.getlist(name) if isinstance(by_parameter.get(name), fields.List) else params[name]
         for name in params
     }
     try:

@@ -7,9 +7,9 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from services.gateway import schemas
 from services.gateway.endpoints import JSON, Endpoint
 from services.gateway.problems import PROBLEM_JSON, TITLES
+from services.gateway.schemas.common import ProblemDetail
 
 OPENAPI_PATH = "/v1/openapi.json"
 
@@ -121,7 +121,7 @@ def build(endpoints: list[Endpoint]) -> dict[str, Any]:
         info={"description": DESCRIPTION},
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    spec.components.schema("Problem", schema=schemas.ProblemDetail)
+    spec.components.schema("Problem", schema=ProblemDetail)
     for status, title in TITLES.items():
         spec.components.response(
             str(status), {"description": title, "content": {PROBLEM_JSON: {"schema": "Problem"}}}
