@@ -30,10 +30,19 @@ def _content(endpoint: Endpoint) -> dict[str, Any]:
     return {JSON: {"schema": endpoint.response}} if endpoint.response else {}
 
 
+def _path_parameters(endpoint: Endpoint) -> dict[str, dict[str, Any]]:
+    """The schema of each parameter in the endpoint's path, by name."""
+    names = [segment[1:-1] for segment in endpoint.path.split("/") if segment.startswith("{")]
+    return {name: _PATH_SCHEMAS.get(name, _UUID) for name in names}
+
+
 def _errors(endpoint: Endpoint) -> list[int]:
-    """The endpoint's own errors, and those every route with a body, a rate limit or an
-    Idempotency-Key can answer."""
+    """The endpoint's own errors, and those every route with a body, a rate limit, an
+    Idempotency-Key or an id in its path can answer."""
     errors = set(endpoint.errors)
+    if _UUID in _path_parameters(endpoint).values():
+        # The backend refuses an id that is no UUID as an invalid argument.
+        errors.add(422)
     if endpoint.scope is not None or endpoint.device_token:
         errors.add(429)
     if endpoint.body is not None:
@@ -68,10 +77,9 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         operation["description"] = "Authenticated by the device's access token in the path."
     if endpoint.body is not None:
         operation["requestBody"] = {"required": True, "content": {JSON: {"schema": endpoint.body}}}
-    names = [segment[1:-1] for segment in endpoint.path.split("/") if segment.startswith("{")]
     parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": _PATH_SCHEMAS.get(name, _UUID)}
-        for name in names
+        {"name": name, "in": "path", "required": True, "schema": schema}
+        for name, schema in _path_parameters(endpoint).items()
     ]
     if endpoint.query is not None:
         parameters.append({"in": "query", "schema": endpoint.query})

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import orjson
 from openapi_spec_validator import validate
 from starlette.routing import Route
+from starlette.testclient import TestClient
 
 from services.gateway import openapi
 from services.gateway.app import ENDPOINTS, create_app
@@ -37,3 +41,44 @@ def test_every_operation_declares_its_scope_and_errors() -> None:
         for method, operation in operations.items():
             assert operation.get("x-required-scope"), f"{method} {path}"
             assert "401" in operation["responses"], f"{method} {path}"
+
+
+def _bounds(node: object, where: str = "") -> Iterator[tuple[str, object]]:
+    """Every numeric bound in the document, with where it is."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+                yield f"{where}.{key}", value
+            yield from _bounds(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _bounds(item, f"{where}[{index}]")
+
+
+def test_integer_bounds_are_exact() -> None:
+    document = openapi.build(ENDPOINTS)
+    served = orjson.loads(create_app_document())
+    for built in (document, served):
+        amount = built["components"]["schemas"]["DepositCreate"]["properties"]["amount"]
+        assert amount["maximum"] == 2**63 - 1 and type(amount["maximum"]) is int
+        inexact = [
+            (where, value) for where, value in _bounds(built) if type(value) is float and value.is_integer()
+        ]
+        assert not inexact
+
+
+def create_app_document() -> bytes:
+    """The document as the gateway serves it."""
+    app = create_app(GatewaySettings("127.0.0.1", 0, "token", 5))
+    with TestClient(app) as client:
+        return client.get(openapi.OPENAPI_PATH).content
+
+
+def test_every_uuid_path_parameter_documents_its_refusal() -> None:
+    for path, operations in openapi.build(ENDPOINTS)["paths"].items():
+        for method, operation in operations.items():
+            uuids = [
+                p for p in operation.get("parameters", []) if p.get("schema", {}).get("format") == "uuid"
+            ]
+            if uuids:
+                assert "422" in operation["responses"], f"{method} {path}"
