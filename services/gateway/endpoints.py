@@ -148,13 +148,20 @@ async def read_raw(request: Request, limit: int) -> bytes:
     return bytes(raw)
 
 
+def malformed_json(what: str) -> Problem:
+    """The answer to a body that is not a JSON object: `what` it is instead."""
+    if what.startswith("not valid JSON"):
+        return Problem(400, "malformed-json", f"the body is {what}")
+    return Problem(400, "malformed-json", "the body must be a JSON object")
+
+
 def parse_body(raw: bytes, schema: Schema) -> dict[str, Any]:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
-        raise Problem(400, "malformed-json", f"the body is not valid JSON: {error}") from None
+        raise malformed_json(f"not valid JSON: {error}") from None
     if not isinstance(data, dict):
-        raise Problem(400, "malformed-json", "the body must be a JSON object")
+        raise malformed_json("not a JSON object")
     try:
         return schema.load(data)
     except ValidationError as error:
@@ -192,16 +199,26 @@ def starlette_handler(endpoint: Endpoint, backends: Backends, guards: Guards) ->
             call, quota = await _admitted(endpoint, Call(request, None, backends), guards)
             response = await _answered(endpoint, call, guards.idempotency)
         except Problem as problem:
-            if endpoint.device_token and problem.status == 422:
-                # ThingsBoard's device API answers every bad payload with 400.
-                problem = Problem(400, "bad-payload", problem.detail, problem.errors)
-            return problem.response()
+            return _as_partners_see_it(endpoint, problem).response()
         if quota is not None:
             response.headers.update(quota.headers())
         return response
 
     handle.__name__ = endpoint.handler.__name__
     return handle
+
+
+def _as_partners_see_it(endpoint: Endpoint, problem: Problem) -> Problem:
+    """One answer for one mistake on every route: a body that is not a JSON object is
+    `malformed-json` whether the gateway read it or a backend did (routes forwarding
+    the body unparsed, so that it is parsed once); ThingsBoard's device API answers
+    every other bad payload with 400."""
+    whole_body = [error for error in problem.errors if error.field == "body"]
+    if problem.status == 422 and whole_body:
+        return malformed_json(whole_body[0].description)
+    if endpoint.device_token and problem.status == 422:
+        return Problem(400, "bad-payload", problem.detail, problem.errors)
+    return problem
 
 
 async def _admitted(endpoint: Endpoint, call: Call, guards: Guards) -> tuple[Call, Verdict | None]:

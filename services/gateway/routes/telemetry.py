@@ -11,7 +11,7 @@ from google.protobuf import duration_pb2
 from starlette.responses import Response, StreamingResponse
 
 from services.gateway.clients import call, open_stream
-from services.gateway.endpoints import CSV, Call, Endpoint, json_response
+from services.gateway.endpoints import CSV, Call, Endpoint, json_response, malformed_json
 from services.gateway.protojson import page_json, to_json, to_message
 from services.gateway.schemas import telemetry as schemas
 
@@ -60,6 +60,10 @@ async def export_readings(c: Call) -> Response:
 
 
 async def ingest_telemetry(c: Call) -> Response:
+    # Telemetry parses the body; a batch that is not even an object is refused here as
+    # every other route refuses it, at the cost of a glance at its first byte.
+    if not c.raw.lstrip().startswith(b"{"):
+        raise malformed_json("not a JSON object")
     request = pb.IngestJsonRequest(tenant_id=c.tenant_id, format=pb.JSON_FORMAT_BATCH, body=c.raw)
     return json_response(to_json(await call(c.backends.telemetry.IngestJson, request)))
 
