@@ -66,25 +66,32 @@ class Call:
             )
         return key
 
-    def expected_version(self) -> int:
-        """The version named by If-Match (an ETag `"<version>"`)."""
+    async def expected_version(self, current: Version) -> int:
+        """The version named by If-Match (an ETag `"<version>"`); for `*`, which matches
+        any current version (RFC 9110), the `current` one, read just before the change, so
+        that only a change made in between answers 412."""
         header = self.request.headers.get("if-match", "").strip()
         if not header:
             raise Problem(
                 428, "precondition-required", 'send If-Match with the ETag you read, e.g. If-Match: "3"'
             )
+        if header == "*":
+            return await current(self)
         tag = header.removeprefix("W/").strip('"')
         if not tag.isdigit() or not 0 < int(tag) < 2**63:
             raise Problem(412, "version-mismatch", "If-Match names no version of this resource")
         return int(tag)
 
-    def change(self, kind: type[Message], partial: bool, **fixed: Any) -> Any:
+    async def change(self, kind: type[Message], partial: bool, current: Version, **fixed: Any) -> Any:
         """The request of a change, from the body, to the version If-Match names; a partial
         update lists the body's fields in its update mask."""
         mask = {"update_mask": field_mask_pb2.FieldMask(paths=sorted(self.body))} if partial else {}
-        return to_message(kind, self.body, expected_version=self.expected_version(), **mask, **fixed)
+        version = await self.expected_version(current)
+        return to_message(kind, self.body, expected_version=version, **mask, **fixed)
 
 
+# How a route reads the current version of the resource it changes, for `If-Match: *`.
+Version = Callable[[Call], Awaitable[int]]
 Handler = Callable[[Call], Awaitable[Response]]
 
 

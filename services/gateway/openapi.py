@@ -112,7 +112,7 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
                 "in": "header",
                 "required": True,
                 "schema": {"type": "string"},
-                "description": "The ETag of the version being changed",
+                "description": "The ETag of the version being changed, or * for whichever is current",
             }
         )
     if parameters:

@@ -32,9 +32,17 @@ async def create_profile(c: Call) -> Response:
     return _profile_response(await call(c.backends.registry.CreateProfile, request), 201)
 
 
-async def get_profile(c: Call) -> Response:
+async def _profile(c: Call) -> pb.DeviceProfile:
     request = pb.GetProfileRequest(tenant_id=c.tenant_id, profile_id=c.path("profile_id"))
-    return _profile_response(await call(c.backends.registry.GetProfile, request))
+    return await call(c.backends.registry.GetProfile, request)
+
+
+async def _profile_version(c: Call) -> int:
+    return (await _profile(c)).latest_version
+
+
+async def get_profile(c: Call) -> Response:
+    return _profile_response(await _profile(c))
 
 
 async def list_profiles(c: Call) -> Response:
@@ -44,8 +52,12 @@ async def list_profiles(c: Call) -> Response:
 
 
 async def update_profile(c: Call) -> Response:
-    request = c.change(
-        pb.UpdateProfileRequest, partial=True, tenant_id=c.tenant_id, profile_id=c.path("profile_id")
+    request = await c.change(
+        pb.UpdateProfileRequest,
+        partial=True,
+        current=_profile_version,
+        tenant_id=c.tenant_id,
+        profile_id=c.path("profile_id"),
     )
     return _profile_response(await call(c.backends.registry.UpdateProfile, request))
 
@@ -71,9 +83,17 @@ async def register_devices(c: Call) -> Response:
     return json_response({"items": [_registered_json(r) for r in reply.devices]}, 201)
 
 
-async def get_device(c: Call) -> Response:
+async def _device(c: Call) -> pb.Device:
     request = pb.GetDeviceRequest(tenant_id=c.tenant_id, device_id=c.path("device_id"))
-    return _device_response(await call(c.backends.registry.GetDevice, request))
+    return await call(c.backends.registry.GetDevice, request)
+
+
+async def _device_version(c: Call) -> int:
+    return (await _device(c)).version
+
+
+async def get_device(c: Call) -> Response:
+    return _device_response(await _device(c))
 
 
 async def list_devices(c: Call) -> Response:
@@ -84,15 +104,23 @@ async def list_devices(c: Call) -> Response:
 
 
 async def update_device(c: Call) -> Response:
-    request = c.change(
-        pb.UpdateDeviceRequest, partial=True, tenant_id=c.tenant_id, device_id=c.path("device_id")
+    request = await c.change(
+        pb.UpdateDeviceRequest,
+        partial=True,
+        current=_device_version,
+        tenant_id=c.tenant_id,
+        device_id=c.path("device_id"),
     )
     return _device_response(await call(c.backends.registry.UpdateDevice, request))
 
 
 async def change_device_state(c: Call) -> Response:
-    request = c.change(
-        pb.ChangeDeviceStateRequest, partial=False, tenant_id=c.tenant_id, device_id=c.path("device_id")
+    request = await c.change(
+        pb.ChangeDeviceStateRequest,
+        partial=False,
+        current=_device_version,
+        tenant_id=c.tenant_id,
+        device_id=c.path("device_id"),
     )
     return _device_response(await call(c.backends.registry.ChangeDeviceState, request))
 

@@ -32,21 +32,37 @@ async def create_listing(c: Call) -> Response:
     return _listing_response(await call(c.backends.marketplace.CreateListing, request), 201)
 
 
-async def get_listing(c: Call) -> Response:
+async def _listing(c: Call) -> pb.Listing:
     request = pb.GetListingRequest(tenant_id=c.tenant_id, listing_id=c.path("listing_id"))
-    return _listing_response(await call(c.backends.marketplace.GetListing, request))
+    return await call(c.backends.marketplace.GetListing, request)
+
+
+async def _listing_version(c: Call) -> int:
+    return (await _listing(c)).version
+
+
+async def get_listing(c: Call) -> Response:
+    return _listing_response(await _listing(c))
 
 
 async def update_listing(c: Call) -> Response:
-    request = c.change(
-        pb.UpdateListingRequest, partial=True, tenant_id=c.tenant_id, listing_id=c.path("listing_id")
+    request = await c.change(
+        pb.UpdateListingRequest,
+        partial=True,
+        current=_listing_version,
+        tenant_id=c.tenant_id,
+        listing_id=c.path("listing_id"),
     )
     return _listing_response(await call(c.backends.marketplace.UpdateListing, request))
 
 
 async def change_listing_status(c: Call) -> Response:
-    request = c.change(
-        pb.ChangeListingStatusRequest, partial=False, tenant_id=c.tenant_id, listing_id=c.path("listing_id")
+    request = await c.change(
+        pb.ChangeListingStatusRequest,
+        partial=False,
+        current=_listing_version,
+        tenant_id=c.tenant_id,
+        listing_id=c.path("listing_id"),
     )
     return _listing_response(await call(c.backends.marketplace.ChangeListingStatus, request))
 

@@ -23,11 +23,19 @@ async def create_tenant(c: Call) -> Response:
     return json_response(body, 201, {"Location": f"/v1/tenants/{reply.tenant.id}"})
 
 
+async def _tenant(c: Call) -> pb.Tenant:
+    return await call(c.backends.registry.GetTenant, pb.GetTenantRequest(tenant_id=c.path("tenant_id")))
+
+
+async def _tenant_version(c: Call) -> int:
+    return (await _tenant(c)).version
+
+
 async def get_tenant(c: Call) -> Response:
     tenant_id = c.path("tenant_id")
     if c.caller is None or (not c.caller.is_operator and c.caller.tenant_id != tenant_id):
         raise Problem(404, "not-found", "tenant not found")
-    tenant = await call(c.backends.registry.GetTenant, pb.GetTenantRequest(tenant_id=tenant_id))
+    tenant = await _tenant(c)
     return json_response(to_json(tenant), headers=etag(tenant.version))
 
 
@@ -41,7 +49,9 @@ async def list_tenants(c: Call) -> Response:
 
 
 async def update_tenant(c: Call) -> Response:
-    request = c.change(pb.UpdateTenantRequest, partial=True, tenant_id=c.path("tenant_id"))
+    request = await c.change(
+        pb.UpdateTenantRequest, partial=True, current=_tenant_version, tenant_id=c.path("tenant_id")
+    )
     tenant = await call(c.backends.registry.UpdateTenant, request)
     return json_response(to_json(tenant), headers=etag(tenant.version))
 
