@@ -29,16 +29,21 @@ LISTING_STATUSES = names(pb.ListingStatus)
 UNITS = names(pb.Unit)
 ORDER_STATES = names(pb.OrderState)
 
-_CATEGORY_RULE = validate.Regexp(r"^[a-z_]{1,32}$")
+_CATEGORY_RULE = validate.Regexp(
+    r"^[a-z_]{1,32}$", error="must be a category in lower case, e.g. cnc_machining or parts"
+)
 _CATEGORY_DOC = {
     "description": "One of cnc_machining, injection_moulding, casting, sheet_metal, "
     "additive_manufacturing, assembly, testing, parts"
 }
-_CURRENCY_RULE = validate.Regexp(r"^[A-Z]{3}$")
+_CURRENCY_RULE = validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code in capitals, e.g. CNY")
 _CURRENCY_DOC = {"description": "ISO 4217: CNY (the default), USD or EUR", "example": "CNY"}
-REGION_RULE = validate.Regexp(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
+REGION_RULE = validate.Regexp(
+    r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$",
+    error="must be an ISO 3166-1 alpha-2 country or ISO 3166-2 subdivision in capitals, e.g. CN or CN-32",
+)
 REGION_DOC = {"description": 'ISO 3166-1 alpha-2 country or ISO 3166-2 subdivision: "CN", "CN-32"'}
-DAY_RULE = validate.Regexp(r"^\d{4}-\d{2}-\d{2}$")
+DAY_RULE = validate.Regexp(r"^\d{4}-\d{2}-\d{2}$", error="must be a day as YYYY-MM-DD, e.g. 2026-03-01")
 MONEY_DOC = {"description": "Integer minor units (fen, cent) of the currency"}
 
 

@@ -7,6 +7,8 @@ from marshmallow import Schema, fields, validate
 from services.gateway.schemas.common import PageQuery, Patch
 from services.kit.validation import text
 
+_COUNTRY_MESSAGE = "must be an ISO 3166-1 alpha-2 code in capitals, e.g. CN"
+COUNTRY_RULE = validate.Regexp(r"^[A-Z]{2}$", error=_COUNTRY_MESSAGE)
 SIZE_CLASSES = ("micro", "small", "medium", "large")
 TENANT_STATUSES = ("active", "suspended")
 SCOPES = (
@@ -24,7 +26,7 @@ class TenantCreate(Schema):
     name = text(200)
     country = fields.String(
         required=True,
-        validate=[validate.Regexp(r"^[A-Z]{2}$"), validate.Length(equal=2)],
+        validate=[COUNTRY_RULE, validate.Length(equal=2)],
         metadata={"example": "CN", "description": "ISO 3166-1 alpha-2 country or region code"},
     )
     size_class = fields.String(required=True, validate=validate.OneOf(SIZE_CLASSES))
@@ -43,7 +45,8 @@ class Tenant(Schema):
 
 class TenantListQuery(PageQuery):
     country = fields.String(
-        load_default="", validate=[validate.Regexp(r"^([A-Z]{2})?$"), validate.Length(max=2)]
+        load_default="",
+        validate=[validate.Regexp(r"^([A-Z]{2})?$", error=_COUNTRY_MESSAGE), validate.Length(max=2)],
     )
     status = fields.String(load_default=None, validate=validate.OneOf(TENANT_STATUSES))
 
@@ -58,7 +61,7 @@ class TenantPatch(Patch):
     """The fields to change; those absent stay as they are."""
 
     name = text(200, required=False)
-    country = fields.String(validate=[validate.Regexp(r"^[A-Z]{2}$"), validate.Length(equal=2)])
+    country = fields.String(validate=[COUNTRY_RULE, validate.Length(equal=2)])
     size_class = fields.String(validate=validate.OneOf(SIZE_CLASSES))
     status = fields.String(validate=validate.OneOf(TENANT_STATUSES))
 
