@@ -233,6 +233,7 @@ async def _admitted(endpoint: Endpoint, call: Call, guards: Guards) -> tuple[Cal
     request, quota = call.request, None
     if endpoint.scope is not None:
         call.caller = caller = await guards.auth.caller(request)
+        request.state.tenant_id = caller.tenant_id
         if not caller.is_operator:
             quota = await guards.limits.take("key", bearer_token(request))
         if not caller.allows(endpoint.scope):
@@ -242,6 +243,7 @@ async def _admitted(endpoint: Endpoint, call: Call, guards: Guards) -> tuple[Cal
     if endpoint.device_token:
         token = request.path_params["device_token"]
         call.device = await guards.auth.device(token)
+        request.state.tenant_id = call.device.tenant_id
         quota = await guards.limits.take("device", token)
     if endpoint.query is not None:
         call.query = read_query(request, endpoint.query())
