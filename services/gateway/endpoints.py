@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from google.protobuf import field_mask_pb2
+from google.protobuf.message import Message
 from marshmallow import Schema, ValidationError, fields
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,6 +19,7 @@ from services.gateway.auth import Authenticator, Caller, DeviceCaller, bearer_to
 from services.gateway.clients import Backends
 from services.gateway.idempotency import Idempotency, fingerprint, offered_key
 from services.gateway.problems import Problem
+from services.gateway.protojson import to_message
 from services.gateway.ratelimit import RateLimiting, Verdict
 from services.kit.errors import InvalidArgument
 
@@ -63,19 +66,32 @@ class Call:
             )
         return key
 
-    def expected_version(self) -> int:
-        """The version named by If-Match (an ETag `"<version>"`)."""
+    async def expected_version(self, current: Version) -> int:
+        """The version named by If-Match (an ETag `"<version>"`); for `*`, which matches
+        any current version (RFC 9110), the `current` one, read just before the change, so
+        that only a change made in between answers 412."""
         header = self.request.headers.get("if-match", "").strip()
         if not header:
             raise Problem(
                 428, "precondition-required", 'send If-Match with the ETag you read, e.g. If-Match: "3"'
             )
+        if header == "*":
+            return await current(self)
         tag = header.removeprefix("W/").strip('"')
         if not tag.isdigit() or not 0 < int(tag) < 2**63:
             raise Problem(412, "version-mismatch", "If-Match names no version of this resource")
         return int(tag)
 
+    async def change(self, kind: type[Message], partial: bool, current: Version, **fixed: Any) -> Any:
+        """The request of a change, from the body, to the version If-Match names; a partial
+        update lists the body's fields in its update mask."""
+        mask = {"update_mask": field_mask_pb2.FieldMask(paths=sorted(self.body))} if partial else {}
+        version = await self.expected_version(current)
+        return to_message(kind, self.body, expected_version=version, **mask, **fixed)
 
+
+# How a route reads the current version of the resource it changes, for `If-Match: *`.
+Version = Callable[[Call], Awaitable[int]]
 Handler = Callable[[Call], Awaitable[Response]]
 
 
@@ -118,6 +134,11 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(orjson.dumps(data), status, headers, media_type=JSON)
 
 
+def etag(version: int) -> dict[str, str]:
+    """The ETag header of a resource at `version`, which If-Match sends back."""
+    return {"ETag": f'"{version}"'}
+
+
 async def read_raw(request: Request, limit: int) -> bytes:
     """The JSON body as sent, refused when of another media type or over `limit` bytes."""
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != JSON:
@@ -134,13 +155,20 @@ async def read_raw(request: Request, limit: int) -> bytes:
     return bytes(raw)
 
 
+def malformed_json(what: str) -> Problem:
+    """The answer to a body that is not a JSON object: `what` it is instead."""
+    if what.startswith("not valid JSON"):
+        return Problem(400, "malformed-json", f"the body is {what}")
+    return Problem(400, "malformed-json", "the body must be a JSON object")
+
+
 def parse_body(raw: bytes, schema: Schema) -> dict[str, Any]:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
-        raise Problem(400, "malformed-json", f"the body is not valid JSON: {error}") from None
+        raise malformed_json(f"not valid JSON: {error}") from None
     if not isinstance(data, dict):
-        raise Problem(400, "malformed-json", "the body must be a JSON object")
+        raise malformed_json("not a JSON object")
     try:
         return schema.load(data)
     except ValidationError as error:
@@ -151,8 +179,9 @@ def parse_body(raw: bytes, schema: Schema) -> dict[str, Any]:
 def read_query(request: Request, schema: Schema) -> dict[str, Any]:
     """The query string as the schema reads it; list fields take every repetition."""
     params = request.query_params
+    by_parameter = {field.data_key or name: field for name, field in schema.fields.items()}
     raw = {
-        name: params.getlist(name) if isinstance(schema.fields.get(name), fields.List) else params[name]
+        name: params.getlist(name) if isinstance(by_parameter.get(name), fields.List) else params[name]
         for name in params
     }
     try:
@@ -177,10 +206,7 @@ def starlette_handler(endpoint: Endpoint, backends: Backends, guards: Guards) ->
             call, quota = await _admitted(endpoint, Call(request, None, backends), guards)
             response = await _answered(endpoint, call, guards.idempotency)
         except Problem as problem:
-            if endpoint.device_token and problem.status == 422:
-                # ThingsBoard's device API answers every bad payload with 400.
-                problem = Problem(400, "bad-payload", problem.detail, problem.errors)
-            return problem.response()
+            return _as_partners_see_it(endpoint, problem).response()
         if quota is not None:
             response.headers.update(quota.headers())
         return response
@@ -189,11 +215,25 @@ def starlette_handler(endpoint: Endpoint, backends: Backends, guards: Guards) ->
     return handle
 
 
+def _as_partners_see_it(endpoint: Endpoint, problem: Problem) -> Problem:
+    """One answer for one mistake on every route: a body that is not a JSON object is
+    `malformed-json` whether the gateway read it or a backend did (routes forwarding
+    the body unparsed, so that it is parsed once); ThingsBoard's device API answers
+    every other bad payload with 400."""
+    whole_body = [error for error in problem.errors if error.field == "body"]
+    if problem.status == 422 and whole_body:
+        return malformed_json(whole_body[0].description)
+    if endpoint.device_token and problem.status == 422:
+        return Problem(400, "bad-payload", problem.detail, problem.errors)
+    return problem
+
+
 async def _admitted(endpoint: Endpoint, call: Call, guards: Guards) -> tuple[Call, Verdict | None]:
     """The call once its credential, rate limit, scope, query and body are checked."""
     request, quota = call.request, None
     if endpoint.scope is not None:
         call.caller = caller = await guards.auth.caller(request)
+        request.state.tenant_id = caller.tenant_id
         if not caller.is_operator:
             quota = await guards.limits.take("key", bearer_token(request))
         if not caller.allows(endpoint.scope):
@@ -203,6 +243,7 @@ async def _admitted(endpoint: Endpoint, call: Call, guards: Guards) -> tuple[Cal
     if endpoint.device_token:
         token = request.path_params["device_token"]
         call.device = await guards.auth.device(token)
+        request.state.tenant_id = call.device.tenant_id
         quota = await guards.limits.take("device", token)
     if endpoint.query is not None:
         call.query = read_query(request, endpoint.query())

@@ -7,9 +7,9 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from services.gateway import schemas
 from services.gateway.endpoints import JSON, Endpoint
 from services.gateway.problems import PROBLEM_JSON, TITLES
+from services.gateway.schemas.common import ProblemDetail
 
 OPENAPI_PATH = "/v1/openapi.json"
 
@@ -30,10 +30,19 @@ def _content(endpoint: Endpoint) -> dict[str, Any]:
     return {JSON: {"schema": endpoint.response}} if endpoint.response else {}
 
 
+def _path_parameters(endpoint: Endpoint) -> dict[str, dict[str, Any]]:
+    """The schema of each parameter in the endpoint's path, by name."""
+    names = [segment[1:-1] for segment in endpoint.path.split("/") if segment.startswith("{")]
+    return {name: _PATH_SCHEMAS.get(name, _UUID) for name in names}
+
+
 def _errors(endpoint: Endpoint) -> list[int]:
-    """The endpoint's own errors, and those every route with a body, a rate limit or an
-    Idempotency-Key can answer."""
+    """The endpoint's own errors, and those every route with a body, a rate limit, an
+    Idempotency-Key or an id in its path can answer."""
     errors = set(endpoint.errors)
+    if _UUID in _path_parameters(endpoint).values():
+        # The backend refuses an id that is no UUID as an invalid argument.
+        errors.add(422)
     if endpoint.scope is not None or endpoint.device_token:
         errors.add(429)
     if endpoint.body is not None:
@@ -68,10 +77,9 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         operation["description"] = "Authenticated by the device's access token in the path."
     if endpoint.body is not None:
         operation["requestBody"] = {"required": True, "content": {JSON: {"schema": endpoint.body}}}
-    names = [segment[1:-1] for segment in endpoint.path.split("/") if segment.startswith("{")]
     parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": _PATH_SCHEMAS.get(name, _UUID)}
-        for name in names
+        {"name": name, "in": "path", "required": True, "schema": schema}
+        for name, schema in _path_parameters(endpoint).items()
     ]
     if endpoint.query is not None:
         parameters.append({"in": "query", "schema": endpoint.query})
@@ -104,7 +112,7 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
                 "in": "header",
                 "required": True,
                 "schema": {"type": "string"},
-                "description": "The ETag of the version being changed",
+                "description": "The ETag of the version being changed, or * for whichever is current",
             }
         )
     if parameters:
@@ -121,7 +129,7 @@ def build(endpoints: list[Endpoint]) -> dict[str, Any]:
         info={"description": DESCRIPTION},
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    spec.components.schema("Problem", schema=schemas.ProblemDetail)
+    spec.components.schema("Problem", schema=ProblemDetail)
     for status, title in TITLES.items():
         spec.components.response(
             str(status), {"description": title, "content": {PROBLEM_JSON: {"schema": "Problem"}}}

@@ -130,8 +130,11 @@ class _Call:
         elapsed = time.perf_counter() - self.started
         self.method.handled(self.code).inc()
         self.method.latency.observe(elapsed)
-        if log.isEnabledFor(logging.INFO):
-            log.info(
+        # A call that succeeds is routine: at DEBUG, so that an idle platform's log is quiet.
+        level = logging.DEBUG if self.code == grpc.StatusCode.OK else logging.INFO
+        if log.isEnabledFor(level):
+            log.log(
+                level,
                 "grpc call",
                 extra={"method": self.method.name, "code": self.code.name, "ms": round(elapsed * 1000, 2)},
             )

@@ -157,7 +157,7 @@ class RequestContext(DependencyProvider):
         if exc_info:
             log.error("event handling failed", exc_info=exc_info, extra=details)
         else:
-            log.info("event handled", extra=details)
+            log.debug("event handled", extra=details)
 
 
 class Metrics(DependencyProvider):

@@ -41,3 +41,22 @@ def test_a_patch_changes_only_what_it_names_and_needs_the_current_etag(platform:
         assert response.status_code == 422, response.text
         assert any(error["field"].startswith(field) for error in response.json()["errors"]), response.json()
     assert client.http.get(url).json()["version"] == 2
+
+
+def test_if_match_any_changes_the_current_version(platform: Platform) -> None:
+    operator = PartnerClient(platform.gateway_url, OPERATOR_TOKEN)
+    tenant = operator.create_tenant("Wildcard Ltd")
+    client = operator.as_tenant(tenant["api_key"])
+    device = client.register_device()
+    profile = client.create_profile()
+    any_version = {"If-Match": "*"}
+    changes = [
+        (client, "PATCH", f"/v1/devices/{device['id']}", {"site": "Wuxi"}, '"2"'),
+        (client, "POST", f"/v1/devices/{device['id']}/state", {"state": "active"}, '"3"'),
+        (client, "PATCH", f"/v1/device-profiles/{profile['id']}", {"name": "Mill 2"}, '"1"'),
+        (operator, "PATCH", f"/v1/tenants/{tenant['id']}", {"name": "Wildcard Plc"}, '"2"'),
+    ]
+    for caller, method, url, body, etag in changes:
+        response = caller.http.request(method, url, json=body, headers=any_version)
+        assert response.status_code == 200, (url, response.text)
+        assert response.headers["etag"] == etag

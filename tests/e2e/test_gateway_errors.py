@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import httpx
@@ -137,3 +138,35 @@ def test_registry_rules_come_back_as_fields_of_the_body(
         http.post("/v1/devices", json=body, headers=bearer(tenant_key)), 422, "validation-error"
     )["errors"]
     assert [error["field"] for error in errors] == ["serial_number"]
+
+
+def test_malformed_json_is_one_problem_on_every_route(
+    platform: Platform, http: httpx.Client, tenant_key: str
+) -> None:
+    token = PartnerClient(platform.gateway_url, tenant_key).register_device()["access_token"]
+    routes = [
+        ("/v1/device-profiles", bearer(tenant_key)),
+        ("/v1/telemetry", bearer(tenant_key)),
+        (f"/api/v1/{token}/telemetry", {}),
+        (f"/api/v1/{token}/attributes", {}),
+    ]
+    for path, headers in routes:
+        for content in (b"{not json", b'"just a string"'):
+            response = http.post(
+                path, content=content, headers={**headers, "Content-Type": "application/json"}
+            )
+            problem(response, 400, "malformed-json")
+
+
+def test_every_path_parameter_failure_is_documented(http: httpx.Client, tenant_key: str) -> None:
+    """Each route with a path parameter, called with one that names nothing, answers a
+    status its operation documents."""
+    document = http.get("/v1/openapi.json").json()
+    for path, operations in document["paths"].items():
+        if "{" not in path:
+            continue
+        concrete = re.sub(r"\{[^}]+\}", "not-a-uuid", path)
+        for method, operation in operations.items():
+            for key in (tenant_key, OPERATOR_TOKEN):
+                response = http.request(method, concrete, json={}, headers=bearer(key))
+                assert str(response.status_code) in operation["responses"], (method, path, response.text)

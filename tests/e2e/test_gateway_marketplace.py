@@ -330,6 +330,10 @@ def test_money_and_orders_refuse_what_they_must(
 
     stale = seller.http.patch(f"/v1/listings/{listing['id']}", json={"price": 1}, headers={"If-Match": '"1"'})
     assert stale.status_code == 412
+    current = seller.ok(
+        "PATCH", f"/v1/listings/{listing['id']}", json={"price": 2}, headers={"If-Match": "*"}
+    )
+    assert current["price"] == 2 and current["version"] > listing["version"]
     draft = seller.ok("POST", "/v1/listings", 201, json={**_product_body(), "title": "Unpublished"})
     assert stranger.http.get(f"/v1/listings/{draft['id']}").status_code == 404
     reader = stranger.ok("POST", "/v1/api-keys", 201, json={"name": "reader", "scopes": ["devices:read"]})

@@ -35,7 +35,9 @@ def gateway(**targets: str) -> Iterator[httpx.Client]:
     port = free_port()
     with mock.patch.dict(os.environ, {**env, "GANTRY_REDIS_URL": ""}):
         app = create_app(GatewaySettings("127.0.0.1", port, OPERATOR_TOKEN, 5))
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+        # As `python -m services.gateway` runs it: uvicorn's own access log names raw paths.
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+        server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, name="gateway", daemon=True)
         thread.start()
         try:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import orjson
 from openapi_spec_validator import validate
 from starlette.routing import Route
 
 from services.gateway import openapi
 from services.gateway.app import ENDPOINTS, create_app
+from services.gateway.endpoints import json_response
 from services.kit.settings import GatewaySettings
 
 INFRASTRUCTURE = {"/healthz", "/readyz", "/docs", openapi.OPENAPI_PATH}
@@ -37,3 +41,38 @@ def test_every_operation_declares_its_scope_and_errors() -> None:
         for method, operation in operations.items():
             assert operation.get("x-required-scope"), f"{method} {path}"
             assert "401" in operation["responses"], f"{method} {path}"
+
+
+def _bounds(node: object, where: str = "") -> Iterator[tuple[str, object]]:
+    """Every numeric bound in the document, with where it is."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+                yield f"{where}.{key}", value
+            yield from _bounds(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _bounds(item, f"{where}[{index}]")
+
+
+def test_integer_bounds_are_exact() -> None:
+    document = openapi.build(ENDPOINTS)
+    # As the gateway serves it (`json_response`): orjson writes integers exactly.
+    served = orjson.loads(json_response(document).body)
+    for built in (document, served):
+        amount = built["components"]["schemas"]["DepositCreate"]["properties"]["amount"]
+        assert amount["maximum"] == 2**63 - 1 and type(amount["maximum"]) is int
+        inexact = [
+            (where, value) for where, value in _bounds(built) if type(value) is float and value.is_integer()
+        ]
+        assert not inexact
+
+
+def test_every_uuid_path_parameter_documents_its_refusal() -> None:
+    for path, operations in openapi.build(ENDPOINTS)["paths"].items():
+        for method, operation in operations.items():
+            uuids = [
+                p for p in operation.get("parameters", []) if p.get("schema", {}).get("format") == "uuid"
+            ]
+            if uuids:
+                assert "422" in operation["responses"], f"{method} {path}"

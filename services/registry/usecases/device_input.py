@@ -39,11 +39,12 @@ def _attributes_fit(attributes: dict[str, Any]) -> bool:
     return True
 
 
+LABEL_KEY_MESSAGE = "1-63 lowercase letters, digits or ._/-"
+
+
 def labels_field() -> fields.Dict:
     return fields.Dict(
-        keys=fields.String(
-            validate=validate.Regexp(LABEL_KEY, error="1-63 lowercase letters, digits or ._/-")
-        ),
+        keys=fields.String(validate=validate.Regexp(LABEL_KEY, error=LABEL_KEY_MESSAGE)),
         values=text(63, required=False),
         load_default=dict,
         validate=_labels_fit,
@@ -68,7 +69,7 @@ class ListSchema(Schema):
     profile_id = fields.UUID(load_default=None)
     site = text(200, required=False, load_default="")
     labels = fields.Dict(
-        keys=fields.String(validate=validate.Regexp(LABEL_KEY)),
+        keys=fields.String(validate=validate.Regexp(LABEL_KEY, error=LABEL_KEY_MESSAGE)),
         values=text(63, required=False),
         load_default=dict,
         validate=validate.Length(max=MAX_LABEL_FILTERS),

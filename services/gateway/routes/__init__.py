@@ -1,0 +1,25 @@
+"""The partner API's routes, one module per area; each route translates HTTP to one gRPC
+call and back, through the admission of `services.gateway.endpoints` and the converters
+of `services.gateway.protojson`."""
+
+from __future__ import annotations
+
+from services.gateway.endpoints import Endpoint
+from services.gateway.routes import (
+    devices,
+    marketplace_listings,
+    marketplace_orders,
+    telemetry,
+    tenants,
+    thingsboard,
+)
+
+# Every route of the partner API, documented in this order.
+ENDPOINTS: list[Endpoint] = [
+    *tenants.ENDPOINTS,
+    *devices.ENDPOINTS,
+    *telemetry.ENDPOINTS,
+    *thingsboard.ENDPOINTS,
+    *marketplace_listings.ENDPOINTS,
+    *marketplace_orders.ENDPOINTS,
+]

@@ -1,0 +1,41 @@
+"""What the schemas of every area share: number ranges, pages, periods, partial updates,
+and the problem document."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+# The ranges of the gRPC fields the numbers are forwarded in.
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+
+# A reading's value: what a channel of any value type holds.
+SCALAR = {"oneOf": [{"type": "number"}, {"type": "integer"}, {"type": "boolean"}, {"type": "string"}]}
+
+
+class Patch(Schema):
+    """A partial update: the fields absent stay as they are, but one must be present."""
+
+    @validates_schema
+    def names_a_change(self, data: dict, **_: object) -> None:
+        if not data:
+            raise ValidationError("name at least one field to change", "_schema")
+
+
+class PageQuery(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
+    cursor = fields.String(load_default="", validate=validate.Length(max=2048))
+
+
+class Period(Schema):
+    start = fields.AwareDateTime(required=True, metadata={"description": "RFC 3339, inclusive"})
+    end = fields.AwareDateTime(required=True, metadata={"description": "RFC 3339, exclusive"})
+
+
+class ProblemDetail(Schema):
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    request_id = fields.String()
+    errors = fields.List(fields.Dict())
