@@ -54,6 +54,10 @@ class _ContextFilter(logging.Filter):
         return True
 
 
+# The loggers of the platform's own code: modules under services/, and named lines.
+OWN_LOGGERS = ("services", "gantry")
+
+
 def configure(process: str) -> None:
     """Sends every log record of this process to stderr as one JSON object per line."""
     handler = logging.StreamHandler(sys.stderr)
@@ -67,6 +71,11 @@ def configure(process: str) -> None:
     handler.addFilter(_ContextFilter(process))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(settings.log_level())
+    level = logging.getLevelName(settings.log_level())
+    # DEBUG is for the platform's own lines (a line per call, per event): the libraries'
+    # debugging (kombu's frames, grpc's and SQLAlchemy's internals) would drown them.
+    root.setLevel(max(level, logging.INFO))
+    for own in OWN_LOGGERS:
+        logging.getLogger(own).setLevel(level)
     # pika narrates every connection step at INFO.
     logging.getLogger("pika").setLevel(max(logging.WARNING, root.level))

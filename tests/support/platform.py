@@ -158,7 +158,8 @@ def running_platform(
             "GANTRY_BUS_NAMESPACE": topology.namespace,
             "GANTRY_OPERATOR_TOKEN": OPERATOR_TOKEN,
             "GANTRY_GATEWAY_PORT": str(free_port()),
-            "GANTRY_LOG_LEVEL": "INFO",
+            # Each call's and each event's own line, which tests follow a request id by.
+            "GANTRY_LOG_LEVEL": "DEBUG",
             # Buckets in Redis as in production, but too large to slow the shared platform
             # down; tests/e2e/test_gateway_rate_limits.py starts gateways that limit.
             "GANTRY_REDIS_URL": REDIS_URL,
