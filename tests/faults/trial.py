@@ -136,9 +136,17 @@ class Trial:
         return Buyer(tenant["id"], tenant["api_key"])
 
 
+def no_server_error(response: httpx.Response, what: str) -> httpx.Response:
+    """An answer of the probes, which run once the fault is over: a server error then is
+    one more a client would see."""
+    assert response.status_code < 500, f"{what} answered {response.status_code}: {response.text}"
+    return response
+
+
 def known_to_telemetry(tenant: PartnerClient, device_id: str) -> bool:
     """Telemetry answers a device's routes once telemetry-worker has learned of it."""
-    return tenant.http.get(f"/v1/devices/{device_id}/telemetry/latest").status_code == 200
+    path = f"/v1/devices/{device_id}/telemetry/latest"
+    return no_server_error(tenant.http.get(path), f"GET {path}").status_code == 200
 
 
 def answered(response: httpx.Response, status: int, what: str) -> Any:
@@ -172,15 +180,17 @@ def round_trip(tenant: PartnerClient) -> dict[str, float]:
     reading = {"devices": [{"device_id": device_id, "samples": [sample]}]}
 
     def accepted() -> bool:
-        response = tenant.http.post("/v1/telemetry", json=reading)
+        response = no_server_error(tenant.http.post("/v1/telemetry", json=reading), "POST /v1/telemetry")
         return response.status_code == 200 and response.json()["accepted"] == 1
 
     def stored() -> bool:
-        response = tenant.http.get(f"/v1/devices/{device_id}/telemetry/latest")
+        path = f"/v1/devices/{device_id}/telemetry/latest"
+        response = no_server_error(tenant.http.get(path), f"GET {path}")
         return response.status_code == 200 and bool(response.json()["values"])
 
     def active() -> bool:
-        response = tenant.http.get(f"/v1/devices/{device_id}")
+        path = f"/v1/devices/{device_id}"
+        response = no_server_error(tenant.http.get(path), f"GET {path}")
         return response.status_code == 200 and response.json()["state"] == "active"
 
     for probe, what in (
