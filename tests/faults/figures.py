@@ -32,7 +32,7 @@ class ScenarioFigures:
     longest_gap_seconds: float | None = None
     # From the clients' stop to every acknowledged reading being stored.
     catch_up_seconds: float | None = None
-    # From the last recovery until every queue has its consumer again (checked at the end).
+    # How long the final check waited for every queue to have its consumer again.
     consumers_seconds: float | None = None
     # A new device registered, its reading stored and the device made active by events.
     round_trip_seconds: float | None = None
@@ -117,7 +117,7 @@ _HEADER = [
     "1st ack s",
     "max gap s",
     "catch-up s",
-    "consumers s",
+    "consumers wait s",
     "round trip s",
 ]
 
