@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from services.telemetry.batches import READINGS_QUEUE
+from services.telemetry.bus import READINGS
 from tests.faults.checks import gauge, ready_messages, table_locked, waiting_for_lock
 from tests.faults.trial import Trial
 from tests.support.waiting import eventually
@@ -119,7 +119,7 @@ def test_the_writer_killed_again_and_again_while_readings_are_locked_dead_letter
 
 def test_processes_started_while_postgres_is_down_wait_for_it(trial: Trial) -> None:
     starting = [WRITER, "registry-api"]
-    readings_queue = trial.topology.queue(READINGS_QUEUE)
+    readings_queue = trial.topology.queue(READINGS.name)
 
     def writer_idle() -> bool:
         # A writer that starts with readings to store only retries them: the one to try
