@@ -13,10 +13,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import queue
 import threading
 from collections.abc import Callable, Hashable, Sequence
 from typing import Generic, TypeVar
+
+from services.kit.faults import lost_connection
+
+log = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
 Key = TypeVar("Key", bound=Hashable)
@@ -145,6 +150,17 @@ class Coalescer(Generic[Key, Value]):
             self._requests.put(None)
             self._thread.join(timeout)
 
+    def _fetch_once_more_if_lost(self, keys: list[Key]) -> dict[Key, Value]:
+        """The answers of `keys`; a query that met a connection the database had dropped
+        (a restart) runs once more, on the connections that replaced it."""
+        try:
+            return self._fetch(keys)
+        except Exception as error:
+            if not lost_connection(error):
+                raise
+            log.warning("database connection lost; reading again", extra={"error": str(error)})
+            return self._fetch(keys)
+
     def _serve(self) -> None:
         crowded = False
         while True:
@@ -170,7 +186,7 @@ class Coalescer(Generic[Key, Value]):
 
     def _answer(self, reads: list[_Read[Key, Value]]) -> None:
         try:
-            found, error = self._fetch([read.key for read in reads]), None
+            found, error = self._fetch_once_more_if_lost([read.key for read in reads]), None
         except Exception as failure:  # every read of the batch fails as the query did
             found, error = {}, failure
         for loop, answered in itertools.groupby(reads, key=lambda read: read.loop):

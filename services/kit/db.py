@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any
 
 import orjson
+import psycopg
 from sqlalchemy import (
     JSON,
     Column,
@@ -31,6 +32,7 @@ from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 
 from services.kit.errors import CommitOutcomeUnknown
 from services.kit.events import Event
+from services.kit.faults import lost_connection
 from services.kit.logs import current_request_id
 
 NAMING_CONVENTION = {
@@ -261,9 +263,18 @@ class UnitOfWork:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if not self._read_only and self._transaction.is_active:
+        if isinstance(error, psycopg.Error) and lost_connection(error):
+            self._forget_connections()
+        elif not self._read_only and self._transaction.is_active:
             self._transaction.rollback()
         self.connection.close()
+
+    def _forget_connections(self) -> None:
+        """After the driver's own statement met a broken connection, which SQLAlchemy did
+        not see: that connection is discarded and the pool replaced, as SQLAlchemy does
+        on a disconnect it sees, since the server went away for every connection."""
+        self.connection.invalidate()
+        self._engine.dispose(close=False)
 
     def emit(self, event: Event) -> None:
         self.events.append(event)

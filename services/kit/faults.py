@@ -22,6 +22,9 @@ _DATA_ERRORS = (exc.DataError, exc.IntegrityError, psycopg.DataError, psycopg.In
 _DATABASE_ERRORS = (exc.DBAPIError, psycopg.Error)
 
 BACKOFF_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0)
+# SQLSTATEs of a connection the server ended or lost (classes 08 and 57P: a shutdown, a
+# restart, a terminated backend); a closed connection has none.
+_CONNECTION_LOST = ("08", "57P")
 
 
 def is_transient(error: BaseException) -> bool:
@@ -47,4 +50,10 @@ def lost_connection(error: BaseException) -> bool:
     """Whether `error` is a statement that met a broken database connection before any
     commit: nothing was changed, and the pool has replaced its connections, so the same
     work may run again at once. A broken commit is `CommitOutcomeUnknown` instead."""
-    return isinstance(error, exc.DBAPIError) and error.connection_invalidated
+    if isinstance(error, exc.DBAPIError):
+        return error.connection_invalidated
+    # A statement sent straight through the driver (prepared statements, COPY): its
+    # error is the driver's own, and SQLAlchemy never saw it.
+    return isinstance(error, psycopg.OperationalError) and (
+        error.sqlstate is None or error.sqlstate.startswith(_CONNECTION_LOST)
+    )

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from gantry.v1 import registry_pb2 as registry_pb
+from gantry.v1.registry_pb2_grpc import RegistryServiceStub
 from sqlalchemy import create_engine, exc, func, select, text
 
 from services.kit import db
@@ -83,6 +85,31 @@ def test_a_call_that_meets_a_stale_connection_is_answered_after_a_restart(
 
         assert profile.version == 1
         assert profile_count(store, tenant) == 2
+
+
+def test_a_device_read_gathered_on_its_own_thread_is_answered_after_a_restart(
+    postgres_url: str, publisher: ConfirmingPublisher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GetDevice reads through the driver's own prepared statement, which SQLAlchemy never
+    # sees fail: the read's own retry and the pool's replacement are at work.
+    monkeypatch.setattr(db, "PING_IDLE_SECONDS", 3600.0)
+    with migrated_store(postgres_url, publisher) as store, devices_server(store) as registry:
+        tenant = insert_tenant(store)
+        profile = create_profile(registry, tenant)
+        spec = registry_pb.DeviceSpec(serial_number="CNC-0001", display_name="Mill", profile_id=profile.id)
+        device = registry.RegisterDevice(
+            registry_pb.RegisterDeviceRequest(tenant_id=tenant, device=spec)
+        ).device
+        assert get_device(registry, tenant, device.id).id == device.id
+        assert drop_connections(postgres_url) >= 1
+
+        for _ in range(3):  # every pooled connection was dropped, not only the next one
+            assert get_device(registry, tenant, device.id).id == device.id
+
+
+def get_device(registry: RegistryServiceStub, tenant_id: str, device_id: str) -> registry_pb.Device:
+    request = registry_pb.GetDeviceRequest(tenant_id=tenant_id, device_id=device_id)
+    return registry.GetDevice(request, timeout=10)
 
 
 def profile_count(store: Store, tenant_id: str) -> int:
