@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
-from pika.exceptions import AMQPError, UnroutableError
+from pika.exceptions import AMQPError, ConnectionBlockedTimeout, UnroutableError
 from sqlalchemy import Engine, MetaData, delete, select, update
 
 from services.kit import metrics, settings
@@ -31,8 +31,10 @@ from services.kit.logs import REQUEST_ID_HEADER
 log = logging.getLogger(__name__)
 
 DELIVERY_LIMIT = 5
-# How long a publisher waits while the broker blocks it (a memory or disk alarm).
-BLOCKED_SECONDS = 5.0
+# How long a publisher waits while the broker blocks it (a memory or disk alarm), and
+# for its turn behind a publication held up so: both together stay within the gateway's
+# 5 s deadline, so ingest answers that nothing was accepted rather than that it may have been.
+BLOCKED_SECONDS = 2.0
 QUORUM = {"x-queue-type": "quorum"}
 
 
@@ -157,20 +159,29 @@ class ConfirmingPublisher:
         return self.confirming
 
     def _confirmed(self, attempt: Callable[[Any], None], what: Any) -> None:
-        with self._lock:
-            try:
-                self._retried(attempt, what)
-            except PublishError:
-                self.confirming = False
-                self.on_failure()
-                raise
-            self.confirming = True
+        # Callers queued behind a publication the broker holds up fail rather than wait
+        # past their own deadlines.
+        if not self._lock.acquire(timeout=BLOCKED_SECONDS):
+            raise PublishError("the broker is holding publications up")
+        try:
+            self._retried(attempt, what)
+        except PublishError:
+            self.confirming = False
+            self.on_failure()
+            raise
+        finally:
+            self._lock.release()
+        self.confirming = True
 
     def _retried(self, attempt: Callable[[Any], None], what: Any) -> None:
         try:
             attempt(what)
         except UnroutableError as error:
             raise PublishError("no queue took the message") from error
+        except ConnectionBlockedTimeout as error:
+            # The broker blocks every publishing connection alike: another is no better.
+            self._reset()
+            raise PublishError("the broker blocks publications (a memory or disk alarm)") from error
         except AMQPError:
             # A connection idle past its heartbeat is closed by the broker; one
             # fresh connection is worth a try before reporting failure.

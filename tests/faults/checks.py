@@ -107,6 +107,14 @@ def queues_without_consumers(amqp_url: str, queues: list[str]) -> dict[str, str]
     return missing
 
 
+def delete_queues(amqp_url: str, queues: list[str]) -> None:
+    """Deletes queues: the broker cancels their consumers, as when a queue goes away."""
+    with _connection(amqp_url) as connection:
+        channel = connection.channel()
+        for queue in queues:
+            channel.queue_delete(queue)
+
+
 def ready_messages(amqp_url: str, queue: str) -> int:
     with _connection(amqp_url) as connection:
         return connection.channel().queue_declare(queue, passive=True).method.message_count

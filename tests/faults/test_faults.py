@@ -14,8 +14,9 @@ import time
 
 import pytest
 
+from services.kit.platform import SERVICES, consumer_queues
 from services.telemetry.bus import READINGS
-from tests.faults.checks import gauge, ready_messages, table_locked, waiting_for_lock
+from tests.faults.checks import delete_queues, gauge, ready_messages, table_locked, waiting_for_lock
 from tests.faults.trial import Trial
 from tests.support.waiting import eventually
 
@@ -138,5 +139,28 @@ def test_processes_started_while_postgres_is_down_wait_for_it(trial: Trial) -> N
             time.sleep(POSTGRES_OUTAGE_SECONDS)
             trial.postgres.start()
         trial.platform.wait_ready(starting)
+        scenario.recovered()
+        scenario.wait_for_readings()
+
+
+def test_connections_the_broker_closes_are_opened_again_and_lose_nothing(trial: Trial) -> None:
+    with trial.scenario("RabbitMQ closes every connection") as scenario:
+        scenario.wait_for_readings()
+        scenario.inject(trial.rabbit.close_connections)
+        scenario.recovered()
+        scenario.wait_for_readings()
+
+
+def test_consumers_the_broker_cancels_consume_again(trial: Trial) -> None:
+    # The broker cancels the consumers of a queue that goes away (deleted, or lost with
+    # its node in a cluster). The events in them go too; the readings queue is kept.
+    event_queues = [
+        trial.topology.queue(queue.name)
+        for queue in consumer_queues([service.name for service in SERVICES])
+        if queue.event_types
+    ]
+    with trial.scenario("RabbitMQ cancels every event consumer") as scenario:
+        scenario.wait_for_readings()
+        scenario.inject(lambda: delete_queues(trial.rabbit.url, event_queues))
         scenario.recovered()
         scenario.wait_for_readings()

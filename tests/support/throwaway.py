@@ -253,6 +253,10 @@ class ThrowawayRabbit:
         text = "".join(path.read_text(errors="replace") for path in [self.log, *logs] if path.exists())
         return "\n".join(text.splitlines()[-lines:])
 
+    def close_connections(self) -> None:
+        """Closes every client connection from the broker's side, as a reset would."""
+        self._ctl("close_all_connections", "closed by the fault trial")
+
     def _ctl(self, *arguments: str) -> str:
         return _run([RABBITMQCTL, "-n", self.node, *arguments], f"rabbitmqctl {arguments[0]}", self.env)
 
