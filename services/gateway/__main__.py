@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uvicorn
 
+from services.gateway.settings import GatewaySettings
 from services.kit import logs, metrics
-from services.kit.settings import GatewaySettings
 
 
 def main() -> None:

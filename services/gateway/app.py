@@ -23,9 +23,9 @@ from services.gateway.idempotency import Idempotency
 from services.gateway.problems import Problem
 from services.gateway.ratelimit import RateLimiting
 from services.gateway.routes import ENDPOINTS
+from services.gateway.settings import GatewaySettings
 from services.kit import metrics
 from services.kit.logs import bind_request_id
-from services.kit.settings import GatewaySettings
 
 access_log = logging.getLogger("gantry.access")
 

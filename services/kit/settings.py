@@ -5,7 +5,6 @@ in its `settings.py`, read through `env`."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 SERVICES = ("registry", "telemetry", "marketplace", "analytics")
@@ -77,20 +76,3 @@ def metrics_port(process: str) -> int:
 
 def log_level() -> str:
     return env("LOG_LEVEL", "INFO").upper()
-
-
-@dataclass(frozen=True)
-class GatewaySettings:
-    host: str
-    port: int
-    operator_token: str
-    api_key_cache_seconds: float
-
-    @classmethod
-    def from_env(cls) -> GatewaySettings:
-        return cls(
-            host=bind_host(),
-            port=int(env("GATEWAY_PORT", "8080")),
-            operator_token=env("OPERATOR_TOKEN", ""),
-            api_key_cache_seconds=float(env("API_KEY_CACHE_SECONDS", "5")),
-        )

@@ -13,7 +13,8 @@ import httpx
 import uvicorn
 
 from services.gateway.app import create_app
-from services.kit.settings import SERVICES, GatewaySettings
+from services.gateway.settings import GatewaySettings
+from services.kit.settings import SERVICES
 from tests.support.platform import free_port
 from tests.support.waiting import eventually
 

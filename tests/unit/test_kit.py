@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.kit import settings
+from services.kit import platform, settings
 from services.kit.db import normalise_url
 from services.kit.errors import FieldViolation, InvalidArgument
 
@@ -40,3 +40,7 @@ def test_settings_have_local_defaults_and_gantry_overrides(monkeypatch: pytest.M
 def test_plain_postgresql_urls_use_psycopg_3() -> None:
     assert normalise_url("postgresql://u:p%40ss@db/registry") == "postgresql+psycopg://u:p%40ss@db/registry"
     assert normalise_url("sqlite:///var/x.db") == "sqlite:///var/x.db"
+
+
+def test_the_services_settings_name_are_the_ones_the_platform_migrates() -> None:
+    assert tuple(service.name for service in platform.SERVICES) == settings.SERVICES

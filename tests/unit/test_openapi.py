@@ -11,7 +11,7 @@ from starlette.routing import Route
 from services.gateway import openapi
 from services.gateway.app import ENDPOINTS, create_app
 from services.gateway.endpoints import json_response
-from services.kit.settings import GatewaySettings
+from services.gateway.settings import GatewaySettings
 
 INFRASTRUCTURE = {"/healthz", "/readyz", "/docs", openapi.OPENAPI_PATH}
 
