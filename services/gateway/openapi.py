@@ -6,6 +6,8 @@ from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import fields
+from marshmallow.validate import Range
 
 from services.gateway.endpoints import JSON, Endpoint
 from services.gateway.problems import PROBLEM_JSON, TITLES
@@ -120,14 +122,26 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     return operation
 
 
+def _int64(_converter: Any, field: fields.Field, **_: Any) -> dict[str, Any]:
+    """`format: int64` on integers beyond 2^53: readers that hold JSON numbers as doubles
+    (JavaScript, jq) would round their exact bounds, 2^63 - 1 to 2^63, and so admit values
+    the server refuses; the format tells them to read 64-bit integers."""
+    if not isinstance(field, fields.Integer):
+        return {}
+    bounds = [bound for v in field.validators if isinstance(v, Range) for bound in (v.min, v.max)]
+    return {"format": "int64"} if any(b is not None and abs(b) > 2**53 for b in bounds) else {}
+
+
 def build(endpoints: list[Endpoint]) -> dict[str, Any]:
+    plugin = MarshmallowPlugin()
     spec = APISpec(
         title="Gantry partner API",
         version="1.0.0",
         openapi_version="3.1.0",
-        plugins=[MarshmallowPlugin()],
+        plugins=[plugin],
         info={"description": DESCRIPTION},
     )
+    plugin.converter.add_attribute_function(_int64)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Problem", schema=ProblemDetail)
     for status, title in TITLES.items():
