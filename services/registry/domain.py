@@ -16,15 +16,6 @@ from services.kit.errors import FailedPrecondition, Unauthenticated
 API_KEY_PREFIX = "gnt"
 DEVICE_TOKEN_PREFIX = "gdt"
 
-SCOPES = (
-    "admin",
-    "devices:read",
-    "devices:write",
-    "telemetry:read",
-    "telemetry:write",
-    "marketplace:trade",
-    "analytics:read",
-)
 
 # A device is online when seen within this many expected sample intervals.
 ONLINE_INTERVALS = 3

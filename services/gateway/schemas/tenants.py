@@ -5,21 +5,13 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from services.gateway.schemas.common import PageQuery, Patch
+from services.kit.scopes import SCOPES
 from services.kit.validation import text
 
 _COUNTRY_MESSAGE = "must be an ISO 3166-1 alpha-2 code in capitals, e.g. CN"
 COUNTRY_RULE = validate.Regexp(r"^[A-Z]{2}$", error=_COUNTRY_MESSAGE)
 SIZE_CLASSES = ("micro", "small", "medium", "large")
 TENANT_STATUSES = ("active", "suspended")
-SCOPES = (
-    "admin",
-    "devices:read",
-    "devices:write",
-    "telemetry:read",
-    "telemetry:write",
-    "marketplace:trade",
-    "analytics:read",
-)
 
 
 class TenantCreate(Schema):

@@ -12,10 +12,10 @@ from marshmallow import Schema, fields, validate
 from services.kit.errors import FieldViolation, InvalidArgument, NotFound, Unauthenticated, VersionMismatch
 from services.kit.events import Event, new_event
 from services.kit.pagination import decode_cursor, encode_cursor, page_size
+from services.kit.scopes import SCOPES
 from services.kit.validation import load, require_uuid, text
 from services.registry.domain import (
     API_KEY_PREFIX,
-    SCOPES,
     ApiKey,
     IssuedSecret,
     SizeClass,
