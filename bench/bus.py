@@ -14,6 +14,7 @@ import orjson
 import pika
 
 from services.kit.bus import ConfirmingPublisher, OutgoingMessage
+from services.kit.consumers import ConsumerQueue
 from services.kit.events import new_event
 from tests.support.backends import AMQP_URL, bus_namespace
 
@@ -50,7 +51,7 @@ def run() -> dict:
         channel = connection.channel()
         topology.declare(channel)
         queue = topology.queue("bench")
-        topology.declare_consumer_queue(channel, "bench", ["#"])
+        topology.declare_consumer_queue(channel, ConsumerQueue("bench", ("#",)))
 
         started = time.perf_counter()
         for message in messages:

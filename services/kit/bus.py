@@ -26,6 +26,7 @@ from pika.exceptions import AMQPError, ConnectionBlockedTimeout, UnroutableError
 from sqlalchemy import Engine, MetaData, delete, select, update
 
 from services.kit import metrics, settings
+from services.kit.consumers import ConsumerQueue
 from services.kit.logs import REQUEST_ID_HEADER
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,10 @@ DELIVERY_LIMIT = 5
 # 5 s deadline, so ingest answers that nothing was accepted rather than that it may have been.
 BLOCKED_SECONDS = 2.0
 QUORUM = {"x-queue-type": "quorum"}
+# The fan-out exchanges: `readings` takes each accepted batch of readings once, for every
+# queue bound to it (telemetry-writer's; analytics').
+READINGS = "readings"
+FAN_OUTS = (READINGS,)
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,10 @@ class Topology:
     def queue(self, name: str) -> str:
         return f"{self.namespace}.{name}"
 
+    def exchange(self, name: str) -> str:
+        """A fan-out exchange: each message it takes goes to every queue bound to it."""
+        return f"{self.namespace}.{name}"
+
     def consumer_queue_arguments(self, event_types: Sequence[str]) -> dict[str, Any]:
         """The arguments of a queue of events, or, without `event_types`, of a work queue.
 
@@ -77,17 +86,22 @@ class Topology:
             arguments["x-delivery-limit"] = DELIVERY_LIMIT
         return arguments
 
-    def declare_consumer_queue(self, channel: BlockingChannel, name: str, event_types: Sequence[str]) -> None:
-        """Declares a consumer's queue, bound to the events it handles (none for a work
-        queue, which is sent to directly); safe to repeat."""
-        queue = self.queue(name)
-        channel.queue_declare(queue, durable=True, arguments=self.consumer_queue_arguments(event_types))
-        for event_type in event_types:
+    def declare_consumer_queue(self, channel: BlockingChannel, consumer: ConsumerQueue) -> None:
+        """Declares a consumer's queue, bound to the events it handles, or, for a work
+        queue, to the fan-out exchange that feeds it; safe to repeat."""
+        queue = self.queue(consumer.name)
+        arguments = self.consumer_queue_arguments(consumer.event_types)
+        channel.queue_declare(queue, durable=True, arguments=arguments)
+        for event_type in consumer.event_types:
             channel.queue_bind(queue, self.events_exchange, event_type)
+        if consumer.fed_by:
+            channel.queue_bind(queue, self.exchange(consumer.fed_by))
 
     def declare(self, channel: BlockingChannel) -> None:
         """Declares the exchanges and the dead-letter queue; safe to repeat."""
         channel.exchange_declare(self.events_exchange, exchange_type="topic", durable=True)
+        for name in FAN_OUTS:
+            channel.exchange_declare(self.exchange(name), exchange_type="fanout", durable=True)
         channel.exchange_declare(self.dead_letter_exchange, exchange_type="fanout", durable=True)
         channel.queue_declare(self.dead_letter_queue, durable=True, arguments=QUORUM)
         channel.queue_bind(self.dead_letter_queue, self.dead_letter_exchange)
@@ -103,9 +117,9 @@ class OutgoingMessage:
 
 @dataclass(frozen=True)
 class WorkMessage:
-    """A message for one queue, sent through the default exchange."""
+    """A message for the work queues bound to one fan-out exchange (`FAN_OUTS`)."""
 
-    queue: str
+    exchange: str
     id: str
     body: bytes
     request_id: str
@@ -146,7 +160,8 @@ class ConfirmingPublisher:
             metrics.EVENTS_PUBLISHED.labels(message.type).inc()
 
     def send(self, message: WorkMessage) -> None:
-        """Puts a message on a work queue; PublishError unless the queue took it."""
+        """Puts a message on the work queues its exchange feeds; PublishError unless they
+        took it."""
         self._confirmed(self._publish_work, message)
 
     def check(self, queue: str) -> bool:
@@ -208,9 +223,10 @@ class ConfirmingPublisher:
 
     def _publish_work(self, message: WorkMessage) -> None:
         # Mandatory: a message no queue takes comes back as an error, not a silent loss.
+        # The broker confirms it once every queue bound to the exchange has it.
         self._open_channel().basic_publish(
-            "",
-            routing_key=self._topology.queue(message.queue),
+            self._topology.exchange(message.exchange),
+            routing_key="",
             body=message.body,
             properties=_persistent(message.id, message.request_id),
             mandatory=True,

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class ConsumerQueue:
     """The durable queue `<namespace>.<name>` of one consumer: bound to `event_types`,
-    or, without any, a work queue that is sent to directly (see `bus.Topology`)."""
+    or, without any, a work queue, bound to the fan-out exchange `<namespace>.<fed_by>`
+    (see `bus.Topology`)."""
 
     name: str
     event_types: tuple[str, ...] = ()
+    fed_by: str = ""

@@ -9,7 +9,6 @@ The services, their migrations and their queues are those of `services.kit.platf
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 
 import pika
 from alembic import command
@@ -19,6 +18,7 @@ from pika.exceptions import ChannelClosedByBroker
 
 from services.kit import platform, settings
 from services.kit.bus import QUORUM, Topology
+from services.kit.consumers import ConsumerQueue
 from services.kit.db import normalise_url
 
 PRECONDITION_FAILED = 406
@@ -45,23 +45,22 @@ def declare_bus(services: list[str]) -> list[str]:
     try:
         topology.declare(connection.channel())
         for queue in consumers:
-            declare_queue(connection, topology, queue.name, queue.event_types)
+            declare_queue(connection, topology, queue)
     finally:
         connection.close()
     return [topology.queue(queue.name) for queue in consumers]
 
 
-def declare_queue(
-    connection: pika.BlockingConnection, topology: Topology, name: str, event_types: Sequence[str]
-) -> None:
+def declare_queue(connection: pika.BlockingConnection, topology: Topology, consumer: ConsumerQueue) -> None:
     """Declares a consumer's queue. A queue declared earlier with other arguments (a
     release changed them; RabbitMQ cannot change a queue's arguments) is declared anew,
     its messages moved to a holding queue and back, so that none is lost. That needs
     the queue's consumers and publishers stopped: it refuses while a consumer holds
     messages, which would go with the old queue."""
-    queue, holding = topology.queue(name), f"{topology.queue(name)}.migrating"
+    queue = topology.queue(consumer.name)
+    holding = f"{queue}.migrating"
     try:
-        topology.declare_consumer_queue(connection.channel(), name, event_types)
+        topology.declare_consumer_queue(connection.channel(), consumer)
     except ChannelClosedByBroker as error:
         if error.reply_code != PRECONDITION_FAILED:
             raise
@@ -78,7 +77,7 @@ def declare_queue(
         lost = channel.queue_delete(queue).method.message_count
         if lost:
             print(f"queue {queue}: {lost} messages sent during its migration were lost", file=sys.stderr)
-        topology.declare_consumer_queue(channel, name, event_types)
+        topology.declare_consumer_queue(channel, consumer)
     # Also finishes a run that stopped half-way, its messages still held.
     _empty_into(connection, holding, queue)
 

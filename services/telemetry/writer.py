@@ -120,7 +120,7 @@ class Writer:
         try:
             channel = connection.channel()
             self._topology.declare(channel)
-            self._topology.declare_consumer_queue(channel, READINGS.name, READINGS.event_types)
+            self._topology.declare_consumer_queue(channel, READINGS)
             channel.basic_qos(prefetch_count=self._config.prefetch)
             self._consume(channel)
         finally:

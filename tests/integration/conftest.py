@@ -7,6 +7,7 @@ import pika
 import pytest
 
 from services.kit.bus import ConfirmingPublisher, Topology
+from services.kit.consumers import ConsumerQueue
 from services.kit.store import Store
 from services.telemetry.bus import READINGS
 from tests.support.access import ManualClock, migrated_store
@@ -34,7 +35,7 @@ class CapturedEvents:
         self.channel = self.connection.channel()
         topology.declare(self.channel)
         self.queue = topology.queue(CAPTURE_QUEUE)
-        topology.declare_consumer_queue(self.channel, CAPTURE_QUEUE, ["#"])
+        topology.declare_consumer_queue(self.channel, ConsumerQueue(CAPTURE_QUEUE, ("#",)))
 
     def drain(self) -> list[tuple[pika.BasicProperties, bytes]]:
         messages = []

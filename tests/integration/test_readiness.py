@@ -121,7 +121,7 @@ def test_a_failed_publication_brings_the_check_forward(topology: Topology) -> No
             eventually(lambda: health_status(target) == "SERVING", what="SERVING with the queue")
             _delete_readings_queue(topology)
             with pytest.raises(PublishError):
-                publisher.send(WorkMessage(READINGS.name, str(uuid.uuid4()), b"{}", "request-1"))
+                publisher.send(WorkMessage(READINGS.fed_by, str(uuid.uuid4()), b"{}", "request-1"))
             assert not publisher.confirming
             eventually(lambda: health_status(target) == "NOT_SERVING", what="NOT_SERVING after the failure")
     finally:

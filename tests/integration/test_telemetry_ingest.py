@@ -17,8 +17,10 @@ from gantry.v1 import telemetry_pb2 as pb
 from sqlalchemy import select
 
 from services.kit.bus import ConfirmingPublisher, Topology
+from services.kit.consumers import ConsumerQueue
 from services.kit.store import Store
 from services.telemetry import storage
+from services.telemetry.batches import AcceptedBatch
 from services.telemetry.bus import READINGS
 from services.telemetry.settings import IngestLimits
 from tests.integration.conftest import CapturedEvents
@@ -216,6 +218,29 @@ def test_nothing_is_acknowledged_when_no_queue_takes_the_readings(
     connection.close()
     request = ingest_request(TENANT, (device, second_samples(NOW_MS - 10_000, 2)))
     assert code_of(lambda: telemetry.Ingest(request)) == grpc.StatusCode.UNAVAILABLE
+
+
+def test_every_queue_the_readings_exchange_feeds_gets_each_accepted_batch_once(
+    store: Store, telemetry: Stub, topology: Topology
+) -> None:
+    # Another consumer of the readings (analytics), beside the writer's queue.
+    listener = ConsumerQueue("test-readings-listener", fed_by=READINGS.fed_by)
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    channel = connection.channel()
+    topology.declare_consumer_queue(channel, listener)
+    try:
+        device = teach_device(store, TENANT)
+        for minute in range(3):
+            request = ingest_request(TENANT, (device, second_samples(NOW_MS - 600_000 + minute * 60_000, 10)))
+            assert telemetry.Ingest(request).accepted == 30
+
+        taken = [channel.basic_get(topology.queue(listener.name), auto_ack=True) for _ in range(4)]
+        batches = [AcceptedBatch.decode(body) for method, _, body in taken if method is not None]
+        assert [batch.reading_count() for batch in batches] == [30, 30, 30]
+        assert queued(topology) == 3
+    finally:
+        channel.queue_delete(topology.queue(listener.name))
+        connection.close()
 
 
 @pytest.fixture

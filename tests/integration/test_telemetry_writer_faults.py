@@ -51,7 +51,7 @@ def batch(device_id: str, start_ms: int, **values: object) -> AcceptedBatch:
 
 def send(publisher: ConfirmingPublisher, *batches: AcceptedBatch) -> None:
     for accepted in batches:
-        publisher.send(WorkMessage(READINGS.name, accepted.id, accepted.encode(), ""))
+        publisher.send(WorkMessage(READINGS.fed_by, accepted.id, accepted.encode(), ""))
 
 
 def dead_letters(topology: Topology) -> list[tuple[pika.BasicProperties, bytes]]:
@@ -132,7 +132,7 @@ def test_a_changed_readings_queue_is_declared_anew_with_its_messages(topology: T
             "", queue, body, pika.BasicProperties(delivery_mode=2, message_id=body.decode())
         )
 
-    declare_queue(connection, topology, READINGS.name, READINGS.event_types)
+    declare_queue(connection, topology, READINGS)
 
     channel = connection.channel()
     channel.queue_declare(queue, durable=True, arguments=topology.consumer_queue_arguments(()))

@@ -86,7 +86,7 @@ def declare_readings_queue(topology: Topology) -> None:
     connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
     channel = connection.channel()
     topology.declare(channel)
-    topology.declare_consumer_queue(channel, READINGS.name, READINGS.event_types)
+    topology.declare_consumer_queue(channel, READINGS)
     connection.close()
 
 

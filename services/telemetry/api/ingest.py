@@ -56,11 +56,12 @@ def response_of(result: IngestResult) -> pb.IngestResponse:
 
 
 def sender(publisher: ConfirmingPublisher) -> Callable[[AcceptedBatch], None]:
-    """Puts batches on the writer's queue, returning once the broker has them."""
+    """Sends batches to the readings exchange, returning once the broker has them in
+    every queue it feeds (the writer's, analytics')."""
 
     def send(batch: AcceptedBatch) -> None:
         try:
-            publisher.send(WorkMessage(READINGS.name, batch.id, batch.encode(), current_request_id()))
+            publisher.send(WorkMessage(READINGS.fed_by, batch.id, batch.encode(), current_request_id()))
         except PublishError as error:
             raise Unavailable("the broker did not confirm the readings; none were accepted") from error
 
