@@ -8,7 +8,8 @@ On a running platform (every Procfile process, fresh PostgreSQL databases):
   (`ingest_ratio`).
 
 The HTTP load comes from bench/_http.py's minimal keep-alive client, so that the
-client's own parsing does not hide the gateway's.
+client's own parsing does not hide the gateway's. Every process logs at INFO, as in
+production: the gateway's access line for each request included.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ async def measure(platform: Platform, tenant: str, api_key: str, devices: list[s
 
 
 def run() -> dict:
-    with tempfile.TemporaryDirectory() as logs, running_platform(Path(logs)) as platform:
+    with tempfile.TemporaryDirectory() as logs, running_platform(Path(logs), log_level="INFO") as platform:
         tenant, api_key, devices = setup(platform)
         figures = asyncio.run(measure(platform, tenant, api_key, devices))
     figures["ratio"] = round(figures["gateway_get_device_per_s"] / figures["grpc_get_device_per_s"], 3)

@@ -15,12 +15,13 @@ field added to a message appears in every answer without a converter to forget.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from gantry.v1 import common_pb2 as common_pb
 from google.protobuf import json_format, message_factory
-from google.protobuf.descriptor import EnumDescriptor, FieldDescriptor
+from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from services.kit.protos import enum_prefix, from_timestamp, timestamp
@@ -46,44 +47,65 @@ def _is_map(field: FieldDescriptor) -> bool:
     return field.message_type is not None and field.message_type.GetOptions().map_entry
 
 
-def _json_value(field: FieldDescriptor, value: Any) -> Any:
-    if field.enum_type is not None:
-        if value == 0 or value not in field.enum_type.values_by_number:
-            return None
-        return field.enum_type.values_by_number[value].name.removeprefix(_prefix(field.enum_type)).lower()
-    if field.message_type is None:
-        return value
-    kind = field.message_type.full_name
-    if kind == _TIMESTAMP:
-        return rfc3339(value)
-    if kind == _DURATION:
-        return value.seconds
-    if kind == _STRUCT:
-        return json_format.MessageToDict(value)
-    if kind == _VALUE:
-        which = value.WhichOneof("kind")
-        return getattr(value, which) if which else None
-    return to_json(value)
+Reader = Callable[[Message], Any]
+# Each message type's fields, with how to read each as JSON: worked out once per type,
+# since every answer of a type reads the same fields the same way.
+_PLANS: dict[Descriptor, list[tuple[str, Reader]]] = {}
 
 
 def to_json(message: Message, omit: tuple[str, ...] = ()) -> dict[str, Any]:
     """A message as the partner API shows it, but the fields in `omit` (such as a
     tenant id the caller knows and the answer never showed)."""
-    body: dict[str, Any] = {}
-    for field in message.DESCRIPTOR.fields:
-        if field.name in omit:
-            continue
-        value = getattr(message, field.name)
-        if _is_map(field):
-            value_field = field.message_type.fields_by_name["value"]
-            body[field.name] = {key: _json_value(value_field, item) for key, item in value.items()}
-        elif field.is_repeated:
-            body[field.name] = [_json_value(field, item) for item in value]
-        elif field.has_presence and not message.HasField(field.name) and not _shown_empty(field):
-            body[field.name] = None
-        else:
-            body[field.name] = _json_value(field, value)
-    return body
+    return {name: read(message) for name, read in _plan(message.DESCRIPTOR) if name not in omit}
+
+
+def _plan(descriptor: Descriptor) -> list[tuple[str, Reader]]:
+    plan = _PLANS.get(descriptor)
+    if plan is None:
+        plan = _PLANS[descriptor] = [(field.name, _reader(field)) for field in descriptor.fields]
+    return plan
+
+
+def _reader(field: FieldDescriptor) -> Reader:
+    name = field.name
+    if _is_map(field):
+        convert = _converter(field.message_type.fields_by_name["value"])
+        return lambda message: {key: convert(item) for key, item in getattr(message, name).items()}
+    convert = _converter(field)
+    if field.is_repeated:
+        return lambda message: [convert(item) for item in getattr(message, name)]
+    if field.has_presence and not _shown_empty(field):
+        return lambda message: convert(getattr(message, name)) if message.HasField(name) else None
+    return lambda message: convert(getattr(message, name))
+
+
+def _converter(field: FieldDescriptor) -> Callable[[Any], Any]:
+    """How one value of `field` reads as JSON."""
+    if field.enum_type is not None:
+        prefix = _prefix(field.enum_type)
+        # UNSPECIFIED (0) and numbers the contract does not know read as null.
+        names = {v.number: v.name.removeprefix(prefix).lower() for v in field.enum_type.values if v.number}
+        return names.get
+    if field.message_type is None:
+        return _same
+    return _MESSAGE_CONVERTERS.get(field.message_type.full_name, to_json)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _scalar_of(value: Any) -> Any:
+    which = value.WhichOneof("kind")
+    return getattr(value, which) if which else None
+
+
+_MESSAGE_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    _TIMESTAMP: rfc3339,
+    _DURATION: lambda value: value.seconds,
+    _STRUCT: json_format.MessageToDict,
+    _VALUE: _scalar_of,
+}
 
 
 def _shown_empty(field: FieldDescriptor) -> bool:

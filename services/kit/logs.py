@@ -7,7 +7,7 @@ import sys
 import uuid
 from contextvars import ContextVar
 
-from pythonjsonlogger.json import JsonFormatter
+from pythonjsonlogger.orjson import OrjsonFormatter
 
 from services.kit import settings
 
@@ -62,7 +62,7 @@ def configure(process: str) -> None:
     """Sends every log record of this process to stderr as one JSON object per line."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        JsonFormatter(
+        OrjsonFormatter(
             "{asctime}{levelname}{name}{message}{process_name}{request_id}",
             style="{",
             rename_fields={"asctime": "ts", "levelname": "level", "name": "logger"},

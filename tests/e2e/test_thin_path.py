@@ -49,9 +49,9 @@ def test_request_id_follows_the_event_across_processes(platform: Platform) -> No
     device = client.register_device(**{"X-Request-Id": "trace-e2e-0001"})
 
     eventually(lambda: latest_status(client, device["id"]) == 200, what="telemetry to learn the device")
-    assert '"request_id": "trace-e2e-0001"' in platform.log_tail("registry-api", 200)
+    assert platform.logged_request("registry-api", "trace-e2e-0001")
     eventually(
-        lambda: '"request_id": "trace-e2e-0001"' in platform.log_tail("telemetry-worker", 200),
+        lambda: platform.logged_request("telemetry-worker", "trace-e2e-0001"),
         what="the worker to log with the request id",
     )
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import grpc
 import httpx
+import orjson
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.kit.platform import consumer_queues
@@ -101,6 +102,18 @@ class Platform:
     def alive(self, name: str) -> bool:
         return name in self.processes and self.processes[name].poll() is None
 
+    def log_records(self, name: str, lines: int = 200) -> list[dict]:
+        """The JSON log records among the last `lines` lines of a process's output."""
+        records = []
+        for line in self.log_tail(name, lines).splitlines():
+            with suppress(ValueError):
+                records.append(orjson.loads(line))
+        return records
+
+    def logged_request(self, name: str, request_id: str) -> bool:
+        """Whether a process logged a line of the request `request_id` lately."""
+        return any(record.get("request_id") == request_id for record in self.log_records(name))
+
     def log_tail(self, name: str, lines: int = 40) -> str:
         path = self.logs / f"{name}.log"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
@@ -142,11 +155,12 @@ def _http_ok(url: str) -> bool:
 
 @contextmanager
 def running_platform(
-    logs: Path, postgres_url: str = POSTGRES_URL, amqp_url: str = AMQP_URL
+    logs: Path, postgres_url: str = POSTGRES_URL, amqp_url: str = AMQP_URL, log_level: str = "DEBUG"
 ) -> Iterator[Platform]:
     """Migrates fresh databases on the PostgreSQL server of `postgres_url` (a role that
     may create databases), starts every process against the broker of `amqp_url` and
-    stops them afterwards."""
+    stops them afterwards. Tests log at DEBUG, to follow each call's and each event's
+    line by its request id; benchmarks at production's INFO."""
     with ExitStack() as stack:
         topology = stack.enter_context(bus_namespace(consumer_queue_names(), amqp_url))
         stack.callback(delete_redis_keys, f"{topology.namespace}:")
@@ -158,8 +172,7 @@ def running_platform(
             "GANTRY_BUS_NAMESPACE": topology.namespace,
             "GANTRY_OPERATOR_TOKEN": OPERATOR_TOKEN,
             "GANTRY_GATEWAY_PORT": str(free_port()),
-            # Each call's and each event's own line, which tests follow a request id by.
-            "GANTRY_LOG_LEVEL": "DEBUG",
+            "GANTRY_LOG_LEVEL": log_level,
             # Buckets in Redis as in production, but too large to slow the shared platform
             # down; tests/e2e/test_gateway_rate_limits.py starts gateways that limit.
             "GANTRY_REDIS_URL": REDIS_URL,
