@@ -11,7 +11,7 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from starlette.responses import Response
 
-from services.kit.errors import FieldViolation
+from services.kit.errors import FieldViolation, NotDone
 from services.kit.logs import current_request_id
 
 log = logging.getLogger(__name__)
@@ -174,8 +174,9 @@ def from_grpc(error: grpc.aio.AioRpcError, field_prefix: str = "", service: str 
     A backend's own errors keep their message, written for the caller. grpc's own (a
     refused connection, a broken pipe) are logged with the request id, for operators, and
     answered with what the caller can do instead. Only a call grpc never sent certainly
-    changed nothing (`no_effect`): a backend's own UNAVAILABLE may come after a commit
-    whose outcome it could not learn, and a call cut off may have run to its end."""
+    changed nothing (`no_effect`), and one the backend says it did not do: any other
+    UNAVAILABLE may come after a commit whose outcome it could not learn, and a call cut
+    off may have run to its end."""
     status, slug = _GRPC_TO_HTTP.get(error.code(), (502, "backend-error"))
     status, slug = _REASON_TO_HTTP.get(error_reason(error), (status, slug))
     deliberate = _status(error) is not None
@@ -190,4 +191,6 @@ def from_grpc(error: grpc.aio.AioRpcError, field_prefix: str = "", service: str 
         detail = error.details() or error.code().name.lower()
     else:
         detail = _transport_detail(error, f"the {service} service" if service else "a backend service")
-    return Problem(status, slug, detail, field_violations(error, field_prefix), no_effect=_never_sent(error))
+    # A backend that says it changed nothing (NOT_DONE) leaves the request free to run again.
+    no_effect = _never_sent(error) or error_reason(error) == NotDone.reason
+    return Problem(status, slug, detail, field_violations(error, field_prefix), no_effect=no_effect)

@@ -77,9 +77,19 @@ class Unavailable(GantryError):
     """A backend the call needs did not answer; the same call may succeed later."""
 
 
+class NotDone(Unavailable):
+    """A backend the call needs failed before the call changed anything (its transaction
+    rolled back, the broker did not take its message): the same call may be sent again,
+    with the same idempotency key."""
+
+    reason = "NOT_DONE"
+
+
 class CommitOutcomeUnknown(Unavailable):
     """The connection broke while the database committed: the change may have been made.
     A caller retries safely only with an idempotency key, or reads the change back."""
+
+    reason = "OUTCOME_UNKNOWN"
 
     def __init__(self) -> None:
         super().__init__(

@@ -113,9 +113,8 @@ class _Call:
             status = rpc_status.to_status(status_of(error))
         elif is_transient(error):
             log.warning("database unavailable", extra={"method": self.method.name, "error": str(error)})
-            status = rpc_status.to_status(
-                status_pb2.Status(code=code_pb2.UNAVAILABLE, message=_DATABASE_DOWN)
-            )
+            # Its transaction rolled back: a broken commit is CommitOutcomeUnknown instead.
+            status = rpc_status.to_status(status_of(errors.NotDone(_DATABASE_DOWN)))
         else:
             log.exception("unhandled error", extra={"method": self.method.name})
             status = rpc_status.to_status(

@@ -15,7 +15,7 @@ import pytest
 from gantry.v1 import registry_pb2 as pb
 from gantry.v1 import registry_pb2_grpc
 
-from services.kit.errors import Unavailable
+from services.kit.errors import NotDone, Unavailable
 from services.kit.grpc_server import build_server
 from tests.support.gateway import closed_target, gateway
 from tests.support.waiting import eventually
@@ -126,6 +126,13 @@ def busy(_: Registry) -> pb.CreateTenantResponse:
     raise Unavailable(BUSY)
 
 
+def not_done_once(registry: Registry) -> pb.CreateTenantResponse:
+    """Refuses the first call having changed nothing (a rolled-back transaction); creates then."""
+    if registry.calls == 1:
+        raise NotDone(BUSY)
+    return created(registry)
+
+
 def post_tenant(http: httpx.Client, key: str) -> httpx.Response:
     return http.post("/v1/tenants", json=TENANT, headers={"Idempotency-Key": key})
 
@@ -160,6 +167,16 @@ def test_a_backends_own_unavailable_keeps_its_message_and_its_answer() -> None:
     # The backend ran: it may have committed before it could not tell, so it does not run again.
     assert answers[1].headers["Idempotent-Replayed"] == "true"
     assert registry.calls == 1
+
+
+def test_a_request_its_backend_says_it_did_not_do_leaves_its_key_free_for_the_retry() -> None:
+    registry = Registry(not_done_once)
+    with serving(registry) as target, gateway(registry=target) as http:
+        first = post_tenant(http, "not-done-1")
+        retried = post_tenant(http, "not-done-1")
+    assert assert_unavailable(first, target) == BUSY
+    assert retried.status_code == 201 and "Idempotent-Replayed" not in retried.headers
+    assert registry.calls == 2
 
 
 def test_a_request_no_backend_received_leaves_its_key_free_for_the_retry() -> None:

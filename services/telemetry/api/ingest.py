@@ -9,7 +9,7 @@ import grpc
 from gantry.v1 import telemetry_pb2 as pb
 
 from services.kit.bus import ConfirmingPublisher, PublishError, WorkMessage
-from services.kit.errors import FieldViolation, InvalidArgument, Unavailable
+from services.kit.errors import FieldViolation, InvalidArgument, NotDone
 from services.kit.logs import current_request_id
 from services.telemetry import payloads
 from services.telemetry.batches import AcceptedBatch
@@ -63,7 +63,7 @@ def sender(publisher: ConfirmingPublisher) -> Callable[[AcceptedBatch], None]:
         try:
             publisher.send(WorkMessage(READINGS.fed_by, batch.id, batch.encode(), current_request_id()))
         except PublishError as error:
-            raise Unavailable("the broker did not confirm the readings; none were accepted") from error
+            raise NotDone("the broker did not confirm the readings; none were accepted") from error
 
     return send
 
