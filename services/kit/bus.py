@@ -37,6 +37,8 @@ DELIVERY_LIMIT = 5
 # 5 s deadline, so ingest answers that nothing was accepted rather than that it may have been.
 BLOCKED_SECONDS = 2.0
 QUORUM = {"x-queue-type": "quorum"}
+# Where the publisher's probe goes: no queue has this name, so the broker returns it.
+PROBE_ROUTING_KEY = "no-queue.publisher-probe"
 # The fan-out exchanges: `readings` takes each accepted batch of readings once, for every
 # queue bound to it (telemetry-writer's; analytics').
 READINGS = "readings"
@@ -166,11 +168,11 @@ class ConfirmingPublisher:
 
     def check(self, queue: str) -> bool:
         """Whether the broker takes messages for the work queue `queue` now: asks whether
-        the queue exists, on the channel publications use, opened with confirms if need
-        be. Cheap enough to call every few seconds, which also keeps the connection's
-        heartbeats going while nothing is published."""
+        the queue exists, and publishes a probe, on the channel publications use. Cheap
+        enough to call every few seconds, which also keeps the connection's heartbeats
+        going while nothing is published."""
         with contextlib.suppress(PublishError):
-            self._confirmed(self._declare_passively, queue)
+            self._confirmed(self._probe, queue)
         return self.confirming
 
     def _confirmed(self, attempt: Callable[[Any], None], what: Any) -> None:
@@ -207,9 +209,15 @@ class ConfirmingPublisher:
                 self._reset()
                 raise PublishError(str(error)) from error
 
-    def _declare_passively(self, queue: str) -> None:
+    def _probe(self, queue: str) -> None:
+        channel = self._open_channel()
         # Refused (and the channel closed) when the queue does not exist.
-        self._open_channel().queue_declare(self._topology.queue(queue), passive=True)
+        channel.queue_declare(self._topology.queue(queue), passive=True)
+        # A broker short of memory or disk still answers a declaration but holds every
+        # publication: a probe no queue takes is returned and confirmed at once, unless it
+        # is held up so (ConnectionBlockedTimeout).
+        with contextlib.suppress(UnroutableError):
+            channel.basic_publish("", self._topology.queue(PROBE_ROUTING_KEY), b"", mandatory=True)
 
     def _publish_events(self, messages: Sequence[OutgoingMessage]) -> None:
         channel = self._open_channel()

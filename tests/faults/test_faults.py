@@ -15,9 +15,11 @@ import time
 import pytest
 
 from services.kit.platform import SERVICES, consumer_queues
+from services.telemetry.api.servicer import SERVICE_NAME as TELEMETRY_SERVICE
 from services.telemetry.bus import READINGS
 from tests.faults.checks import delete_queues, gauge, ready_messages, table_locked, waiting_for_lock
 from tests.faults.trial import Trial
+from tests.support.platform import grpc_serving
 from tests.support.waiting import eventually
 
 WRITER = "telemetry-writer"
@@ -162,5 +164,21 @@ def test_consumers_the_broker_cancels_consume_again(trial: Trial) -> None:
     with trial.scenario("RabbitMQ cancels every event consumer") as scenario:
         scenario.wait_for_readings()
         scenario.inject(lambda: delete_queues(trial.rabbit.url, event_queues))
+        scenario.recovered()
+        scenario.wait_for_readings()
+
+
+def test_a_broker_short_of_memory_makes_ingest_refuse_rather_than_hang(trial: Trial) -> None:
+    telemetry = trial.platform.grpc_target("telemetry")
+    with trial.scenario("RabbitMQ memory alarm") as scenario:
+        scenario.wait_for_readings()
+        scenario.inject(trial.rabbit.block_publishers)
+        try:
+            # Publications wait at most the publisher's blocked timeout, then fail: ingest
+            # answers 503, and telemetry says it is not ready, instead of hanging.
+            eventually(lambda: not grpc_serving(telemetry, TELEMETRY_SERVICE), 60, "telemetry not ready")
+        finally:
+            trial.rabbit.unblock_publishers()
+        eventually(lambda: grpc_serving(telemetry, TELEMETRY_SERVICE), 60, "telemetry ready again")
         scenario.recovered()
         scenario.wait_for_readings()

@@ -257,6 +257,13 @@ class ThrowawayRabbit:
         """Closes every client connection from the broker's side, as a reset would."""
         self._ctl("close_all_connections", "closed by the fault trial")
 
+    def block_publishers(self) -> None:
+        """Raises a memory alarm: the broker holds every publication."""
+        self._ctl("set_vm_memory_high_watermark", "0.000001")
+
+    def unblock_publishers(self) -> None:
+        self._ctl("set_vm_memory_high_watermark", "0.4")
+
     def _ctl(self, *arguments: str) -> str:
         return _run([RABBITMQCTL, "-n", self.node, *arguments], f"rabbitmqctl {arguments[0]}", self.env)
 
