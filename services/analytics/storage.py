@@ -1,7 +1,178 @@
-"""Analytics's tables: for now the outbox and inbox every service keeps."""
+"""Analytics's tables (SQLAlchemy Core); its SQL is in `queries/`."""
 
 from __future__ import annotations
 
-from services.kit.db import new_metadata
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+from services.kit.db import UtcDateTime, new_metadata
 
 metadata = new_metadata()
+
+# Counters that number changes in commit order: a writer increments its row in the
+# transaction of the change and stamps the changed rows with the new value, and the row
+# lock makes the numbers commit in order. A reader that remembers the last number it
+# saw then misses no change (`rules` for alarm_rules, `devices` for known_devices).
+revisions = Table(
+    "revisions",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+# Analytics's own copy of the registry's devices, kept by events: which rules watch a
+# device (profile, labels) and its per-machine thresholds (attributes).
+known_devices = Table(
+    "known_devices",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False, index=True),
+    Column("profile_id", String(36), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("attributes", JSON, nullable=False),
+    # The registry's device version each aspect reflects: events may come out of order.
+    Column("details_as_of", Integer, nullable=False),
+    Column("state_as_of", Integer, nullable=False),
+    Column("revision", BigInteger, nullable=False, index=True),
+)
+
+alarm_rules = Table(
+    "alarm_rules",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("profile_id", String(36), nullable=False),
+    Column("name", String(200), nullable=False),
+    # labels, create and clear, as `queries/rules.py` writes them.
+    Column("definition", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Column("revision", BigInteger, nullable=False, index=True),
+    Index("ix_alarm_rules_tenant_profile", "tenant_id", "profile_id", "id"),
+)
+
+alarms = Table(
+    "alarms",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("device_id", String(36), nullable=False),
+    Column("rule_id", String(36), nullable=False),
+    Column("rule_version", Integer, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("severity", SmallInteger, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("acknowledged", Boolean, nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("cleared_at", UtcDateTime()),
+    Column("cleared_by", String(200), nullable=False),
+    Column("acknowledged_at", UtcDateTime()),
+    Column("acknowledged_by", String(200), nullable=False),
+    Column("raised_by", JSON, nullable=False),
+    # [[severity, iso time], ...] and [{"author", "text", "at"}, ...]
+    Column("severity_history", JSON, nullable=False),
+    Column("comments", JSON, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    # At most one active alarm per (device, rule), whoever races to raise it.
+    Index(
+        "uq_alarms_active_device_rule",
+        "device_id",
+        "rule_id",
+        unique=True,
+        postgresql_where=text("active"),
+        sqlite_where=text("active"),
+    ),
+    Index("ix_alarms_tenant_started", "tenant_id", "started_at", "id"),
+)
+
+# The evaluator's state of each device: latest values and the progress of every rule
+# watching it, committed with the alarms it raised and the batches it came from.
+device_states = Table(
+    "device_states",
+    metadata,
+    Column("device_id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("state", LargeBinary, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# Batches of readings the evaluator has applied: a batch delivered again is skipped.
+processed_batches = Table(
+    "processed_batches",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("processed_at", UtcDateTime(), nullable=False, index=True),
+)
+
+# Readings accepted per tenant and minute, counted from the stream for the overview.
+readings_per_minute = Table(
+    "readings_per_minute",
+    metadata,
+    Column("tenant_id", String(36), primary_key=True),
+    Column("minute", UtcDateTime(), primary_key=True),
+    Column("accepted", BigInteger, nullable=False),
+    Column("rejected", BigInteger, nullable=False),
+)
+
+# --- Webhooks -------------------------------------------------------------------
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False, index=True),
+    Column("url", String(2048), nullable=False),
+    Column("event_types", JSON, nullable=False),
+    # Kept to sign deliveries; shown to the tenant once, at creation.
+    Column("secret", String(128), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("disabled_reason", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("failing_since", UtcDateTime()),
+    Column("deleted", Boolean, nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("webhook_id", String(36), nullable=False),
+    Column("tenant_id", String(36), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    # pending, delivered, abandoned
+    Column("state", String(16), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("next_attempt_at", UtcDateTime()),
+    Column("attempts", Integer, nullable=False),
+    Index("uq_webhook_deliveries_event", "webhook_id", "event_id", unique=True),
+    Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+    Index("ix_webhook_deliveries_listing", "webhook_id", "created_at", "id"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("delivery_id", String(36), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("status_code", SmallInteger, nullable=False),
+    Column("error", String(500), nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""Analytics's rules, in plain Python."""
