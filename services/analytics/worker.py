@@ -1,10 +1,18 @@
-"""Analytics's nameko worker."""
+"""Analytics's nameko worker: keeps analytics's directory of devices from the registry's
+events."""
 
 from __future__ import annotations
 
+from services.analytics.bus import DEVICE_DIRECTORY
 from services.analytics.storage import metadata
-from services.kit.worker import worker_base
+from services.analytics.usecases.directory import Directory
+from services.kit.events import Event
+from services.kit.worker import handle_event, worker_base
 
 
 class AnalyticsWorker(worker_base("analytics", metadata)):
     name = "analytics"
+
+    @handle_event(DEVICE_DIRECTORY)
+    def on_registry_event(self, event: Event) -> None:
+        Directory(self.store.unit_of_work).learn(event)

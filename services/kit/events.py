@@ -28,7 +28,15 @@ class TenantUpdated(TenantCreated):
     version = fields.Integer(required=True)
 
 
-class DeviceRegistered(Schema):
+class DeviceDetails(Schema):
+    """What a device carries for rules to select it by and measure it against. Absent
+    from events published before they carried them: a consumer keeps what it knew."""
+
+    labels = fields.Dict(keys=fields.String(), values=fields.String())
+    attributes = fields.Dict()
+
+
+class DeviceRegistered(DeviceDetails):
     device_id = fields.String(required=True)
     serial_number = fields.String(required=True)
     display_name = fields.String(required=True)
@@ -37,7 +45,7 @@ class DeviceRegistered(Schema):
     profile_version = fields.Integer(required=True)
 
 
-class DeviceUpdated(Schema):
+class DeviceUpdated(DeviceDetails):
     device_id = fields.String(required=True)
     version = fields.Integer(required=True)
     changed = fields.List(fields.String(), required=True)

@@ -159,20 +159,23 @@ def _stopping(signum: int) -> None:
 def serve_service(
     service: str,
     metadata: MetaData,
-    add_servicer: Callable[[Instrumented, Store], None],
+    add_servicer: Callable[[Instrumented, Store, grpc.Channel], None],
     service_name: str,
 ) -> None:
-    """Runs the `-api` process of `service`: its store, event publisher and gRPC server."""
+    """Runs the `-api` process of `service`: its store, event publisher, a channel to the
+    registry (which the services ask who exists and owns what) and its gRPC server."""
     publisher = ConfirmingPublisher(settings.amqp_url(), Topology.from_env())
     store = Store(service, metadata, publisher)
+    registry = grpc.insecure_channel(settings.grpc_target("registry"))
 
     def stop() -> None:
+        registry.close()
         publisher.close()
         store.close()
 
     run(
         f"{service}-api",
-        lambda server: add_servicer(server, store),
+        lambda server: add_servicer(server, store, registry),
         [service_name],
         settings.grpc_port(service),
         on_stop=stop,

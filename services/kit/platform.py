@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import MetaData
 
+from services.analytics import bus as analytics_bus
 from services.analytics import storage as analytics_storage
 from services.kit.consumers import ConsumerQueue
 from services.marketplace import bus as marketplace_bus
@@ -37,7 +38,7 @@ SERVICES = (
     Service("registry", registry_storage.metadata, registry_bus.QUEUES),
     Service("telemetry", telemetry_storage.metadata, telemetry_bus.QUEUES),
     Service("marketplace", marketplace_storage.metadata, marketplace_bus.QUEUES),
-    Service("analytics", analytics_storage.metadata, ()),
+    Service("analytics", analytics_storage.metadata, analytics_bus.QUEUES),
 )
 _BY_NAME = {service.name: service for service in SERVICES}
 

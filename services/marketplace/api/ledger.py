@@ -6,14 +6,10 @@ import grpc
 from gantry.v1 import marketplace_pb2 as pb
 
 from services.kit.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from services.kit.protos import tenant_of, tenant_or_operator
+from services.kit.registry import Registry
 from services.kit.validation import require_uuid
-from services.marketplace.api.messages import (
-    account_message,
-    tenant_of,
-    tenant_or_operator,
-    transfer_message,
-)
-from services.marketplace.api.registry import Registry
+from services.marketplace.api.messages import account_message, transfer_message
 from services.marketplace.domain.ledger import PLATFORM, require_amount
 from services.marketplace.usecases.ledger import Ledger, Movement
 from services.marketplace.usecases.orders import Command

@@ -8,18 +8,13 @@ import grpc
 from gantry.v1 import marketplace_pb2 as pb
 
 from services.kit.errors import FieldViolation, InvalidArgument
+from services.kit.protos import given, page_args, page_info, required_time, tenant_of, value_of
 from services.marketplace.api.messages import (
     LISTING_KINDS,
     LISTING_STATUSES,
     UNITS,
-    given,
     listing_message,
-    page_args,
-    page_info,
-    required_time,
     slot_message,
-    tenant_of,
-    value_of,
 )
 from services.marketplace.usecases.listings import UPDATABLE, Listings
 

@@ -8,50 +8,17 @@ cases' to check, so that every adapter refuses the same input the same way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from gantry.v1 import common_pb2
 from gantry.v1 import marketplace_pb2 as pb
-from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
-from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
-from services.kit.errors import FieldViolation, InvalidArgument
-from services.kit.protos import enum_name, enum_number, from_timestamp, timestamp
-from services.kit.validation import require_uuid
+from services.kit.protos import EnumMap, timestamp_fields
 from services.marketplace.domain.catalogue import ListingKind, ListingStatus, Unit
 from services.marketplace.domain.ledger import Account, AccountKind, Transfer, TransferKind
 from services.marketplace.domain.listings import Listing, Slot
 from services.marketplace.domain.orders import Order, OrderLine, OrderState
 from services.marketplace.domain.rfqs import Quote, QuoteStatus, Rfq, RfqStatus
-
-Domain = TypeVar("Domain", bound=StrEnum)
-
-
-@dataclass(frozen=True)
-class EnumMap(Generic[Domain]):
-    """A protobuf enum and the domain enum it stands for, value by value:
-    LISTING_KIND_CAPACITY <-> ListingKind.CAPACITY."""
-
-    proto: EnumTypeWrapper
-    prefix: str
-    domain: type[Domain]
-
-    def to_domain(self, number: int, field: str) -> Domain | None:
-        """The domain value, None for UNSPECIFIED; InvalidArgument naming `field` for a
-        number the contract does not define, which protobuf lets through as it is."""
-        if number != 0 and number not in self.proto.values():
-            names = ", ".join(value.name for value in self.proto.DESCRIPTOR.values if value.number)
-            raise InvalidArgument([FieldViolation(field, f"one of {names}")])
-        name = enum_name(self.proto, number, self.prefix)
-        return None if name is None else self.domain(name)
-
-    def to_proto(self, value: Domain) -> int:
-        return enum_number(self.proto, value, self.prefix)
-
 
 LISTING_KINDS = EnumMap(pb.ListingKind, "LISTING_KIND_", ListingKind)
 LISTING_STATUSES = EnumMap(pb.ListingStatus, "LISTING_STATUS_", ListingStatus)
@@ -63,62 +30,7 @@ ACCOUNT_KINDS = EnumMap(pb.AccountKind, "ACCOUNT_KIND_", AccountKind)
 TRANSFER_KINDS = EnumMap(pb.TransferKind, "TRANSFER_KIND_", TransferKind)
 
 
-# --- Requests -------------------------------------------------------------------
-
-
-def tenant_of(request: Message) -> str:
-    """The calling tenant's id, checked before anything else: the use cases name it
-    seller, buyer or owner, and a key of idempotency is scoped by it."""
-    return require_uuid(request.tenant_id, "tenant_id")
-
-
-def tenant_or_operator(request: Message) -> str | None:
-    """The calling tenant's id, or None for the operator (an empty `tenant_id`)."""
-    return tenant_of(request) if request.tenant_id else None
-
-
-def valid_time(value: Timestamp, field: str) -> datetime:
-    try:
-        return from_timestamp(value)
-    except ValueError:
-        raise InvalidArgument([FieldViolation(field, "not a valid timestamp")]) from None
-
-
-def required_time(message: Message, field: str) -> datetime:
-    """A timestamp the request must carry: unset, it would read as 1970, which is never
-    what a caller meant."""
-    if not message.HasField(field):
-        raise InvalidArgument([FieldViolation(field, "required")])
-    return valid_time(getattr(message, field), field)
-
-
-def value_of(message: Message, field: str) -> Any:
-    """A field's value, or None when the field tracks presence and is unset."""
-    tracked = message.DESCRIPTOR.fields_by_name[field].has_presence
-    return None if tracked and not message.HasField(field) else getattr(message, field)
-
-
-def given(**values: Any) -> dict[str, Any]:
-    """The fields the caller gave: those left out (None) take the use case's defaults,
-    or its required-field errors."""
-    return {name: value for name, value in values.items() if value is not None}
-
-
-def page_args(page: common_pb2.PageRequest) -> tuple[int, str]:
-    """A page request as the use cases' last two arguments: size and cursor."""
-    return page.page_size, page.cursor
-
-
-def page_info(next_cursor: str) -> common_pb2.PageInfo:
-    """The next page's cursor; the marketplace's lists are never counted."""
-    return common_pb2.PageInfo(next_cursor=next_cursor, total=-1)
-
-
 # --- Replies --------------------------------------------------------------------
-
-
-def timestamp_fields(**values: datetime | None) -> dict[str, Timestamp]:
-    return {name: timestamp(value) for name, value in values.items() if value is not None}
 
 
 def listing_message(listing: Listing) -> pb.Listing:

@@ -6,17 +6,8 @@ import grpc
 from gantry.v1 import marketplace_pb2 as pb
 from google.protobuf.message import Message
 
-from services.marketplace.api.messages import (
-    ORDER_STATES,
-    line_message,
-    order_message,
-    page_args,
-    page_info,
-    tenant_of,
-    tenant_or_operator,
-    transition_message,
-    valid_time,
-)
+from services.kit.protos import page_args, page_info, tenant_of, tenant_or_operator, valid_time
+from services.marketplace.api.messages import ORDER_STATES, line_message, order_message, transition_message
 from services.marketplace.usecases.orders import Command, Orders
 
 

@@ -11,16 +11,8 @@ from typing import Any
 import grpc
 from gantry.v1 import marketplace_pb2 as pb
 
-from services.marketplace.api.messages import (
-    UNITS,
-    given,
-    page_args,
-    page_info,
-    quote_message,
-    required_time,
-    rfq_message,
-    tenant_of,
-)
+from services.kit.protos import given, page_args, page_info, required_time, tenant_of
+from services.marketplace.api.messages import UNITS, quote_message, rfq_message
 from services.marketplace.domain.rfqs import Quote, Rfq
 from services.marketplace.usecases import Clock
 from services.marketplace.usecases.rfqs import Rfqs

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from gantry.v1 import marketplace_pb2_grpc
 
+from services.kit.registry import Registry
 from services.kit.store import Store
 from services.marketplace import settings
 from services.marketplace.api.figures import FiguresApi
 from services.marketplace.api.ledger import LedgerApi
 from services.marketplace.api.listings import ListingsApi
 from services.marketplace.api.orders import OrdersApi
-from services.marketplace.api.registry import Registry
 from services.marketplace.api.rfqs import RfqsApi
 from services.marketplace.usecases import Clock, utc_now
 from services.marketplace.usecases.figures import PlatformFigures

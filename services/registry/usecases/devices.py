@@ -213,6 +213,8 @@ class Devices:
                     "changed": sorted(paths),
                     "profile_id": updated.profile_id,
                     "profile_version": updated.profile_version,
+                    "labels": updated.labels,
+                    "attributes": updated.attributes,
                 },
             )
             return updated, [event]
@@ -343,6 +345,8 @@ def _registered(device: Device) -> Event:
             "state": device.state.value,
             "profile_id": device.profile_id,
             "profile_version": device.profile_version,
+            "labels": device.labels,
+            "attributes": device.attributes,
         },
     )
 

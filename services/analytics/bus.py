@@ -1,0 +1,15 @@
+"""The queues analytics consumes."""
+
+from __future__ import annotations
+
+from services.analytics.usecases.directory import DIRECTORY_EVENTS
+from services.kit import bus
+from services.kit.consumers import ConsumerQueue
+
+# analytics-worker keeps analytics's directory of devices from these.
+DEVICE_DIRECTORY = ConsumerQueue("analytics.device-directory", DIRECTORY_EVENTS)
+# Every accepted batch of readings, fed by the readings exchange beside
+# telemetry-writer's queue: analytics-evaluator evaluates alarm rules on them.
+READINGS = ConsumerQueue("analytics.readings", fed_by=bus.READINGS)
+
+QUEUES = (DEVICE_DIRECTORY, READINGS)

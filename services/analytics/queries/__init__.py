@@ -1,0 +1,1 @@
+"""Analytics's SQL, one module per table group."""
