@@ -119,6 +119,27 @@ class TransferPosted(Schema):
     order_id = fields.String(required=True, allow_none=True)
 
 
+class AlarmChanged(Schema):
+    """An alarm moved: raised, changed severity, was acknowledged or cleared. Severities
+    are "warning", "minor", "major" or "critical"; `actor` is who acted ("rule" when
+    the rule did)."""
+
+    alarm_id = fields.String(required=True)
+    device_id = fields.String(required=True)
+    rule_id = fields.String(required=True)
+    name = fields.String(required=True)
+    severity = fields.String(required=True)
+    previous_severity = fields.String(required=True, allow_none=True)
+    status = fields.String(required=True)
+    started_at = fields.AwareDateTime(required=True, format="iso")
+    cleared_at = fields.AwareDateTime(required=True, allow_none=True, format="iso")
+    actor = fields.String(required=True)
+    # The reading that raised it: {"ts": ..., channel: value, ...}.
+    reading = fields.Dict(required=True)
+
+
+ALARM_EVENTS = ("alarm.raised", "alarm.severity_changed", "alarm.acknowledged", "alarm.cleared")
+
 CATALOGUE: dict[str, type[Schema]] = {
     "tenant.created": TenantCreated,
     "tenant.updated": TenantUpdated,
@@ -137,6 +158,7 @@ CATALOGUE: dict[str, type[Schema]] = {
     "order.cancelled": OrderChanged,
     "order.disputed": OrderChanged,
     "ledger.transfer_posted": TransferPosted,
+    **dict.fromkeys(ALARM_EVENTS, AlarmChanged),
 }
 
 
