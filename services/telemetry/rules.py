@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from services.kit.batches import Scalar
+
 NUMERIC_TYPES = frozenset({"float", "int"})
 ACCEPTING_STATES = frozenset({"provisioned", "active"})
 MAX_STRING_LENGTH = 1024
@@ -36,9 +38,6 @@ class Reason(StrEnum):
 class Refusal:
     reason: Reason
     detail: str
-
-
-Scalar = float | int | bool | str
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.kit.batch_consumer import BatchSettings
 from services.kit.settings import env
 from services.telemetry.rules import RETENTION_TIERS
 
@@ -22,14 +23,7 @@ class IngestLimits:
 
 
 @dataclass(frozen=True)
-class WriterSettings:
-    # Readings gathered before a flush: large enough to amortise a transaction,
-    # small enough to keep acknowledgement-to-queryable latency low.
-    flush_readings: int = 20_000
-    # The longest a received reading waits for its flush.
-    flush_seconds: float = 0.2
-    prefetch: int = 200
-
+class WriterSettings(BatchSettings):
     @classmethod
     def from_env(cls) -> WriterSettings:
         return cls(

@@ -25,8 +25,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.kit.bus import ConfirmingPublisher
 from services.kit.protos import from_timestamp, timestamp
-from services.kit.store import Store
 from services.kit.registry import Registry, RegistryOverGrpc
+from services.kit.store import Store
 from services.marketplace.api.servicer import SERVICE_NAME, MarketplaceServicer
 from tests.support.access import access_server, code_of, mask, migrated_store, reason_of, violations
 from tests.support.marketplace import COMPLETED_ORDER_STATES, marketplace_store

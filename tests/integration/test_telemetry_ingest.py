@@ -16,11 +16,11 @@ import pytest
 from gantry.v1 import telemetry_pb2 as pb
 from sqlalchemy import select
 
+from services.kit.batches import AcceptedBatch
 from services.kit.bus import ConfirmingPublisher, Topology
 from services.kit.consumers import ConsumerQueue
 from services.kit.store import Store
 from services.telemetry import storage
-from services.telemetry.batches import AcceptedBatch
 from services.telemetry.bus import READINGS
 from services.telemetry.settings import IngestLimits
 from tests.integration.conftest import CapturedEvents

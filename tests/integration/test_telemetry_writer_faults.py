@@ -14,11 +14,11 @@ import pika
 import pytest
 from sqlalchemy import create_engine, text
 
+from services.kit.batches import AcceptedBatch
 from services.kit.bus import ConfirmingPublisher, Topology, WorkMessage
 from services.kit.db import normalise_url
 from services.kit.migrate import declare_queue
 from services.kit.store import Store
-from services.telemetry.batches import AcceptedBatch
 from services.telemetry.bus import READINGS
 from tests.support.backends import AMQP_URL, postgres_database
 from tests.support.telemetry import (

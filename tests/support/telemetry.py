@@ -6,10 +6,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import pika
@@ -17,6 +16,7 @@ from gantry.v1 import telemetry_pb2 as pb
 from gantry.v1 import telemetry_pb2_grpc
 from sqlalchemy import func, select
 
+from services.kit.batch_consumer import BatchConsumer
 from services.kit.bus import ConfirmingPublisher, Topology
 from services.kit.events import new_event
 from services.kit.migrate import upgrade
@@ -27,8 +27,9 @@ from services.telemetry.api.servicer import SERVICE_NAME, TelemetryServicer
 from services.telemetry.bus import READINGS
 from services.telemetry.settings import IngestLimits, WriterSettings
 from services.telemetry.usecases.directory import Directory
-from services.telemetry.writer import Writer
+from services.telemetry.writer import writer
 from tests.support.backends import AMQP_URL
+from tests.support.consumers import running_consumer
 from tests.support.platform import ROOT
 from tests.support.serving import serving
 
@@ -102,17 +103,9 @@ def telemetry_server(
         yield Stub(channel)
 
 
-@contextmanager
-def running_writer(store: Store, topology: Topology) -> Iterator[Writer]:
+def running_writer(store: Store, topology: Topology) -> AbstractContextManager[BatchConsumer]:
     """The bulk writer consuming on a thread until the block ends."""
-    writer = Writer(store, topology, WriterSettings(flush_seconds=0.05))
-    thread = threading.Thread(target=writer.run, args=(AMQP_URL,), daemon=True)
-    thread.start()
-    try:
-        yield writer
-    finally:
-        writer.stop()
-        thread.join(10)
+    return running_consumer(writer(store, topology, WriterSettings(flush_seconds=0.05)))
 
 
 def sample(ts_ms: int, **values: Any) -> pb.Sample:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from services.telemetry.batches import MAX_TS_MS, AcceptedBatch, MalformedBatch, utc_of
+from services.kit.batches import MAX_TS_MS, AcceptedBatch, MalformedBatch, utc_of
 
 BATCH_ID = "00000000-0000-4000-8000-0000000000b1"
 TENANT = "00000000-0000-4000-8000-000000000001"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from services.kit.batches import AcceptedBatch
 from services.kit.errors import InvalidArgument
-from services.telemetry.batches import AcceptedBatch
 from services.telemetry.rules import ChannelRule, DeviceRules, Reason
 from services.telemetry.settings import IngestLimits
 from services.telemetry.usecases.ingest import DAY_MS, DeviceInput, Flag, Ingest, IngestResult, Rejection

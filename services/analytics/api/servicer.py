@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from gantry.v1 import analytics_pb2_grpc
 
+from services.analytics.api.alarms import AlarmsApi
+from services.analytics.api.rules import RulesApi
+from services.analytics.usecases.alarms import Alarms
+from services.analytics.usecases.rules import Rules
 from services.kit.registry import Registry
 from services.kit.store import Store
 
 SERVICE_NAME = "gantry.v1.AnalyticsService"
 
 
-class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
+class AnalyticsServicer(RulesApi, AlarmsApi, analytics_pb2_grpc.AnalyticsServiceServicer):
     def __init__(self, store: Store, registry: Registry) -> None:
-        self.store = store
-        self.registry = registry
+        self.rules = Rules(store.unit_of_work, registry)
+        self.alarms = Alarms(store.unit_of_work)

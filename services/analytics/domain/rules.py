@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum, StrEnum
 
-Scalar = float | int | bool | str
+from services.kit.batches import Scalar
 
 
 class Severity(IntEnum):

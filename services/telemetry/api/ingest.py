@@ -8,11 +8,11 @@ from typing import Any
 import grpc
 from gantry.v1 import telemetry_pb2 as pb
 
+from services.kit.batches import AcceptedBatch
 from services.kit.bus import ConfirmingPublisher, PublishError, WorkMessage
 from services.kit.errors import FieldViolation, InvalidArgument, NotDone
 from services.kit.logs import current_request_id
 from services.telemetry import payloads
-from services.telemetry.batches import AcceptedBatch
 from services.telemetry.bus import READINGS
 from services.telemetry.usecases.ingest import DeviceInput, Ingest, IngestResult
 

@@ -6,11 +6,11 @@ from collections.abc import Callable
 
 from gantry.v1 import telemetry_pb2_grpc
 
+from services.kit.batches import AcceptedBatch
 from services.kit.store import Store
 from services.telemetry.api.ingest import IngestApi
 from services.telemetry.api.queries import QueriesApi
 from services.telemetry.api.retention import RetentionApi
-from services.telemetry.batches import AcceptedBatch
 from services.telemetry.rules_cache import DeviceRulesCache
 from services.telemetry.settings import IngestLimits
 from services.telemetry.usecases.directory import Directory

@@ -10,9 +10,9 @@ from typing import Any
 import psycopg
 from sqlalchemy import Connection, select
 
+from services.kit.batches import AcceptedBatch, utc_of
 from services.kit.db import driver_connection, insert_ignoring_duplicates
 from services.kit.events import Event
-from services.telemetry.batches import AcceptedBatch, utc_of
 from services.telemetry.storage import metadata, readings
 
 COLUMNS = (

@@ -10,10 +10,10 @@ from datetime import UTC, date, datetime
 
 import psycopg
 
+from services.kit.batches import AcceptedBatch, utc_of
 from services.kit.db import driver_connection
 from services.kit.events import Event
 from services.kit.store import Store
-from services.telemetry.batches import AcceptedBatch, utc_of
 from services.telemetry.queries import bulk
 from services.telemetry.queries.partitions import ensure_day_partitions
 

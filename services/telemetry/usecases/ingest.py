@@ -9,10 +9,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.kit.batches import AcceptedBatch, Scalar
 from services.kit.errors import FieldViolation, InvalidArgument
 from services.kit.validation import require_uuid
-from services.telemetry.batches import AcceptedBatch
-from services.telemetry.rules import DeviceRules, Reason, Refusal, Scalar
+from services.telemetry.rules import DeviceRules, Reason, Refusal
 from services.telemetry.settings import IngestLimits
 
 DAY_MS = 86_400_000

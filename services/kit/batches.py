@@ -1,5 +1,6 @@
-"""Accepted readings on their way from ingest to the writer, through the work queue
-`<namespace>.telemetry.readings`: one message per ingest call, as compact JSON.
+"""Accepted readings on their way from ingest to their consumers (telemetry-writer, which
+stores them, and analytics-evaluator, which evaluates alarm rules on them) through the
+readings exchange: one message per ingest call, as compact JSON.
 
 `{"id": ..., "tenant_id": ..., "retention_days": 365,
   "devices": [[device_id, [[ts_ms, {channel: value, ...}], ...]], ...]}`
@@ -17,12 +18,13 @@ from typing import Any
 
 import orjson
 
-from services.telemetry.rules import Scalar
-
 # Timestamps PostgreSQL and Python's datetime can both hold, in ms since the epoch.
 MIN_TS_MS = 0
 MAX_TS_MS = 253_402_300_799_999
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# A reading's value, typed by its channel.
+Scalar = float | int | bool | str
 
 Samples = Sequence[tuple[int, Mapping[str, Scalar]]]
 
@@ -68,7 +70,7 @@ def utc_of(ts_ms: int) -> datetime:
 
 
 class MalformedBatch(Exception):
-    """A message on the readings queue that no writer can store."""
+    """A message on a readings queue that is no batch of readings."""
 
 
 def _all_str(*values: Any) -> bool:
