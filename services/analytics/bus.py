@@ -9,7 +9,8 @@ from services.kit.consumers import ConsumerQueue
 # analytics-worker keeps analytics's directory of devices from these.
 DEVICE_DIRECTORY = ConsumerQueue("analytics.device-directory", DIRECTORY_EVENTS)
 # Every accepted batch of readings, fed by the readings exchange beside
-# telemetry-writer's queue: analytics-evaluator evaluates alarm rules on them.
-READINGS = ConsumerQueue("analytics.readings", fed_by=bus.READINGS)
+# telemetry-writer's queue: analytics-evaluator evaluates alarm rules on them, keeping
+# each device's state in memory, so one process at a time consumes them, in order.
+READINGS = ConsumerQueue("analytics.readings", fed_by=bus.READINGS, single_active=True)
 
 QUEUES = (DEVICE_DIRECTORY, READINGS)

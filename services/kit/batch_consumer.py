@@ -14,21 +14,26 @@ refuses, goes to the dead-letter queue.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from types import FrameType
 
 import pika
 from pika import BasicProperties
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import AMQPError
 from prometheus_client import Counter, Gauge, Histogram
+from sqlalchemy import MetaData
 
+from services.kit import logs, metrics, settings
 from services.kit.batches import AcceptedBatch, MalformedBatch
-from services.kit.bus import Topology
+from services.kit.bus import ConfirmingPublisher, Topology
 from services.kit.consumers import ConsumerQueue
 from services.kit.faults import backoff, is_transient, refuses_data
+from services.kit.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +122,7 @@ class BatchConsumer:
         metrics: ConsumerMetrics,
         housekeeping: Callable[[], None] = lambda: None,
     ) -> None:
-        self._queue = queue
+        self.queue = queue
         self._topology = topology
         self._config = config
         self._handle = handle
@@ -148,7 +153,7 @@ class BatchConsumer:
         try:
             channel = connection.channel()
             self._topology.declare(channel)
-            self._topology.declare_consumer_queue(channel, self._queue)
+            self._topology.declare_consumer_queue(channel, self.queue)
             channel.basic_qos(prefetch_count=self._config.prefetch)
             self._consume(channel)
         finally:
@@ -157,7 +162,7 @@ class BatchConsumer:
 
     def _consume(self, channel: BlockingChannel) -> None:
         pending = Pending()
-        queue = self._topology.queue(self._queue.name)
+        queue = self._topology.queue(self.queue.name)
         for method, properties, body in channel.consume(queue, inactivity_timeout=IDLE_SECONDS):
             if method is not None:
                 self._receive(channel, pending, method.delivery_tag, properties, body)
@@ -238,3 +243,30 @@ class BatchConsumer:
         log.error("batch dead-lettered", extra={"reason": reason, "error": detail})
         self._metrics.dead_lettered.labels(reason).inc()
         channel.basic_nack(tag, requeue=False)
+
+
+def serve(
+    process: str, service: str, metadata: MetaData, build: Callable[[Store, Topology], BatchConsumer]
+) -> None:
+    """Runs the consumer process `process` of `service` (`telemetry-writer`) until SIGTERM
+    or SIGINT: its logs and metrics, its store and event publisher, and the consumer
+    `build` makes of them."""
+    logs.configure(process)
+    metrics.serve(process)
+    topology = Topology.from_env()
+    publisher = ConfirmingPublisher(settings.amqp_url(), topology)
+    store = Store(service, metadata, publisher)
+    consumer = build(store, topology)
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("stopping", extra={"signal": signal.Signals(signum).name})
+        consumer.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("consuming", extra={"queue": topology.queue(consumer.queue.name)})
+    try:
+        consumer.run_until_stopped(settings.amqp_url())
+    finally:
+        publisher.close()
+        store.close()

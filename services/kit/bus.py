@@ -74,7 +74,9 @@ class Topology:
         """A fan-out exchange: each message it takes goes to every queue bound to it."""
         return f"{self.namespace}.{name}"
 
-    def consumer_queue_arguments(self, event_types: Sequence[str]) -> dict[str, Any]:
+    def consumer_queue_arguments(
+        self, event_types: Sequence[str], single_active: bool = False
+    ) -> dict[str, Any]:
         """The arguments of a queue of events, or, without `event_types`, of a work queue.
 
         Both dead-letter what their consumer rejects. An event that keeps failing is
@@ -86,13 +88,15 @@ class Topology:
         arguments = {**QUORUM, "x-dead-letter-exchange": self.dead_letter_exchange}
         if event_types:
             arguments["x-delivery-limit"] = DELIVERY_LIMIT
+        if single_active:
+            arguments["x-single-active-consumer"] = True
         return arguments
 
     def declare_consumer_queue(self, channel: BlockingChannel, consumer: ConsumerQueue) -> None:
         """Declares a consumer's queue, bound to the events it handles, or, for a work
         queue, to the fan-out exchange that feeds it; safe to repeat."""
         queue = self.queue(consumer.name)
-        arguments = self.consumer_queue_arguments(consumer.event_types)
+        arguments = self.consumer_queue_arguments(consumer.event_types, consumer.single_active)
         channel.queue_declare(queue, durable=True, arguments=arguments)
         for event_type in consumer.event_types:
             channel.queue_bind(queue, self.events_exchange, event_type)

@@ -16,3 +16,6 @@ class ConsumerQueue:
     name: str
     event_types: tuple[str, ...] = ()
     fed_by: str = ""
+    # One consumer at a time receives the queue's messages, in order; the others wait as
+    # standbys. For a consumer that keeps state of its own between messages.
+    single_active: bool = False

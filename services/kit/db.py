@@ -156,7 +156,8 @@ def _ping_when_idle(engine: Engine) -> None:
             raise InvalidatePoolError(f"pooled connection lost while idle: {error}") from error
 
 
-def _conflict_aware_insert(connection: Connection, table: Table) -> Any:
+def conflict_aware_insert(connection: Connection, table: Table) -> Any:
+    """An INSERT into `table` that can say what to do ON CONFLICT, in the connection's dialect."""
     dialect = connection.dialect.name
     module = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect)
     if module is None:
@@ -171,7 +172,7 @@ def insert_ignoring_duplicates(connection: Connection, table: Table, rows: Itera
         return 0
     # rowcount is unreliable for executemany on PostgreSQL; RETURNING counts exactly.
     statement = (
-        _conflict_aware_insert(connection, table)
+        conflict_aware_insert(connection, table)
         .on_conflict_do_nothing()
         .returning(*table.primary_key.columns)
     )
@@ -208,7 +209,7 @@ def insert_if_absent(connection: Connection, table: Table, row: dict[str, Any]) 
     """Inserts one row unless its key exists; True when it was inserted. Cheaper than
     insert_ignoring_duplicates for a single row: one statement, not a batch."""
     statement = (
-        _conflict_aware_insert(connection, table)
+        conflict_aware_insert(connection, table)
         .on_conflict_do_nothing()
         .returning(*table.primary_key.columns)
     )
@@ -217,7 +218,7 @@ def insert_if_absent(connection: Connection, table: Table, row: dict[str, Any]) 
 
 def upsert(connection: Connection, table: Table, row: dict[str, Any]) -> None:
     """Inserts a row, or updates the one with its key to the row's other values."""
-    statement = _conflict_aware_insert(connection, table)
+    statement = conflict_aware_insert(connection, table)
     keys = [column.name for column in table.primary_key.columns]
     connection.execute(
         statement.on_conflict_do_update(

@@ -30,10 +30,15 @@ _ENUM_PREFIXES = {
 ALARM_STATUSES = EnumMap(pb.AlarmStatus, "ALARM_STATUS_", AlarmStatus)
 
 
+# The fields of a rule a caller defines; the others are the rule's own record.
+DEFINITION_FIELDS = ("name", "labels", "create", "clear")
+
+
 def definition_of(rule: pb.AlarmRule) -> dict[str, Any]:
     """The definition a request carries, as the use cases read it."""
     data = json_format.MessageToDict(rule, preserving_proto_field_name=True)
-    return _renamed(data, lambda key, value: value.removeprefix(_ENUM_PREFIXES[key]).lower())
+    defined = {key: value for key, value in data.items() if key in DEFINITION_FIELDS}
+    return _renamed(defined, lambda key, value: value.removeprefix(_ENUM_PREFIXES[key]).lower())
 
 
 def rule_message(rule: AlarmRule) -> pb.AlarmRule:

@@ -39,6 +39,14 @@ def find_alarms(connection: Connection, alarm_ids: Sequence[str]) -> list[Alarm]
     return [alarm_of(row) for row in rows]
 
 
+def active_alarm(connection: Connection, device_id: str, rule_id: str) -> Alarm | None:
+    query = select(alarms).where(
+        alarms.c.device_id == device_id, alarms.c.rule_id == rule_id, alarms.c.active.is_(True)
+    )
+    row = connection.execute(query.with_for_update()).mappings().first()
+    return alarm_of(row) if row else None
+
+
 def active_alarms_of_rule(connection: Connection, rule_id: str) -> list[Alarm]:
     query = select(alarms).where(alarms.c.rule_id == rule_id, alarms.c.active.is_(True)).with_for_update()
     return [alarm_of(row) for row in connection.execute(query).mappings()]

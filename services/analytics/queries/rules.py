@@ -15,7 +15,9 @@ REVISION = "rules"
 
 
 def add_rule(connection: Connection, rule: AlarmRule) -> None:
-    connection.execute(alarm_rules.insert().values(_row(rule), revision=next_revision(connection, REVISION)))
+    connection.execute(
+        alarm_rules.insert().values(_row(rule) | {"revision": next_revision(connection, REVISION)})
+    )
 
 
 def save_rule(connection: Connection, rule: AlarmRule, expected_version: int) -> bool:
@@ -23,7 +25,7 @@ def save_rule(connection: Connection, rule: AlarmRule, expected_version: int) ->
     found = connection.execute(
         update(alarm_rules)
         .where(alarm_rules.c.id == rule.id, alarm_rules.c.version == expected_version)
-        .values(_row(rule), revision=next_revision(connection, REVISION))
+        .values(_row(rule) | {"revision": next_revision(connection, REVISION)})
     )
     return found.rowcount == 1
 

@@ -187,7 +187,7 @@ def _predicate_violations(
         operand = predicate[side]
         if operand is not None:
             yield from _operand_violations(operand, channel, f"{path}.{side}")
-    if ranged and _constants_reversed(predicate):
+    if ranged and predicate["upper"] is not None and _constants_reversed(predicate):
         yield FieldViolation(f"{path}.upper", "must not be below the lower bound")
 
 

@@ -1,0 +1,26 @@
+"""Analytics's own settings, from `GANTRY_ANALYTICS_*` variables read when asked for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.kit.batch_consumer import BatchSettings
+from services.kit.settings import env
+
+
+@dataclass(frozen=True)
+class EvaluatorSettings(BatchSettings):
+    # Alarms wait for their flush: a shorter wait than the writer's keeps the time from
+    # acknowledgement to alarm low.
+    flush_seconds: float = 0.1
+    # How often NO_DATA triggers are compared with the clock.
+    tick_seconds: float = 1.0
+
+    @classmethod
+    def from_env(cls) -> EvaluatorSettings:
+        return cls(
+            flush_readings=int(env("ANALYTICS_FLUSH_READINGS", str(cls.flush_readings))),
+            flush_seconds=float(env("ANALYTICS_FLUSH_SECONDS", str(cls.flush_seconds))),
+            prefetch=int(env("ANALYTICS_EVALUATOR_PREFETCH", str(cls.prefetch))),
+            tick_seconds=float(env("ANALYTICS_TICK_SECONDS", str(cls.tick_seconds))),
+        )

@@ -1,0 +1,267 @@
+"""Alarm rules evaluated on the stream of accepted readings (analytics-evaluator).
+
+One process consumes the stream (its queue has a single active consumer), so the state
+of every device it evaluates lives in its memory between flushes, and in the database:
+each flush commits, in one transaction, the batches it applied, the devices' new
+states, the alarms their transitions raised, changed or cleared, and the events saying
+so. A batch delivered again finds itself recorded and has no second effect; a process
+killed mid-flush loses nothing, as its successor reads the states committed last.
+
+Rules and the directory of devices are read from the database when they change (their
+revisions), so a rule takes effect at the next flush after it is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from prometheus_client import Counter
+from sqlalchemy import Connection
+
+from services.analytics.domain.alarms import RULE_ACTOR, Alarm
+from services.analytics.domain.evaluation import (
+    CompiledRule,
+    DeviceState,
+    Transition,
+    TransitionKind,
+    apply_reading,
+    apply_tick,
+)
+from services.analytics.queries import alarms as alarm_queries
+from services.analytics.queries import evaluation as queries
+from services.analytics.queries.directory import KnownDevice, devices_changed_since
+from services.analytics.queries.rules import rules_changed_since
+from services.analytics.usecases import Clock, UnitOfWorkFactory, utc_now
+from services.analytics.usecases.alarms import alarm_event, clear_alarm
+from services.kit.batches import AcceptedBatch, Scalar, utc_of
+from services.kit.db import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_DEVICE_READINGS = Counter(
+    "gantry_analytics_readings_of_unknown_devices_total",
+    "Readings of devices analytics's directory does not know yet, evaluated by no rule",
+)
+TRANSITIONS = Counter(
+    "gantry_analytics_alarm_transitions_total", "Alarms raised, changed or cleared", ["kind"]
+)
+# How long a batch's id is remembered: far longer than any redelivery takes.
+REMEMBER_BATCHES = timedelta(days=1)
+REMEMBER_COUNTS = timedelta(days=2)
+
+Sample = tuple[int, Mapping[str, Scalar]]
+
+
+class Evaluation:
+    def __init__(self, unit_of_work: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
+        self._unit_of_work = unit_of_work
+        self._clock = clock
+        self._rules: dict[str, CompiledRule] = {}
+        self._devices: dict[str, KnownDevice] = {}
+        self._watching: dict[str, list[CompiledRule]] = {}
+        self._states: dict[str, DeviceState] = {}
+        self._rules_revision = 0
+        self._devices_revision = 0
+
+    def apply(self, batches: Sequence[AcceptedBatch]) -> None:
+        """Evaluates the readings of the batches not applied before, and commits."""
+        now = self._clock()
+        with self._guarded() as uow:
+            self._refresh(uow.connection)
+            fresh = queries.claim_batches(uow.connection, [b.id for b in batches], now)
+            applied = [batch for batch in batches if batch.id in fresh]
+            samples = _samples_by_device(applied)
+            self._load_states(uow.connection, [d for d in samples if self._rules_of(d)])
+            changed = [d for d, s in samples.items() if self._evaluate(uow, d, s, now)]
+            self._save_states(uow.connection, changed, now)
+            queries.count_readings(uow.connection, _counts(applied, now))
+            uow.commit()
+
+    def tick(self) -> None:
+        """Evaluates NO_DATA triggers against the clock, for every device they watch."""
+        now = self._clock()
+        now_ms = _ms(now)
+        with self._guarded() as uow:
+            self._refresh(uow.connection)
+            watched = [d for d in self._devices if any(r.has_no_data for r in self._rules_of(d))]
+            self._load_states(uow.connection, watched)
+            changed = []
+            for device_id in watched:
+                state = self._states.get(device_id)
+                if state is None:
+                    continue
+                device = self._devices[device_id]
+                transitions = apply_tick(state, self._rules_of(device_id), device.attributes, now_ms)
+                for transition in transitions:
+                    self._record(uow, device, state, transition)
+                if transitions:
+                    changed.append(device_id)
+            self._save_states(uow.connection, changed, now)
+            uow.commit()
+
+    def forget_old(self) -> None:
+        """Drops records no redelivery or overview needs any more."""
+        now = self._clock()
+        with self._unit_of_work() as uow:
+            queries.forget_batches(uow.connection, now - REMEMBER_BATCHES)
+            queries.forget_counts(uow.connection, now - REMEMBER_COUNTS)
+            uow.commit()
+
+    @contextmanager
+    def _guarded(self) -> Iterator[UnitOfWork]:
+        """A unit of work after which, if it fails, the states held in memory are dropped:
+        they may hold changes that never committed, and are read again from the database."""
+        try:
+            with self._unit_of_work() as uow:
+                yield uow
+        except BaseException:
+            self._states.clear()
+            raise
+
+    def _evaluate(self, uow: UnitOfWork, device_id: str, samples: list[Sample], now: datetime) -> bool:
+        """Applies a device's samples in time order; whether its state changed."""
+        device = self._devices.get(device_id)
+        if device is None:
+            UNKNOWN_DEVICE_READINGS.inc(sum(len(values) for _, values in samples))
+            return False
+        rules = self._rules_of(device_id)
+        if not rules:
+            return False
+        state = self._states.setdefault(device_id, DeviceState())
+        now_ms = _ms(now)
+        samples.sort(key=lambda sample: sample[0])
+        for ts_ms, values in samples:
+            for transition in apply_reading(state, rules, device.attributes, ts_ms, values, now_ms):
+                self._record(uow, device, state, transition)
+        return True
+
+    def _record(
+        self, uow: UnitOfWork, device: KnownDevice, state: DeviceState, transition: Transition
+    ) -> None:
+        """Writes what a transition did to the device's alarm, and says so on the bus."""
+        TRANSITIONS.labels(transition.kind.value).inc()
+        at = utc_of(transition.ts_ms)
+        if transition.kind is TransitionKind.RAISED:
+            alarm = self._raise(uow, device, transition, at)
+            state.rules[transition.rule_id].alarm_id = alarm.id
+            return
+        alarm = next(iter(alarm_queries.find_alarms(uow.connection, [transition.alarm_id])), None)
+        # Gone from the active alarms when a person cleared it: it stays cleared until the
+        # rule's conditions have been unmet and are met anew.
+        if alarm is None or not alarm.active:
+            return
+        if transition.kind is TransitionKind.CLEARED:
+            clear_alarm(uow, alarm, RULE_ACTOR, at)
+        else:
+            self._change_severity(uow, alarm, transition, at)
+
+    def _raise(self, uow: UnitOfWork, device: KnownDevice, transition: Transition, at: datetime) -> Alarm:
+        """A new alarm; or, where the (device, rule) has an active one already, that one,
+        raised again at the transition's severity."""
+        rule = self._rules[transition.rule_id].rule
+        active = alarm_queries.active_alarm(uow.connection, device.id, rule.id)
+        if active is not None:
+            if active.severity != transition.severity:
+                self._change_severity(uow, active, transition, at)
+            return active
+        alarm = Alarm(
+            id=str(uuid.uuid4()),
+            tenant_id=device.tenant_id,
+            device_id=device.id,
+            rule_id=rule.id,
+            rule_version=rule.version,
+            name=rule.name,
+            severity=transition.severity,
+            active=True,
+            acknowledged=False,
+            started_at=at,
+            updated_at=at,
+            raised_by=dict(transition.reading),
+            severity_history=((transition.severity, at),),
+        )
+        alarm_queries.add_alarm(uow.connection, alarm)
+        uow.emit(alarm_event("alarm.raised", alarm, RULE_ACTOR))
+        return alarm
+
+    def _change_severity(self, uow: UnitOfWork, alarm: Alarm, transition: Transition, at: datetime) -> None:
+        changed = alarm.change_severity(transition.severity, at)
+        alarm_queries.save_alarm(uow.connection, changed)
+        uow.emit(alarm_event("alarm.severity_changed", changed, RULE_ACTOR, previous=alarm.severity))
+
+    def _rules_of(self, device_id: str) -> list[CompiledRule]:
+        """The rules watching a device: those of its profile that select its labels."""
+        watching = self._watching.get(device_id)
+        if watching is None:
+            device = self._devices.get(device_id)
+            watching = [
+                rule
+                for rule in self._rules.values()
+                if device is not None
+                and rule.rule.profile_id == device.profile_id
+                and rule.rule.tenant_id == device.tenant_id
+                and rule.applies_to(device.labels)
+            ]
+            self._watching[device_id] = watching
+        return watching
+
+    def _refresh(self, connection: Connection) -> None:
+        """Reads the rules and devices changed since last read."""
+        rules, self._rules_revision = rules_changed_since(connection, self._rules_revision)
+        devices, self._devices_revision = devices_changed_since(connection, self._devices_revision)
+        for rule in rules:
+            if rule.deleted:
+                self._rules.pop(rule.id, None)
+            else:
+                self._rules[rule.id] = CompiledRule(rule)
+        for device in devices:
+            self._devices[device.id] = device
+        if rules or devices:
+            self._watching.clear()
+
+    def _load_states(self, connection: Connection, device_ids: Sequence[str]) -> None:
+        missing = [device_id for device_id in device_ids if device_id not in self._states]
+        if missing:
+            for device_id, state in queries.load_states(connection, missing).items():
+                self._states[device_id] = DeviceState.from_bytes(state)
+
+    def _save_states(self, connection: Connection, device_ids: Sequence[str], now: datetime) -> None:
+        rows = []
+        for device_id in device_ids:
+            state = self._states[device_id]
+            # The states of deleted rules go with the device's next write.
+            for rule_id in [r for r in state.rules if r not in self._rules]:
+                del state.rules[rule_id]
+            tenant_id = self._devices[device_id].tenant_id
+            rows.append(
+                {"device_id": device_id, "tenant_id": tenant_id, "state": state.to_bytes(), "updated_at": now}
+            )
+        queries.save_states(connection, rows)
+
+
+def _samples_by_device(batches: Sequence[AcceptedBatch]) -> dict[str, list[Sample]]:
+    samples: dict[str, list[Sample]] = defaultdict(list)
+    for batch in batches:
+        for device_id, device_samples in batch.devices:
+            samples[device_id].extend((ts_ms, values) for ts_ms, values in device_samples)
+    return samples
+
+
+def _counts(batches: Sequence[AcceptedBatch], now: datetime) -> list[dict[str, Any]]:
+    minute = now.replace(second=0, microsecond=0)
+    accepted: dict[str, int] = defaultdict(int)
+    for batch in batches:
+        accepted[batch.tenant_id] += batch.reading_count()
+    return [
+        {"tenant_id": tenant, "minute": minute, "accepted": count, "rejected": 0}
+        for tenant, count in accepted.items()
+    ]
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
