@@ -10,4 +10,5 @@ SCOPES = (
     "telemetry:write",
     "marketplace:trade",
     "analytics:read",
+    "analytics:write",
 )
