@@ -1,9 +1,14 @@
-"""What the schemas of every area share: number ranges, pages, periods, partial updates,
-and the problem document."""
+"""What the schemas of every area share: number ranges, enum names, pages, periods,
+partial updates, and the problem document."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from services.kit.protos import enum_prefix
 
 # The ranges of the gRPC fields the numbers are forwarded in.
 INT32_MAX = 2**31 - 1
@@ -11,6 +16,18 @@ INT64_MAX = 2**63 - 1
 
 # A reading's value: what a channel of any value type holds.
 SCALAR = {"oneOf": [{"type": "number"}, {"type": "integer"}, {"type": "boolean"}, {"type": "string"}]}
+
+
+def names(enum: EnumTypeWrapper) -> tuple[str, ...]:
+    """The lower-case names of a protobuf enum's values but UNSPECIFIED, without the
+    prefix they share: ListingKind -> ("capability", "capacity", "product")."""
+    prefix = enum_prefix(enum.DESCRIPTOR)
+    return tuple(enum.Name(number).removeprefix(prefix).lower() for number in enum.values() if number)
+
+
+def count(minimum: int = 1, maximum: int = INT64_MAX, **kwargs: Any) -> fields.Integer:
+    """A whole number in a range; strict, since a string or 1.0 is no count a partner means."""
+    return fields.Integer(strict=True, validate=validate.Range(min=minimum, max=maximum), **kwargs)
 
 
 class Patch(Schema):

@@ -9,20 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from gantry.v1 import marketplace_pb2 as pb
-from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from marshmallow import Schema, fields, validate
 
-from services.gateway.schemas.common import INT64_MAX
-from services.kit.protos import enum_prefix
+from services.gateway.schemas.common import INT64_MAX, names
 from services.kit.validation import text
-
-
-def names(enum: EnumTypeWrapper) -> tuple[str, ...]:
-    """The lower-case names of a protobuf enum's values but UNSPECIFIED, without the
-    prefix they share: ListingKind -> ("capability", "capacity", "product")."""
-    prefix = enum_prefix(enum.DESCRIPTOR)
-    return tuple(enum.Name(number).removeprefix(prefix).lower() for number in enum.values() if number)
-
 
 LISTING_KINDS = names(pb.ListingKind)
 LISTING_STATUSES = names(pb.ListingStatus)
@@ -54,10 +44,6 @@ def money(required: bool = True, minimum: int = 1) -> fields.Integer:
         validate=validate.Range(min=minimum, max=INT64_MAX),
         metadata=MONEY_DOC,
     )
-
-
-def count(minimum: int = 1, maximum: int = INT64_MAX, **kwargs: Any) -> fields.Integer:
-    return fields.Integer(strict=True, validate=validate.Range(min=minimum, max=maximum), **kwargs)
 
 
 def category_field(**kwargs: Any) -> fields.String:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from gantry.v1 import marketplace_pb2 as pb
 from marshmallow import Schema, fields, validate
 
-from services.gateway.schemas.common import INT32_MAX, PageQuery, Patch
+from services.gateway.schemas.common import INT32_MAX, PageQuery, Patch, count, names
 from services.gateway.schemas.marketplace import (
     LISTING_KINDS,
     LISTING_STATUSES,
@@ -14,10 +14,8 @@ from services.gateway.schemas.marketplace import (
     REGION_RULE,
     UNITS,
     category_field,
-    count,
     currency_field,
     money,
-    names,
 )
 from services.kit.validation import text
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 from gantry.v1 import marketplace_pb2 as pb
 from marshmallow import Schema, fields, validate
 
+from services.gateway.schemas.common import count, names
 from services.gateway.schemas.marketplace import (
     DAY_RULE,
     MONEY_DOC,
     ORDER_STATES,
     Reasoned,
-    count,
     currency_field,
     money,
-    names,
 )
 
 
