@@ -22,6 +22,8 @@ MAX_CREDENTIAL_LENGTH = 512
 class Caller:
     tenant_id: str | None
     scopes: frozenset[str]
+    # The API key's id, which backends record as who acted; "" for the operator.
+    key_id: str = ""
 
     @property
     def is_operator(self) -> bool:
@@ -111,7 +113,7 @@ class Authenticator:
         identity = await call(
             self._backends.registry.AuthenticateApiKey, pb.AuthenticateApiKeyRequest(api_key=token)
         )
-        return Caller(identity.tenant_id, frozenset(identity.scopes))
+        return Caller(identity.tenant_id, frozenset(identity.scopes), identity.api_key_id)
 
     async def _resolve_device(self, token: str) -> DeviceCaller:
         request = pb.AuthenticateDeviceRequest(access_token=token)

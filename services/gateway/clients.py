@@ -7,6 +7,8 @@ from typing import Any, TypeVar
 
 import grpc
 from gantry.v1 import (
+    analytics_pb2,
+    analytics_pb2_grpc,
     marketplace_pb2,
     marketplace_pb2_grpc,
     registry_pb2,
@@ -32,6 +34,7 @@ SERVICE_NAMES = {
     "registry": registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name,
     "telemetry": telemetry_pb2.DESCRIPTOR.services_by_name["TelemetryService"].full_name,
     "marketplace": marketplace_pb2.DESCRIPTOR.services_by_name["MarketplaceService"].full_name,
+    "analytics": analytics_pb2.DESCRIPTOR.services_by_name["AnalyticsService"].full_name,
 }
 _BACKEND_OF = {name: backend for backend, name in SERVICE_NAMES.items()}
 
@@ -50,6 +53,7 @@ class Backends:
         self.registry = registry_pb2_grpc.RegistryServiceStub(self.channels["registry"])
         self.telemetry = telemetry_pb2_grpc.TelemetryServiceStub(self.channels["telemetry"])
         self.marketplace = marketplace_pb2_grpc.MarketplaceServiceStub(self.channels["marketplace"])
+        self.analytics = analytics_pb2_grpc.AnalyticsServiceStub(self.channels["analytics"])
 
     async def close(self) -> None:
         for channel in self.channels.values():

@@ -34,6 +34,10 @@ _INTERNAL = (
 )
 
 
+def _needs_tenant_key() -> Problem:
+    return Problem(403, "forbidden", "this route needs a tenant's API key")
+
+
 @dataclass
 class Call:
     """One HTTP request as a handler sees it."""
@@ -51,8 +55,15 @@ class Call:
     @property
     def tenant_id(self) -> str:
         if self.caller is None or self.caller.tenant_id is None:
-            raise Problem(403, "forbidden", "this route needs a tenant's API key")
+            raise _needs_tenant_key()
         return self.caller.tenant_id
+
+    @property
+    def actor(self) -> str:
+        """Who acts, as a backend records it on what it changes: the caller's API key."""
+        if self.caller is None or not self.caller.key_id:
+            raise _needs_tenant_key()
+        return self.caller.key_id
 
     def path(self, name: str) -> str:
         return self.request.path_params[name]
@@ -239,7 +250,7 @@ async def _admitted(endpoint: Endpoint, call: Call, guards: Guards) -> tuple[Cal
         if not caller.allows(endpoint.scope):
             raise Problem(403, "insufficient-scope", f"this route needs the scope {endpoint.scope!r}")
         if caller.is_operator and not endpoint.for_operator:
-            raise Problem(403, "forbidden", "this route needs a tenant's API key")
+            raise _needs_tenant_key()
     if endpoint.device_token:
         token = request.path_params["device_token"]
         call.device = await guards.auth.device(token)

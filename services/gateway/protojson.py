@@ -10,6 +10,8 @@ field added to a message appears in every answer without a converter to forget.
   UNSPECIFIED); timestamps in RFC 3339 (UTC, `Z`); durations in whole seconds.
 - Unset optional fields and unset messages as null; maps and `Struct`s as objects.
 - `gantry.v1.Value` (a oneof of scalars) as the scalar it holds.
+- A string field named `<name>_json`, a JSON document the backend keeps as it came, as
+  that document under `<name>` (null when empty).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import orjson
 from gantry.v1 import common_pb2 as common_pb
 from google.protobuf import json_format, message_factory
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
@@ -30,6 +33,7 @@ _TIMESTAMP = "google.protobuf.Timestamp"
 _DURATION = "google.protobuf.Duration"
 _STRUCT = "google.protobuf.Struct"
 _VALUE = "gantry.v1.Value"
+_JSON_SUFFIX = "_json"
 
 
 def rfc3339(message: Any) -> str:
@@ -47,6 +51,14 @@ def _is_map(field: FieldDescriptor) -> bool:
     return field.message_type is not None and field.message_type.GetOptions().map_entry
 
 
+def _holds_json(field: FieldDescriptor) -> bool:
+    return field.type == FieldDescriptor.TYPE_STRING and field.name.endswith(_JSON_SUFFIX)
+
+
+def _shown_name(field: FieldDescriptor) -> str:
+    return field.name.removesuffix(_JSON_SUFFIX) if _holds_json(field) else field.name
+
+
 Reader = Callable[[Message], Any]
 # Each message type's fields, with how to read each as JSON: worked out once per type,
 # since every answer of a type reads the same fields the same way.
@@ -62,7 +74,7 @@ def to_json(message: Message, omit: tuple[str, ...] = ()) -> dict[str, Any]:
 def _plan(descriptor: Descriptor) -> list[tuple[str, Reader]]:
     plan = _PLANS.get(descriptor)
     if plan is None:
-        plan = _PLANS[descriptor] = [(field.name, _reader(field)) for field in descriptor.fields]
+        plan = _PLANS[descriptor] = [(_shown_name(field), _reader(field)) for field in descriptor.fields]
     return plan
 
 
@@ -86,6 +98,8 @@ def _converter(field: FieldDescriptor) -> Callable[[Any], Any]:
         # UNSPECIFIED (0) and numbers the contract does not know read as null.
         names = {v.number: v.name.removeprefix(prefix).lower() for v in field.enum_type.values if v.number}
         return names.get
+    if _holds_json(field):
+        return _parsed
     if field.message_type is None:
         return _same
     return _MESSAGE_CONVERTERS.get(field.message_type.full_name, to_json)
@@ -93,6 +107,10 @@ def _converter(field: FieldDescriptor) -> Callable[[Any], Any]:
 
 def _same(value: Any) -> Any:
     return value
+
+
+def _parsed(document: str) -> Any:
+    return orjson.loads(document) if document else None
 
 
 def _scalar_of(value: Any) -> Any:
