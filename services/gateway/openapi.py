@@ -132,6 +132,15 @@ def _int64(_converter: Any, field: fields.Field, **_: Any) -> dict[str, Any]:
     return {"format": "int64"} if any(b is not None and abs(b) > 2**53 for b in bounds) else {}
 
 
+def _object_size(_converter: Any, field: fields.Field, ret: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """A Dict's Length bounds its entries, which JSON Schema calls properties: apispec
+    writes it as a string's length, which says nothing of an object."""
+    if not isinstance(field, fields.Dict):
+        return {}
+    bounds = {"minLength": "minProperties", "maxLength": "maxProperties"}
+    return {bounds[key]: ret.pop(key) for key in list(ret) if key in bounds}
+
+
 def build(endpoints: list[Endpoint]) -> dict[str, Any]:
     plugin = MarshmallowPlugin()
     spec = APISpec(
@@ -142,6 +151,7 @@ def build(endpoints: list[Endpoint]) -> dict[str, Any]:
         info={"description": DESCRIPTION},
     )
     plugin.converter.add_attribute_function(_int64)
+    plugin.converter.add_attribute_function(_object_size)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Problem", schema=ProblemDetail)
     for status, title in TITLES.items():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from services.gateway.endpoints import Endpoint
 from services.gateway.routes import (
+    analytics,
     devices,
     marketplace_listings,
     marketplace_orders,
@@ -22,4 +23,5 @@ ENDPOINTS: list[Endpoint] = [
     *thingsboard.ENDPOINTS,
     *marketplace_listings.ENDPOINTS,
     *marketplace_orders.ENDPOINTS,
+    *analytics.ENDPOINTS,
 ]

@@ -30,6 +30,26 @@ def count(minimum: int = 1, maximum: int = INT64_MAX, **kwargs: Any) -> fields.I
     return fields.Integer(strict=True, validate=validate.Range(min=minimum, max=maximum), **kwargs)
 
 
+class _LengthFirst(fields.Field):
+    """Refuses a collection by its length before its items are loaded: a megabyte of
+    nested items takes seconds to load, and no time to count."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, list | dict):
+            for rule in self.validators:
+                if isinstance(rule, validate.Length):
+                    rule(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class ShortList(_LengthFirst, fields.List):
+    pass
+
+
+class ShortDict(_LengthFirst, fields.Dict):
+    pass
+
+
 class Patch(Schema):
     """A partial update: the fields absent stay as they are, but one must be present."""
 
