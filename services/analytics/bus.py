@@ -13,4 +13,7 @@ DEVICE_DIRECTORY = ConsumerQueue("analytics.device-directory", DIRECTORY_EVENTS)
 # each device's state in memory, so one process at a time consumes them, in order.
 READINGS = ConsumerQueue("analytics.readings", fed_by=bus.READINGS, single_active=True)
 
-QUEUES = (DEVICE_DIRECTORY, READINGS)
+# analytics-worker adds up the readings ingest refused, for the tenants' overviews.
+REJECTIONS = ConsumerQueue("analytics.readings-rejected", ("telemetry.readings_rejected",))
+
+QUEUES = (DEVICE_DIRECTORY, READINGS, REJECTIONS)

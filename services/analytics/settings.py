@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from services.kit.batch_consumer import BatchSettings
 from services.kit.settings import env
@@ -24,3 +25,9 @@ class EvaluatorSettings(BatchSettings):
             prefetch=int(env("ANALYTICS_EVALUATOR_PREFETCH", str(cls.prefetch))),
             tick_seconds=float(env("ANALYTICS_TICK_SECONDS", str(cls.tick_seconds))),
         )
+
+
+def online_window() -> timedelta:
+    """A device with a reading this recent counts as online in the overview
+    (GANTRY_ANALYTICS_ONLINE_SECONDS)."""
+    return timedelta(seconds=int(env("ANALYTICS_ONLINE_SECONDS", "300")))

@@ -129,6 +129,16 @@ readings_per_minute = Table(
     Column("rejected", BigInteger, nullable=False),
 )
 
+# When each device last sent an accepted reading (by the reading's own time), for the
+# overview's connectivity.
+device_activity = Table(
+    "device_activity",
+    metadata,
+    Column("device_id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False, index=True),
+    Column("last_reading_at", UtcDateTime(), nullable=False),
+)
+
 # --- Webhooks -------------------------------------------------------------------
 
 webhooks = Table(

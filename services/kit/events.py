@@ -88,6 +88,14 @@ class TelemetryBatchStored(Schema):
     devices = fields.List(fields.Nested(DeviceBatch), required=True)
 
 
+class ReadingsRejected(Schema):
+    """Readings of the envelope's tenant that ingest refused in the minute starting at
+    `minute`, counted by one telemetry-api process (several report for the same minute)."""
+
+    minute = fields.AwareDateTime(required=True, format="iso")
+    rejected = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
 class ListingPublished(Schema):
     listing_id = fields.String(required=True)
     kind = fields.String(required=True)
@@ -151,6 +159,7 @@ CATALOGUE: dict[str, type[Schema]] = {
     "credential.revoked": CredentialRevoked,
     "api_key.revoked": ApiKeyRevoked,
     "telemetry.batch_stored": TelemetryBatchStored,
+    "telemetry.readings_rejected": ReadingsRejected,
     "listing.published": ListingPublished,
     "order.placed": OrderChanged,
     "order.funded": OrderChanged,

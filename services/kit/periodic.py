@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -35,3 +36,17 @@ class Periodic:
             self._next = time.monotonic() + self._retry
             return
         self._next = time.monotonic() + self._every
+
+    def run_on_thread(self, stopping: threading.Event) -> threading.Thread:
+        """Runs the task on a daemon thread of its own every period, and once more when
+        `stopping` is set, so that the last period's work is not lost."""
+
+        def loop() -> None:
+            while not stopping.wait(self._every):
+                self.when_due()
+            self._next = 0.0
+            self.when_due()
+
+        thread = threading.Thread(target=loop, name=self._name, daemon=True)
+        thread.start()
+        return thread

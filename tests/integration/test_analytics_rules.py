@@ -30,19 +30,19 @@ OVERHEATING = {
     "name": "spindle overheating",
     "create": [
         {
-            "severity": "SEVERITY_CRITICAL",
+            "severity": "critical",
             "trigger": {
-                "kind": "TRIGGER_KIND_DURATION",
+                "kind": "duration",
                 "seconds": 60,
                 "condition": above("spindle_temp", 95),
             },
         },
         {
-            "severity": "SEVERITY_MAJOR",
-            "trigger": {"kind": "TRIGGER_KIND_SIMPLE", "condition": above("spindle_temp", 90)},
+            "severity": "major",
+            "trigger": {"kind": "simple", "condition": above("spindle_temp", 90)},
         },
     ],
-    "clear": {"trigger": {"kind": "TRIGGER_KIND_SIMPLE", "condition": below("spindle_temp", 80)}},
+    "clear": {"trigger": {"kind": "simple", "condition": below("spindle_temp", 80)}},
 }
 
 
@@ -89,21 +89,21 @@ def test_a_rule_reads_back_as_it_was_defined(analytics: Stub, profile: str) -> N
 
 def test_every_operand_kind_and_nested_groups_are_kept(analytics: Stub, profile: str) -> None:
     condition = {
-        "combinator": "COMBINATOR_ANY",
+        "combinator": "any",
         "predicates": [
-            {"channel": "mode", "operator": "OPERATOR_EQ", "value": {"text": "STOP"}},
-            {"channel": "door_open", "operator": "OPERATOR_EQ", "value": {"flag": False}},
+            {"channel": "mode", "operator": "eq", "value": {"text": "STOP"}},
+            {"channel": "door_open", "operator": "eq", "value": {"flag": False}},
         ],
         "groups": [
             {
                 "predicates": [
                     {
                         "channel": "spindle_rpm",
-                        "operator": "OPERATOR_OUTSIDE",
+                        "operator": "outside",
                         "value": {"number": 0},
                         "upper": {"attribute": "max_rpm"},
                     },
-                    {"channel": "program", "operator": "OPERATOR_NE", "value": {"attribute": "program"}},
+                    {"channel": "program", "operator": "ne", "value": {"attribute": "program"}},
                 ]
             }
         ],
@@ -113,8 +113,8 @@ def test_every_operand_kind_and_nested_groups_are_kept(analytics: Stub, profile:
         "labels": {"line": "L1"},
         "create": [
             {
-                "severity": "SEVERITY_WARNING",
-                "trigger": {"kind": "TRIGGER_KIND_REPEATING", "count": 3, "condition": condition},
+                "severity": "warning",
+                "trigger": {"kind": "repeating", "count": 3, "condition": condition},
             }
         ],
         "clear": {"unmet_for_seconds": 300},
@@ -194,11 +194,11 @@ def test_another_tenants_rules_and_profiles_are_out_of_reach(
 
 
 def _trigger(**trigger: Any) -> dict[str, Any]:
-    return {**OVERHEATING, "create": [{"severity": "SEVERITY_MAJOR", "trigger": trigger}], "clear": {}}
+    return {**OVERHEATING, "create": [{"severity": "major", "trigger": trigger}], "clear": {}}
 
 
 def _predicate(**predicate: Any) -> dict[str, Any]:
-    return _trigger(kind="TRIGGER_KIND_SIMPLE", condition={"predicates": [predicate]})
+    return _trigger(kind="simple", condition={"predicates": [predicate]})
 
 
 NUMBER = {"number": 1}
@@ -206,78 +206,76 @@ FIELD = "rule.create.0.trigger"
 PREDICATE = f"{FIELD}.condition.predicates.0"
 HOSTILE: dict[str, tuple[dict[str, Any], str]] = {
     "unknown channel": (
-        _predicate(channel="nope", operator="OPERATOR_GT", value=NUMBER),
+        _predicate(channel="nope", operator="gt", value=NUMBER),
         f"{PREDICATE}.channel",
     ),
     "number for a string": (
-        _predicate(channel="program", operator="OPERATOR_EQ", value=NUMBER),
+        _predicate(channel="program", operator="eq", value=NUMBER),
         f"{PREDICATE}.value",
     ),
     "text for a number": (
-        _predicate(channel="spindle_temp", operator="OPERATOR_EQ", value={"text": "hot"}),
+        _predicate(channel="spindle_temp", operator="eq", value={"text": "hot"}),
         f"{PREDICATE}.value",
     ),
     "enum value not allowed": (
-        _predicate(channel="mode", operator="OPERATOR_EQ", value={"text": "TURBO"}),
+        _predicate(channel="mode", operator="eq", value={"text": "TURBO"}),
         f"{PREDICATE}.value",
     ),
     "order on a bool": (
-        _predicate(channel="door_open", operator="OPERATOR_GT", value={"flag": True}),
+        _predicate(channel="door_open", operator="gt", value={"flag": True}),
         f"{PREDICATE}.operator",
     ),
     "range without upper": (
-        _predicate(channel="spindle_temp", operator="OPERATOR_INSIDE", value=NUMBER),
+        _predicate(channel="spindle_temp", operator="inside", value=NUMBER),
         f"{PREDICATE}.upper",
     ),
     "reversed range": (
-        _predicate(channel="spindle_temp", operator="OPERATOR_INSIDE", value={"number": 9}, upper=NUMBER),
+        _predicate(channel="spindle_temp", operator="inside", value={"number": 9}, upper=NUMBER),
         f"{PREDICATE}.upper",
     ),
-    "no operand": (_predicate(channel="spindle_temp", operator="OPERATOR_GT"), f"{PREDICATE}.value"),
+    "no operand": (_predicate(channel="spindle_temp", operator="gt"), f"{PREDICATE}.value"),
     "no operator": (_predicate(channel="spindle_temp", value=NUMBER), f"{PREDICATE}.operator"),
     "undefined operator": (
         _predicate(channel="spindle_temp", operator=99, value=NUMBER),
         f"{PREDICATE}.operator",
     ),
     "not a number": (
-        _predicate(channel="spindle_temp", operator="OPERATOR_GT", value={"number": "NaN"}),
+        _predicate(channel="spindle_temp", operator="gt", value={"number": "NaN"}),
         f"{PREDICATE}.value.number",
     ),
     "empty condition": (
-        _trigger(kind="TRIGGER_KIND_SIMPLE", condition={"combinator": "COMBINATOR_ALL"}),
+        _trigger(kind="simple", condition={"combinator": "all"}),
         f"{FIELD}.condition",
     ),
-    "no condition": (_trigger(kind="TRIGGER_KIND_SIMPLE"), f"{FIELD}.condition"),
+    "no condition": (_trigger(kind="simple"), f"{FIELD}.condition"),
     "zero duration": (
-        _trigger(kind="TRIGGER_KIND_DURATION", seconds=0, condition=above("spindle_temp", 1)),
+        _trigger(kind="duration", seconds=0, condition=above("spindle_temp", 1)),
         f"{FIELD}.seconds",
     ),
     "duration over 30 days": (
-        _trigger(kind="TRIGGER_KIND_DURATION", seconds=30 * 86400 + 1, condition=above("spindle_temp", 1)),
+        _trigger(kind="duration", seconds=30 * 86400 + 1, condition=above("spindle_temp", 1)),
         f"{FIELD}.seconds",
     ),
     "negative count": (
-        _trigger(kind="TRIGGER_KIND_REPEATING", count=-1, condition=above("spindle_temp", 1)),
+        _trigger(kind="repeating", count=-1, condition=above("spindle_temp", 1)),
         f"{FIELD}.count",
     ),
     "no kind": (_trigger(condition=above("spindle_temp", 1)), f"{FIELD}.kind"),
     "no data with a condition": (
-        _trigger(kind="TRIGGER_KIND_NO_DATA", seconds=60, condition=above("spindle_temp", 1)),
+        _trigger(kind="no_data", seconds=60, condition=above("spindle_temp", 1)),
         f"{FIELD}.condition",
     ),
     "no data on an unknown channel": (
-        _trigger(kind="TRIGGER_KIND_NO_DATA", seconds=60, channel="nope"),
+        _trigger(kind="no_data", seconds=60, channel="nope"),
         f"{FIELD}.channel",
     ),
     "33 predicates": (
-        _trigger(
-            kind="TRIGGER_KIND_SIMPLE", condition={"predicates": above("spindle_temp", 1)["predicates"] * 33}
-        ),
+        _trigger(kind="simple", condition={"predicates": above("spindle_temp", 1)["predicates"] * 33}),
         f"{FIELD}.condition",
     ),
     "groups 5 deep": (
         _trigger(
-            kind="TRIGGER_KIND_SIMPLE",
+            kind="simple",
             condition={"groups": [{"groups": [{"groups": [{"groups": [above("spindle_temp", 1)]}]}]}]},
         ),
         f"{FIELD}.condition.groups.0.groups.0.groups.0.groups.0",
@@ -292,7 +290,7 @@ HOSTILE: dict[str, tuple[dict[str, Any], str]] = {
         "rule.create.0.severity",
     ),
     "no data as a clear trigger": (
-        {**OVERHEATING, "clear": {"trigger": {"kind": "TRIGGER_KIND_NO_DATA", "seconds": 5}}},
+        {**OVERHEATING, "clear": {"trigger": {"kind": "no_data", "seconds": 5}}},
         "rule.clear.trigger.kind",
     ),
     "no name": ({**OVERHEATING, "name": ""}, "rule.name"),

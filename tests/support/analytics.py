@@ -11,8 +11,8 @@ from typing import Any
 
 from gantry.v1 import analytics_pb2 as pb
 from gantry.v1 import analytics_pb2_grpc
-from google.protobuf import json_format
 
+from services.analytics.api.messages import definition_message
 from services.analytics.api.servicer import SERVICE_NAME, AnalyticsServicer
 from services.analytics.storage import metadata
 from services.analytics.usecases.directory import Directory
@@ -99,17 +99,19 @@ def teach_device(
     return device_id
 
 
-def rule_message(profile_id: str, definition: Mapping[str, Any]) -> pb.AlarmRule:
-    """A rule in the contract's shape from its JSON form (enum names in full)."""
-    return json_format.ParseDict({"profile_id": profile_id, **definition}, pb.AlarmRule())
+def rule_message(profile_id: str, definition: dict[str, Any]) -> pb.AlarmRule:
+    """A rule of the profile in the contract's shape, from its definition's JSON form."""
+    message = definition_message(definition)
+    message.profile_id = profile_id
+    return message
 
 
 def above(channel: str, number: float) -> dict[str, Any]:
-    return {"predicates": [{"channel": channel, "operator": "OPERATOR_GT", "value": {"number": number}}]}
+    return {"predicates": [{"channel": channel, "operator": "gt", "value": {"number": number}}]}
 
 
 def below(channel: str, number: float) -> dict[str, Any]:
-    return {"predicates": [{"channel": channel, "operator": "OPERATOR_LT", "value": {"number": number}}]}
+    return {"predicates": [{"channel": channel, "operator": "lt", "value": {"number": number}}]}
 
 
 def batch(tenant_id: str, *devices: tuple[str, list[tuple[int, dict[str, Scalar]]]]) -> AcceptedBatch:

@@ -41,11 +41,15 @@ def definition_of(rule: pb.AlarmRule) -> dict[str, Any]:
     return _renamed(defined, lambda key, value: value.removeprefix(_ENUM_PREFIXES[key]).lower())
 
 
+def definition_message(definition: dict[str, Any]) -> pb.AlarmRule:
+    """A definition (`domain/definitions.py`) in the contract's shape."""
+    data = _renamed(_without_nones(definition), lambda key, value: _ENUM_PREFIXES[key] + value.upper())
+    return json_format.ParseDict(data, pb.AlarmRule())
+
+
 def rule_message(rule: AlarmRule) -> pb.AlarmRule:
     data = {"labels": dict(rule.labels), "create": create_data(rule.create), "clear": clear_data(rule.clear)}
-    message = json_format.ParseDict(
-        _renamed(_without_nones(data), lambda key, value: _ENUM_PREFIXES[key] + value.upper()), pb.AlarmRule()
-    )
+    message = definition_message(data)
     message.MergeFrom(
         pb.AlarmRule(
             id=rule.id,

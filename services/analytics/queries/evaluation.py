@@ -6,9 +6,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, func, select
 
-from services.analytics.storage import device_states, processed_batches, readings_per_minute
+from services.analytics.storage import device_activity, device_states, processed_batches, readings_per_minute
 from services.kit.db import conflict_aware_insert
 
 
@@ -71,3 +71,24 @@ def forget_counts(connection: Connection, before: datetime) -> int:
     return connection.execute(
         delete(readings_per_minute).where(readings_per_minute.c.minute < before)
     ).rowcount
+
+
+def record_activity(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Moves each device's last reading time forward, never back:
+    `{"device_id", "tenant_id", "last_reading_at"}`, in a stable order against deadlocks."""
+    if not rows:
+        return
+    statement = conflict_aware_insert(connection, device_activity)
+    # Two arguments make SQLite's max() the scalar one, PostgreSQL's is greatest().
+    later = func.greatest if connection.dialect.name == "postgresql" else func.max
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["device_id"],
+            set_={
+                "last_reading_at": later(
+                    device_activity.c.last_reading_at, statement.excluded.last_reading_at
+                )
+            },
+        ),
+        sorted(rows, key=lambda row: row["device_id"]),
+    )

@@ -81,6 +81,7 @@ class Evaluation:
             changed = [d for d, s in samples.items() if self._evaluate(uow, d, s, now)]
             self._save_states(uow.connection, changed, now)
             queries.count_readings(uow.connection, _counts(applied, now))
+            queries.record_activity(uow.connection, _activity_rows(self._devices, samples))
             uow.commit()
 
     def tick(self) -> None:
@@ -242,6 +243,20 @@ class Evaluation:
                 {"device_id": device_id, "tenant_id": tenant_id, "state": state.to_bytes(), "updated_at": now}
             )
         queries.save_states(connection, rows)
+
+
+def _activity_rows(
+    devices: Mapping[str, KnownDevice], samples: Mapping[str, list[Sample]]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "device_id": device_id,
+            "tenant_id": devices[device_id].tenant_id,
+            "last_reading_at": utc_of(max(ts for ts, _ in found)),
+        }
+        for device_id, found in samples.items()
+        if device_id in devices and found
+    ]
 
 
 def _samples_by_device(batches: Sequence[AcceptedBatch]) -> dict[str, list[Sample]]:

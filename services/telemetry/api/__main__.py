@@ -8,12 +8,15 @@ broker confirms readings (`readiness`).
 
 from __future__ import annotations
 
+import threading
+
 from gantry.v1 import telemetry_pb2_grpc
 
 from services.kit import grpc_server, settings
 from services.kit.bus import ConfirmingPublisher, Topology
 from services.kit.grpc_calls import Instrumented
 from services.kit.listener import EventListener
+from services.kit.periodic import Periodic
 from services.kit.store import Store
 from services.telemetry.api.ingest import sender
 from services.telemetry.api.readiness import BrokerReadiness, health_report
@@ -22,6 +25,9 @@ from services.telemetry.bus import READINGS
 from services.telemetry.settings import IngestLimits, default_retention_days
 from services.telemetry.storage import metadata
 from services.telemetry.usecases.directory import DIRECTORY_EVENTS
+
+# How often the readings refused are reported for the tenants' overviews.
+REPORT_SECONDS = 10
 
 
 def main() -> None:
@@ -41,11 +47,19 @@ def main() -> None:
         on_disconnected=rules.suspend,
     )
 
+    stopping = threading.Event()
+    threads: list[threading.Thread] = []
+    reporting = Periodic("reporting rejections", servicer.rejections.report, REPORT_SECONDS, REPORT_SECONDS)
+
     def register(server: Instrumented) -> None:
         telemetry_pb2_grpc.add_TelemetryServiceServicer_to_server(servicer, server)
         listener.start()
+        threads.append(reporting.run_on_thread(stopping))
 
     def stop() -> None:
+        stopping.set()
+        for thread in threads:
+            thread.join(REPORT_SECONDS)
         readiness.stop()
         listener.stop()
         publisher.close()

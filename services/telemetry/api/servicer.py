@@ -16,6 +16,7 @@ from services.telemetry.settings import IngestLimits
 from services.telemetry.usecases.directory import Directory
 from services.telemetry.usecases.ingest import Ingest
 from services.telemetry.usecases.readings import Readings
+from services.telemetry.usecases.rejections import RejectionTally
 from services.telemetry.usecases.retention import Retention
 
 SERVICE_NAME = "gantry.v1.TelemetryService"
@@ -32,5 +33,13 @@ class TelemetryServicer(IngestApi, QueriesApi, RetentionApi, telemetry_pb2_grpc.
         # Checked on every ingest call; kept fresh by the registry's events (see __main__).
         self.rules = DeviceRulesCache(Directory(store.unit_of_work).device_rules)
         self.retention = Retention(store.unit_of_work, retention_days)
-        self.ingest = Ingest(self.rules.get, self.retention.days, send, limits or IngestLimits())
+        # Refusals are counted for the tenants' overviews; `__main__` reports them.
+        self.rejections = RejectionTally(store.unit_of_work)
+        self.ingest = Ingest(
+            self.rules.get,
+            self.retention.days,
+            send,
+            limits or IngestLimits(),
+            on_rejected=self.rejections.add,
+        )
         self.readings = Readings(store.unit_of_work)

@@ -75,12 +75,14 @@ class Ingest:
         send: Callable[[AcceptedBatch], None],
         limits: IngestLimits = DEFAULT_LIMITS,
         now_ms: Callable[[], int] = _now_ms,
+        on_rejected: Callable[[str, int], None] = lambda tenant_id, rejected: None,
     ) -> None:
         self._rules = rules
         self._retention_days = retention_days
         self._send = send
         self._limits = limits
         self._now_ms = now_ms
+        self._on_rejected = on_rejected
 
     def ingest(self, tenant_id: str, devices: Sequence[DeviceInput]) -> IngestResult:
         """Accepts the good readings and reports each bad one; raises InvalidArgument for a
@@ -103,6 +105,8 @@ class Ingest:
                 accepted.append((rules.device_id, kept))
         if accepted:
             self._send(AcceptedBatch(str(uuid.uuid4()), tenant_id, retention, accepted))
+        if result.rejected:
+            self._on_rejected(tenant_id, result.rejected)
         return result
 
     def _check_size(self, devices: Sequence[DeviceInput]) -> None:
