@@ -78,3 +78,10 @@ def test_every_uuid_path_parameter_documents_its_refusal() -> None:
             ]
             if uuids:
                 assert "422" in operation["responses"], f"{method} {path}"
+
+
+def test_a_condition_refers_to_itself_for_its_groups() -> None:
+    schemas = openapi.build(ENDPOINTS)["components"]["schemas"]
+    groups = schemas["Condition"]["properties"]["groups"]
+    assert groups["items"] == {"$ref": "#/components/schemas/Condition"}
+    assert schemas["AlarmRule"]["properties"]["labels"]["maxProperties"] == 16

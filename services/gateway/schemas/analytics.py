@@ -108,7 +108,9 @@ class Condition(Schema):
     """Predicates and nested groups, at most 4 deep and 32 predicates in all."""
 
     combinator = fields.String(
-        validate=validate.OneOf(COMBINATORS), metadata={"description": "all (the default) or any"}
+        allow_none=True,
+        validate=validate.OneOf(COMBINATORS),
+        metadata={"description": "all (the default, also when null) or any"},
     )
     predicates = ShortList(fields.Nested(Predicate), validate=validate.Length(max=MAX_PREDICATES))
     groups = ShortList(fields.Nested(lambda: Condition()), validate=validate.Length(max=MAX_PREDICATES))
@@ -334,8 +336,11 @@ def _counts(description: str) -> fields.Dict:
 
 
 class Overview(Schema):
-    devices_by_state = _counts('Devices by state: "active", "suspended", ...')
-    devices_by_connectivity = _counts('Devices by connectivity: "online", "offline", "never_seen"')
+    devices_by_state = _counts('Devices by state: "provisioned", "active", "suspended", "decommissioned"')
+    devices_by_connectivity = _counts(
+        'Devices not decommissioned by connectivity: "online" (a reading in the last minutes), '
+        '"offline" or "never_seen"'
+    )
     active_alarms_by_severity = _counts('Active alarms by severity: "critical", "major", "minor", "warning"')
     readings_accepted_last_hour = fields.Integer(required=True)
     readings_accepted_last_day = fields.Integer(required=True)
