@@ -86,9 +86,11 @@ def stranger(platform: Platform) -> Tenant:
 
 def test_a_rule_is_created_read_listed_replaced_and_deleted_by_version(tenant: Tenant) -> None:
     http = tenant.analyst.http
-    created = http.post("/v1/alarm-rules", json=tenant.rule_body(labels={"line": "L1"}))
+    sent, once = tenant.rule_body(labels={"line": "L1"}), {"Idempotency-Key": "rule-1"}
+    created = http.post("/v1/alarm-rules", json=sent, headers=once)
     assert created.status_code == 201, created.text
     rule = created.json()
+    assert http.post("/v1/alarm-rules", json=sent, headers=once).json() == rule
     assert (created.headers["location"], created.headers["etag"]) == (f"/v1/alarm-rules/{rule['id']}", '"1"')
     assert (rule["version"], rule["profile_id"], rule["labels"]) == (1, tenant.profile_id, {"line": "L1"})
     assert rule["create"][0]["severity"] == "major"
