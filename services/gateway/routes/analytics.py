@@ -4,9 +4,9 @@ tenant's overview."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from gantry.v1 import analytics_pb2 as pb
+from google.protobuf.message import Message
 from starlette.responses import Response
 
 from services.gateway.clients import call
@@ -35,7 +35,9 @@ def _rule_response(rule: pb.AlarmRule, status: int = 200) -> Response:
 
 async def create_alarm_rule(c: Call) -> Response:
     request = pb.CreateAlarmRuleRequest(tenant_id=c.tenant_id, rule=to_message(pb.AlarmRule, c.body))
-    return _rule_response(await call(c.backends.analytics.CreateAlarmRule, request, RULE_FIELDS), 201)
+    return _rule_response(
+        await call(c.backends.analytics.CreateAlarmRule, request, field_prefix=RULE_FIELDS), 201
+    )
 
 
 async def list_alarm_rules(c: Call) -> Response:
@@ -64,7 +66,7 @@ async def replace_alarm_rule(c: Call) -> Response:
         expected_version=await c.expected_version(_rule_version),
         rule=to_message(pb.AlarmRule, c.body),
     )
-    return _rule_response(await call(c.backends.analytics.UpdateAlarmRule, request, RULE_FIELDS))
+    return _rule_response(await call(c.backends.analytics.UpdateAlarmRule, request, field_prefix=RULE_FIELDS))
 
 
 async def delete_alarm_rule(c: Call) -> Response:
@@ -89,7 +91,7 @@ async def get_alarm(c: Call) -> Response:
 
 
 async def _act(
-    c: Call, method: Callable[..., Awaitable[pb.Alarm]], kind: type[Any], status: int = 200
+    c: Call, method: Callable[..., Awaitable[pb.Alarm]], kind: type[Message], status: int = 200
 ) -> Response:
     """A move on an alarm, made as the caller's API key, with the body's fields (a comment's text)."""
     request = to_message(kind, c.body, tenant_id=c.tenant_id, alarm_id=c.path("alarm_id"), actor=c.actor)
