@@ -42,8 +42,8 @@ MAX_COMMENT_LENGTH = 2000
 MAX_CHANNEL_LENGTH = 64
 OPERAND_KINDS = ("number", "text", "flag", "attribute")
 
-# Line breaks and tabs belong in a comment; other control characters break the logs,
-# exports and terminals that show it, and PostgreSQL refuses NUL.
+# Line breaks and tabs belong in a comment or a string's value; other control characters
+# break the logs, exports and terminals that show them.
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
