@@ -82,9 +82,10 @@ def teach_device(
     profile_id: str,
     labels: dict[str, str] | None = None,
     attributes: dict[str, Any] | None = None,
+    device_id: str | None = None,
 ) -> str:
     """A new device of the tenant, as analytics learns it from the registry's events."""
-    device_id = str(uuid.uuid4())
+    device_id = device_id or str(uuid.uuid4())
     registered = {
         "device_id": device_id,
         "serial_number": f"SN-{device_id[:8]}",
