@@ -32,6 +32,11 @@ def env(name: str, default: str) -> str:
     return os.environ.get(f"GANTRY_{name}") or default
 
 
+def flag(name: str) -> bool:
+    """Whether `GANTRY_<name>` is set to a true value (1, true, yes, on); false when unset."""
+    return env(name, "false").strip().lower() in ("1", "true", "yes", "on")
+
+
 def data_dir() -> Path:
     return Path(env("DATA_DIR", "var"))
 

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from gantry.v1 import analytics_pb2_grpc
 
+from services.analytics.api.webhooks import WebhooksApi
+from services.analytics.settings import WebhookSettings
+from services.analytics.usecases import Clock, utc_now
+from services.analytics.usecases.webhooks import Webhooks
 from services.kit.registry import Registry
 from services.kit.store import Store
 
 SERVICE_NAME = "gantry.v1.AnalyticsService"
 
 
-class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
-    def __init__(self, store: Store, registry: Registry) -> None:
+class AnalyticsServicer(WebhooksApi, analytics_pb2_grpc.AnalyticsServiceServicer):
+    def __init__(self, store: Store, registry: Registry, clock: Clock = utc_now) -> None:
         self.store = store
         self.registry = registry
+        self.webhooks = Webhooks(store.unit_of_work, WebhookSettings.from_env().url_policy, clock)
