@@ -5,6 +5,7 @@ from __future__ import annotations
 from services.analytics.usecases.directory import DIRECTORY_EVENTS
 from services.kit import bus
 from services.kit.consumers import ConsumerQueue
+from services.kit.events import ALARM_EVENTS
 
 # analytics-worker keeps analytics's directory of devices from these.
 DEVICE_DIRECTORY = ConsumerQueue("analytics.device-directory", DIRECTORY_EVENTS)
@@ -12,4 +13,7 @@ DEVICE_DIRECTORY = ConsumerQueue("analytics.device-directory", DIRECTORY_EVENTS)
 # telemetry-writer's queue: analytics-evaluator evaluates alarm rules on them.
 READINGS = ConsumerQueue("analytics.readings", fed_by=bus.READINGS)
 
-QUEUES = (DEVICE_DIRECTORY, READINGS)
+# Alarm events, analytics's own: analytics-worker queues their deliveries to webhooks.
+WEBHOOK_EVENTS = ConsumerQueue("analytics.webhook-events", ALARM_EVENTS)
+
+QUEUES = (DEVICE_DIRECTORY, READINGS, WEBHOOK_EVENTS)

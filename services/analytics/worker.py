@@ -1,11 +1,12 @@
 """Analytics's nameko worker: keeps analytics's directory of devices from the registry's
-events."""
+events, and queues the deliveries of alarm events to webhooks."""
 
 from __future__ import annotations
 
-from services.analytics.bus import DEVICE_DIRECTORY
+from services.analytics.bus import DEVICE_DIRECTORY, WEBHOOK_EVENTS
 from services.analytics.storage import metadata
 from services.analytics.usecases.directory import Directory
+from services.analytics.usecases.webhooks import Webhooks
 from services.kit.events import Event
 from services.kit.worker import handle_event, worker_base
 
@@ -16,3 +17,7 @@ class AnalyticsWorker(worker_base("analytics", metadata)):
     @handle_event(DEVICE_DIRECTORY)
     def on_registry_event(self, event: Event) -> None:
         Directory(self.store.unit_of_work).learn(event)
+
+    @handle_event(WEBHOOK_EVENTS)
+    def on_alarm_event(self, event: Event) -> None:
+        Webhooks(self.store.unit_of_work).enqueue(event)
