@@ -1,25 +1,45 @@
-"""Webhooks on PostgreSQL: subscriptions through analytics's gRPC API, and alarm events
-queued once per subscriber."""
+"""Webhooks on PostgreSQL: subscriptions through analytics's gRPC API, alarm events
+queued once per subscriber, and analytics-notifier delivering them, signed, to a real HTTP
+receiver on this machine: through its outages, up to the day of failures that disables a
+subscription. Time is the notifier's injected clock, moved by the tests between passes."""
 
 from __future__ import annotations
 
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import grpc
+import httpx
 import pytest
 from gantry.v1 import analytics_pb2 as pb
 from gantry.v1 import common_pb2
 
+from services.analytics.domain.webhooks import verify
+from services.analytics.notifier import Notifier
+from services.analytics.settings import WebhookSettings
 from services.analytics.usecases.webhooks import Webhooks
 from services.kit.protos import from_timestamp
 from services.kit.store import Store
 from tests.support.access import ManualClock, code_of, violations
 from tests.support.analytics import Stub, alarm_event, analytics_server, analytics_store
 from tests.support.backends import postgres_database
+from tests.support.platform import free_port
+from tests.support.receiver import Receiver, receiving
+from tests.support.waiting import eventually
 
+ROOT = Path(__file__).resolve().parents[2]
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
+# Past any first retry (10 s, give or take a tenth), and past the hourly ones.
+PAST_FIRST_RETRY = timedelta(seconds=12)
+PAST_HOURLY_RETRY = timedelta(minutes=70)
 
 
 @pytest.fixture
@@ -48,6 +68,17 @@ def api(store: Store, clock: ManualClock, monkeypatch: pytest.MonkeyPatch) -> It
         yield stub
 
 
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with receiving() as endpoint:
+        yield endpoint
+
+
+def notifier(store: Store, clock: ManualClock, allow_private: bool = True) -> Notifier:
+    config = WebhookSettings(allow_private=allow_private, allow_http=True, timeout_seconds=2, concurrency=4)
+    return Notifier(store.unit_of_work, config, clock, rng=random.Random(7))
+
+
 def tenant() -> str:
     return str(uuid.uuid4())
 
@@ -64,6 +95,10 @@ def ref(tenant_id: str, webhook_id: str) -> pb.GetWebhookRequest:
 def deliveries(api: Stub, tenant_id: str, webhook_id: str) -> list[pb.WebhookDelivery]:
     request = pb.ListWebhookDeliveriesRequest(tenant_id=tenant_id, webhook_id=webhook_id)
     return list(api.ListWebhookDeliveries(request).deliveries)
+
+
+def attempts(delivery: pb.WebhookDelivery) -> list[tuple[int, str]]:
+    return [(attempt.status_code, attempt.error) for attempt in delivery.attempts]
 
 
 # --- Subscriptions ----------------------------------------------------------------
@@ -221,3 +256,206 @@ def test_deliveries_are_listed_newest_first_page_by_page(api: Stub, store: Store
     rest = api.ListWebhookDeliveries(request)
     listed = [delivery.event_id for delivery in [*first.deliveries, *rest.deliveries]]
     assert listed == [event.id for event in reversed(events)] and not rest.page.next_cursor
+
+
+# --- Delivering -------------------------------------------------------------------
+
+
+def test_a_delivery_reaches_its_receiver_signed(
+    api: Stub, store: Store, clock: ManualClock, receiver: Receiver
+) -> None:
+    owner = tenant()
+    created = create(api, owner, receiver.url())
+    event = alarm_event(owner)
+    Webhooks(store.unit_of_work, clock=clock).enqueue(event)
+
+    assert notifier(store, clock).run_once() == 1
+    (received,) = receiver.received
+    verify(created.secret, received.headers["gantry-signature"], received.body, now=clock())
+    assert received.headers["gantry-event-id"] == event.id
+    assert received.headers["gantry-event-type"] == "alarm.raised"
+    assert received.headers["user-agent"] == "Gantry-Webhooks/1"
+    assert received.headers["host"] == f"127.0.0.1:{receiver.port}"
+    body = json.loads(received.body)
+    assert (body["id"], body["type"], body["tenant_id"]) == (event.id, "alarm.raised", owner)
+    assert body["created_at"] == event.occurred_at.isoformat()
+    assert body["data"]["name"] == "spindle overheating" and body["data"]["reading"]["spindle_temp"] == 92.5
+
+    (delivery,) = deliveries(api, owner, created.webhook.id)
+    assert delivery.state == "delivered" and not delivery.HasField("next_attempt_at")
+    assert attempts(delivery) == [(200, "")]
+    assert notifier(store, clock).run_once() == 0
+
+
+def test_every_event_is_delivered_once_the_receiver_is_back(
+    api: Stub, store: Store, clock: ManualClock, receiver: Receiver
+) -> None:
+    owner = tenant()
+    webhook = create(api, owner, receiver.url()).webhook
+    events = [alarm_event(owner, kind) for kind in ("alarm.raised", "alarm.raised", "alarm.raised")]
+    for event in events:
+        Webhooks(store.unit_of_work, clock=clock).enqueue(event)
+    sender = notifier(store, clock)
+    first_failure = clock()
+
+    receiver.status = 503
+    assert sender.run_once() == 3
+    assert sender.run_once() == 0, "a failed delivery waits for its backoff"
+    receiver.stop()
+    for wait in (PAST_FIRST_RETRY, timedelta(seconds=35)):
+        clock.advance(wait)
+        assert sender.run_once() == 3
+    failing = api.GetWebhook(ref(owner, webhook.id))
+    assert failing.enabled and from_timestamp(failing.failing_since) == first_failure
+    assert {d.state for d in deliveries(api, owner, webhook.id)} == {"pending"}
+
+    receiver.status = 200
+    receiver.start()
+    received_before = len(receiver.received)
+    clock.advance(timedelta(seconds=70))
+    assert sender.run_once() == 3
+    back = [r.headers["gantry-event-id"] for r in receiver.received[received_before:]]
+    assert sorted(back) == sorted(event.id for event in events)
+    for delivery in deliveries(api, owner, webhook.id):
+        assert delivery.state == "delivered" and not delivery.HasField("next_attempt_at")
+        assert attempts(delivery) == [
+            (503, "HTTP 503"),
+            (0, "connection refused"),
+            (0, "connection refused"),
+            (200, ""),
+        ]
+        assert all(attempt.duration_ms >= 0 for attempt in delivery.attempts)
+    assert not api.GetWebhook(ref(owner, webhook.id)).HasField("failing_since")
+
+
+def test_a_day_of_failures_disables_the_webhook_and_abandons_its_deliveries(
+    api: Stub, store: Store, clock: ManualClock, receiver: Receiver
+) -> None:
+    owner = tenant()
+    webhook = create(api, owner, receiver.url()).webhook
+    receiver.stop()
+    for _ in range(2):
+        Webhooks(store.unit_of_work, clock=clock).enqueue(alarm_event(owner))
+    sender = notifier(store, clock)
+    started = clock()
+
+    while clock() - started < timedelta(hours=24):
+        assert sender.run_once() == 2
+        assert api.GetWebhook(ref(owner, webhook.id)).enabled
+        clock.advance(PAST_HOURLY_RETRY)
+    assert sender.run_once() == 2
+
+    disabled = api.GetWebhook(ref(owner, webhook.id))
+    assert (disabled.enabled, disabled.disabled_reason) == (False, "failing for a day")
+    assert from_timestamp(disabled.failing_since) == started
+    for delivery in deliveries(api, owner, webhook.id):
+        assert delivery.state == "abandoned" and not delivery.HasField("next_attempt_at")
+        assert {error for _, error in attempts(delivery)} == {"connection refused"}
+    clock.advance(PAST_HOURLY_RETRY)
+    assert sender.run_once() == 0
+    assert code_of(lambda: api.SendTestEvent(ref(owner, webhook.id))) == grpc.StatusCode.FAILED_PRECONDITION
+
+    enabled = api.SetWebhookEnabled(
+        pb.SetWebhookEnabledRequest(tenant_id=owner, webhook_id=webhook.id, enabled=True)
+    )
+    assert (enabled.enabled, enabled.disabled_reason, enabled.HasField("failing_since")) == (True, "", False)
+    assert {d.state for d in deliveries(api, owner, webhook.id)} == {"abandoned"}
+
+
+def test_a_test_event_goes_to_that_webhook_alone(
+    api: Stub, store: Store, clock: ManualClock, receiver: Receiver
+) -> None:
+    owner = tenant()
+    created = create(api, owner, receiver.url("/tested"))
+    create(api, owner, receiver.url("/untouched"))
+
+    queued = api.SendTestEvent(ref(owner, created.webhook.id))
+    assert (queued.webhook_id, queued.event_type, queued.state) == (
+        created.webhook.id,
+        "webhook.test",
+        "pending",
+    )
+    assert notifier(store, clock).run_once() == 1
+    (received,) = receiver.received
+    assert received.path == "/tested"
+    verify(created.secret, received.headers["gantry-signature"], received.body, now=clock())
+    body = json.loads(received.body)
+    assert (body["id"], body["type"], body["data"]) == (
+        queued.event_id,
+        "webhook.test",
+        {"webhook_id": created.webhook.id},
+    )
+    assert [d.state for d in deliveries(api, owner, created.webhook.id)] == ["delivered"]
+
+
+def test_a_redirect_is_a_failed_attempt_and_is_not_followed(
+    api: Stub, store: Store, clock: ManualClock, receiver: Receiver
+) -> None:
+    owner = tenant()
+    webhook = create(api, owner, receiver.url("/moved")).webhook
+    receiver.status = 302
+    receiver.answer_headers = {"Location": receiver.url("/elsewhere")}
+    api.SendTestEvent(ref(owner, webhook.id))
+
+    assert notifier(store, clock).run_once() == 1
+    assert [r.path for r in receiver.received] == ["/moved"]
+    (delivery,) = deliveries(api, owner, webhook.id)
+    assert delivery.state == "pending"
+    assert attempts(delivery) == [(302, "HTTP 302: redirects are not followed")]
+
+
+def test_a_target_refused_when_it_is_due_is_never_contacted(
+    api: Stub, store: Store, clock: ManualClock, receiver: Receiver
+) -> None:
+    # Allowed when created, as a name may point anywhere later; checked again before each
+    # attempt, and this notifier allows no private target.
+    owner = tenant()
+    webhook = create(api, owner, receiver.url(host="localhost")).webhook
+    api.SendTestEvent(ref(owner, webhook.id))
+
+    assert notifier(store, clock, allow_private=False).run_once() == 1
+    assert receiver.received == []
+    ((status, error),) = attempts(deliveries(api, owner, webhook.id)[0])
+    assert status == 0
+    assert error.startswith("refused target: localhost resolves to a loopback address")
+
+
+def test_the_notifier_process_delivers_and_stops_on_sigterm(
+    api: Stub, database_url: str, receiver: Receiver
+) -> None:
+    owner = tenant()
+    webhook = create(api, owner, receiver.url()).webhook
+    api.SendTestEvent(ref(owner, webhook.id))
+    metrics_port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'generated'}",
+        "GANTRY_ANALYTICS_DATABASE_URL": database_url,
+        "GANTRY_ANALYTICS_WEBHOOKS_ALLOW_PRIVATE": "true",
+        "GANTRY_ANALYTICS_WEBHOOKS_ALLOW_HTTP": "true",
+        "GANTRY_METRICS_PORT": str(metrics_port),
+        "GANTRY_LOG_LEVEL": "INFO",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.analytics.notifier"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        eventually(
+            lambda: [d for d in deliveries(api, owner, webhook.id) if d.state == "delivered"],
+            what="the delivery",
+        )
+        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+        assert 'gantry_analytics_webhook_attempts_total{outcome="delivered"} 1.0' in scraped
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        _, errors = process.communicate()
+    assert len(receiver.received) == 1
+    records = [json.loads(line) for line in errors.splitlines()]
+    assert any(record["message"] == "stopping" and record["signal"] == "SIGTERM" for record in records)

@@ -8,6 +8,7 @@ attempt of one of its deliveries queue rather than deadlock, and neither undoes 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +22,15 @@ Position = tuple[datetime, str]
 """Where a page continues: after this (creation time, id), newest first."""
 
 _WEBHOOK_COLUMNS = [column for column in webhooks.c if column.name != "secret"]
+
+
+@dataclass(frozen=True)
+class DueDelivery:
+    """A delivery leased for an attempt, with what sending it takes."""
+
+    delivery: Delivery
+    url: str
+    secret: str
 
 
 def _webhook(row: Any) -> Webhook:
@@ -149,3 +159,64 @@ def attempts_of(connection: Connection, delivery_ids: Sequence[str]) -> dict[str
             Attempt(mapping["at"], mapping["status_code"], mapping["error"], mapping["duration_ms"])
         )
     return found
+
+
+# --- Sending ----------------------------------------------------------------------
+
+
+def lease_due(connection: Connection, now: datetime, until: datetime, limit: int) -> list[DueDelivery]:
+    """Up to `limit` pending deliveries due at `now` of subscriptions that deliver, oldest
+    due first, leased until `until`: their next attempt is put off to then, so that no
+    other notifier takes them meanwhile, and a notifier that dies holding them gives them
+    back when the lease ends. Rows another notifier is leasing at this moment are skipped
+    (PostgreSQL; SQLite serialises writers and ignores the clause)."""
+    query = (
+        select(webhook_deliveries, webhooks.c.url, webhooks.c.secret)
+        .join(webhooks, webhooks.c.id == webhook_deliveries.c.webhook_id)
+        .where(
+            webhook_deliveries.c.state == DeliveryState.PENDING.value,
+            webhook_deliveries.c.next_attempt_at <= now,
+            webhooks.c.enabled.is_(True),
+            webhooks.c.deleted.is_(False),
+        )
+        .order_by(webhook_deliveries.c.next_attempt_at)
+        .limit(limit)
+        .with_for_update(of=webhook_deliveries, skip_locked=True)
+    )
+    due = [DueDelivery(_delivery(row), row.url, row.secret) for row in connection.execute(query)]
+    if due:
+        leased = [item.delivery.id for item in due]
+        connection.execute(
+            update(webhook_deliveries)
+            .where(webhook_deliveries.c.id.in_(leased))
+            .values(next_attempt_at=until)
+        )
+    return due
+
+
+def lock_delivery(connection: Connection, delivery_id: str) -> Delivery:
+    row = connection.execute(
+        select(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id).with_for_update()
+    ).one()
+    return _delivery(row)
+
+
+def add_attempt(connection: Connection, delivery: Delivery, attempt: Attempt) -> None:
+    """Records `attempt` as the delivery's next, and counts it."""
+    number = delivery.attempts + 1
+    connection.execute(
+        insert(webhook_attempts).values(delivery_id=delivery.id, number=number, **vars(attempt))
+    )
+    connection.execute(
+        update(webhook_deliveries).where(webhook_deliveries.c.id == delivery.id).values(attempts=number)
+    )
+
+
+def set_delivery_state(
+    connection: Connection, delivery_id: str, state: DeliveryState, next_attempt_at: datetime | None
+) -> None:
+    connection.execute(
+        update(webhook_deliveries)
+        .where(webhook_deliveries.c.id == delivery_id)
+        .values(state=state.value, next_attempt_at=next_attempt_at)
+    )
