@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from urllib.parse import urlsplit
@@ -76,11 +77,11 @@ class UrlPolicy:
         """Why a subscription may not send to `url`, or None when it may. A name that
         does not resolve yet is allowed: each delivery checks what it resolves to then."""
         try:
-            self.addresses(self.parse(url), resolver)
+            target = self.parse(url)
+            with suppress(OSError):
+                self.addresses(target, resolver)
         except RefusedTarget as refused:
             return str(refused)
-        except OSError:
-            return None
         return None
 
     def parse(self, url: str) -> Target:
