@@ -18,14 +18,17 @@ from pathlib import Path
 
 import grpc
 import httpx
+import psycopg
 import pytest
 from gantry.v1 import analytics_pb2 as pb
 from gantry.v1 import common_pb2
+from sqlalchemy.exc import OperationalError
 
 from services.analytics.domain.webhooks import verify
 from services.analytics.notifier import Notifier
 from services.analytics.settings import WebhookSettings
 from services.analytics.usecases.webhooks import Webhooks
+from services.kit.db import UnitOfWork
 from services.kit.protos import from_timestamp
 from services.kit.store import Store
 from tests.support.access import ManualClock, code_of, violations
@@ -418,6 +421,40 @@ def test_a_target_refused_when_it_is_due_is_never_contacted(
     ((status, error),) = attempts(deliveries(api, owner, webhook.id)[0])
     assert status == 0
     assert error.startswith("refused target: localhost resolves to a loopback address")
+
+
+class FailingOnce:
+    """The store's units of work, but the one numbered `failing` meets a database that
+    went away, as a restart of PostgreSQL makes it."""
+
+    def __init__(self, store: Store, failing: int) -> None:
+        self._store = store
+        self._failing = failing
+        self._made = 0
+
+    def __call__(self, read_only: bool = False) -> UnitOfWork:
+        self._made += 1
+        if self._made == self._failing:
+            lost = psycopg.OperationalError("server closed the connection unexpectedly")
+            raise OperationalError("COMMIT", {}, lost, connection_invalidated=True)
+        return self._store.unit_of_work(read_only)
+
+
+def test_an_attempt_is_recorded_once_the_database_answers_again_and_not_sent_twice(
+    api: Stub, store: Store, clock: ManualClock, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    owner = tenant()
+    webhook = create(api, owner, receiver.url()).webhook
+    api.SendTestEvent(ref(owner, webhook.id))
+    # The first unit of work leases the delivery; the second, recording its attempt, fails.
+    config = WebhookSettings(allow_private=True, allow_http=True, timeout_seconds=2, concurrency=1)
+    sender = Notifier(FailingOnce(store, failing=2), config, clock)
+
+    assert sender.run_once() == 1
+    assert "database unavailable; retrying" in caplog.messages
+    assert len(receiver.received) == 1
+    (delivery,) = deliveries(api, owner, webhook.id)
+    assert delivery.state == "delivered" and attempts(delivery) == [(200, "")]
 
 
 def test_the_notifier_process_delivers_and_stops_on_sigterm(
