@@ -10,6 +10,7 @@ of its own: no connection or cookie of one receiver is ever offered to another.
 
 from __future__ import annotations
 
+import logging
 import ssl
 import time
 from datetime import datetime
@@ -18,6 +19,8 @@ import httpx
 
 from services.analytics.domain.targets import IPAddress, RefusedTarget, Resolver, Target, UrlPolicy, resolve
 from services.analytics.domain.webhooks import SIGNATURE_HEADER, Attempt, Delivery, sign
+
+log = logging.getLogger(__name__)
 
 USER_AGENT = "Gantry-Webhooks/1"
 # What is read of an answer: its status is all that counts, and a receiver streaming an
@@ -38,7 +41,14 @@ class Sender:
     def send(self, delivery: Delivery, url: str, secret: str, at: datetime) -> Attempt:
         """Posts the delivery's body, signed at `at`, to `url`: one attempt."""
         started = time.monotonic()
-        status, error = self._post(delivery, url, secret, at)
+        try:
+            status, error = self._post(delivery, url, secret, at)
+        except Exception:
+            # A defect met on one subscriber's URL must not stop every delivery (nor, the
+            # delivery coming back after a restart, the notifier for good): it fails this
+            # attempt, in the log and in the attempts its tenant reads.
+            log.exception("delivery attempt broke", extra={"delivery_id": delivery.id})
+            status, error = 0, "internal error"
         duration_ms = round((time.monotonic() - started) * 1000)
         return Attempt(at, status, error[:MAX_ERROR_LENGTH], duration_ms)
 

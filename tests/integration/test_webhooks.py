@@ -423,6 +423,24 @@ def test_a_target_refused_when_it_is_due_is_never_contacted(
     assert error.startswith("refused target: localhost resolves to a loopback address")
 
 
+def test_a_defect_met_sending_one_delivery_fails_that_attempt_alone(
+    api: Stub, store: Store, clock: ManualClock, receiver: Receiver
+) -> None:
+    owner = tenant()
+    broken = create(api, owner, f"http://receiver.test:{receiver.port}/hooks").webhook
+    working = create(api, owner, receiver.url()).webhook
+    for webhook in (broken, working):
+        api.SendTestEvent(ref(owner, webhook.id))
+
+    def resolver(host: str, port: int) -> list[str]:
+        return ["not an address"]
+
+    config = WebhookSettings(allow_private=True, allow_http=True, timeout_seconds=2, concurrency=2)
+    assert Notifier(store.unit_of_work, config, clock, resolver).run_once() == 2
+    assert attempts(deliveries(api, owner, broken.id)[0]) == [(0, "internal error")]
+    assert attempts(deliveries(api, owner, working.id)[0]) == [(200, "")]
+
+
 class FailingOnce:
     """The store's units of work, but the one numbered `failing` meets a database that
     went away, as a restart of PostgreSQL makes it."""
