@@ -24,9 +24,11 @@ from gantry.v1 import analytics_pb2 as pb
 from gantry.v1 import common_pb2
 from sqlalchemy.exc import OperationalError
 
+from services.analytics.domain.targets import Resolver, resolve
 from services.analytics.domain.webhooks import verify
 from services.analytics.notifier import Notifier
 from services.analytics.settings import WebhookSettings
+from services.analytics.usecases import UnitOfWorkFactory
 from services.analytics.usecases.webhooks import Webhooks
 from services.kit.db import UnitOfWork
 from services.kit.protos import from_timestamp
@@ -77,9 +79,15 @@ def receiver() -> Iterator[Receiver]:
         yield endpoint
 
 
-def notifier(store: Store, clock: ManualClock, allow_private: bool = True) -> Notifier:
+def notifier(
+    store: Store,
+    clock: ManualClock,
+    allow_private: bool = True,
+    resolver: Resolver = resolve,
+    unit_of_work: UnitOfWorkFactory | None = None,
+) -> Notifier:
     config = WebhookSettings(allow_private=allow_private, allow_http=True, timeout_seconds=2, concurrency=4)
-    return Notifier(store.unit_of_work, config, clock, rng=random.Random(7))
+    return Notifier(unit_of_work or store.unit_of_work, config, clock, resolver, random.Random(7))
 
 
 def tenant() -> str:
@@ -435,8 +443,7 @@ def test_a_defect_met_sending_one_delivery_fails_that_attempt_alone(
     def resolver(host: str, port: int) -> list[str]:
         return ["not an address"]
 
-    config = WebhookSettings(allow_private=True, allow_http=True, timeout_seconds=2, concurrency=2)
-    assert Notifier(store.unit_of_work, config, clock, resolver).run_once() == 2
+    assert notifier(store, clock, resolver=resolver).run_once() == 2
     assert attempts(deliveries(api, owner, broken.id)[0]) == [(0, "internal error")]
     assert attempts(deliveries(api, owner, working.id)[0]) == [(200, "")]
 
@@ -465,8 +472,7 @@ def test_an_attempt_is_recorded_once_the_database_answers_again_and_not_sent_twi
     webhook = create(api, owner, receiver.url()).webhook
     api.SendTestEvent(ref(owner, webhook.id))
     # The first unit of work leases the delivery; the second, recording its attempt, fails.
-    config = WebhookSettings(allow_private=True, allow_http=True, timeout_seconds=2, concurrency=1)
-    sender = Notifier(FailingOnce(store, failing=2), config, clock)
+    sender = notifier(store, clock, unit_of_work=FailingOnce(store, failing=2))
 
     assert sender.run_once() == 1
     assert "database unavailable; retrying" in caplog.messages
