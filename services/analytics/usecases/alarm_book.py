@@ -17,7 +17,13 @@ from datetime import datetime
 from prometheus_client import Counter
 
 from services.analytics.domain.alarms import RULE_ACTOR, Alarm
-from services.analytics.domain.evaluation import CompiledRule, DeviceState, Transition, TransitionKind
+from services.analytics.domain.evaluation import (
+    CompiledRule,
+    DeviceState,
+    Transition,
+    TransitionKind,
+    forget_alarm,
+)
 from services.analytics.queries import alarms as queries
 from services.analytics.queries.directory import KnownDevice
 from services.analytics.usecases.alarms import alarm_event
@@ -119,9 +125,10 @@ class _Ledger:
     def move(self, move: Move) -> None:
         alarm_id = self.aliases.get(move.alarm_id, move.alarm_id)
         alarm = self.alarms.get(alarm_id)
-        # Gone from the active alarms when a person cleared it: it stays cleared until the
-        # rule's conditions have been unmet and are met anew.
         if alarm is None or not alarm.active:
+            # A person cleared it: it stays cleared, and the rule raises a new one once its
+            # conditions have been unmet and are met anew.
+            forget_alarm(move.state, move.transition.rule_id, move.alarm_id)
             return
         at = utc_of(move.transition.ts_ms)
         if move.transition.kind is TransitionKind.CLEARED:

@@ -23,7 +23,13 @@ from typing import Any
 from prometheus_client import Counter
 from sqlalchemy import Connection
 
-from services.analytics.domain.evaluation import CompiledRule, DeviceState, apply_reading, apply_tick
+from services.analytics.domain.evaluation import (
+    CompiledRule,
+    DeviceState,
+    apply_reading,
+    apply_tick,
+    next_deadline,
+)
 from services.analytics.queries import evaluation as queries
 from services.analytics.queries.directory import KnownDevice, devices_changed_since
 from services.analytics.queries.rules import rules_changed_since
@@ -87,8 +93,12 @@ class Evaluation:
                 state = self._states.get(device_id)
                 if state is None:
                     continue
+                rules = self._rules_of(device_id)
+                deadline = next_deadline(state, rules)
+                if deadline is None or deadline > now_ms:
+                    continue
                 device = self._devices[device_id]
-                transitions = apply_tick(state, self._rules_of(device_id), device.attributes, now_ms)
+                transitions = apply_tick(state, rules, device.attributes, now_ms)
                 for transition in transitions:
                     book.note(device, state, transition)
                 if transitions:
