@@ -38,6 +38,10 @@ Press Ctrl-C to stop.
 """,
         flush=True,
     )
+    # A developer's webhook receivers are on this machine, over plain http: production
+    # refuses both, which would leave nothing to try webhooks with.
+    os.environ.setdefault("GANTRY_ANALYTICS_WEBHOOKS_ALLOW_PRIVATE", "true")
+    os.environ.setdefault("GANTRY_ANALYTICS_WEBHOOKS_ALLOW_HTTP", "true")
     venv_bin = Path(sys.executable).parent
     # The Procfile's `python` and `nameko` must be this environment's.
     os.environ["PATH"] = f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from services.analytics.usecases.directory import DIRECTORY_EVENTS
 from services.kit import bus
 from services.kit.consumers import ConsumerQueue
+from services.kit.events import ALARM_EVENTS
 
 # analytics-worker keeps analytics's directory of devices from these.
 DEVICE_DIRECTORY = ConsumerQueue("analytics.device-directory", DIRECTORY_EVENTS)
@@ -15,5 +16,7 @@ READINGS = ConsumerQueue("analytics.readings", fed_by=bus.READINGS, single_activ
 
 # analytics-worker adds up the readings ingest refused, for the tenants' overviews.
 REJECTIONS = ConsumerQueue("analytics.readings-rejected", ("telemetry.readings_rejected",))
+# Alarm events, analytics's own: analytics-worker queues their deliveries to webhooks.
+WEBHOOK_EVENTS = ConsumerQueue("analytics.webhook-events", ALARM_EVENTS)
 
-QUEUES = (DEVICE_DIRECTORY, READINGS, REJECTIONS)
+QUEUES = (DEVICE_DIRECTORY, READINGS, REJECTIONS, WEBHOOK_EVENTS)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from services.analytics.domain.targets import UrlPolicy
 from services.kit.batch_consumer import BatchSettings
-from services.kit.settings import env
+from services.kit.settings import env, flag
 
 
 @dataclass(frozen=True)
@@ -31,3 +32,29 @@ def online_window() -> timedelta:
     """A device with a reading this recent counts as online in the overview
     (GANTRY_ANALYTICS_ONLINE_SECONDS)."""
     return timedelta(seconds=int(env("ANALYTICS_ONLINE_SECONDS", "300")))
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    # Targets on loopback, private, link-local and other non-public addresses: refused
+    # in production, where they would reach the platform's own network.
+    allow_private: bool = False
+    # http:// URLs, whose deliveries anyone on the way can read and change.
+    allow_http: bool = False
+    # How long a receiver may take to connect, answer or send each part of its answer.
+    timeout_seconds: float = 10.0
+    # Deliveries sent at once by one analytics-notifier.
+    concurrency: int = 8
+
+    @classmethod
+    def from_env(cls) -> WebhookSettings:
+        return cls(
+            allow_private=flag("ANALYTICS_WEBHOOKS_ALLOW_PRIVATE"),
+            allow_http=flag("ANALYTICS_WEBHOOKS_ALLOW_HTTP"),
+            timeout_seconds=float(env("ANALYTICS_WEBHOOKS_TIMEOUT_SECONDS", str(cls.timeout_seconds))),
+            concurrency=int(env("ANALYTICS_WEBHOOKS_CONCURRENCY", str(cls.concurrency))),
+        )
+
+    @property
+    def url_policy(self) -> UrlPolicy:
+        return UrlPolicy(allow_http=self.allow_http, allow_private=self.allow_private)

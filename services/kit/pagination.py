@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import uuid
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import orjson
@@ -53,6 +55,22 @@ def decode_cursor(cursor: str, query: dict[str, Any]) -> list[Any] | None:
     if fingerprint != _fingerprint(query) or not isinstance(position, list):
         raise InvalidArgument([FieldViolation("page.cursor", "not a cursor of this list")])
     return position
+
+
+def time_and_id(position: list[Any] | None) -> tuple[datetime, str] | None:
+    """The (time, id) a decoded position names, for lists ordered by a time then an id;
+    None for the first page. A cursor's fingerprint is no signature: its position is
+    checked like any other input, so that a forged one fails here, not in the database."""
+    if position is None:
+        return None
+    try:
+        at, item_id = position
+        instant = datetime.fromisoformat(at)
+        if instant.tzinfo is None:
+            raise ValueError("a time without its zone")
+        return instant.astimezone(UTC), str(uuid.UUID(item_id))
+    except (ValueError, TypeError, AttributeError, OverflowError):
+        raise InvalidArgument([FieldViolation("page.cursor", "not a cursor of this list")]) from None
 
 
 def keyset_page(

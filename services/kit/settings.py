@@ -23,6 +23,7 @@ DEFAULT_METRICS_PORTS = {
     "marketplace-worker": 9113,
     "analytics-worker": 9114,
     "telemetry-writer": 9122,
+    "analytics-notifier": 9124,
     "gateway": 9105,
 }
 
@@ -30,6 +31,11 @@ DEFAULT_METRICS_PORTS = {
 def env(name: str, default: str) -> str:
     """The value of `GANTRY_<name>`, or the default when unset or empty."""
     return os.environ.get(f"GANTRY_{name}") or default
+
+
+def flag(name: str) -> bool:
+    """Whether `GANTRY_<name>` is set to a true value (1, true, yes, on); false when unset."""
+    return env(name, "false").strip().lower() in ("1", "true", "yes", "on")
 
 
 def data_dir() -> Path:

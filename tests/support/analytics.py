@@ -1,6 +1,7 @@
-"""Analytics fixtures for tests and benchmarks: its store on a migrated database, its
-directory taught devices as the registry's events would, a registry that knows profiles,
-rules in the contract's shape, and batches of readings as ingest sends them."""
+"""Analytics fixtures for tests and benchmarks: its store on a migrated database, its gRPC
+API on a real server, its directory taught devices as the registry's events would, a
+registry that knows profiles, rules in the contract's shape, batches of readings as
+ingest sends them, and alarm events as the bus delivers them."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from gantry.v1 import analytics_pb2_grpc
 from services.analytics.api.messages import definition_message
 from services.analytics.api.servicer import SERVICE_NAME, AnalyticsServicer
 from services.analytics.storage import metadata
+from services.analytics.usecases import Clock, utc_now
 from services.analytics.usecases.directory import Directory
 from services.kit.batches import AcceptedBatch, Scalar
 from services.kit.bus import Publish
-from services.kit.events import new_event
+from services.kit.events import Event, new_event, parse_event
 from services.kit.migrate import upgrade
 from services.kit.registry import ProfileChannel
 from services.kit.store import Store
@@ -68,8 +70,11 @@ class ProfileRegistry:
 
 
 @contextmanager
-def analytics_server(store: Store, registry: ProfileRegistry) -> Iterator[Stub]:
-    servicer = AnalyticsServicer(store, registry)
+def analytics_server(
+    store: Store, registry: ProfileRegistry | None = None, clock: Clock = utc_now
+) -> Iterator[Stub]:
+    """Analytics's API with the settings of the environment at this moment."""
+    servicer = AnalyticsServicer(store, registry or ProfileRegistry(), clock)
     with serving(
         analytics_pb2_grpc.add_AnalyticsServiceServicer_to_server, servicer, SERVICE_NAME
     ) as channel:
@@ -82,9 +87,10 @@ def teach_device(
     profile_id: str,
     labels: dict[str, str] | None = None,
     attributes: dict[str, Any] | None = None,
+    device_id: str | None = None,
 ) -> str:
     """A new device of the tenant, as analytics learns it from the registry's events."""
-    device_id = str(uuid.uuid4())
+    device_id = device_id or str(uuid.uuid4())
     registered = {
         "device_id": device_id,
         "serial_number": f"SN-{device_id[:8]}",
@@ -121,3 +127,21 @@ def batch(tenant_id: str, *devices: tuple[str, list[tuple[int, dict[str, Scalar]
         365,
         [(device, [[ts, values] for ts, values in samples]) for device, samples in devices],
     )
+
+
+def alarm_event(tenant_id: str, event_type: str = "alarm.raised") -> Event:
+    """An alarm event of the tenant's, as a consumer receives it from the bus."""
+    data = {
+        "alarm_id": str(uuid.uuid4()),
+        "device_id": str(uuid.uuid4()),
+        "rule_id": str(uuid.uuid4()),
+        "name": "spindle overheating",
+        "severity": "major",
+        "previous_severity": None,
+        "status": "active_unacknowledged",
+        "started_at": "2026-12-06T10:00:00+00:00",
+        "cleared_at": None,
+        "actor": "rule",
+        "reading": {"ts": 1796551200000, "spindle_temp": 92.5},
+    }
+    return parse_event(new_event(event_type, tenant_id, data).to_message())

@@ -176,6 +176,9 @@ def running_platform(
             # Buckets in Redis as in production, but too large to slow the shared platform
             # down; tests/e2e/test_gateway_rate_limits.py starts gateways that limit.
             "GANTRY_REDIS_URL": REDIS_URL,
+            # Webhook receivers of the tests listen on this machine, over http, as under `make run`.
+            "GANTRY_ANALYTICS_WEBHOOKS_ALLOW_PRIVATE": "true",
+            "GANTRY_ANALYTICS_WEBHOOKS_ALLOW_HTTP": "true",
             **{
                 f"GANTRY_RATE_LIMIT_{kind}_{figure}": "100000"
                 for kind in ("KEY", "DEVICE")

@@ -8,17 +8,24 @@ from services.analytics import settings
 from services.analytics.api.alarms import AlarmsApi
 from services.analytics.api.overview import OverviewApi
 from services.analytics.api.rules import RulesApi
+from services.analytics.api.webhooks import WebhooksApi
+from services.analytics.settings import WebhookSettings
+from services.analytics.usecases import Clock, utc_now
 from services.analytics.usecases.alarms import Alarms
 from services.analytics.usecases.overview import Overviews
 from services.analytics.usecases.rules import Rules
+from services.analytics.usecases.webhooks import Webhooks
 from services.kit.registry import Registry
 from services.kit.store import Store
 
 SERVICE_NAME = "gantry.v1.AnalyticsService"
 
 
-class AnalyticsServicer(RulesApi, AlarmsApi, OverviewApi, analytics_pb2_grpc.AnalyticsServiceServicer):
-    def __init__(self, store: Store, registry: Registry) -> None:
-        self.rules = Rules(store.unit_of_work, registry)
-        self.alarms = Alarms(store.unit_of_work)
-        self.overviews = Overviews(store.unit_of_work, settings.online_window())
+class AnalyticsServicer(
+    RulesApi, AlarmsApi, OverviewApi, WebhooksApi, analytics_pb2_grpc.AnalyticsServiceServicer
+):
+    def __init__(self, store: Store, registry: Registry, clock: Clock = utc_now) -> None:
+        self.rules = Rules(store.unit_of_work, registry, clock)
+        self.alarms = Alarms(store.unit_of_work, clock)
+        self.overviews = Overviews(store.unit_of_work, settings.online_window(), clock)
+        self.webhooks = Webhooks(store.unit_of_work, WebhookSettings.from_env().url_policy, clock)

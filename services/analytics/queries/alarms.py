@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 
 from services.analytics.domain.alarms import Alarm
 from services.analytics.domain.rules import Severity
@@ -15,6 +15,24 @@ from services.analytics.storage import alarms
 
 def add_alarm(connection: Connection, alarm: Alarm) -> None:
     connection.execute(alarms.insert().values(_row(alarm)))
+
+
+def add_alarms(connection: Connection, added: Sequence[Alarm]) -> None:
+    if added:
+        connection.execute(alarms.insert(), [_row(alarm) for alarm in added])
+
+
+def save_alarms(connection: Connection, changed: Sequence[Alarm]) -> None:
+    """Writes the alarms' new states, in one statement sent once per alarm."""
+    if not changed:
+        return
+    columns = [column.name for column in alarms.c if column.name != "id"]
+    statement = (
+        update(alarms)
+        .where(alarms.c.id == bindparam("alarm_id"))
+        .values({name: bindparam(name) for name in columns})
+    )
+    connection.execute(statement, [{"alarm_id": alarm.id, **_row(alarm)} for alarm in changed])
 
 
 def save_alarm(connection: Connection, alarm: Alarm, while_active: bool = False) -> bool:
@@ -39,12 +57,17 @@ def find_alarms(connection: Connection, alarm_ids: Sequence[str]) -> list[Alarm]
     return [alarm_of(row) for row in rows]
 
 
-def active_alarm(connection: Connection, device_id: str, rule_id: str) -> Alarm | None:
-    query = select(alarms).where(
-        alarms.c.device_id == device_id, alarms.c.rule_id == rule_id, alarms.c.active.is_(True)
-    )
-    row = connection.execute(query.with_for_update()).mappings().first()
-    return alarm_of(row) if row else None
+def active_alarms_of(
+    connection: Connection, pairs: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], Alarm]:
+    """The active alarm of each (device, rule) that has one."""
+    wanted = set(pairs)
+    if not wanted:
+        return {}
+    devices = sorted({device for device, _ in wanted})
+    query = select(alarms).where(alarms.c.device_id.in_(devices), alarms.c.active.is_(True)).with_for_update()
+    found = (alarm_of(row) for row in connection.execute(query).mappings())
+    return {(a.device_id, a.rule_id): a for a in found if (a.device_id, a.rule_id) in wanted}
 
 
 def active_alarms_of_rule(connection: Connection, rule_id: str) -> list[Alarm]:

@@ -14,7 +14,6 @@ revisions), so a rule takes effect at the next flush after it is written.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -24,21 +23,18 @@ from typing import Any
 from prometheus_client import Counter
 from sqlalchemy import Connection
 
-from services.analytics.domain.alarms import RULE_ACTOR, Alarm
 from services.analytics.domain.evaluation import (
     CompiledRule,
     DeviceState,
-    Transition,
-    TransitionKind,
     apply_reading,
     apply_tick,
+    next_deadline,
 )
-from services.analytics.queries import alarms as alarm_queries
 from services.analytics.queries import evaluation as queries
 from services.analytics.queries.directory import KnownDevice, devices_changed_since
 from services.analytics.queries.rules import rules_changed_since
 from services.analytics.usecases import Clock, UnitOfWorkFactory, utc_now
-from services.analytics.usecases.alarms import alarm_event, clear_alarm
+from services.analytics.usecases.alarm_book import AlarmBook
 from services.kit.batches import AcceptedBatch, Scalar, utc_of
 from services.kit.db import UnitOfWork
 
@@ -47,9 +43,6 @@ log = logging.getLogger(__name__)
 UNKNOWN_DEVICE_READINGS = Counter(
     "gantry_analytics_readings_of_unknown_devices_total",
     "Readings of devices analytics's directory does not know yet, evaluated by no rule",
-)
-TRANSITIONS = Counter(
-    "gantry_analytics_alarm_transitions_total", "Alarms raised, changed or cleared", ["kind"]
 )
 # How long a batch's id is remembered: far longer than any redelivery takes.
 REMEMBER_BATCHES = timedelta(days=1)
@@ -78,7 +71,9 @@ class Evaluation:
             applied = [batch for batch in batches if batch.id in fresh]
             samples = _samples_by_device(applied)
             self._load_states(uow.connection, [d for d in samples if self._rules_of(d)])
-            changed = [d for d, s in samples.items() if self._evaluate(uow, d, s, now)]
+            book = AlarmBook(self._rules)
+            changed = [d for d, s in samples.items() if self._evaluate(book, d, s, now)]
+            book.write(uow)
             self._save_states(uow.connection, changed, now)
             queries.count_readings(uow.connection, _counts(applied, now))
             queries.record_activity(uow.connection, _activity_rows(self._devices, samples))
@@ -92,17 +87,23 @@ class Evaluation:
             self._refresh(uow.connection)
             watched = [d for d in self._devices if any(r.has_no_data for r in self._rules_of(d))]
             self._load_states(uow.connection, watched)
+            book = AlarmBook(self._rules)
             changed = []
             for device_id in watched:
                 state = self._states.get(device_id)
                 if state is None:
                     continue
+                rules = self._rules_of(device_id)
+                deadline = next_deadline(state, rules)
+                if deadline is None or deadline > now_ms:
+                    continue
                 device = self._devices[device_id]
-                transitions = apply_tick(state, self._rules_of(device_id), device.attributes, now_ms)
+                transitions = apply_tick(state, rules, device.attributes, now_ms)
                 for transition in transitions:
-                    self._record(uow, device, state, transition)
+                    book.note(device, state, transition)
                 if transitions:
                     changed.append(device_id)
+            book.write(uow)
             self._save_states(uow.connection, changed, now)
             uow.commit()
 
@@ -125,7 +126,7 @@ class Evaluation:
             self._states.clear()
             raise
 
-    def _evaluate(self, uow: UnitOfWork, device_id: str, samples: list[Sample], now: datetime) -> bool:
+    def _evaluate(self, book: AlarmBook, device_id: str, samples: list[Sample], now: datetime) -> bool:
         """Applies a device's samples in time order; whether its state changed."""
         device = self._devices.get(device_id)
         if device is None:
@@ -139,61 +140,8 @@ class Evaluation:
         samples.sort(key=lambda sample: sample[0])
         for ts_ms, values in samples:
             for transition in apply_reading(state, rules, device.attributes, ts_ms, values, now_ms):
-                self._record(uow, device, state, transition)
+                book.note(device, state, transition)
         return True
-
-    def _record(
-        self, uow: UnitOfWork, device: KnownDevice, state: DeviceState, transition: Transition
-    ) -> None:
-        """Writes what a transition did to the device's alarm, and says so on the bus."""
-        TRANSITIONS.labels(transition.kind.value).inc()
-        at = utc_of(transition.ts_ms)
-        if transition.kind is TransitionKind.RAISED:
-            alarm = self._raise(uow, device, transition, at)
-            state.rules[transition.rule_id].alarm_id = alarm.id
-            return
-        alarm = next(iter(alarm_queries.find_alarms(uow.connection, [transition.alarm_id])), None)
-        # Gone from the active alarms when a person cleared it: it stays cleared until the
-        # rule's conditions have been unmet and are met anew.
-        if alarm is None or not alarm.active:
-            return
-        if transition.kind is TransitionKind.CLEARED:
-            clear_alarm(uow, alarm, RULE_ACTOR, at)
-        else:
-            self._change_severity(uow, alarm, transition, at)
-
-    def _raise(self, uow: UnitOfWork, device: KnownDevice, transition: Transition, at: datetime) -> Alarm:
-        """A new alarm; or, where the (device, rule) has an active one already, that one,
-        raised again at the transition's severity."""
-        rule = self._rules[transition.rule_id].rule
-        active = alarm_queries.active_alarm(uow.connection, device.id, rule.id)
-        if active is not None:
-            if active.severity != transition.severity:
-                self._change_severity(uow, active, transition, at)
-            return active
-        alarm = Alarm(
-            id=str(uuid.uuid4()),
-            tenant_id=device.tenant_id,
-            device_id=device.id,
-            rule_id=rule.id,
-            rule_version=rule.version,
-            name=rule.name,
-            severity=transition.severity,
-            active=True,
-            acknowledged=False,
-            started_at=at,
-            updated_at=at,
-            raised_by=dict(transition.reading),
-            severity_history=((transition.severity, at),),
-        )
-        alarm_queries.add_alarm(uow.connection, alarm)
-        uow.emit(alarm_event("alarm.raised", alarm, RULE_ACTOR))
-        return alarm
-
-    def _change_severity(self, uow: UnitOfWork, alarm: Alarm, transition: Transition, at: datetime) -> None:
-        changed = alarm.change_severity(transition.severity, at)
-        alarm_queries.save_alarm(uow.connection, changed)
-        uow.emit(alarm_event("alarm.severity_changed", changed, RULE_ACTOR, previous=alarm.severity))
 
     def _rules_of(self, device_id: str) -> list[CompiledRule]:
         """The rules watching a device: those of its profile that select its labels."""

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from marshmallow import Schema, fields, validate
 
 from services.kit.errors import FieldViolation, InvalidArgument, NotFound, Unauthenticated, VersionMismatch
 from services.kit.events import Event, new_event
-from services.kit.pagination import decode_cursor, encode_cursor, page_size
+from services.kit.pagination import decode_cursor, encode_cursor, page_size, time_and_id
 from services.kit.scopes import SCOPES
 from services.kit.validation import load, require_uuid, text
 from services.registry.domain import (
@@ -103,7 +103,7 @@ class Tenancy:
             load(TenantSchema(only=("country",)), {"country": country})
         limit = page_size(size)
         listing = {"list": "tenants", "country": country, "status": str(status or "")}
-        after = _after(decode_cursor(cursor, listing))
+        after = time_and_id(decode_cursor(cursor, listing))
         with self._unit_of_work(read_only=True) as uow:
             found = queries.list_tenants(uow.connection, country, status, after, limit + 1)
             total = queries.count_tenants(uow.connection, country, status)
@@ -151,7 +151,7 @@ class Tenancy:
         tenant_id = require_uuid(tenant_id, "tenant_id")
         limit = page_size(size)
         listing = {"list": "api_keys", "tenant": tenant_id}
-        after = _after(decode_cursor(cursor, listing))
+        after = time_and_id(decode_cursor(cursor, listing))
         with self._unit_of_work(read_only=True) as uow:
             if not tenant_exists(uow.connection, tenant_id):
                 raise NotFound("tenant not found")
@@ -242,20 +242,6 @@ def _tenant_event(event_type: str, tenant: Tenant) -> Event:
     if event_type == "tenant.updated":
         data |= {"status": tenant.status.value, "version": tenant.version}
     return new_event(event_type, tenant.id, data)
-
-
-def _after(position: list[Any] | None) -> tuple[datetime, str] | None:
-    """The (creation time, id) a cursor's position names; InvalidArgument if it names none."""
-    if position is None:
-        return None
-    try:
-        created_at, item_id = position
-        created = datetime.fromisoformat(created_at)
-        if created.tzinfo is None:
-            raise ValueError("a creation time without its zone")
-        return created.astimezone(UTC), str(uuid.UUID(item_id))
-    except (ValueError, TypeError, AttributeError, OverflowError):
-        raise InvalidArgument([FieldViolation("page.cursor", "not a cursor of this list")]) from None
 
 
 def _next_cursor(found: list[Tenant] | list[ApiKey], limit: int, listing: dict[str, Any]) -> str:

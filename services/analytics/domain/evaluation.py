@@ -1,0 +1,475 @@
+"""Alarm rules evaluated on one device's readings: a pure state machine, without I/O.
+
+The caller passes a device's samples (one timestamp, several channels) in timestamp
+order with the rules watching the device, and gets back the alarms' transitions.
+
+- A sample older than the newest one applied changes nothing; an empty one too. One
+  at the same time is merged into the latest values and evaluated again.
+- A trigger is evaluated on a sample naming one of its channels (a NO_DATA trigger of
+  the whole device, on any sample), against the latest value of every channel; between
+  evaluations it keeps its status. A rule is evaluated and decided on a sample naming
+  one of its channels (any sample, with a NO_DATA trigger of the whole device), and on
+  a tick if it has a NO_DATA trigger.
+- SIMPLE holds while its condition does. DURATION holds once its condition has held on
+  every evaluation for `seconds` of reading time; REPEATING once it has held on `count`
+  evaluations in a row at distinct times. An evaluation where the condition fails
+  starts both afresh. NO_DATA holds once the server's clock is `seconds` past the newest
+  reading of its channel (of any channel, for the whole device), on a sample as on a
+  tick; a channel never read is not silent yet.
+- Ticks evaluate only NO_DATA triggers (besides a rule's first evaluation, below),
+  against the server's clock; they do nothing to a device never read.
+- The most severe met create trigger wins: it raises an alarm or changes the active
+  alarm's severity, up or down. While none is met, an alarm clears when the clear
+  trigger is met (in between it keeps its severity), or, without a clear trigger, once
+  readings (not ticks) have met none for `unmet_for_seconds` of reading time.
+- A cleared alarm is raised anew by the next evaluation meeting a create trigger. One a
+  person cleared (`forget_alarm`) is raised anew only after an evaluation meeting none:
+  a person's clear is not undone while the condition still holds.
+- A new version of a rule, or a rule new to the device, starts afresh: its first
+  evaluation evaluates every trigger on the latest values at the time of the newest
+  reading, so that no status from another definition (or none) decides. Its active
+  alarm stays. Rules not passed keep their state untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, KeysView, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+from services.analytics.domain.conditions import Test, compile_condition
+from services.analytics.domain.rules import AlarmRule, Condition, Scalar, Severity, Trigger, TriggerKind
+
+# The key of the clear trigger's tracker among those of the create triggers' severities.
+CLEAR = 0
+
+
+class TransitionKind(StrEnum):
+    RAISED = "raised"
+    SEVERITY_CHANGED = "severity_changed"
+    CLEARED = "cleared"
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    rule_id: str
+    kind: TransitionKind
+    # The new severity; for CLEARED, the severity the alarm had.
+    severity: Severity
+    # The severity before the transition: None when RAISED.
+    previous: Severity | None
+    # The time of the reading, or the server's clock for a tick.
+    ts_ms: int
+    # The active alarm's id, as the caller set it; "" when RAISED.
+    alarm_id: str
+    # The latest values of the rule's channels, and "ts": `ts_ms`.
+    reading: dict[str, Scalar]
+
+
+@dataclass(slots=True)
+class TriggerTracker:
+    """One trigger's status as last evaluated, and its progress towards DURATION
+    (`since_ts`) or REPEATING (`count`, and the time last counted)."""
+
+    met: bool = False
+    since_ts: int | None = None
+    count: int = 0
+    counted_ts: int | None = None
+
+
+@dataclass(slots=True)
+class RuleState:
+    """One rule's progress on one device, and the alarm it holds active."""
+
+    rule_version: int
+    # By severity, and CLEAR for the clear trigger.
+    trackers: dict[int, TriggerTracker]
+    unmet_since: int | None = None
+    severity: Severity | None = None
+    # Set by the caller once it has stored the alarm a RAISED transition announced.
+    alarm_id: str = ""
+    # A person cleared the alarm: raise again only after no create trigger is met.
+    awaiting_unmet: bool = False
+
+
+@dataclass(slots=True)
+class DeviceState:
+    """The evaluator's state of one device. `values` and `last_ts` keep every channel
+    read, not only those of today's rules: a rule created later finds them."""
+
+    # The time of the newest sample applied; -1 before any.
+    seen_ts: int = -1
+    values: dict[str, Scalar] = field(default_factory=dict)
+    last_ts: dict[str, int] = field(default_factory=dict)
+    rules: dict[str, RuleState] = field(default_factory=dict)
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(
+            {
+                "s": self.seen_ts,
+                "v": self.values,
+                "t": self.last_ts,
+                "r": {rule_id: _rule_state_to_json(state) for rule_id, state in self.rules.items()},
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> DeviceState:
+        loaded = orjson.loads(data)
+        return cls(
+            seen_ts=loaded["s"],
+            values=loaded["v"],
+            last_ts=loaded["t"],
+            rules={rule_id: _rule_state_from_json(state) for rule_id, state in loaded["r"].items()},
+        )
+
+
+def _rule_state_to_json(state: RuleState) -> list[Any]:
+    trackers = {str(key): [t.met, t.since_ts, t.count, t.counted_ts] for key, t in state.trackers.items()}
+    return [
+        state.rule_version,
+        trackers,
+        state.unmet_since,
+        state.severity,
+        state.alarm_id,
+        state.awaiting_unmet,
+    ]
+
+
+def _rule_state_from_json(data: list[Any]) -> RuleState:
+    version, trackers, unmet_since, severity, alarm_id, awaiting_unmet = data
+    return RuleState(
+        rule_version=version,
+        trackers={int(key): TriggerTracker(*fields) for key, fields in trackers.items()},
+        unmet_since=unmet_since,
+        severity=None if severity is None else Severity(severity),
+        alarm_id=alarm_id,
+        awaiting_unmet=awaiting_unmet,
+    )
+
+
+# Updates a trigger's tracker: (tracker, device, attributes, reading time, server time).
+Step = Callable[[TriggerTracker, DeviceState, Mapping[str, Any], int, int], None]
+
+
+def _simple(test: Test) -> Step:
+    def step(
+        tracker: TriggerTracker, device: DeviceState, attributes: Mapping[str, Any], ts: int, now: int
+    ) -> None:
+        tracker.met = test(device.values, attributes)
+
+    return step
+
+
+def _duration(test: Test, window_ms: int) -> Step:
+    def step(
+        tracker: TriggerTracker, device: DeviceState, attributes: Mapping[str, Any], ts: int, now: int
+    ) -> None:
+        if test(device.values, attributes):
+            if tracker.since_ts is None:
+                tracker.since_ts = ts
+            tracker.met = ts - tracker.since_ts >= window_ms
+        else:
+            tracker.since_ts = None
+            tracker.met = False
+
+    return step
+
+
+def _repeating(test: Test, count: int) -> Step:
+    def step(
+        tracker: TriggerTracker, device: DeviceState, attributes: Mapping[str, Any], ts: int, now: int
+    ) -> None:
+        if test(device.values, attributes):
+            # A sample merged at a time already counted is the same reading, not another.
+            if tracker.counted_ts != ts:
+                tracker.count += 1
+                tracker.counted_ts = ts
+            tracker.met = tracker.count >= count
+        else:
+            tracker.count = 0
+            tracker.counted_ts = None
+            tracker.met = False
+
+    return step
+
+
+def _no_data(channel: str, window_ms: int) -> Step:
+    def step(
+        tracker: TriggerTracker, device: DeviceState, attributes: Mapping[str, Any], ts: int, now: int
+    ) -> None:
+        last = _last_reading(device, channel)
+        tracker.met = last is not None and now - last >= window_ms
+
+    return step
+
+
+def _last_reading(device: DeviceState, channel: str) -> int | None:
+    """The time of the channel's newest reading; of the device's, for channel ""."""
+    return device.last_ts.get(channel) if channel else device.seen_ts
+
+
+def _step(trigger: Trigger) -> Step:
+    if trigger.kind is TriggerKind.NO_DATA:
+        return _no_data(trigger.channel, trigger.seconds * 1000)
+    test = compile_condition(trigger.condition or Condition())
+    if trigger.kind is TriggerKind.DURATION:
+        return _duration(test, trigger.seconds * 1000)
+    if trigger.kind is TriggerKind.REPEATING:
+        return _repeating(test, trigger.count)
+    return _simple(test)
+
+
+def _channels(trigger: Trigger) -> frozenset[str]:
+    if trigger.kind is TriggerKind.NO_DATA:
+        return frozenset({trigger.channel} if trigger.channel else ())
+    return (trigger.condition or Condition()).channels()
+
+
+class CompiledRule:
+    """A rule ready to evaluate, its conditions compiled once. `channels`: every channel
+    it reads, the clear trigger's and NO_DATA's included; `whole_device`: whether it has
+    a NO_DATA trigger of the whole device, which every sample concerns."""
+
+    __slots__ = (
+        "_clear",
+        "_create",
+        "_no_data",
+        "_reading_channels",
+        "_triggers",
+        "_unmet_for_ms",
+        "channels",
+        "has_no_data",
+        "id",
+        "rule",
+        "version",
+        "whole_device",
+    )
+
+    def __init__(self, rule: AlarmRule) -> None:
+        self.rule = rule
+        self.id = rule.id
+        self.version = rule.version
+        # Most severe first: the first met one decides.
+        triggers = [
+            (int(severity), trigger) for severity, trigger in sorted(rule.create.items(), reverse=True)
+        ]
+        if rule.clear.trigger is not None:
+            triggers.append((CLEAR, rule.clear.trigger))
+        self.channels: frozenset[str] = frozenset().union(*(_channels(trigger) for _, trigger in triggers))
+        no_data = [(key, trigger) for key, trigger in triggers if trigger.kind is TriggerKind.NO_DATA]
+        self.has_no_data = bool(no_data)
+        self.whole_device = any(not trigger.channel for _, trigger in no_data)
+        steps = {key: _step(trigger) for key, trigger in triggers}
+        # (tracker key, gate, step); a sample evaluates a trigger if it names a channel
+        # of its gate, or, gate None, whenever it evaluates the rule.
+        self._triggers = tuple((key, self._gate(trigger), steps[key]) for key, trigger in triggers)
+        self._create = tuple(entry for entry in self._triggers if entry[0] != CLEAR)
+        self._clear = next((entry for entry in self._triggers if entry[0] == CLEAR), None)
+        # (tracker key, step, channel, window in ms)
+        self._no_data = tuple(
+            (key, steps[key], trigger.channel, trigger.seconds * 1000) for key, trigger in no_data
+        )
+        self._reading_channels = tuple(sorted(self.channels))
+        self._unmet_for_ms = rule.clear.unmet_for_seconds * 1000
+
+    def _gate(self, trigger: Trigger) -> frozenset[str] | None:
+        # The common rule, whose triggers all read the same channels, tests a sample
+        # once for all of them.
+        if trigger.kind is TriggerKind.NO_DATA and not trigger.channel:
+            return None
+        channels = _channels(trigger)
+        return None if channels == self.channels and not self.whole_device else channels
+
+    def applies_to(self, labels: Mapping[str, str]) -> bool:
+        return self.rule.applies_to(labels)
+
+    def _renew(self, device: DeviceState, attributes: Mapping[str, Any], now: int) -> RuleState:
+        """A fresh state at this version, keeping the previous one's alarm, with every
+        trigger evaluated on the latest values: statuses of another definition, or none,
+        would decide on what the rule no longer says."""
+        previous = device.rules.get(self.id)
+        state = RuleState(self.version, {key: TriggerTracker() for key, _, _ in self._triggers})
+        if previous is not None:
+            state.severity = previous.severity
+            state.alarm_id = previous.alarm_id
+            state.awaiting_unmet = previous.awaiting_unmet
+        for key, _, step in self._triggers:
+            step(state.trackers[key], device, attributes, device.seen_ts, now)
+        device.rules[self.id] = state
+        return state
+
+    def _top(self, trackers: dict[int, TriggerTracker]) -> int | None:
+        """The severity of the most severe met create trigger."""
+        return next((key for key, _, _ in self._create if trackers[key].met), None)
+
+    def _apply_sample(
+        self,
+        device: DeviceState,
+        attributes: Mapping[str, Any],
+        channels: KeysView[str],
+        ts: int,
+        now: int,
+    ) -> Transition | None:
+        state = device.rules.get(self.id)
+        if state is None or state.rule_version != self.version:
+            state = self._renew(device, attributes, now)
+            return self._decide(state, self._top(state.trackers), device.values, ts, by_tick=False)
+        trackers = state.trackers
+        top = None
+        for key, gate, step in self._create:
+            tracker = trackers[key]
+            if gate is None or not channels.isdisjoint(gate):
+                step(tracker, device, attributes, ts, now)
+            if top is None and tracker.met:
+                top = key
+        clear = self._clear
+        if clear is not None and (clear[1] is None or not channels.isdisjoint(clear[1])):
+            clear[2](trackers[CLEAR], device, attributes, ts, now)
+        # Most readings change nothing: spare them the call.
+        if top == state.severity and state.unmet_since is None and not state.awaiting_unmet:
+            return None
+        return self._decide(state, top, device.values, ts, by_tick=False)
+
+    def _apply_tick(self, device: DeviceState, attributes: Mapping[str, Any], now: int) -> Transition | None:
+        state = device.rules.get(self.id)
+        if state is None or state.rule_version != self.version:
+            state = self._renew(device, attributes, now)
+        else:
+            for key, step, _, _ in self._no_data:
+                step(state.trackers[key], device, attributes, now, now)
+        return self._decide(state, self._top(state.trackers), device.values, now, by_tick=True)
+
+    def _deadline(self, device: DeviceState) -> int | None:
+        """The earliest server time at which one of its NO_DATA triggers now unmet is met."""
+        state = device.rules.get(self.id)
+        if state is None or state.rule_version != self.version:
+            # Its first evaluation at this version may decide anything.
+            return device.seen_ts
+        deadlines = []
+        for key, _, channel, window_ms in self._no_data:
+            last = _last_reading(device, channel)
+            if last is not None and not state.trackers[key].met:
+                deadlines.append(last + window_ms)
+        return min(deadlines, default=None)
+
+    def _decide(
+        self, state: RuleState, top: int | None, values: Mapping[str, Scalar], ts: int, by_tick: bool
+    ) -> Transition | None:
+        severity = state.severity
+        if top is not None:
+            state.unmet_since = None
+            if severity is None:
+                if state.awaiting_unmet:
+                    return None
+                state.severity = Severity(top)
+                return self._transition(TransitionKind.RAISED, state.severity, None, ts, "", values)
+            if top == severity:
+                return None
+            state.severity = Severity(top)
+            return self._transition(
+                TransitionKind.SEVERITY_CHANGED, state.severity, severity, ts, state.alarm_id, values
+            )
+        if severity is None:
+            state.awaiting_unmet = False
+            return None
+        if not self._clears(state, ts, by_tick):
+            return None
+        alarm_id = state.alarm_id
+        state.severity = None
+        state.alarm_id = ""
+        state.unmet_since = None
+        return self._transition(TransitionKind.CLEARED, severity, severity, ts, alarm_id, values)
+
+    def _clears(self, state: RuleState, ts: int, by_tick: bool) -> bool:
+        """Whether an active alarm whose create triggers are all unmet clears now."""
+        if self._clear is not None:
+            return state.trackers[CLEAR].met
+        # Readings' time measures how long no create trigger has been met; ticks' not.
+        if by_tick:
+            return False
+        if state.unmet_since is None:
+            state.unmet_since = ts
+        return ts - state.unmet_since >= self._unmet_for_ms
+
+    def _transition(
+        self,
+        kind: TransitionKind,
+        severity: Severity,
+        previous: Severity | None,
+        ts: int,
+        alarm_id: str,
+        values: Mapping[str, Scalar],
+    ) -> Transition:
+        reading = {channel: values[channel] for channel in self._reading_channels if channel in values}
+        reading["ts"] = ts
+        return Transition(self.id, kind, severity, previous, ts, alarm_id, reading)
+
+
+def apply_reading(
+    device: DeviceState,
+    rules: Sequence[CompiledRule],
+    attributes: Mapping[str, Any],
+    ts_ms: int,
+    values: Mapping[str, Scalar],
+    now_ms: int,
+) -> list[Transition]:
+    """Applies one sample of the device (`values` read at `ts_ms`) at the server's time
+    `now_ms` to `rules`: those watching the device (`CompiledRule.applies_to`)."""
+    if ts_ms < device.seen_ts or not values:
+        return []
+    device.values.update(values)
+    last_ts = device.last_ts
+    for channel in values:
+        last_ts[channel] = ts_ms
+    device.seen_ts = ts_ms
+    channels = values.keys()
+    transitions = []
+    for rule in rules:
+        # A rule the sample does not concern is left as it is, its version included.
+        if rule.whole_device or not channels.isdisjoint(rule.channels):
+            transition = rule._apply_sample(device, attributes, channels, ts_ms, now_ms)
+            if transition is not None:
+                transitions.append(transition)
+    return transitions
+
+
+def apply_tick(
+    device: DeviceState, rules: Sequence[CompiledRule], attributes: Mapping[str, Any], now_ms: int
+) -> list[Transition]:
+    """Evaluates the NO_DATA triggers of `rules`, those watching the device, at the
+    server's time `now_ms`."""
+    if device.seen_ts < 0:
+        return []
+    transitions = []
+    for rule in rules:
+        if rule.has_no_data:
+            transition = rule._apply_tick(device, attributes, now_ms)
+            if transition is not None:
+                transitions.append(transition)
+    return transitions
+
+
+def forget_alarm(device: DeviceState, rule_id: str, alarm_id: str) -> bool:
+    """Drops the rule's active alarm if it is `alarm_id`, which a person cleared; whether
+    it was. The rule raises a new alarm once its create triggers have all been unmet."""
+    state = device.rules.get(rule_id)
+    if state is None or state.severity is None or state.alarm_id != alarm_id:
+        return False
+    state.severity = None
+    state.alarm_id = ""
+    state.unmet_since = None
+    state.awaiting_unmet = True
+    return True
+
+
+def next_deadline(device: DeviceState, rules: Sequence[CompiledRule]) -> int | None:
+    """The earliest server time at which a tick could change something for the device;
+    None when none could before its next reading."""
+    if device.seen_ts < 0:
+        return None
+    deadlines = [at for rule in rules if rule.has_no_data if (at := rule._deadline(device)) is not None]
+    return min(deadlines, default=None)
