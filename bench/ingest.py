@@ -18,7 +18,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -30,12 +29,12 @@ from pathlib import Path
 import grpc
 import httpx
 import orjson
-import pika
 import psycopg
 from gantry.v1 import registry_pb2, registry_pb2_grpc
 from gantry.v1 import telemetry_pb2 as pb
 from sqlalchemy import func, select
 
+from bench._events import EventWatcher
 from bench._http import http_rate, http_request
 from services.kit.bus import ConfirmingPublisher, Topology
 from services.kit.db import normalise_url
@@ -94,36 +93,19 @@ class StoredCounter:
     def __init__(self, topology: Topology) -> None:
         self.total = 0
         self.announced: list[tuple[float, dict]] = []
-        self._topology = topology
-        self._ready = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        self._ready.wait(10)
+        self._watcher = EventWatcher(topology, "telemetry.batch_stored", self._note)
 
-    def _run(self) -> None:
-        connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
-        channel = connection.channel()
-        self._topology.declare(channel)
-        queue = channel.queue_declare("", exclusive=True).method.queue
-        channel.queue_bind(queue, self._topology.events_exchange, "telemetry.batch_stored")
-        self._ready.set()
-        for method, _properties, body in channel.consume(queue, auto_ack=True, inactivity_timeout=0.05):
-            if method is not None:
-                devices = orjson.loads(body)["data"]["devices"]
-                self.announced.append((time.perf_counter(), devices[0]))
-                self.total += sum(d["count"] for d in devices)
-            if self._stop.is_set():
-                break
-        connection.close()
+    def _note(self, at: float, event: dict) -> None:
+        devices = event["data"]["devices"]
+        self.announced.append((at, devices[0]))
+        self.total += sum(d["count"] for d in devices)
 
     def wait_for(self, total: int, timeout: float) -> float:
         eventually(lambda: self.total >= total, timeout, f"{total} readings stored (have {self.total})")
         return self.announced[-1][0]
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
+        self._watcher.close()
 
 
 def send_all(target: str, bodies: list[bytes]) -> None:
@@ -134,21 +116,27 @@ def send_all(target: str, bodies: list[bytes]) -> None:
                 assert response.rejected == 0, response.rejections[:3]
 
 
-def paced_latencies(
-    target: str, bodies: list[bytes], per_second: float, counter: StoredCounter
-) -> list[float]:
-    """Seconds from each acknowledgement to its batch being announced, sending at `per_second`."""
-    acked: dict[tuple[str, str], float] = {}
+def paced(target: str, bodies: list[bytes], per_second: float) -> Iterator[tuple[float, pb.IngestRequest]]:
+    """Sends `bodies` to `Ingest` at `per_second`, yielding when each was acknowledged, and
+    what it was."""
     with grpc.insecure_channel(target) as channel:
         ingest = channel.unary_unary(INGEST_PATH, response_deserializer=pb.IngestResponse.FromString)
         started = time.perf_counter()
         for index, body in enumerate(bodies):
             time.sleep(max(0.0, started + index / per_second - time.perf_counter()))
             assert ingest(body, timeout=60).rejected == 0
-            request = pb.IngestRequest.FromString(body)
-            first = request.devices[0]
-            ts = datetime.fromtimestamp(first.samples[0].ts_ms / 1000, UTC).isoformat()
-            acked[(first.device_id, ts)] = time.perf_counter()
+            yield time.perf_counter(), pb.IngestRequest.FromString(body)
+
+
+def paced_latencies(
+    target: str, bodies: list[bytes], per_second: float, counter: StoredCounter
+) -> list[float]:
+    """Seconds from each acknowledgement to its batch being announced, sending at `per_second`."""
+    acked: dict[tuple[str, str], float] = {}
+    for at, request in paced(target, bodies, per_second):
+        first = request.devices[0]
+        ts = datetime.fromtimestamp(first.samples[0].ts_ms / 1000, UTC).isoformat()
+        acked[(first.device_id, ts)] = at
     eventually(lambda: acked.keys() <= _keys(counter), 60, "every paced batch announced")
     announced = {(d["device_id"], d["first_ts"]): at for at, d in counter.announced}
     return sorted(announced[key] - at for key, at in acked.items())

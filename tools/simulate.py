@@ -1,11 +1,14 @@
 """A small simulated factory for `make run`: one tenant, a few machining centres streaming
-telemetry through the gateway once a second, so that a newcomer sees live data at once.
+telemetry through the gateway once a second, so that a newcomer sees live data at once,
+and alarms raise, escalate and clear within a few minutes.
 
 It uses the partner API as a partner would: the operator token creates the tenant
 (remembered in var/simulated-factory.json, so restarts keep the same devices), the
-tenant's key registers the devices, an edge gateway posts every device's readings to
-`POST /v1/telemetry`, and the first machine also speaks ThingsBoard's device API with
-its own access token.
+tenant's key registers the devices and the machines' alarm rules, an edge gateway posts
+every device's readings to `POST /v1/telemetry`, and the first machine also speaks
+ThingsBoard's device API with its own access token. Machines 2 and 4 overheat now and
+then (above 90 degC a major alarm, above 95 for 30 s critical, cleared below 80);
+machine 3 goes silent for 90 s every 8 minutes (a warning after 60 s without data).
 
 Usage: python tools/simulate.py   (GANTRY_OPERATOR_TOKEN and GANTRY_GATEWAY_PORT as for the gateway)
 """
@@ -71,6 +74,50 @@ PROFILE = {
 }
 
 
+OVERHEATING = {
+    "name": "spindle overheating",
+    "create": [
+        {
+            "severity": "critical",
+            "trigger": {
+                "kind": "duration",
+                "seconds": 30,
+                "condition": {
+                    "predicates": [{"channel": "spindle_temp", "operator": "gt", "value": {"number": 95}}]
+                },
+            },
+        },
+        {
+            "severity": "major",
+            "trigger": {
+                "kind": "simple",
+                "condition": {
+                    "predicates": [{"channel": "spindle_temp", "operator": "gt", "value": {"number": 90}}]
+                },
+            },
+        },
+    ],
+    # Hysteresis: a spindle hovering around 90 degC raises one alarm, not one a second.
+    "clear": {
+        "trigger": {
+            "kind": "simple",
+            "condition": {
+                "predicates": [{"channel": "spindle_temp", "operator": "lt", "value": {"number": 80}}]
+            },
+        }
+    },
+}
+STOPPED_REPORTING = {
+    "name": "machine stopped reporting",
+    "create": [{"severity": "warning", "trigger": {"kind": "no_data", "seconds": 60}}],
+}
+# Machines (by index) that overheat now and then, and the one that goes silent.
+OVERHEATING_MACHINES = (1, 3)
+SILENT_MACHINE = 2
+OVERHEAT_PERIOD, OVERHEAT_TICKS = 420, 150
+SILENCE_PERIOD, SILENCE_START, SILENCE_TICKS = 480, 300, 90
+
+
 @dataclass
 class Factory:
     tenant_id: str
@@ -79,18 +126,34 @@ class Factory:
 
 
 class Machine:
-    """One machine's readings: cutting cycles with a warming spindle, and rare alarms."""
+    """One machine's readings: cutting cycles with a warming spindle, rare alarms, and for
+    some machines spells of overheating or silence."""
 
     def __init__(self, index: int) -> None:
+        self.index = index
         self.random = random.Random(index)
         self.temp = 24.0 + index
         self.phase = index * 7
+
+    @property
+    def silent(self) -> bool:
+        return (
+            self.index == SILENT_MACHINE
+            and SILENCE_START <= self.phase % SILENCE_PERIOD < SILENCE_START + SILENCE_TICKS
+        )
+
+    def _target(self, cutting: bool) -> float:
+        overheating = (
+            self.index in OVERHEATING_MACHINES
+            and (self.phase + 60 * self.index) % OVERHEAT_PERIOD < OVERHEAT_TICKS
+        )
+        return 98.0 if overheating else 55.0 if cutting else 28.0
 
     def sample(self, now_ms: int) -> dict[str, Any]:
         self.phase += 1
         cutting = (self.phase // 45) % 3 != 2
         alarm = self.random.random() < 0.002
-        target = 55.0 if cutting else 28.0
+        target = self._target(cutting)
         self.temp += (target - self.temp) * 0.03 + self.random.gauss(0, 0.2)
         rpm = int(8000 + 1500 * math.sin(self.phase / 9)) if cutting else 0
         return {
@@ -148,6 +211,8 @@ def open_factory(http: httpx.Client, operator_token: str, state: Path) -> Factor
         {"id": d["id"], "serial_number": d["serial_number"], "token": d["access_token"]} for d in registered
     ]
     factory = Factory(tenant["id"], tenant["api_key"], devices)
+    for rule in (OVERHEATING, STOPPED_REPORTING):
+        _ok(http.post("/v1/alarm-rules", headers=key, json={"profile_id": profile["id"], **rule}))
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text(json.dumps(asdict(factory)))
     state.chmod(0o600)
@@ -163,11 +228,11 @@ def stream(http: httpx.Client, factory: Factory, ticks: int | None = None) -> No
         started = time.monotonic()
         now_ms = time.time_ns() // 1_000_000
         samples = [machine.sample(now_ms) for machine in machines]
-        first, *rest = zip(factory.devices, samples, strict=True)
+        first, *rest = zip(factory.devices, samples, machines, strict=True)
         try:
             # The first machine speaks ThingsBoard's device API; an edge gateway sends the rest.
             http.post(f"/api/v1/{first[0]['token']}/telemetry", json=first[1])
-            batch = {"devices": [{"device_id": d["id"], "samples": [s]} for d, s in rest]}
+            batch = {"devices": [{"device_id": d["id"], "samples": [s]} for d, s, m in rest if not m.silent]}
             http.post("/v1/telemetry", headers=key, json=batch)
         except httpx.HTTPError as error:
             print(f"simulated factory: {error}; retrying", file=sys.stderr, flush=True)

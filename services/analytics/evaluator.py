@@ -45,4 +45,7 @@ if __name__ == "__main__":
         "analytics",
         metadata,
         lambda store, topology: evaluator(store, topology, EvaluatorSettings.from_env()),
+        # A flush may raise and clear hundreds of alarms: their events are confirmed by
+        # the broker while the next flush is evaluated.
+        publish_in_background=True,
     )

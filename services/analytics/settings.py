@@ -12,6 +12,10 @@ from services.kit.settings import env, flag
 
 @dataclass(frozen=True)
 class EvaluatorSettings(BatchSettings):
+    # A flush writes the state of every device it saw: larger flushes than the writer's
+    # write each state once for more readings (measured: 100,000 evaluate a fifth faster
+    # than 20,000). Under a light load, the time limit flushes first.
+    flush_readings: int = 100_000
     # Alarms wait for their flush: a shorter wait than the writer's keeps the time from
     # acknowledgement to alarm low.
     flush_seconds: float = 0.1

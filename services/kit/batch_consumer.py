@@ -246,16 +246,20 @@ class BatchConsumer:
 
 
 def serve(
-    process: str, service: str, metadata: MetaData, build: Callable[[Store, Topology], BatchConsumer]
+    process: str,
+    service: str,
+    metadata: MetaData,
+    build: Callable[[Store, Topology], BatchConsumer],
+    publish_in_background: bool = False,
 ) -> None:
     """Runs the consumer process `process` of `service` (`telemetry-writer`) until SIGTERM
-    or SIGINT: its logs and metrics, its store and event publisher, and the consumer
-    `build` makes of them."""
+    or SIGINT: its logs and metrics, its store and event publisher (publishing on a thread
+    of its own with `publish_in_background`), and the consumer `build` makes of them."""
     logs.configure(process)
     metrics.serve(process)
     topology = Topology.from_env()
     publisher = ConfirmingPublisher(settings.amqp_url(), topology)
-    store = Store(service, metadata, publisher)
+    store = Store(service, metadata, publisher, publish_in_background=publish_in_background)
     consumer = build(store, topology)
 
     def stop(signum: int, _frame: FrameType | None) -> None:

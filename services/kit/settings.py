@@ -23,6 +23,7 @@ DEFAULT_METRICS_PORTS = {
     "marketplace-worker": 9113,
     "analytics-worker": 9114,
     "telemetry-writer": 9122,
+    "analytics-evaluator": 9123,
     "analytics-notifier": 9124,
     "gateway": 9105,
 }

@@ -2,28 +2,93 @@
 
 from __future__ import annotations
 
+import logging
+import queue
+import threading
+from collections.abc import Sequence
+
 from sqlalchemy import MetaData
 
 from services.kit import settings
 from services.kit.bus import OutboxRelay, Publish
 from services.kit.db import UnitOfWork, make_engine
 
+log = logging.getLogger(__name__)
+
+STOP_SECONDS = 10.0
+# Events published together at most: one query of the outbox names them all.
+RELAY_BATCH = 1000
+
 
 class Store:
-    def __init__(self, service: str, metadata: MetaData, publish: Publish, url: str | None = None) -> None:
+    def __init__(
+        self,
+        service: str,
+        metadata: MetaData,
+        publish: Publish,
+        url: str | None = None,
+        publish_in_background: bool = False,
+    ) -> None:
         url = url or settings.database_url(service)
         self.engine = make_engine(url)
         # A lone query needs no transaction: the hottest reads skip BEGIN and ROLLBACK.
         self.reader = make_engine(url, autocommit=True)
         self.metadata = metadata
         self.relay = OutboxRelay(self.engine, metadata, publish)
+        self._background = BackgroundRelay(self.relay) if publish_in_background else None
 
     def unit_of_work(self, read_only: bool = False) -> UnitOfWork:
-        """A transaction whose events are published as soon as it commits; or, read-only,
-        a connection for queries alone."""
+        """A transaction whose events are published as soon as it commits (by a thread of
+        the store's own, if it publishes in the background); or, read-only, a connection
+        for queries alone."""
         engine = self.reader if read_only else self.engine
-        return UnitOfWork(engine, self.metadata, after_commit=self.relay.publish_now, read_only=read_only)
+        after_commit = self._background.publish_now if self._background else self.relay.publish_now
+        return UnitOfWork(engine, self.metadata, after_commit=after_commit, read_only=read_only)
 
     def close(self) -> None:
+        if self._background is not None:
+            self._background.close()
         self.engine.dispose()
         self.reader.dispose()
+
+
+class BackgroundRelay:
+    """Publishes just-committed events on a thread of its own, so that a process committing
+    events at a high rate (analytics-evaluator) never waits for the broker's confirms.
+    Events it could not publish, or that a crash left behind, stay in the outbox for the
+    worker's relay: every event is still published at least once."""
+
+    def __init__(self, relay: OutboxRelay) -> None:
+        self._relay = relay
+        self._pending: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
+        self._thread.start()
+
+    def publish_now(self, event_ids: Sequence[str]) -> None:
+        if event_ids:
+            self._pending.put(list(event_ids))
+
+    def close(self) -> None:
+        self._pending.put(None)
+        self._thread.join(STOP_SECONDS)
+
+    def _run(self) -> None:
+        while True:
+            event_ids = self._pending.get()
+            if event_ids is None:
+                return
+            stopping = False
+            # Whatever else committed meanwhile goes in the same publication.
+            while not self._pending.empty():
+                more = self._pending.get()
+                if more is None:
+                    stopping = True
+                    break
+                event_ids += more
+            for start in range(0, len(event_ids), RELAY_BATCH):
+                try:
+                    self._relay.publish_now(event_ids[start : start + RELAY_BATCH])
+                except Exception:
+                    log.warning("events left in the outbox for the relay", exc_info=True)
+            if stopping:
+                return

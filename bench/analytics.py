@@ -1,0 +1,356 @@
+"""Alarm rules on the live stream: how fast analytics-evaluator evaluates readings against
+the platform's ingest rate, and how soon an alarm follows the reading that raises it.
+
+1,000 devices x 10 float channels of one profile watched by 10 rules (SIMPLE, DURATION,
+REPEATING and NO_DATA, 1-2 predicates each), readings through the public ingest path
+(gRPC `Ingest` -> the readings exchange -> telemetry-writer's and analytics's queues),
+with telemetry-writer storing them meanwhile, as in production:
+
+- `ingest_readings_per_s`: readings/s acknowledged by ingest while both consumers run;
+  `evaluation_lag_s`: how long after the last acknowledgement the evaluator was done.
+- `evaluator_readings_per_s`: the evaluator alone draining the same volume queued while it
+  was stopped (the writer done first); `ratio` = that ÷ the ingest rate (1.0 or more:
+  analytics keeps up with everything ingest accepts).
+- At half the ingest rate, requests whose readings alternately meet and leave a SIMPLE
+  rule: acknowledgement -> `alarm.raised` on the bus, p50 and p99.
+- `ListAlarms` p99 over the alarms raised, and the evaluator's peak resident memory.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import grpc
+import httpx
+from gantry.v1 import analytics_pb2 as analytics_pb
+from gantry.v1 import analytics_pb2_grpc
+from gantry.v1 import telemetry_pb2 as pb
+from sqlalchemy import func, select
+
+from bench._events import EventWatcher
+from bench.ingest import paced, peak_memory_mib, send_all, start
+from services.analytics import bus as analytics_bus
+from services.analytics import storage as analytics_storage
+from services.analytics.usecases.rules import Rules
+from services.kit.bus import ConfirmingPublisher, Topology
+from services.kit.migrate import upgrade
+from services.kit.registry import ProfileChannel
+from services.kit.store import Store
+from services.telemetry import bus as telemetry_bus
+from services.telemetry import storage as telemetry_storage
+from tests.support import analytics as analytics_support
+from tests.support import telemetry as telemetry_support
+from tests.support.backends import AMQP_URL, bus_namespace, postgres_database
+from tests.support.platform import ROOT, free_port, grpc_serving
+from tests.support.waiting import eventually
+
+READINGS = int(os.environ.get("BENCH_ANALYTICS_READINGS", "1000000"))
+DEVICES = int(os.environ.get("BENCH_ANALYTICS_DEVICES", "1000"))
+CHANNELS = [f"ch{i}" for i in range(10)]
+DEVICES_PER_REQUEST = 100
+SECONDS_PER_REQUEST = 10
+LATENCY_REQUESTS = int(os.environ.get("BENCH_ANALYTICS_LATENCY_REQUESTS", "100"))
+LISTINGS = 200
+PROBE = "ch9"
+PROBE_THRESHOLD = 500
+
+
+def _predicate(channel: str, operator: str, number: float, upper: float | None = None) -> dict[str, Any]:
+    predicate: dict[str, Any] = {"channel": channel, "operator": operator, "value": {"number": number}}
+    if upper is not None:
+        predicate["upper"] = {"number": upper}
+    return predicate
+
+
+def _rule(name: str, severity: str, trigger: dict[str, Any], *predicates: dict[str, Any]) -> dict[str, Any]:
+    if predicates:
+        trigger = {**trigger, "condition": {"predicates": list(predicates)}}
+    return {"name": name, "create": [{"severity": severity, "trigger": trigger}]}
+
+
+# Thresholds the readings' saw-tooth values (0.5 to 996.5) cross now and then.
+RULES = [
+    _rule("ch0 high", "major", {"kind": "simple"}, _predicate("ch0", "gt", 990)),
+    _rule("ch1 low", "minor", {"kind": "simple"}, _predicate("ch1", "lt", 3)),
+    _rule("ch2 out of band", "warning", {"kind": "simple"}, _predicate("ch2", "outside", 5, 990)),
+    _rule("ch3 hot for 30 s", "critical", {"kind": "duration", "seconds": 30}, _predicate("ch3", "gt", 700)),
+    _rule(
+        "ch4 and ch5 hot for 60 s",
+        "major",
+        {"kind": "duration", "seconds": 60},
+        _predicate("ch4", "gt", 600),
+        _predicate("ch5", "gt", 600),
+    ),
+    _rule("ch6 high 3 times", "minor", {"kind": "repeating", "count": 3}, _predicate("ch6", "gt", 900)),
+    _rule("ch7 low 5 times", "warning", {"kind": "repeating", "count": 5}, _predicate("ch7", "lt", 50)),
+    _rule("ch8 silent", "major", {"kind": "no_data", "seconds": 900, "channel": "ch8"}),
+    _rule("machine silent", "critical", {"kind": "no_data", "seconds": 1800}),
+    _rule("probe", "major", {"kind": "simple"}, _predicate(PROBE, "gt", PROBE_THRESHOLD)),
+]
+
+Values = Callable[[int, int, int], float]
+
+
+def sawtooth(second: int, channel: int, request: int) -> float:
+    return (second * 7 + channel) % 997 + 0.5
+
+
+def alternating(second: int, channel: int, request: int) -> float:
+    """The probe's readings below its threshold for a request's worth of seconds (clearing
+    what the saw-tooth raised), then above, and so on."""
+    if CHANNELS[channel] == PROBE:
+        return 600.0 if second // SECONDS_PER_REQUEST % 2 == 1 else 100.0
+    return sawtooth(second, channel, request)
+
+
+def requests(tenant: str, devices: list[str], start_ms: int, seconds: int, values: Values) -> Iterator[bytes]:
+    index = 0
+    for first_second in range(0, seconds, SECONDS_PER_REQUEST):
+        for first_device in range(0, len(devices), DEVICES_PER_REQUEST):
+            stamps = range(first_second, min(first_second + SECONDS_PER_REQUEST, seconds))
+            samples = [
+                pb.Sample(
+                    ts_ms=start_ms + 1000 * s,
+                    values={key: pb.Value(float_value=values(s, i, index)) for i, key in enumerate(CHANNELS)},
+                )
+                for s in stamps
+            ]
+            group = devices[first_device : first_device + DEVICES_PER_REQUEST]
+            request = pb.IngestRequest(
+                tenant_id=tenant, devices=[pb.DeviceSamples(device_id=d, samples=samples) for d in group]
+            )
+            yield request.SerializeToString()
+            index += 1
+
+
+class RaisedAlarms:
+    """When each `alarm.raised` of the probe rule reached the bus, by (device, reading ts)."""
+
+    def __init__(self, topology: Topology) -> None:
+        self.seen: dict[tuple[str, int], float] = {}
+        self._watcher = EventWatcher(topology, "alarm.raised", self._note)
+
+    def _note(self, at: float, event: dict[str, Any]) -> None:
+        data = event["data"]
+        if data["name"] == "probe":
+            self.seen[(data["device_id"], data["reading"]["ts"])] = at
+
+    def close(self) -> None:
+        self._watcher.close()
+
+
+class Evaluator:
+    """analytics-evaluator as a process, and what its metrics say it evaluated."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.env = {**env, "GANTRY_METRICS_PORT": str(self.port)}
+        self.process = start([sys.executable, "-m", "services.analytics.evaluator"], self.env)
+        self.peak_mib = 0.0
+
+    def evaluated(self) -> float:
+        try:
+            text = httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=2).text
+        except httpx.HTTPError:
+            return 0.0
+        for line in text.splitlines():
+            if line.startswith("gantry_analytics_readings_evaluated_total "):
+                return float(line.split()[1])
+        return 0.0
+
+    def wait_for(self, total: int, timeout: float = 900) -> float:
+        eventually(lambda: self.evaluated() >= total, timeout, f"{total} readings evaluated")
+        return time.perf_counter()
+
+    def stop(self) -> None:
+        self.peak_mib = max(self.peak_mib, peak_memory_mib(self.process.pid))
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(30)
+
+
+class Platform:
+    """telemetry-api, telemetry-writer, analytics-api and analytics-evaluator on fresh
+    databases; devices and rules taught to both services directly."""
+
+    def __init__(self, stack: ExitStack) -> None:
+        queues = [telemetry_bus.READINGS.name, *(queue.name for queue in analytics_bus.QUEUES)]
+        self.topology = stack.enter_context(bus_namespace(queues))
+        urls = {service: stack.enter_context(postgres_database()) for service in ("telemetry", "analytics")}
+        for service, url in urls.items():
+            upgrade(service, url)
+        ports = {service: free_port() for service in ("telemetry", "analytics", "registry")}
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'generated'}",
+            "GANTRY_BUS_NAMESPACE": self.topology.namespace,
+            "GANTRY_METRICS_PORT": "0",
+            "GANTRY_LOG_LEVEL": "WARNING",
+        }
+        for service, port in ports.items():
+            self.env[f"GANTRY_{service.upper()}_GRPC_PORT"] = str(port)
+            self.env[f"GANTRY_{service.upper()}_GRPC_TARGET"] = f"127.0.0.1:{port}"
+        for service, url in urls.items():
+            self.env[f"GANTRY_{service.upper()}_DATABASE_URL"] = url
+        publisher = ConfirmingPublisher(AMQP_URL, self.topology)
+        stack.callback(publisher.close)
+        self.telemetry_store = Store(
+            "telemetry", telemetry_storage.metadata, publisher, url=urls["telemetry"]
+        )
+        self.analytics_store = Store(
+            "analytics", analytics_storage.metadata, publisher, url=urls["analytics"]
+        )
+        stack.callback(self.telemetry_store.close)
+        stack.callback(self.analytics_store.close)
+        processes = {
+            "telemetry-api": "services.telemetry.api",
+            "telemetry-writer": "services.telemetry.writer",
+            "analytics-api": "services.analytics.api",
+        }
+        for module in processes.values():
+            process = start([sys.executable, "-m", module], self.env)
+            stack.callback(lambda p=process: (p.send_signal(signal.SIGTERM), p.wait(30)))
+        self.telemetry = f"127.0.0.1:{ports['telemetry']}"
+        self.analytics = f"127.0.0.1:{ports['analytics']}"
+        for target in (self.telemetry, self.analytics):
+            eventually(lambda t=target: grpc_serving(t), 30, f"{target} to serve")
+
+    def factory(self) -> tuple[str, list[str]]:
+        """A tenant with DEVICES devices of one profile watched by RULES."""
+        tenant = str(uuid.uuid4())
+        registry = analytics_support.ProfileRegistry()
+        profile = registry.profile(tenant, {key: ProfileChannel("float") for key in CHANNELS})
+        for definition in RULES:
+            Rules(self.analytics_store.unit_of_work, registry).create(tenant, profile, definition)
+        channels = [{"key": key, "value_type": "float"} for key in CHANNELS]
+        devices = []
+        for _ in range(DEVICES):
+            device = telemetry_support.teach_device(self.telemetry_store, tenant, channels=channels)
+            analytics_support.teach_device(self.analytics_store, tenant, profile, device_id=device)
+            devices.append(device)
+        return tenant, devices
+
+
+def paced_alarm_latencies(
+    target: str, bodies: list[bytes], per_second: float, raised: RaisedAlarms
+) -> list[float]:
+    """Seconds from each acknowledgement to the `alarm.raised` of every device whose readings
+    in it raise the probe's alarm."""
+    acked: dict[tuple[str, int], float] = {}
+    for at, request in paced(target, bodies, per_second):
+        for device in request.devices:
+            first = device.samples[0]
+            if first.values[PROBE].float_value > PROBE_THRESHOLD:
+                acked[(device.device_id, first.ts_ms)] = at
+    eventually(lambda: acked.keys() <= raised.seen.keys(), 600, "every probe alarm raised")
+    return sorted(raised.seen[key] - at for key, at in acked.items())
+
+
+def listing_p99_ms(target: str, tenant: str) -> float:
+    """ListAlarms of the tenant's newest alarms, 50 a page: p99 in ms."""
+    with grpc.insecure_channel(target) as channel:
+        analytics = analytics_pb2_grpc.AnalyticsServiceStub(channel)
+        request = analytics_pb.ListAlarmsRequest(tenant_id=tenant, page={"page_size": 50})
+        timings = []
+        for _ in range(LISTINGS):
+            started = time.perf_counter()
+            assert analytics.ListAlarms(request).alarms
+            timings.append(time.perf_counter() - started)
+    timings.sort()
+    return timings[int(len(timings) * 0.99)] * 1000
+
+
+def run() -> dict:
+    seconds = max(SECONDS_PER_REQUEST, READINGS // (DEVICES * len(CHANNELS)))
+    seconds -= seconds % SECONDS_PER_REQUEST
+    total = seconds * DEVICES * len(CHANNELS)
+    with ExitStack() as stack:
+        platform = Platform(stack)
+        tenant, devices = platform.factory()
+        raised = RaisedAlarms(platform.topology)
+        stack.callback(raised.close)
+        # Readings end near now, the latency phase a little after: NO_DATA rules watch
+        # without firing, as on a plant whose machines all report.
+        now_ms = int(time.time()) * 1000
+        concurrent = list(requests(tenant, devices, now_ms - 2000 * seconds, seconds, sawtooth))
+        drained = list(requests(tenant, devices, now_ms - 1000 * seconds, seconds, sawtooth))
+        print(f"{len(concurrent)} requests, {total} readings per phase, {len(RULES)} rules per device")
+
+        evaluator = Evaluator(platform.env)
+        eventually(lambda: evaluator.evaluated() == 0 and _serving(evaluator), 30, "the evaluator to start")
+        started = time.perf_counter()
+        send_all(platform.telemetry, concurrent)
+        acknowledged = time.perf_counter()
+        done = evaluator.wait_for(total)
+        ingest_rate = total / (acknowledged - started)
+        print(
+            f"ingest {ingest_rate:.0f} readings/s; evaluation done {done - acknowledged:.2f} s after",
+            flush=True,
+        )
+        evaluator.stop()
+
+        send_all(platform.telemetry, drained)
+        _wait_for_stored(platform.telemetry_store, 2 * total)
+        evaluator = Evaluator(platform.env)
+        eventually(lambda: _serving(evaluator), 30, "the evaluator to start")
+        started = time.perf_counter()
+        evaluator_rate = total / (evaluator.wait_for(total) - started)
+        print(f"evaluator alone {evaluator_rate:.0f} readings/s", flush=True)
+
+        paced = list(
+            requests(tenant, devices, now_ms + 1000, LATENCY_REQUESTS * SECONDS_PER_REQUEST, alternating)
+        )
+        paced = paced[: max(4, LATENCY_REQUESTS)]
+        per_request = total / len(concurrent)
+        latencies = paced_alarm_latencies(platform.telemetry, paced, ingest_rate / 2 / per_request, raised)
+        listing_p99 = listing_p99_ms(platform.analytics, tenant)
+        alarms = _count_alarms(platform.analytics_store)
+        evaluator.stop()
+
+    figures = {
+        "readings": total,
+        "rules_per_device": len(RULES),
+        "ingest_readings_per_s": round(ingest_rate),
+        "evaluation_lag_s": round(done - acknowledged, 2),
+        "evaluator_readings_per_s": round(evaluator_rate),
+        "ratio": round(evaluator_rate / ingest_rate, 3),
+        "ack_to_alarm_p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
+        "ack_to_alarm_p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
+        "list_alarms_p99_ms": round(listing_p99, 1),
+        "alarms_raised": alarms,
+        "evaluator_peak_rss_mib": round(evaluator.peak_mib, 1),
+    }
+    for name, value in figures.items():
+        print(f"{name:32} {value}")
+    return figures
+
+
+def _serving(evaluator: Evaluator) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{evaluator.port}/metrics", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _wait_for_stored(store: Store, total: int) -> None:
+    """Until telemetry-writer has stored `total` readings."""
+
+    def stored() -> bool:
+        with store.engine.connect() as connection:
+            return (
+                connection.execute(select(func.count()).select_from(telemetry_storage.readings)).scalar_one()
+                >= total
+            )
+
+    eventually(stored, 900, "telemetry-writer to store its backlog")
+
+
+def _count_alarms(store: Store) -> int:
+    with store.engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(analytics_storage.alarms)).scalar_one()
