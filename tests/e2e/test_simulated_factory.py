@@ -1,4 +1,5 @@
-"""The simulated factory of `make run` streams readings a newcomer can read back."""
+"""The simulated factory of `make run` streams readings a newcomer can read back, under alarm
+rules its machines break now and then."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ import httpx
 
 from tests.support.platform import OPERATOR_TOKEN, Platform
 from tests.support.waiting import eventually
-from tools.simulate import open_factory, stream
+from tools.simulate import (
+    MACHINES,
+    OVERHEAT_PERIOD,
+    OVERHEATING_MACHINES,
+    SILENCE_TICKS,
+    SILENT_MACHINE,
+    Machine,
+    open_factory,
+    stream,
+)
 
 
 def test_the_factory_streams_through_both_device_apis_and_restarts_with_the_same_devices(
@@ -29,3 +39,29 @@ def test_the_factory_streams_through_both_device_apis_and_restarts_with_the_same
             return all(len(values) == 6 for values in latest)
 
         eventually(streaming, 60, "readings of the ThingsBoard-speaking and the edge-gateway machines")
+
+
+def test_the_factory_watches_its_machines_with_alarm_rules(platform: Platform, tmp_path: Path) -> None:
+    with httpx.Client(base_url=platform.gateway_url, timeout=10) as http:
+        factory = open_factory(http, OPERATOR_TOKEN, tmp_path / "simulated-factory.json")
+        rules = http.get("/v1/alarm-rules", headers={"Authorization": f"Bearer {factory.api_key}"}).json()
+    assert sorted(rule["name"] for rule in rules["items"]) == [
+        "machine stopped reporting",
+        "spindle overheating",
+    ]
+
+
+def test_some_machines_overheat_past_the_rules_thresholds_and_one_falls_silent() -> None:
+    machines = [Machine(index) for index in range(MACHINES)]
+    hottest = [0.0] * MACHINES
+    silent = [0] * MACHINES
+    # Two overheating periods, every tick a second.
+    for tick in range(2 * OVERHEAT_PERIOD):
+        for machine in machines:
+            sample = machine.sample(1000 * tick)
+            hottest[machine.index] = max(hottest[machine.index], sample["values"]["spindle_temp"])
+            silent[machine.index] += machine.silent
+    for index in range(MACHINES):
+        overheats = index in OVERHEATING_MACHINES
+        assert (hottest[index] > 95) == overheats, (index, hottest[index])
+    assert silent == [SILENCE_TICKS if i == SILENT_MACHINE else 0 for i in range(MACHINES)]
