@@ -13,6 +13,7 @@ from tools.simulate import (
     MACHINES,
     OVERHEAT_PERIOD,
     OVERHEATING_MACHINES,
+    SILENCE_PERIOD,
     SILENCE_TICKS,
     SILENT_MACHINE,
     Machine,
@@ -55,8 +56,9 @@ def test_some_machines_overheat_past_the_rules_thresholds_and_one_falls_silent()
     machines = [Machine(index) for index in range(MACHINES)]
     hottest = [0.0] * MACHINES
     silent = [0] * MACHINES
-    # Two overheating periods, every tick a second.
-    for tick in range(2 * OVERHEAT_PERIOD):
+    # One period of silence, longer than one of overheating; every tick a second.
+    assert SILENCE_PERIOD >= OVERHEAT_PERIOD
+    for tick in range(SILENCE_PERIOD):
         for machine in machines:
             sample = machine.sample(1000 * tick)
             hottest[machine.index] = max(hottest[machine.index], sample["values"]["spindle_temp"])
