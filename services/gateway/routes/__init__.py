@@ -13,6 +13,7 @@ from services.gateway.routes import (
     telemetry,
     tenants,
     thingsboard,
+    webhooks,
 )
 
 # Every route of the partner API, documented in this order.
@@ -24,4 +25,5 @@ ENDPOINTS: list[Endpoint] = [
     *marketplace_listings.ENDPOINTS,
     *marketplace_orders.ENDPOINTS,
     *analytics.ENDPOINTS,
+    *webhooks.ENDPOINTS,
 ]
