@@ -7,7 +7,7 @@ from gantry.v1 import analytics_pb2 as pb
 from starlette.responses import Response
 
 from services.gateway.clients import call
-from services.gateway.endpoints import Call, Endpoint, json_response
+from services.gateway.endpoints import Call, Endpoint, Handler, json_response
 from services.gateway.protojson import page_json, to_json, to_message
 from services.gateway.routes.analytics import LIST_ERRORS, READ, READ_ERRORS, WRITE
 from services.gateway.schemas import webhooks as schemas
@@ -73,6 +73,13 @@ async def list_deliveries(c: Call) -> Response:
     return json_response(page_json(found.deliveries, found.page))
 
 
+def _changing(method: str, path: str, handler: Handler, summary: str) -> Endpoint:
+    """A change to one subscription, answered with the subscription."""
+    return Endpoint(
+        method, path, handler, summary, "webhooks", scope=WRITE, response=schemas.Webhook, errors=READ_ERRORS
+    )
+
+
 ENDPOINTS = [
     Endpoint(
         "POST",
@@ -107,35 +114,23 @@ ENDPOINTS = [
         response=schemas.Webhook,
         errors=READ_ERRORS,
     ),
-    Endpoint(
+    _changing(
         "POST",
         "/v1/webhooks/{webhook_id}/enable",
         enable_webhook,
         "Enable a disabled subscription again; its past failures are forgotten",
-        "webhooks",
-        scope=WRITE,
-        response=schemas.Webhook,
-        errors=READ_ERRORS,
     ),
-    Endpoint(
+    _changing(
         "POST",
         "/v1/webhooks/{webhook_id}/disable",
         disable_webhook,
         "Disable a subscription; its pending deliveries are abandoned",
-        "webhooks",
-        scope=WRITE,
-        response=schemas.Webhook,
-        errors=READ_ERRORS,
     ),
-    Endpoint(
+    _changing(
         "DELETE",
         "/v1/webhooks/{webhook_id}",
         delete_webhook,
         "Delete a subscription; its pending deliveries are abandoned, its records kept",
-        "webhooks",
-        scope=WRITE,
-        response=schemas.Webhook,
-        errors=READ_ERRORS,
     ),
     Endpoint(
         "POST",
