@@ -351,6 +351,17 @@ def _wait_for_stored(store: Store, total: int) -> None:
     eventually(stored, 900, "telemetry-writer to store its backlog")
 
 
+def _wait_for_published(store: Store) -> None:
+    outbox = analytics_storage.metadata.tables["outbox"]
+
+    def published() -> bool:
+        with store.engine.connect() as connection:
+            query = select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+            return connection.execute(query).scalar_one() == 0
+
+    eventually(published, 300, "the evaluator's events published")
+
+
 def _count_alarms(store: Store) -> int:
     with store.engine.connect() as connection:
         return connection.execute(select(func.count()).select_from(analytics_storage.alarms)).scalar_one()
