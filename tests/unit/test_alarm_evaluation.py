@@ -13,9 +13,6 @@ import pytest
 from services.analytics.domain.conditions import compile_condition
 from services.analytics.domain.evaluation import (
     CompiledRule,
-    DeviceState,
-    Transition,
-    TransitionKind,
     apply_reading,
     apply_tick,
     forget_alarm,
@@ -34,6 +31,7 @@ from services.analytics.domain.rules import (
     Trigger,
     TriggerKind,
 )
+from services.analytics.domain.states import DeviceState, Transition, TransitionKind
 
 T0 = 1_700_000_000_000
 CREATED = datetime(2026, 12, 1, tzinfo=UTC)

@@ -15,8 +15,6 @@ from hypothesis import strategies as st
 
 from services.analytics.domain.evaluation import (
     CompiledRule,
-    DeviceState,
-    Transition,
     apply_reading,
     apply_tick,
     forget_alarm,
@@ -35,6 +33,7 @@ from services.analytics.domain.rules import (
     Trigger,
     TriggerKind,
 )
+from services.analytics.domain.states import DeviceState, Transition
 from tests.support.alarm_reference import ReferenceDevice, RefTransition
 
 START = 1_700_000_000_000

@@ -33,200 +33,19 @@ order with the rules watching the device, and gets back the alarms' transitions.
 
 from __future__ import annotations
 
-from collections.abc import Callable, KeysView, Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
+from collections.abc import KeysView, Mapping, Sequence
 from typing import Any
 
-import orjson
-
-from services.analytics.domain.conditions import Test, compile_condition
-from services.analytics.domain.rules import AlarmRule, Condition, Scalar, Severity, Trigger, TriggerKind
-
-# The key of the clear trigger's tracker among those of the create triggers' severities.
-CLEAR = 0
-
-
-class TransitionKind(StrEnum):
-    RAISED = "raised"
-    SEVERITY_CHANGED = "severity_changed"
-    CLEARED = "cleared"
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    rule_id: str
-    kind: TransitionKind
-    # The new severity; for CLEARED, the severity the alarm had.
-    severity: Severity
-    # The severity before the transition: None when RAISED.
-    previous: Severity | None
-    # The time of the reading, or the server's clock for a tick.
-    ts_ms: int
-    # The active alarm's id, as the caller set it; "" when RAISED.
-    alarm_id: str
-    # The latest values of the rule's channels, and "ts": `ts_ms`.
-    reading: dict[str, Scalar]
-
-
-@dataclass(slots=True)
-class TriggerTracker:
-    """One trigger's status as last evaluated, and its progress towards DURATION
-    (`since_ts`) or REPEATING (`count`, and the time last counted)."""
-
-    met: bool = False
-    since_ts: int | None = None
-    count: int = 0
-    counted_ts: int | None = None
-
-
-@dataclass(slots=True)
-class RuleState:
-    """One rule's progress on one device, and the alarm it holds active."""
-
-    rule_version: int
-    # By severity, and CLEAR for the clear trigger.
-    trackers: dict[int, TriggerTracker]
-    unmet_since: int | None = None
-    severity: Severity | None = None
-    # Set by the caller once it has stored the alarm a RAISED transition announced.
-    alarm_id: str = ""
-    # A person cleared the alarm: raise again only after no create trigger is met.
-    awaiting_unmet: bool = False
-
-
-@dataclass(slots=True)
-class DeviceState:
-    """The evaluator's state of one device. `values` and `last_ts` keep every channel
-    read, not only those of today's rules: a rule created later finds them."""
-
-    # The time of the newest sample applied; -1 before any.
-    seen_ts: int = -1
-    values: dict[str, Scalar] = field(default_factory=dict)
-    last_ts: dict[str, int] = field(default_factory=dict)
-    rules: dict[str, RuleState] = field(default_factory=dict)
-
-    def to_bytes(self) -> bytes:
-        return orjson.dumps(
-            {
-                "s": self.seen_ts,
-                "v": self.values,
-                "t": self.last_ts,
-                "r": {rule_id: _rule_state_to_json(state) for rule_id, state in self.rules.items()},
-            }
-        )
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> DeviceState:
-        loaded = orjson.loads(data)
-        return cls(
-            seen_ts=loaded["s"],
-            values=loaded["v"],
-            last_ts=loaded["t"],
-            rules={rule_id: _rule_state_from_json(state) for rule_id, state in loaded["r"].items()},
-        )
-
-
-def _rule_state_to_json(state: RuleState) -> list[Any]:
-    trackers = {str(key): [t.met, t.since_ts, t.count, t.counted_ts] for key, t in state.trackers.items()}
-    return [
-        state.rule_version,
-        trackers,
-        state.unmet_since,
-        state.severity,
-        state.alarm_id,
-        state.awaiting_unmet,
-    ]
-
-
-def _rule_state_from_json(data: list[Any]) -> RuleState:
-    version, trackers, unmet_since, severity, alarm_id, awaiting_unmet = data
-    return RuleState(
-        rule_version=version,
-        trackers={int(key): TriggerTracker(*fields) for key, fields in trackers.items()},
-        unmet_since=unmet_since,
-        severity=None if severity is None else Severity(severity),
-        alarm_id=alarm_id,
-        awaiting_unmet=awaiting_unmet,
-    )
-
-
-# Updates a trigger's tracker: (tracker, device, attributes, reading time, server time).
-Step = Callable[[TriggerTracker, DeviceState, Mapping[str, Any], int, int], None]
-
-
-def _simple(test: Test) -> Step:
-    def step(
-        tracker: TriggerTracker, device: DeviceState, attributes: Mapping[str, Any], ts: int, now: int
-    ) -> None:
-        tracker.met = test(device.values, attributes)
-
-    return step
-
-
-def _duration(test: Test, window_ms: int) -> Step:
-    def step(
-        tracker: TriggerTracker, device: DeviceState, attributes: Mapping[str, Any], ts: int, now: int
-    ) -> None:
-        if test(device.values, attributes):
-            if tracker.since_ts is None:
-                tracker.since_ts = ts
-            tracker.met = ts - tracker.since_ts >= window_ms
-        else:
-            tracker.since_ts = None
-            tracker.met = False
-
-    return step
-
-
-def _repeating(test: Test, count: int) -> Step:
-    def step(
-        tracker: TriggerTracker, device: DeviceState, attributes: Mapping[str, Any], ts: int, now: int
-    ) -> None:
-        if test(device.values, attributes):
-            # A sample merged at a time already counted is the same reading, not another.
-            if tracker.counted_ts != ts:
-                tracker.count += 1
-                tracker.counted_ts = ts
-            tracker.met = tracker.count >= count
-        else:
-            tracker.count = 0
-            tracker.counted_ts = None
-            tracker.met = False
-
-    return step
-
-
-def _no_data(channel: str, window_ms: int) -> Step:
-    def step(
-        tracker: TriggerTracker, device: DeviceState, attributes: Mapping[str, Any], ts: int, now: int
-    ) -> None:
-        last = _last_reading(device, channel)
-        tracker.met = last is not None and now - last >= window_ms
-
-    return step
-
-
-def _last_reading(device: DeviceState, channel: str) -> int | None:
-    """The time of the channel's newest reading; of the device's, for channel ""."""
-    return device.last_ts.get(channel) if channel else device.seen_ts
-
-
-def _step(trigger: Trigger) -> Step:
-    if trigger.kind is TriggerKind.NO_DATA:
-        return _no_data(trigger.channel, trigger.seconds * 1000)
-    test = compile_condition(trigger.condition or Condition())
-    if trigger.kind is TriggerKind.DURATION:
-        return _duration(test, trigger.seconds * 1000)
-    if trigger.kind is TriggerKind.REPEATING:
-        return _repeating(test, trigger.count)
-    return _simple(test)
-
-
-def _channels(trigger: Trigger) -> frozenset[str]:
-    if trigger.kind is TriggerKind.NO_DATA:
-        return frozenset({trigger.channel} if trigger.channel else ())
-    return (trigger.condition or Condition()).channels()
+from services.analytics.domain.rules import AlarmRule, Scalar, Severity, Trigger, TriggerKind
+from services.analytics.domain.states import (
+    CLEAR,
+    DeviceState,
+    RuleState,
+    Transition,
+    TransitionKind,
+    TriggerTracker,
+)
+from services.analytics.domain.triggers import channels_of, step_of
 
 
 class CompiledRule:
@@ -259,11 +78,11 @@ class CompiledRule:
         ]
         if rule.clear.trigger is not None:
             triggers.append((CLEAR, rule.clear.trigger))
-        self.channels: frozenset[str] = frozenset().union(*(_channels(trigger) for _, trigger in triggers))
+        self.channels: frozenset[str] = frozenset().union(*(channels_of(trigger) for _, trigger in triggers))
         no_data = [(key, trigger) for key, trigger in triggers if trigger.kind is TriggerKind.NO_DATA]
         self.has_no_data = bool(no_data)
         self.whole_device = any(not trigger.channel for _, trigger in no_data)
-        steps = {key: _step(trigger) for key, trigger in triggers}
+        steps = {key: step_of(trigger) for key, trigger in triggers}
         # (tracker key, gate, step); a sample evaluates a trigger if it names a channel
         # of its gate, or, gate None, whenever it evaluates the rule.
         self._triggers = tuple((key, self._gate(trigger), steps[key]) for key, trigger in triggers)
@@ -281,7 +100,7 @@ class CompiledRule:
         # once for all of them.
         if trigger.kind is TriggerKind.NO_DATA and not trigger.channel:
             return None
-        channels = _channels(trigger)
+        channels = channels_of(trigger)
         return None if channels == self.channels and not self.whole_device else channels
 
     def applies_to(self, labels: Mapping[str, str]) -> bool:
@@ -351,7 +170,7 @@ class CompiledRule:
             return device.seen_ts
         deadlines = []
         for key, _, channel, window_ms in self._no_data:
-            last = _last_reading(device, channel)
+            last = device.last_reading(channel)
             if last is not None and not state.trackers[key].met:
                 deadlines.append(last + window_ms)
         return min(deadlines, default=None)

@@ -17,13 +17,8 @@ from datetime import datetime
 from prometheus_client import Counter
 
 from services.analytics.domain.alarms import RULE_ACTOR, Alarm
-from services.analytics.domain.evaluation import (
-    CompiledRule,
-    DeviceState,
-    Transition,
-    TransitionKind,
-    forget_alarm,
-)
+from services.analytics.domain.evaluation import CompiledRule, forget_alarm
+from services.analytics.domain.states import DeviceState, Transition, TransitionKind
 from services.analytics.queries import alarms as queries
 from services.analytics.queries.directory import KnownDevice
 from services.analytics.usecases.alarms import alarm_event

@@ -23,13 +23,8 @@ from typing import Any
 from prometheus_client import Counter
 from sqlalchemy import Connection
 
-from services.analytics.domain.evaluation import (
-    CompiledRule,
-    DeviceState,
-    apply_reading,
-    apply_tick,
-    next_deadline,
-)
+from services.analytics.domain.evaluation import CompiledRule, apply_reading, apply_tick, next_deadline
+from services.analytics.domain.states import DeviceState
 from services.analytics.queries import evaluation as queries
 from services.analytics.queries.directory import KnownDevice, devices_changed_since
 from services.analytics.queries.rules import rules_changed_since
