@@ -16,7 +16,9 @@ are those a plant uses; the ISO times are what `performance` sums them into):
   and `performance` reports it on its own.
 
 The time between two readings belongs to the state of the earlier one. Consecutive
-readings in one category make a single segment. A failure starts at the first FAULT
+readings in one category make a single segment; a state held for no time (a reading
+followed by another at the same instant, or by a silence) may leave two neighbouring
+segments of one category, which no sum minds. A failure starts at the first FAULT
 reading and is restored at the first reading in another reported category: a silence
 (UNREPORTED) does not end it, since a broken machine is often switched off for repair.
 """
