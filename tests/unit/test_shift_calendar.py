@@ -246,3 +246,19 @@ def test_an_invalid_range_names_the_field(start: datetime, end: datetime, field:
         shanghai().planned(start, end)
 
     assert raised.value.field == field
+
+
+def test_changing_the_callers_dicts_later_escapes_no_validation() -> None:
+    week = {0: [Shift("a", time(6), time(14))]}
+    calendar = ShiftCalendar("Europe/Berlin", week)
+
+    week[0].append(Shift("b", time(8), time(9)))
+
+    assert [p.name for p in calendar.planned(utc(12, 7), utc(12, 8))] == ["a"]
+
+
+def test_local_periods_refuse_a_range_of_more_than_three_years() -> None:
+    with pytest.raises(CalendarError, match="at most 1098 days") as raised:
+        local_hours(BERLIN, utc(1, 1), utc(1, 1, year=2036))
+
+    assert raised.value.field == "end"

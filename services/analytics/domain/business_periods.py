@@ -17,6 +17,8 @@ from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
 
 QUARTER_HOUR = timedelta(minutes=15)
+# The longest range taken at once: three years, a bound on the work one request can ask for.
+MAX_RANGE = timedelta(days=3 * 366)
 
 
 class CalendarError(ValueError):
@@ -73,14 +75,21 @@ def _transition(before: datetime, after: datetime, zone: ZoneInfo) -> datetime:
     return datetime.fromtimestamp(high, UTC)
 
 
+def to_utc(instant: datetime, field: str = "instant") -> datetime:
+    """`instant` in UTC; a naive one, whose zone is anyone's guess, is refused."""
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise CalendarError(field, "must carry a time zone (UTC)")
+    return instant.astimezone(UTC)
+
+
 def utc_range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
-    """`start` and `end` in UTC; both must be aware, and `end` not before `start`."""
-    for name, instant in (("start", start), ("end", end)):
-        if instant.tzinfo is None or instant.utcoffset() is None:
-            raise CalendarError(name, "must carry a time zone (UTC)")
+    """`start` and `end` in UTC, `end` not before `start` nor more than MAX_RANGE after."""
+    start, end = to_utc(start, "start"), to_utc(end, "end")
     if end < start:
         raise CalendarError("end", "must not be before start")
-    return start.astimezone(UTC), end.astimezone(UTC)
+    if end - start > MAX_RANGE:
+        raise CalendarError("end", f"the range may span at most {MAX_RANGE.days} days")
+    return start, end
 
 
 def local_days(zone: ZoneInfo, start: datetime, end: datetime) -> list[datetime]:

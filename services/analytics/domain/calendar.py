@@ -22,15 +22,19 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-from services.analytics.domain.business_periods import CalendarError, load_zone, local_to_utc, utc_range
+from services.analytics.domain.business_periods import (
+    CalendarError,
+    load_zone,
+    local_to_utc,
+    to_utc,
+    utc_range,
+)
 
 MAX_SHIFTS_PER_DAY = 16
 MAX_NAME_LENGTH = 64
-# The longest range planned at once: three years of shifts, a bound on the work one
-# request can ask for.
-MAX_RANGE = timedelta(days=3 * 366)
 DAY = 24 * 3600
 ONE_DAY = timedelta(days=1)
 
@@ -65,6 +69,12 @@ class ShiftCalendar:
     tz: ZoneInfo = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        # Copies, so that the caller's later changes to its dicts escape no validation.
+        object.__setattr__(self, "week", MappingProxyType({d: tuple(s) for d, s in self.week.items()}))
+        object.__setattr__(
+            self, "exceptions", MappingProxyType({d: tuple(s) for d, s in self.exceptions.items()})
+        )
+        object.__setattr__(self, "holidays", frozenset(self.holidays))
         object.__setattr__(self, "tz", load_zone(self.zone))
         self._validate()
 
@@ -77,8 +87,6 @@ class ShiftCalendar:
     def planned(self, start: datetime, end: datetime) -> list[PlannedShift]:
         """Every shift occurrence overlapping [start, end), clipped to it, in time order."""
         start, end = utc_range(start, end)
-        if end - start > MAX_RANGE:
-            raise CalendarError("end", f"the range may span at most {MAX_RANGE.days} days")
         # The day before the range's first may hold a shift reaching past midnight.
         first = start.astimezone(self.tz).date() - ONE_DAY
         planned = []
@@ -90,7 +98,7 @@ class ShiftCalendar:
 
     def shift_at(self, instant: datetime) -> PlannedShift | None:
         """The whole shift occurrence holding `instant`, or None outside every shift."""
-        instant = utc_range(instant, instant)[0]
+        instant = to_utc(instant)
         day = instant.astimezone(self.tz).date()
         for shift in self._occurrences(day - ONE_DAY, day):
             if shift.start <= instant < shift.end:
