@@ -167,6 +167,17 @@ def test_the_tracker_resumes_from_its_bytes() -> None:
     assert resumed.latest == {"state": "RUN"}
 
 
+def test_a_replay_from_saved_bytes_continues_the_saved_tracker() -> None:
+    tracker = MachineTracker(MACHINE)
+    tracker.feed(ms(at(6)), {"state": "SETUP", "parts": 40})
+
+    timeline = replay(MACHINE, [(ms(at(7)), {"state": "RUN", "parts": 45})], start=tracker.to_bytes())
+
+    assert timeline == Timeline(
+        segments=[Segment(ms(at(6)), ms(at(7)), Category.SETUP)], counts=[Count(ms(at(7)), 5, 0)]
+    )
+
+
 def test_open_segments_reach_now_without_closing_anything() -> None:
     tracker = MachineTracker(MachineConfig(STATES, max_gap_ms=60 * 60_000))
     tracker.feed(ms(at(6)), {"state": "RUN"})

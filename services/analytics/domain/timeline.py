@@ -160,6 +160,7 @@ class MachineTracker:
     config: MachineConfig
     # The newest reading's time; None before any.
     last_ts: int | None = None
+    # The open segment: its category and start.
     category: Category = Category.UNREPORTED
     since: int = 0
     latest: dict[str, Scalar] = field(default_factory=dict)
@@ -252,11 +253,13 @@ def replay(
     config: MachineConfig,
     readings: Iterable[tuple[int, Mapping[str, Scalar]]],
     attributes: Mapping[str, Any] = NO_ATTRIBUTES,
+    start: bytes | None = None,
 ) -> Timeline:
-    """The timeline of time-ordered `readings` from a fresh tracker, for recomputing the
-    periods a late reading touches. Start from the reading before the window: it sets
-    the state and the counters' baselines, and what precedes it is outside the window."""
-    tracker = MachineTracker(config)
+    """The timeline of time-ordered `readings`, for recomputing the periods a late
+    reading touches. From `start`, a tracker's bytes saved before the window, or else
+    from nothing: then start at the reading before the window, which sets the state and
+    the counters' baselines."""
+    tracker = MachineTracker(config) if start is None else MachineTracker.from_bytes(config, start)
     timeline = Timeline()
     for ts_ms, values in readings:
         timeline.extend(tracker.feed(ts_ms, values, attributes))
