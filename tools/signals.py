@@ -33,6 +33,7 @@ from tools.simulate import MACHINES, Machine
 CHANNELS = ("spindle_temp", "vibration", "power")
 START_MS = 1_767_225_600_000
 INTERVAL_MS = 1000
+BURN_IN = 600
 # Readings before the first anomaly, for a detector to learn the channel.
 LEAD_IN = 600
 # Readings between the end of one anomaly and the start of the next.
@@ -73,8 +74,11 @@ class Signal:
 
 
 def base_signals(length: int, seed: int) -> dict[str, list[float]]:
-    """Every numeric channel of one simulated machine, `length` readings."""
+    """Every numeric channel of one simulated machine, `length` readings once it has run for
+    `BURN_IN` (a machine's spindle starts at 24 + its number degC, far off for large numbers)."""
     machine = Machine(MACHINES + seed)
+    for _ in range(BURN_IN):
+        machine.sample(START_MS)
     samples = [machine.sample(START_MS + i * INTERVAL_MS)["values"] for i in range(length)]
     return {channel: [float(sample[channel]) for sample in samples] for channel in CHANNELS}
 
