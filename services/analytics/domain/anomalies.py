@@ -58,7 +58,8 @@ class DetectorSettings:
     # delta and the CUSUM's residual are clipped at this many sigma.
     clip: float = 3.0
     # CUSUM slack (sigma per reading a shift must exceed) and decision interval (sigma x readings).
-    shift_slack: float = 1.5
+    # A machine idling a third of the time reads sqrt(2) sigma below its level meanwhile.
+    shift_slack: float = 1.75
     shift_threshold: float = 6.0
     # Equal readings in a row that make a moving channel stuck. Longer than a channel's
     # natural plateaus (an idle machine's power, constant for 45 s in the simulated factory).
