@@ -84,8 +84,9 @@ def _require(holds: bool, name: str, message: str) -> None:
 @dataclass(frozen=True, slots=True)
 class Anomaly:
     """A verdict on the reading (`ts_ms`, `value`). `score`: for SPIKE, the reading's
-    distance from the level in sigma; for LEVEL_SHIFT, the new level's; for STUCK, the equal
-    readings in a row. `low`..`high`: the band expected before the reading."""
+    distance from the level in sigma; for LEVEL_SHIFT, the CUSUM's evidence (sigma x
+    readings, above `shift_threshold`); for STUCK, the equal readings in a row.
+    `low`..`high`: the band expected before the reading, `threshold` sigma about the level."""
 
     kind: AnomalyKind
     ts_ms: int
@@ -98,9 +99,11 @@ class Anomaly:
 class ChannelDetector:
     """The detector of one (device, channel): a handful of numbers, updated in place.
 
-    `side` is where the previous reading lay: +1 or -1 beyond `clip` sigma, 0 within; an
-    outlier on the same side as its predecessor or successor is part of a shift, not a spike. `pending` is
-    the spike awaiting the next reading's confirmation."""
+    `count`: readings applied; `relearnt`: readings since the level was last learnt afresh;
+    `up`, `down`: the CUSUM; `last`, `run`: the latest value and how often in a row; `side`:
+    where the previous reading lay, +1 or -1 beyond `clip` sigma, 0 within (an outlier on
+    the same side as a neighbour is part of a shift, not a spike); `pending`: the spike
+    awaiting the next reading's confirmation."""
 
     __slots__ = (
         "count",
