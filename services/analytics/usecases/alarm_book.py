@@ -9,7 +9,6 @@ transitions costs a few statements, not a few per transition.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +23,7 @@ from services.analytics.queries.directory import KnownDevice
 from services.analytics.usecases.alarms import alarm_event
 from services.kit.batches import utc_of
 from services.kit.db import UnitOfWork
+from services.kit.ids import new_uuid
 
 TRANSITIONS = Counter(
     "gantry_analytics_alarm_transitions_total", "Alarms raised, changed or cleared", ["kind"]
@@ -51,7 +51,7 @@ class AlarmBook:
         TRANSITIONS.labels(transition.kind.value).inc()
         alarm_id = transition.alarm_id
         if transition.kind is TransitionKind.RAISED:
-            alarm_id = str(uuid.uuid4())
+            alarm_id = new_uuid()
             state.rules[transition.rule_id].alarm_id = alarm_id
         self._moves.append(Move(device, state, transition, alarm_id))
 
