@@ -234,7 +234,9 @@ class ConfirmingPublisher:
     def _publish_events(self, messages: Sequence[OutgoingMessage]) -> None:
         channel = self._open_events_channel()
         for message in messages:
-            channel.basic_publish(
+            # The blocking channel flushes its socket after every message; the channel
+            # under it only buffers, and the commit below sends the lot at once.
+            channel._impl.basic_publish(
                 self._topology.events_exchange,
                 routing_key=message.type,
                 body=orjson.dumps(message.body),
@@ -303,12 +305,13 @@ class OutboxRelay:
         self._processed = metadata.tables["processed_events"]
         self._publish = publish
 
-    def publish_now(self, event_ids: Sequence[str]) -> None:
-        """Publishes just-committed events; on failure leaves them to the relay."""
-        if not event_ids:
+    def publish_now(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Publishes just-committed events, as their unit of work wrote them to the outbox;
+        on failure leaves them to the relay."""
+        if not messages:
             return
         try:
-            self._publish_where(self._outbox.c.id.in_(event_ids))
+            self._publish_and_mark(list(messages))
         except PublishError:
             log.warning("events left in the outbox for the relay", exc_info=True)
 
@@ -345,13 +348,16 @@ class OutboxRelay:
         )
         with self._engine.connect() as connection:
             messages = [OutgoingMessage(*row) for row in connection.execute(query)]
-        if not messages:
-            return 0
+        if messages:
+            self._publish_and_mark(messages)
+        return len(messages)
+
+    def _publish_and_mark(self, messages: list[OutgoingMessage]) -> None:
         self._publish(messages)
+        table = self._outbox
         with self._engine.begin() as connection:
             connection.execute(
                 update(table)
                 .where(table.c.id.in_([m.id for m in messages]))
                 .values(published_at=datetime.now(UTC))
             )
-        return len(messages)

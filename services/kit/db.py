@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 
+from services.kit.bus import OutgoingMessage
 from services.kit.errors import CommitOutcomeUnknown
 from services.kit.events import Event
 from services.kit.faults import lost_connection
@@ -194,6 +195,25 @@ def pipelined(connection: Connection) -> AbstractContextManager[Any]:
     return nullcontext()
 
 
+def copy_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Inserts rows with COPY on PostgreSQL: thousands of rows cost one statement, with no
+    per-row parsing or planning; an ordinary INSERT elsewhere. Each value goes through its
+    column's type as an INSERT's would (JSON to text, times to UTC)."""
+    if not rows:
+        return
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(table), list(rows))
+        return
+    columns = [(name, table.c[name].type.bind_processor(connection.dialect)) for name in rows[0]]
+    names = ", ".join(f'"{name}"' for name, _ in columns)
+    cursor = driver_connection(connection).cursor()
+    with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row(
+                [row[name] if process is None else process(row[name]) for name, process in columns]
+            )
+
+
 def outbox_row(event: Event, request_id: str | None) -> dict[str, Any]:
     """The outbox row of an event, published by the relay with the request id it came from."""
     return {
@@ -244,7 +264,7 @@ class UnitOfWork:
         self,
         engine: Engine,
         metadata: MetaData,
-        after_commit: Callable[[list[str]], None] = lambda event_ids: None,
+        after_commit: Callable[[list[OutgoingMessage]], None] = lambda messages: None,
         read_only: bool = False,
     ) -> None:
         self._engine = engine
@@ -288,9 +308,9 @@ class UnitOfWork:
     def commit(self) -> None:
         if self._read_only:
             raise RuntimeError("a read-only unit of work has nothing to commit")
-        if self.events:
-            request_id = current_request_id()
-            self.connection.execute(insert(self._outbox), [outbox_row(e, request_id) for e in self.events])
+        rows = [outbox_row(event, current_request_id()) for event in self.events]
+        if rows:
+            copy_rows(self.connection, self._outbox, rows)
         try:
             self._transaction.commit()
         except DBAPIError as error:
@@ -299,4 +319,4 @@ class UnitOfWork:
                 # the call must not be run again blindly (see faults.lost_connection).
                 raise CommitOutcomeUnknown() from error
             raise
-        self._after_commit([e.id for e in self.events])
+        self._after_commit([OutgoingMessage(r["id"], r["type"], r["body"], r["request_id"]) for r in rows])

@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from sqlalchemy import MetaData
 
 from services.kit import settings
-from services.kit.bus import OutboxRelay, Publish
+from services.kit.bus import OutboxRelay, OutgoingMessage, Publish
 from services.kit.db import UnitOfWork, make_engine
 
 log = logging.getLogger(__name__)
 
 STOP_SECONDS = 10.0
-# Events published together at most: one query of the outbox names them all.
+# Events published together at most: one statement marks them all published.
 RELAY_BATCH = 1000
 
 
@@ -60,13 +60,13 @@ class BackgroundRelay:
 
     def __init__(self, relay: OutboxRelay) -> None:
         self._relay = relay
-        self._pending: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
+        self._pending: queue.SimpleQueue[list[OutgoingMessage] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
         self._thread.start()
 
-    def publish_now(self, event_ids: Sequence[str]) -> None:
-        if event_ids:
-            self._pending.put(list(event_ids))
+    def publish_now(self, messages: Sequence[OutgoingMessage]) -> None:
+        if messages:
+            self._pending.put(list(messages))
 
     def close(self) -> None:
         self._pending.put(None)
@@ -74,8 +74,8 @@ class BackgroundRelay:
 
     def _run(self) -> None:
         while True:
-            event_ids = self._pending.get()
-            if event_ids is None:
+            messages = self._pending.get()
+            if messages is None:
                 return
             stopping = False
             # Whatever else committed meanwhile goes in the same publication.
@@ -84,10 +84,10 @@ class BackgroundRelay:
                 if more is None:
                     stopping = True
                     break
-                event_ids += more
-            for start in range(0, len(event_ids), RELAY_BATCH):
+                messages += more
+            for start in range(0, len(messages), RELAY_BATCH):
                 try:
-                    self._relay.publish_now(event_ids[start : start + RELAY_BATCH])
+                    self._relay.publish_now(messages[start : start + RELAY_BATCH])
                 except Exception:
                     log.warning("events left in the outbox for the relay", exc_info=True)
             if stopping:

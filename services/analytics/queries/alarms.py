@@ -11,6 +11,7 @@ from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 from services.analytics.domain.alarms import Alarm
 from services.analytics.domain.rules import Severity
 from services.analytics.storage import alarms
+from services.kit.db import copy_rows
 
 
 def add_alarm(connection: Connection, alarm: Alarm) -> None:
@@ -18,8 +19,7 @@ def add_alarm(connection: Connection, alarm: Alarm) -> None:
 
 
 def add_alarms(connection: Connection, added: Sequence[Alarm]) -> None:
-    if added:
-        connection.execute(alarms.insert(), [_row(alarm) for alarm in added])
+    copy_rows(connection, alarms, [_row(alarm) for alarm in added])
 
 
 def save_alarms(connection: Connection, changed: Sequence[Alarm]) -> None:
