@@ -95,30 +95,35 @@ RULES = [
     _rule("probe", "major", {"kind": "simple"}, _predicate(PROBE, "gt", PROBE_THRESHOLD)),
 ]
 
+# A channel's value at a reading: (the reading's time in s since the epoch, seconds since
+# the phase began, the channel's index).
 Values = Callable[[int, int, int], float]
 
 
-def sawtooth(second: int, channel: int, request: int) -> float:
-    return (second * 7 + channel) % 997 + 0.5
+def sawtooth(epoch_second: int, second: int, channel: int) -> float:
+    """Continuous across phases, so that no phase begins with a jump of every channel."""
+    return (epoch_second * 7 + channel) % 997 + 0.5
 
 
-def alternating(second: int, channel: int, request: int) -> float:
+def alternating(epoch_second: int, second: int, channel: int) -> float:
     """The probe's readings below its threshold for a request's worth of seconds (clearing
     what the saw-tooth raised), then above, and so on."""
     if CHANNELS[channel] == PROBE:
         return 600.0 if second // SECONDS_PER_REQUEST % 2 == 1 else 100.0
-    return sawtooth(second, channel, request)
+    return sawtooth(epoch_second, second, channel)
 
 
 def requests(tenant: str, devices: list[str], start_ms: int, seconds: int, values: Values) -> Iterator[bytes]:
-    index = 0
     for first_second in range(0, seconds, SECONDS_PER_REQUEST):
         for first_device in range(0, len(devices), DEVICES_PER_REQUEST):
             stamps = range(first_second, min(first_second + SECONDS_PER_REQUEST, seconds))
             samples = [
                 pb.Sample(
                     ts_ms=start_ms + 1000 * s,
-                    values={key: pb.Value(float_value=values(s, i, index)) for i, key in enumerate(CHANNELS)},
+                    values={
+                        key: pb.Value(float_value=values(start_ms // 1000 + s, s, i))
+                        for i, key in enumerate(CHANNELS)
+                    },
                 )
                 for s in stamps
             ]
@@ -127,7 +132,6 @@ def requests(tenant: str, devices: list[str], start_ms: int, seconds: int, value
                 tenant_id=tenant, devices=[pb.DeviceSamples(device_id=d, samples=samples) for d in group]
             )
             yield request.SerializeToString()
-            index += 1
 
 
 class RaisedAlarms:
@@ -273,8 +277,6 @@ def run() -> dict:
     with ExitStack() as stack:
         platform = Platform(stack)
         tenant, devices = platform.factory()
-        raised = RaisedAlarms(platform.topology)
-        stack.callback(raised.close)
         # Readings end near now, the latency phase a little after: NO_DATA rules watch
         # without firing, as on a plant whose machines all report.
         now_ms = int(time.time()) * 1000
@@ -303,6 +305,11 @@ def run() -> dict:
         evaluator_rate = total / (evaluator.wait_for(total) - started)
         print(f"evaluator alone {evaluator_rate:.0f} readings/s", flush=True)
 
+        # Half load from a quiet start: the alarms of the drained backlog all published,
+        # and none of them in the way of those timed.
+        _wait_for_published(platform.analytics_store)
+        raised = RaisedAlarms(platform.topology)
+        stack.callback(raised.close)
         paced = list(
             requests(tenant, devices, now_ms + 1000, LATENCY_REQUESTS * SECONDS_PER_REQUEST, alternating)
         )
