@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     Index,
     Integer,
     LargeBinary,
@@ -43,6 +44,7 @@ known_devices = Table(
     Column("state", String(16), nullable=False),
     Column("labels", JSON, nullable=False),
     Column("attributes", JSON, nullable=False),
+    Column("site", String(200), nullable=False, server_default=""),
     # The registry's device version each aspect reflects: events may come out of order.
     Column("details_as_of", Integer, nullable=False),
     Column("state_as_of", Integer, nullable=False),
@@ -185,4 +187,68 @@ webhook_attempts = Table(
     Column("status_code", SmallInteger, nullable=False),
     Column("error", String(500), nullable=False),
     Column("duration_ms", Integer, nullable=False),
+)
+
+# Machine models (per profile) and site calendars (per site): see domain/plant_settings.py.
+plant_settings = Table(
+    "plant_settings",
+    metadata,
+    Column("tenant_id", String(36), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("definition", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Column("revision", BigInteger, nullable=False, index=True),
+)
+
+# Each device's machine tracker between flushes (domain/timeline.py), for the version of
+# its profile's machine model it follows.
+machine_trackers = Table(
+    "machine_trackers",
+    metadata,
+    Column("device_id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("model_version", Integer, nullable=False),
+    Column("state", LargeBinary, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# What each machine did per UTC quarter hour (domain/performance.py: the inputs but PBT
+# and the unreported rest, which the plan gives a period when it is asked for), summed
+# flush after flush. Every shift (they start on quarter hours) and every local hour, day
+# and week of any zone in use is a whole number of quarters.
+QUARTER_INPUTS = (
+    "apt",
+    "asut",
+    "adet",
+    "adot",
+    "pdot",
+    "unplanned_producing",
+    "idle_outside_plan",
+    "operating",
+    "pq",
+    "sq",
+    "unplanned_pq",
+    "ideal_production",
+    "failures",
+    "restorations",
+    "restoration",
+)
+COUNTED_INPUTS = frozenset({"failures", "restorations"})
+performance_quarters = Table(
+    "performance_quarters",
+    metadata,
+    Column("device_id", String(36), primary_key=True),
+    Column("start", UtcDateTime(), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("site", String(200), nullable=False),
+    *(
+        Column(name, BigInteger if name in COUNTED_INPUTS else Float, nullable=False)
+        for name in QUARTER_INPUTS
+    ),
+    Index("ix_performance_quarters_tenant_start", "tenant_id", "start"),
+    Index("ix_performance_quarters_tenant_site_start", "tenant_id", "site", "start"),
 )

@@ -35,6 +35,8 @@ class DeviceDetails(Schema):
 
     labels = fields.Dict(keys=fields.String(), values=fields.String())
     attributes = fields.Dict()
+    # Where the device is: the site's shift calendar plans its figures.
+    site = fields.String()
 
 
 class DeviceRegistered(DeviceDetails):

@@ -88,6 +88,7 @@ def teach_device(
     labels: dict[str, str] | None = None,
     attributes: dict[str, Any] | None = None,
     device_id: str | None = None,
+    site: str = "",
 ) -> str:
     """A new device of the tenant, as analytics learns it from the registry's events."""
     device_id = device_id or str(uuid.uuid4())
@@ -100,6 +101,7 @@ def teach_device(
         "profile_version": 1,
         "labels": labels or {},
         "attributes": attributes or {},
+        "site": site,
     }
     Directory(store.unit_of_work).learn(new_event("device.registered", tenant_id, registered))
     return device_id

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
@@ -112,6 +112,21 @@ class Figures:
             mtbf=_ratio(inputs.operating, inputs.failures),
             mttr=_ratio(inputs.restoration, inputs.restorations),
         )
+
+
+def machine_part(inputs: Inputs) -> Inputs:
+    """What the machine did in a bucket, without what the plan gives it (PBT and the
+    unreported rest of it): the part that adds up when one bucket is tracked in pieces,
+    flush after flush. `with_plan` gives a period its plan back."""
+    return replace(inputs, pbt=0, unreported=0)
+
+
+def with_plan(machine: Inputs, planned_seconds: float) -> Inputs:
+    """A period's inputs from the machine's parts summed over it and the time the plan
+    gives it: PBT = planned - PDOT, and what of it the machine did not report."""
+    pbt = planned_seconds - machine.pdot
+    busy = machine.apt + machine.asut + machine.adet + machine.adot
+    return replace(machine, pbt=pbt, unreported=max(0.0, pbt - busy))
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:

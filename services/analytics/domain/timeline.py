@@ -192,6 +192,16 @@ class MachineTracker:
         self.last_ts = ts_ms
         return out
 
+    def settle(self) -> Timeline:
+        """Closes the open segment at the newest reading, so that figures are current to
+        it, and lets it go on from there: a machine producing all day shows its hours as
+        they pass, not at its next change of state. Sums are the same either way."""
+        out = Timeline()
+        if self.last_ts is not None and self.last_ts > self.since:
+            out.segments.append(Segment(self.since, self.last_ts, self.category))
+            self.since = self.last_ts
+        return out
+
     def open_segments(self, now_ms: int) -> list[Segment]:
         """The time from the open segment's start to `now_ms`, as a reading at `now_ms`
         would close it: for figures of a period still running. Changes nothing."""

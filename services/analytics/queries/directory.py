@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, and_, func, select, update
 
-from services.analytics.queries.revisions import next_revision
-from services.analytics.storage import known_devices
+from services.analytics.domain.plant_settings import SettingKind
+from services.analytics.queries.revisions import next_revision, rows_changed_since
+from services.analytics.storage import known_devices, plant_settings
 from services.kit.db import insert_ignoring_duplicates
 
 REVISION = "devices"
@@ -22,6 +23,7 @@ class KnownDevice:
     state: str
     labels: dict[str, str]
     attributes: dict[str, Any]
+    site: str = ""
 
 
 def add_known_device(connection: Connection, device: KnownDevice) -> None:
@@ -53,18 +55,58 @@ def update_known_device(
     return True
 
 
+def find_known_device(connection: Connection, tenant_id: str, device_id: str) -> KnownDevice | None:
+    query = select(known_devices).where(
+        known_devices.c.id == device_id, known_devices.c.tenant_id == tenant_id
+    )
+    row = connection.execute(query).mappings().first()
+    return _device(row) if row else None
+
+
+def tenant_has_site(connection: Connection, tenant_id: str, site: str) -> bool:
+    query = select(known_devices.c.id).where(
+        known_devices.c.tenant_id == tenant_id, known_devices.c.site == site
+    )
+    return connection.execute(query.limit(1)).first() is not None
+
+
+def modelled_devices_by_site(connection: Connection, tenant_id: str, site: str | None) -> dict[str, int]:
+    """How many of the tenant's devices (of `site`, or all) have a machine model, by
+    site, leaving out those decommissioned."""
+    models = plant_settings
+    query = (
+        select(known_devices.c.site, func.count())
+        .join(
+            models,
+            and_(
+                models.c.tenant_id == known_devices.c.tenant_id,
+                models.c.kind == SettingKind.MACHINE_MODEL.value,
+                models.c.key == known_devices.c.profile_id,
+                models.c.deleted.is_(False),
+            ),
+        )
+        .where(known_devices.c.tenant_id == tenant_id, known_devices.c.state != "decommissioned")
+        .group_by(known_devices.c.site)
+    )
+    if site is not None:
+        query = query.where(known_devices.c.site == site)
+    return {found: count for found, count in connection.execute(query)}
+
+
 def devices_changed_since(connection: Connection, revision: int) -> tuple[list[KnownDevice], int]:
     """Devices added or changed after `revision`, and the newest revision among them (or
     `revision` when none changed)."""
-    query = (
-        select(known_devices).where(known_devices.c.revision > revision).order_by(known_devices.c.revision)
-    )
-    rows = connection.execute(query).mappings().all()
-    newest = rows[-1]["revision"] if rows else revision
+    rows, newest = rows_changed_since(connection, known_devices, revision)
     return [_device(row) for row in rows], newest
 
 
 def _device(row: Any) -> KnownDevice:
     return KnownDevice(
-        row["id"], row["tenant_id"], row["profile_id"], row["state"], row["labels"], row["attributes"]
+        row["id"],
+        row["tenant_id"],
+        row["profile_id"],
+        row["state"],
+        row["labels"],
+        row["attributes"],
+        row["site"],
     )

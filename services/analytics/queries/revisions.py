@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select, update
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, RowMapping, Table, select, update
 
 from services.analytics.storage import revisions
 
@@ -21,3 +23,13 @@ def next_revision(connection: Connection, name: str) -> int:
 
 def current_revision(connection: Connection, name: str) -> int:
     return connection.execute(select(revisions.c.value).where(revisions.c.name == name)).scalar_one()
+
+
+def rows_changed_since(
+    connection: Connection, table: Table, revision: int
+) -> tuple[Sequence[RowMapping], int]:
+    """The rows of `table` written after `revision`, in order, and the newest revision
+    among them (or `revision` when none changed)."""
+    query = select(table).where(table.c.revision > revision).order_by(table.c.revision)
+    rows = connection.execute(query).mappings().all()
+    return rows, rows[-1]["revision"] if rows else revision

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, and_, or_, select, update
 
 from services.analytics.domain.definitions import clear_data, clear_from, create_data, create_from
 from services.analytics.domain.rules import AlarmRule
-from services.analytics.queries.revisions import next_revision
+from services.analytics.queries.revisions import next_revision, rows_changed_since
 from services.analytics.storage import alarm_rules
 
 REVISION = "rules"
@@ -60,9 +60,7 @@ def list_rules(
 def rules_changed_since(connection: Connection, revision: int) -> tuple[list[AlarmRule], int]:
     """Rules created, changed or deleted after `revision` (deleted ones marked so), and
     the newest revision among them (or `revision` when none changed)."""
-    query = select(alarm_rules).where(alarm_rules.c.revision > revision).order_by(alarm_rules.c.revision)
-    rows = connection.execute(query).mappings().all()
-    newest = rows[-1]["revision"] if rows else revision
+    rows, newest = rows_changed_since(connection, alarm_rules, revision)
     return [rule_of(row) for row in rows], newest
 
 

@@ -42,6 +42,7 @@ def _registered(connection: Connection, event: Event) -> None:
         data["state"],
         data.get("labels", {}),
         data.get("attributes", {}),
+        data.get("site", ""),
     )
     sql.add_known_device(connection, device)
 
@@ -49,7 +50,7 @@ def _registered(connection: Connection, event: Event) -> None:
 def _updated(connection: Connection, event: Event) -> None:
     data = event.data
     details = {"profile_id": data["profile_id"]} | {
-        key: data[key] for key in ("labels", "attributes") if key in data
+        key: data[key] for key in ("labels", "attributes", "site") if key in data
     }
     _update(connection, data["device_id"], data["version"], "details", details)
 

@@ -8,7 +8,8 @@ so. A batch delivered again finds itself recorded and has no second effect; a pr
 killed mid-flush loses nothing, as its successor reads the states committed last.
 
 Rules and the directory of devices are read from the database when they change (their
-revisions), so a rule takes effect at the next flush after it is written.
+revisions), so a rule takes effect at the next flush after it is written. Machine
+performance is tracked in the same flush (see `performance_tracking.py`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from services.analytics.queries.directory import KnownDevice, devices_changed_si
 from services.analytics.queries.rules import rules_changed_since
 from services.analytics.usecases import Clock, UnitOfWorkFactory, utc_now
 from services.analytics.usecases.alarm_book import AlarmBook
+from services.analytics.usecases.performance_tracking import PerformanceTracking
 from services.kit.batches import AcceptedBatch, Scalar, utc_of
 from services.kit.db import UnitOfWork
 
@@ -56,6 +58,7 @@ class Evaluation:
         self._states: dict[str, DeviceState] = {}
         self._rules_revision = 0
         self._devices_revision = 0
+        self._performance = PerformanceTracking()
 
     def apply(self, batches: Sequence[AcceptedBatch]) -> None:
         """Evaluates the readings of the batches not applied before, and commits."""
@@ -72,6 +75,7 @@ class Evaluation:
             self._save_states(uow.connection, changed, now)
             queries.count_readings(uow.connection, _counts(applied, now))
             queries.record_activity(uow.connection, _activity_rows(self._devices, samples))
+            self._performance.track(uow.connection, self._devices, samples, now)
             uow.commit()
 
     def tick(self) -> None:
@@ -119,6 +123,7 @@ class Evaluation:
                 yield uow
         except BaseException:
             self._states.clear()
+            self._performance.forget_trackers()
             raise
 
     def _evaluate(self, book: AlarmBook, device_id: str, samples: list[Sample], now: datetime) -> bool:
@@ -167,6 +172,7 @@ class Evaluation:
             self._devices[device.id] = device
         if rules or devices:
             self._watching.clear()
+        self._performance.refresh(connection)
 
     def _load_states(self, connection: Connection, device_ids: Sequence[str]) -> None:
         missing = [device_id for device_id in device_ids if device_id not in self._states]

@@ -209,3 +209,13 @@ def _operand_violations(
 def _constants_reversed(predicate: Mapping[str, Any]) -> bool:
     low, high = predicate["value"], predicate["upper"]
     return "number" in low and "number" in high and low["number"] > high["number"]
+
+
+def condition_violations(
+    condition: Mapping[str, Any], channels: Mapping[str, ProfileChannel], path: str
+) -> list[FieldViolation]:
+    """Everything wrong with a condition the profile's channels are to meet."""
+    violations = list(_condition_violations(condition, channels, path, 1))
+    if _predicate_count(condition) > MAX_PREDICATES:
+        violations.append(FieldViolation(path, f"at most {MAX_PREDICATES} predicates in all"))
+    return violations

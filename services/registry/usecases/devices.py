@@ -215,6 +215,7 @@ class Devices:
                     "profile_version": updated.profile_version,
                     "labels": updated.labels,
                     "attributes": updated.attributes,
+                    "site": updated.site,
                 },
             )
             return updated, [event]
@@ -347,6 +348,7 @@ def _registered(device: Device) -> Event:
             "profile_version": device.profile_version,
             "labels": device.labels,
             "attributes": device.attributes,
+            "site": device.site,
         },
     )
 

@@ -1,0 +1,91 @@
+"""Machine trackers between flushes, and what machines did per quarter hour."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from services.analytics.domain.performance import Inputs
+from services.analytics.storage import COUNTED_INPUTS, QUARTER_INPUTS, machine_trackers, performance_quarters
+from services.kit.db import conflict_aware_insert
+
+
+def load_trackers(connection: Connection, device_ids: Iterable[str]) -> dict[str, tuple[int, bytes]]:
+    """Each device's tracker: the model version it follows, and its state."""
+    query = select(
+        machine_trackers.c.device_id, machine_trackers.c.model_version, machine_trackers.c.state
+    ).where(machine_trackers.c.device_id.in_(list(device_ids)))
+    return {device_id: (version, state) for device_id, version, state in connection.execute(query)}
+
+
+def save_trackers(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """`{"device_id", "tenant_id", "model_version", "state", "updated_at"}` each."""
+    if not rows:
+        return
+    statement = conflict_aware_insert(connection, machine_trackers)
+    excluded = statement.excluded
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["device_id"],
+            set_={
+                "model_version": excluded.model_version,
+                "state": excluded.state,
+                "updated_at": excluded.updated_at,
+            },
+        ),
+        sorted(rows, key=lambda row: row["device_id"]),
+    )
+
+
+def add_quarters(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Adds to each device's quarter hour what its machine did in it:
+    `{"device_id", "start", "tenant_id", "site", <QUARTER_INPUTS>...}`, in a stable order
+    against deadlocks."""
+    if not rows:
+        return
+    table = performance_quarters
+    statement = conflict_aware_insert(connection, table)
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["device_id", "start"],
+            set_={name: table.c[name] + statement.excluded[name] for name in QUARTER_INPUTS},
+        ),
+        sorted(rows, key=lambda row: (row["device_id"], row["start"])),
+    )
+
+
+def summed_quarters(
+    connection: Connection,
+    tenant_id: str,
+    boundaries: Sequence[datetime],
+    device_id: str | None = None,
+    site: str | None = None,
+) -> list[Inputs]:
+    """What the machines (one device's, one site's, or else all the tenant's) did in each
+    period [boundaries[i], boundaries[i + 1]). The database sums the devices of each
+    quarter; the quarters are summed into periods here, so that any periods, of any
+    zone, take one query on any database."""
+    table = performance_quarters
+    query = (
+        select(table.c.start, *(func.sum(table.c[name]) for name in QUARTER_INPUTS))
+        .where(table.c.tenant_id == tenant_id, table.c.start >= boundaries[0], table.c.start < boundaries[-1])
+        .group_by(table.c.start)
+    )
+    if device_id is not None:
+        query = query.where(table.c.device_id == device_id)
+    if site is not None:
+        query = query.where(table.c.site == site)
+    periods = [Inputs() for _ in boundaries[1:]]
+    for start, *sums in connection.execute(query):
+        index = bisect_right(boundaries, start) - 1
+        # PostgreSQL sums bigints as numeric: each back to its Python type.
+        summed = {
+            name: (int if name in COUNTED_INPUTS else float)(value)
+            for name, value in zip(QUARTER_INPUTS, sums, strict=True)
+        }
+        periods[index] = periods[index] + Inputs(**summed)
+    return periods
