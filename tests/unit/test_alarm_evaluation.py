@@ -668,6 +668,16 @@ def test_an_anomaly_trigger_learns_only_its_channels_readings() -> None:
     assert detector is not None and detector.count == 100
 
 
+def test_a_sample_merged_at_the_time_of_a_verdict_keeps_it() -> None:
+    values = vibrating(100)
+    values[80] = 30.0
+    device = Device(rule({MAJOR: anomaly()}))
+    assert [t.kind for t in vibrate(device, values[:82])] == [TransitionKind.RAISED]
+    assert device.read(81, vibration=values[81]) == []
+    assert device.state.rules[RULE].trackers[MAJOR].anomaly is not None
+    assert [t.kind for t in device.read(82, vibration=values[82])] == [TransitionKind.CLEARED]
+
+
 def test_a_new_version_of_an_anomaly_rule_warms_up_again() -> None:
     device = Device(rule({MAJOR: anomaly()}))
     assert vibrate(device, vibrating(100)) == []

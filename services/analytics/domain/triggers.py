@@ -84,6 +84,9 @@ def _anomaly(channel: str, detector: Detector) -> Step:
         found = tracker.detector
         if found is None:
             found = tracker.detector = ChannelDetector(settings)
+        elif ts <= found.seen_ts:
+            # A sample merged at a time already learnt is the same reading, not another.
+            return
         else:
             found.settings = settings
         anomaly = found.update(ts, value)
