@@ -130,6 +130,31 @@ def test_a_rule_is_created_read_listed_replaced_and_deleted_by_version(tenant: T
 
 
 UNKNOWN = {**HOT, "channel": "coolant_level"}
+
+
+def test_an_anomaly_rule_is_created_with_its_detector_and_replaced_as_answered(tenant: Tenant) -> None:
+    http = tenant.analyst.http
+    trigger = {"kind": "anomaly", "channel": "spindle_temp", "detector": {"threshold": 6, "kinds": ["spike"]}}
+    body = {**tenant.rule_body(), "create": [{"severity": "minor", "trigger": trigger}]}
+    created = http.post("/v1/alarm-rules", json={**body, "clear": {"unmet_for_seconds": 60}})
+    assert created.status_code == 201, created.text
+    rule = created.json()
+    answered = rule["create"][0]["trigger"]
+    assert (answered["kind"], answered["channel"], answered["condition"]) == ("anomaly", "spindle_temp", None)
+    assert answered["detector"] == {"threshold": 6.0, "warmup": 150, "stuck_readings": 60, "kinds": ["spike"]}
+    url = f"/v1/alarm-rules/{rule['id']}"
+    replacement = {key: rule[key] for key in ("name", "labels", "create", "clear")}
+    replaced = http.put(url, json=replacement, headers={"If-Match": '"1"'})
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["create"] == rule["create"]
+    # The module's later tests count the alarms of their own rules alone.
+    assert http.delete(url, headers={"If-Match": '"2"'}).status_code == 200
+
+
+def anomalous(**trigger: Any) -> dict[str, Any]:
+    return {**definition(), "create": [{"severity": "minor", "trigger": {"kind": "anomaly", **trigger}}]}
+
+
 HOSTILE: dict[str, tuple[Any, str]] = {
     "unknown channel": (definition({"predicates": [UNKNOWN]}), f"{CONDITION}.predicates.0.channel"),
     "text for a float channel": (
@@ -176,6 +201,11 @@ HOSTILE: dict[str, tuple[Any, str]] = {
     "17 labels": (definition(labels={f"k{i}": "v" for i in range(17)}), "labels"),
     "a duration of zero": (triggered(kind="duration", seconds=0), "create.0.trigger.seconds"),
     "no data with a condition": (triggered(kind="no_data", seconds=60), "create.0.trigger.condition"),
+    "anomaly on an enum channel": (anomalous(channel="mode"), "create.0.trigger.channel"),
+    "anomaly with a threshold of zero": (
+        anomalous(channel="spindle_temp", detector={"threshold": 0}),
+        "create.0.trigger.detector.threshold",
+    ),
 }
 
 

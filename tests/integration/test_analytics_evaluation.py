@@ -1,10 +1,12 @@
 """Alarm rules evaluated on batches of accepted readings, as analytics-evaluator applies
 them, on SQLite and PostgreSQL: alarms raised, escalated and cleared with their events;
 batches delivered again and processes restarted with no second effect and no lost
-progress; NO_DATA by the clock; per-machine thresholds and labels; people's clears."""
+progress; NO_DATA by the clock; anomalies with their verdict; per-machine thresholds and
+labels; people's clears."""
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -188,6 +190,48 @@ def test_a_silent_device_raises_no_data_by_the_clock_and_clears_when_it_reports(
     plant.apply(plant.temps(device, (0, 20.0)))
     assert not plant.alarms()[0]["active"]
     assert alarm_events(captured) == [("alarm.raised", "warning"), ("alarm.cleared", "warning")]
+
+
+def test_an_anomaly_raises_an_alarm_whose_event_carries_the_verdict_across_a_restart(
+    plant: Plant, captured: CapturedEvents
+) -> None:
+    plant.rule(
+        {
+            "name": "spindle temperature odd",
+            "create": [
+                {
+                    "severity": "minor",
+                    "trigger": {"kind": "anomaly", "channel": "spindle_temp", "detector": {"warmup": 30}},
+                }
+            ],
+            "clear": {"unmet_for_seconds": 5},
+        }
+    )
+    device = plant.device()
+    rng = random.Random(3)
+    temps = [(second, rng.gauss(60.0, 0.5)) for second in range(60)]
+    temps[45] = (45, 90.0)
+    plant.apply(plant.temps(device, *temps[:20]))
+    # A successor mid-warm-up resumes the detector the first one stored.
+    successor = Evaluation(plant.store.unit_of_work, plant.clock)
+    successor.apply([batch(TENANT, plant.temps(device, *temps[20:]))])
+
+    (alarm,) = plant.alarms()
+    assert (alarm["severity"], alarm["active"], alarm["cleared_by"]) == (Severity.MINOR, False, "rule")
+    # Raised by the reading after the spike, which names the spike.
+    assert alarm["started_at"] == plant.clock() + timedelta(seconds=46)
+    assert alarm["cleared_at"] == plant.clock() + timedelta(seconds=52)
+    verdict = alarm["raised_by"].pop("anomaly")
+    assert alarm["raised_by"] == {"ts": plant.ms(45), "spindle_temp": 90.0}
+    assert verdict["kind"] == "spike" and verdict["score"] > 4.5
+    assert verdict["low"] < 60.0 < verdict["high"] < 90.0
+    events = [orjson.loads(body) for _, body in captured.drain()]
+    raised = [event["data"] for event in events if event["type"] == "alarm.raised"]
+    assert [data["reading"] for data in raised] == [{**alarm["raised_by"], "anomaly": verdict}]
+    assert [event["type"] for event in events if event["type"].startswith("alarm.")] == [
+        "alarm.raised",
+        "alarm.cleared",
+    ]
 
 
 def test_per_machine_thresholds_and_labels_choose_what_is_watched(plant: Plant) -> None:

@@ -130,6 +130,50 @@ def test_every_operand_kind_and_nested_groups_are_kept(analytics: Stub, profile:
     assert dict(rule.labels) == {"line": "L1"} and rule.clear.unmet_for_seconds == 300
 
 
+VIBRATING = {
+    "name": "spindle vibrating oddly",
+    "create": [
+        {
+            "severity": "major",
+            "trigger": {
+                "kind": "anomaly",
+                "channel": "spindle_temp",
+                "detector": {"threshold": 5, "kinds": ["spike", "stuck"]},
+            },
+        }
+    ],
+    "clear": {"unmet_for_seconds": 60},
+}
+
+
+def test_an_anomaly_rule_reads_back_with_its_detector_and_is_updated(analytics: Stub, profile: str) -> None:
+    rule = create(analytics, profile, VIBRATING)
+    trigger = rule.create[0].trigger
+    assert (trigger.kind, trigger.channel, trigger.HasField("condition")) == (
+        pb.TRIGGER_KIND_ANOMALY,
+        "spindle_temp",
+        False,
+    )
+    # The settings not given read back as the defaults they take.
+    assert (trigger.detector.threshold, trigger.detector.warmup, trigger.detector.stuck_readings) == (
+        5,
+        150,
+        60,
+    )
+    assert list(trigger.detector.kinds) == [pb.ANOMALY_KIND_SPIKE, pb.ANOMALY_KIND_STUCK]
+    assert analytics.GetAlarmRule(pb.GetAlarmRuleRequest(tenant_id=TENANT, rule_id=rule.id)) == rule
+
+    changed = rule_message(profile, _trigger(kind="anomaly", channel="spindle_rpm", detector={"warmup": 20}))
+    updated = analytics.UpdateAlarmRule(
+        pb.UpdateAlarmRuleRequest(tenant_id=TENANT, rule_id=rule.id, expected_version=1, rule=changed)
+    )
+    detector = updated.create[0].trigger.detector
+    assert (updated.version, updated.create[0].trigger.channel) == (2, "spindle_rpm")
+    assert (detector.threshold, detector.warmup, detector.stuck_readings) == (4.5, 20, 60)
+    assert list(detector.kinds) == [pb.ANOMALY_KIND_SPIKE, pb.ANOMALY_KIND_LEVEL_SHIFT, pb.ANOMALY_KIND_STUCK]
+    assert analytics.GetAlarmRule(pb.GetAlarmRuleRequest(tenant_id=TENANT, rule_id=rule.id)) == updated
+
+
 def test_rules_are_listed_by_profile_in_pages(
     analytics: Stub, registry: ProfileRegistry, profile: str
 ) -> None:
@@ -268,6 +312,34 @@ HOSTILE: dict[str, tuple[dict[str, Any], str]] = {
     "no data on an unknown channel": (
         _trigger(kind="no_data", seconds=60, channel="nope"),
         f"{FIELD}.channel",
+    ),
+    "anomaly on an unknown channel": (_trigger(kind="anomaly", channel="nope"), f"{FIELD}.channel"),
+    "anomaly on a string channel": (_trigger(kind="anomaly", channel="program"), f"{FIELD}.channel"),
+    "anomaly on a bool channel": (_trigger(kind="anomaly", channel="door_open"), f"{FIELD}.channel"),
+    "anomaly without a channel": (_trigger(kind="anomaly"), f"{FIELD}.channel"),
+    "anomaly with a condition": (
+        _trigger(kind="anomaly", channel="spindle_temp", condition=above("spindle_temp", 1)),
+        f"{FIELD}.condition",
+    ),
+    "a threshold of zero": (
+        _trigger(kind="anomaly", channel="spindle_temp", detector={"threshold": 0}),
+        f"{FIELD}.detector.threshold",
+    ),
+    "no warm-up": (
+        _trigger(kind="anomaly", channel="spindle_temp", detector={"warmup": 0}),
+        f"{FIELD}.detector.warmup",
+    ),
+    "stuck after one reading": (
+        _trigger(kind="anomaly", channel="spindle_temp", detector={"stuck_readings": 1}),
+        f"{FIELD}.detector.stuck_readings",
+    ),
+    "a detector on another kind": (
+        _trigger(kind="simple", condition=above("spindle_temp", 1), detector={"warmup": 20}),
+        f"{FIELD}.detector",
+    ),
+    "anomaly as a clear trigger": (
+        {**VIBRATING, "clear": {"trigger": {"kind": "anomaly", "channel": "spindle_temp"}}},
+        "rule.clear.trigger.kind",
     ),
     "33 predicates": (
         _trigger(kind="simple", condition={"predicates": above("spindle_temp", 1)["predicates"] * 33}),

@@ -1,15 +1,18 @@
 """Alarm rules evaluated on one device's readings, example by example: every trigger
 kind, operator and type rule, per-machine thresholds, severities going up and down,
 the ways to clear, ticks, readings out of order or twice, new rule versions, alarms a
-person cleared, and the state going through bytes."""
+person cleared, anomalies, and the state going through bytes."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 
+from services.analytics.domain.anomalies import AnomalyKind, DetectorSettings
 from services.analytics.domain.conditions import compile_condition
 from services.analytics.domain.evaluation import (
     CompiledRule,
@@ -23,6 +26,7 @@ from services.analytics.domain.rules import (
     ClearCondition,
     Combinator,
     Condition,
+    Detector,
     Operand,
     Operator,
     Predicate,
@@ -31,7 +35,7 @@ from services.analytics.domain.rules import (
     Trigger,
     TriggerKind,
 )
-from services.analytics.domain.states import DeviceState, Transition, TransitionKind
+from services.analytics.domain.states import DeviceState, Transition, TransitionKind, TriggerTracker
 
 T0 = 1_700_000_000_000
 CREATED = datetime(2026, 12, 1, tzinfo=UTC)
@@ -575,6 +579,167 @@ def test_a_compiled_rule_names_every_channel_it_reads() -> None:
     assert compiled.applies_to({"line": "2", "hall": "B"})
     assert not compiled.applies_to({"line": "3"})
     assert rule({CRITICAL: no_data(60)}).whole_device
+
+
+# --- anomalies ----------------------------------------------------------------------
+
+WARMUP = 30
+
+
+def anomaly(kinds: frozenset[AnomalyKind] = frozenset(AnomalyKind), **settings: Any) -> Trigger:
+    detector = Detector(DetectorSettings(**{"warmup": WARMUP, **settings}), kinds)
+    return Trigger(TriggerKind.ANOMALY, channel="vibration", detector=detector)
+
+
+def vibrating(count: int, seed: int = 1) -> list[float]:
+    """A noisy channel: a level of 10, one standard deviation of 1."""
+    rng = random.Random(seed)
+    return [rng.gauss(10.0, 1.0) for _ in range(count)]
+
+
+def vibrate(device: Device, values: list[float], first: int = 0) -> list[Transition]:
+    """Readings of vibration one a second from second `first`; every transition."""
+    return [t for i, value in enumerate(values) for t in device.read(first + i, vibration=value)]
+
+
+def test_an_anomaly_rule_raises_one_alarm_at_a_spike_with_its_score_and_band_and_clears_once_unmet() -> None:
+    values = vibrating(200)
+    values[150] = 30.0
+    device = Device(rule({MAJOR: anomaly()}, ClearCondition(unmet_for_seconds=10)))
+
+    raising, clearing = vibrate(device, values)
+
+    # The verdict comes with the next reading, and names the spike's own.
+    assert (raising.kind, raising.severity, raising.ts_ms) == (TransitionKind.RAISED, MAJOR, at(151))
+    assert (raising.reading["vibration"], raising.reading["ts"]) == (30.0, at(150))
+    verdict = raising.reading["anomaly"]
+    assert verdict["kind"] == "spike"
+    low, high = verdict["low"], verdict["high"]
+    assert (low, high) == (pytest.approx(10 - 4.5, abs=0.6), pytest.approx(10 + 4.5, abs=0.6))
+    # The band is 4.5 sigma either side of the level; the score, the spike's sigma from it.
+    sigma = (high - low) / 9
+    assert verdict["score"] == pytest.approx((30.0 - (low + high) / 2) / sigma)
+    # Unmet from the reading after, for 10 s.
+    assert clearing == cleared(MAJOR, 162, "alarm-1", vibration=values[162])
+
+
+def test_an_anomaly_rule_raises_nothing_during_the_warm_up() -> None:
+    wild = [10.0, 1000.0, -1000.0, 10.0, 1e9] + [5.0] * (WARMUP - 5)
+    device = Device(rule({MAJOR: anomaly()}))
+    assert vibrate(device, wild) == []
+    assert [t.kind for t in vibrate(device, [1e9, 5.0], first=WARMUP)] == [TransitionKind.RAISED]
+
+
+def test_a_stuck_channel_raises_an_alarm_of_kind_stuck() -> None:
+    # Stuck near its level, which no shift explains.
+    values = vibrating(100) + [10.25] * 12
+    device = Device(rule({WARNING: anomaly(stuck_readings=10)}))
+
+    raising, clearing = vibrate(device, values)
+
+    assert (raising.ts_ms, raising.reading["vibration"], raising.reading["ts"]) == (at(109), 10.25, at(109))
+    assert raising.reading["anomaly"]["kind"] == "stuck"
+    assert raising.reading["anomaly"]["score"] == 10
+    # One verdict per run: the run's next reading meets the trigger no more.
+    assert clearing == cleared(WARNING, 110, "alarm-1", vibration=10.25)
+
+
+def test_kinds_not_chosen_raise_nothing() -> None:
+    values = vibrating(200)
+    values[150] = 30.0
+    device = Device(rule({MAJOR: anomaly(frozenset({AnomalyKind.STUCK}))}))
+    assert vibrate(device, values) == []
+
+
+def test_an_anomaly_trigger_learns_only_its_channels_readings() -> None:
+    spiked = vibrating(100)
+    spiked[80] = 30.0
+    device = Device(rule({MAJOR: anomaly(), WARNING: simple(above("temp", 90))}))
+    transitions = []
+    for second, value in enumerate(spiked):
+        # Samples of temp alone between vibration's: none of them is a vibration reading.
+        assert device.read(second, temp=50) == []
+        transitions += device.read(second + 0.5, vibration=value)
+    assert [(t.kind, t.ts_ms, t.reading["ts"]) for t in transitions] == [
+        (TransitionKind.RAISED, at(81.5), at(80.5)),
+        (TransitionKind.CLEARED, at(82.5), at(82.5)),
+    ]
+    detector = device.state.rules[RULE].trackers[MAJOR].detector
+    assert detector is not None and detector.count == 100
+
+
+def test_a_sample_merged_at_the_time_of_a_verdict_keeps_it() -> None:
+    values = vibrating(100)
+    values[80] = 30.0
+    device = Device(rule({MAJOR: anomaly()}))
+    assert [t.kind for t in vibrate(device, values[:82])] == [TransitionKind.RAISED]
+    assert device.read(81, vibration=values[81]) == []
+    assert device.state.rules[RULE].trackers[MAJOR].anomaly is not None
+    assert [t.kind for t in device.read(82, vibration=values[82])] == [TransitionKind.CLEARED]
+
+
+def test_a_new_version_of_an_anomaly_rule_warms_up_again() -> None:
+    device = Device(rule({MAJOR: anomaly()}))
+    assert vibrate(device, vibrating(100)) == []
+    device.rules = [rule({MAJOR: anomaly()}, version=2)]
+    # A spike the first version would have found, within the second's warm-up.
+    assert vibrate(device, [10.0, 30.0, 10.0], first=100) == []
+
+
+def test_an_anomaly_rule_goes_through_bytes_mid_warm_up() -> None:
+    values = vibrating(200, seed=7)
+    values[120] = -20.0
+    compiled = rule({MAJOR: anomaly()}, ClearCondition(unmet_for_seconds=5))
+    device, resumed = Device(compiled), Device(compiled)
+    assert vibrate(device, values[:15]) == vibrate(resumed, values[:15]) == []
+
+    data = resumed.state.to_bytes()
+    resumed.state = DeviceState.from_bytes(data)
+
+    assert resumed.state == device.state
+    assert resumed.state.to_bytes() == data
+    after = vibrate(device, values[15:], first=15)
+    assert [t.kind for t in after] == [TransitionKind.RAISED, TransitionKind.CLEARED]
+    assert vibrate(resumed, values[15:], first=15) == after
+    assert resumed.state.to_bytes() == device.state.to_bytes()
+
+
+def test_an_active_anomaly_alarm_goes_through_bytes_with_its_verdict() -> None:
+    values = vibrating(100)
+    values[80] = 30.0
+    device = Device(rule({MAJOR: anomaly(), CRITICAL: simple(above("temp", 90))}))
+    [raising] = vibrate(device, values[:82])
+
+    device.state = DeviceState.from_bytes(device.state.to_bytes())
+
+    assert device.read(82, temp=95)[0].severity is CRITICAL
+    # Back to the anomaly, still met: its verdict again.
+    assert device.read(83, temp=50) == [
+        Transition(
+            RULE,
+            TransitionKind.SEVERITY_CHANGED,
+            MAJOR,
+            CRITICAL,
+            at(83),
+            "alarm-1",
+            {"temp": 50, **raising.reading},
+        )
+    ]
+
+
+def test_a_state_stored_before_anomaly_triggers_loads() -> None:
+    # A tracker of four fields, as every state stored before held.
+    stored = orjson.dumps(
+        {
+            "s": at(5),
+            "v": {"temp": 95.0},
+            "t": {"temp": at(5)},
+            "r": {RULE: [1, {"4": [True, None, 0, None]}, None, 4, "alarm-1", False]},
+        }
+    )
+    state = DeviceState.from_bytes(stored)
+    assert state.rules[RULE].trackers == {int(CRITICAL): TriggerTracker(met=True)}
+    assert state.to_bytes() == stored
 
 
 # --- state as bytes -------------------------------------------------------------------

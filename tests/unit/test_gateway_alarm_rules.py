@@ -106,6 +106,40 @@ def test_an_answered_rule_reads_back_as_its_definition() -> None:
     assert to_message(pb.AlarmRule, AlarmRuleDefinition().load(answered), profile_id=sent.profile_id) == sent
 
 
+def anomaly_rule(**detector: Any) -> dict[str, Any]:
+    trigger = {"kind": "anomaly", "channel": "vibration", "detector": detector}
+    clear = {"trigger": None, "unmet_for_seconds": 60}
+    return {**rule(None), "create": [{"severity": "major", "trigger": trigger}], "clear": clear}
+
+
+def test_an_answered_anomaly_rule_reads_back_as_its_definition() -> None:
+    sent = to_message(
+        pb.AlarmRule, AlarmRuleCreate().load(anomaly_rule(threshold=5, kinds=["spike", "stuck"]))
+    )
+    answered = to_json(sent, omit=("id", "tenant_id", "profile_id", "version", "created_at", "updated_at"))
+    trigger = answered["create"][0]["trigger"]
+    assert (trigger["kind"], trigger["channel"], trigger["condition"]) == ("anomaly", "vibration", None)
+    # Settings not given are null: analytics gives them their defaults.
+    assert trigger["detector"] == {
+        "threshold": 5.0,
+        "warmup": None,
+        "stuck_readings": None,
+        "kinds": ["spike", "stuck"],
+    }
+    assert to_message(pb.AlarmRule, AlarmRuleDefinition().load(answered), profile_id=sent.profile_id) == sent
+
+
+def test_detector_settings_are_refused_by_the_field_they_break() -> None:
+    detector = "create.0.trigger.detector"
+    body = anomaly_rule(warmup=0, stuck_readings=10_001, kinds=["drift"], threshold="high")
+    assert violations(AlarmRuleCreate(), body) == {
+        f"{detector}.warmup": "Must be greater than or equal to 1 and less than or equal to 10000.",
+        f"{detector}.stuck_readings": "Must be greater than or equal to 2 and less than or equal to 10000.",
+        f"{detector}.kinds.0": "Must be one of: spike, level_shift, stuck.",
+        f"{detector}.threshold": "Not a valid number.",
+    }
+
+
 def test_statuses_repeat_or_come_comma_separated_or_as_active() -> None:
     query = AlarmListQuery()
     both = ["active_unacknowledged", "cleared_acknowledged"]

@@ -26,6 +26,8 @@ _ENUM_PREFIXES = {
     "operator": "OPERATOR_",
     "combinator": "COMBINATOR_",
     "kind": "TRIGGER_KIND_",
+    # A detector's kinds of anomaly: a list of them.
+    "kinds": "ANOMALY_KIND_",
 }
 ALARM_STATUSES = EnumMap(pb.AlarmStatus, "ALARM_STATUS_", AlarmStatus)
 
@@ -105,6 +107,8 @@ def _renamed_field(key: str, value: Any, rename: Any) -> Any:
         return value
     if key in _ENUM_PREFIXES and isinstance(value, str):
         return rename(key, value)
+    if key in _ENUM_PREFIXES and isinstance(value, list):
+        return [_renamed_field(key, item, rename) for item in value]
     return _renamed(value, rename)
 
 

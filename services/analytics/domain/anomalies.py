@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import orjson
 
@@ -214,28 +215,33 @@ class ChannelDetector:
         half_band = self.settings.threshold * sigma
         return Anomaly(kind, ts_ms, value, score, self.mean - half_band, self.mean + half_band)
 
-    def to_bytes(self) -> bytes:
+    def __eq__(self, other: object) -> bool:
+        """Equal states: a detector restored from its bytes equals the one stored."""
+        return isinstance(other, ChannelDetector) and self.state() == other.state()
+
+    def state(self) -> list[Any]:
+        """Every field but the settings, as JSON-ready values: compact enough to keep in
+        the state of a device, which holds one per watched channel."""
         pending = self.pending
-        return orjson.dumps(
-            [
-                self.count,
-                self.mean,
-                self.var,
-                self.relearnt,
-                self.up,
-                self.down,
-                None if math.isnan(self.last) else self.last,
-                self.run,
-                self.side,
-                self.seen_ts,
-                None
-                if pending is None
-                else [pending.ts_ms, pending.value, pending.score, pending.low, pending.high],
-            ]
-        )
+        return [
+            self.count,
+            self.mean,
+            self.var,
+            self.relearnt,
+            self.up,
+            self.down,
+            None if math.isnan(self.last) else self.last,
+            self.run,
+            self.side,
+            self.seen_ts,
+            None
+            if pending is None
+            else [pending.ts_ms, pending.value, pending.score, pending.low, pending.high],
+        ]
 
     @classmethod
-    def from_bytes(cls, data: bytes, settings: DetectorSettings) -> ChannelDetector:
+    def restored(cls, state: list[Any], settings: DetectorSettings) -> ChannelDetector:
+        """The detector whose `state()` that was."""
         detector = cls(settings)
         (
             detector.count,
@@ -249,7 +255,14 @@ class ChannelDetector:
             detector.side,
             detector.seen_ts,
             pending,
-        ) = orjson.loads(data)
+        ) = state
         detector.last = math.nan if last is None else last
         detector.pending = None if pending is None else Anomaly(AnomalyKind.SPIKE, *pending)
         return detector
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(self.state())
+
+    @classmethod
+    def from_bytes(cls, data: bytes, settings: DetectorSettings) -> ChannelDetector:
+        return cls.restored(orjson.loads(data), settings)

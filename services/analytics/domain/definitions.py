@@ -5,19 +5,25 @@ carries, and what the gRPC adapter converts its messages to.
   "clear": {"trigger": TRIGGER | None, "unmet_for_seconds": 0}}`, where
 TRIGGER is `{"kind": "duration", "seconds": 60, "count": 0, "channel": "",
 "condition": {"combinator": "all", "predicates": [{"channel": "t", "operator": "gt",
-"value": {"number": 90}, "upper": None}], "groups": []}}` and an operand is one of
-`{"number": 1.5}`, `{"text": "RUN"}`, `{"flag": true}`, `{"attribute": "max_temp"}`.
+"value": {"number": 90}, "upper": None}], "groups": []}, "detector": None}` and an operand is
+one of `{"number": 1.5}`, `{"text": "RUN"}`, `{"flag": true}`, `{"attribute": "max_temp"}`.
+An ANOMALY trigger has no condition but a channel and a detector, each of whose fields is
+optional: `{"threshold": 4.5, "warmup": 150, "stuck_readings": 60, "kinds": ["spike",
+"level_shift", "stuck"]}` (no kinds, or none listed: all).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+from services.analytics.domain.anomalies import AnomalyKind, DetectorSettings
 from services.analytics.domain.rules import (
     ClearCondition,
     Combinator,
     Condition,
+    Detector,
     Operand,
     Operator,
     Predicate,
@@ -27,6 +33,8 @@ from services.analytics.domain.rules import (
 )
 
 CONSTANT_KINDS = ("number", "text", "flag")
+# The detector's settings a rule may set; the others keep DetectorSettings' defaults.
+DETECTOR_SETTINGS = ("threshold", "warmup", "stuck_readings")
 
 
 def operand_from(data: Mapping[str, Any]) -> Operand:
@@ -77,14 +85,39 @@ def condition_data(condition: Condition) -> dict[str, Any]:
     }
 
 
+def detector_settings(data: Mapping[str, Any]) -> DetectorSettings:
+    """The settings `data` gives, the defaults for the others; ValueError naming the field
+    out of range."""
+    return replace(DetectorSettings(), **{name: data[name] for name in DETECTOR_SETTINGS if name in data})
+
+
+def detector_from(data: Mapping[str, Any]) -> Detector:
+    kinds = data.get("kinds")
+    return Detector(
+        detector_settings(data),
+        frozenset(AnomalyKind(kind) for kind in kinds) if kinds else frozenset(AnomalyKind),
+    )
+
+
+def detector_data(detector: Detector) -> dict[str, Any]:
+    settings = detector.settings
+    return {
+        **{name: getattr(settings, name) for name in DETECTOR_SETTINGS},
+        # In the enum's order, so that a definition reads back the same.
+        "kinds": [kind.value for kind in AnomalyKind if kind in detector.kinds],
+    }
+
+
 def trigger_from(data: Mapping[str, Any]) -> Trigger:
+    kind = TriggerKind(data["kind"])
     condition = data.get("condition")
     return Trigger(
-        TriggerKind(data["kind"]),
+        kind,
         condition_from(condition) if condition else None,
         data.get("seconds", 0),
         data.get("count", 0),
         data.get("channel", ""),
+        detector_from(data.get("detector") or {}) if kind is TriggerKind.ANOMALY else None,
     )
 
 
@@ -95,6 +128,7 @@ def trigger_data(trigger: Trigger) -> dict[str, Any]:
         "seconds": trigger.seconds,
         "count": trigger.count,
         "channel": trigger.channel,
+        "detector": detector_data(trigger.detector) if trigger.detector else None,
     }
 
 

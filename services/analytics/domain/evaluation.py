@@ -25,6 +25,10 @@ order with the rules watching the device, and gets back the alarms' transitions.
 - A cleared alarm is raised anew by the next evaluation meeting a create trigger. One a
   person cleared (`forget_alarm`) is raised anew only after an evaluation meeting none:
   a person's clear is not undone while the condition still holds.
+- ANOMALY holds on an evaluation where the channel's detector (`anomalies.py`) gives a
+  verdict on its reading, and no longer on the channel's next reading without one. The
+  transition it decides carries the verdict's reading (a spike's is the one before) and
+  the verdict under "anomaly".
 - A new version of a rule, or a rule new to the device, starts afresh: its first
   evaluation evaluates every trigger on the latest values at the time of the newest
   reading, so that no status from another definition (or none) decides. Its active
@@ -109,7 +113,8 @@ class CompiledRule:
     def _renew(self, device: DeviceState, attributes: Mapping[str, Any], now: int) -> RuleState:
         """A fresh state at this version, keeping the previous one's alarm, with every
         trigger evaluated on the latest values: statuses of another definition, or none,
-        would decide on what the rule no longer says."""
+        would decide on what the rule no longer says. So ANOMALY's detectors start their
+        warm-up again: what they learnt was measured against other settings."""
         previous = device.rules.get(self.id)
         state = RuleState(self.version, {key: TriggerTracker() for key, _, _ in self._triggers})
         if previous is not None:
@@ -181,16 +186,17 @@ class CompiledRule:
         severity = state.severity
         if top is not None:
             state.unmet_since = None
+            verdict = self._verdict(state, top)
             if severity is None:
                 if state.awaiting_unmet:
                     return None
                 state.severity = Severity(top)
-                return self._transition(TransitionKind.RAISED, state.severity, None, ts, "", values)
+                return self._transition(TransitionKind.RAISED, state.severity, None, ts, "", values, verdict)
             if top == severity:
                 return None
             state.severity = Severity(top)
             return self._transition(
-                TransitionKind.SEVERITY_CHANGED, state.severity, severity, ts, state.alarm_id, values
+                TransitionKind.SEVERITY_CHANGED, state.severity, severity, ts, state.alarm_id, values, verdict
             )
         if severity is None:
             state.awaiting_unmet = False
@@ -222,10 +228,31 @@ class CompiledRule:
         ts: int,
         alarm_id: str,
         values: Mapping[str, Scalar],
+        verdict: Mapping[str, Any] | None = None,
     ) -> Transition:
-        reading = {channel: values[channel] for channel in self._reading_channels if channel in values}
+        reading: dict[str, Any] = {
+            channel: values[channel] for channel in self._reading_channels if channel in values
+        }
         reading["ts"] = ts
+        if verdict is not None:
+            reading.update(verdict)
         return Transition(self.id, kind, severity, previous, ts, alarm_id, reading)
+
+    def _verdict(self, state: RuleState, top: int) -> dict[str, Any] | None:
+        """What the deciding trigger's anomaly adds to the reading, if it is an ANOMALY
+        trigger: the anomalous reading (for a spike, the one before the latest) and the
+        verdict on it."""
+        anomaly = state.trackers[top].anomaly
+        if anomaly is None:
+            return None
+        channel = self.rule.create[Severity(top)].channel
+        verdict = {
+            "kind": anomaly.kind.value,
+            "score": anomaly.score,
+            "low": anomaly.low,
+            "high": anomaly.high,
+        }
+        return {channel: anomaly.value, "ts": anomaly.ts_ms, "anomaly": verdict}
 
 
 def apply_reading(

@@ -3,7 +3,8 @@
 A rule watches the devices of one profile (optionally only those carrying given
 labels). It has one create trigger per severity and one way to clear. A trigger is
 a condition over the latest value of each channel it names, and a kind saying how
-long or how often that condition must hold.
+long or how often that condition must hold; or, of kind ANOMALY, a streaming detector
+of one channel (`anomalies.py`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum, StrEnum
 
+from services.analytics.domain.anomalies import AnomalyKind, DetectorSettings
 from services.kit.batches import Scalar
 
 
@@ -50,6 +52,7 @@ class TriggerKind(StrEnum):
     DURATION = "duration"
     REPEATING = "repeating"
     NO_DATA = "no_data"
+    ANOMALY = "anomaly"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +87,23 @@ class Condition:
 
 
 @dataclass(frozen=True, slots=True)
+class Detector:
+    """An ANOMALY trigger's detector: how sensitive, and which kinds of anomaly meet it."""
+
+    settings: DetectorSettings = field(default_factory=DetectorSettings)
+    kinds: frozenset[AnomalyKind] = frozenset(AnomalyKind)
+
+
+@dataclass(frozen=True, slots=True)
 class Trigger:
     kind: TriggerKind
     condition: Condition | None = None
     seconds: int = 0
     count: int = 0
-    # NO_DATA: the channel watched; "" for any channel of the device.
+    # NO_DATA: the channel watched; "" for any channel of the device. ANOMALY: the one watched.
     channel: str = ""
+    # ANOMALY only.
+    detector: Detector | None = None
 
 
 @dataclass(frozen=True, slots=True)

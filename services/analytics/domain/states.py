@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from services.analytics.domain.anomalies import Anomaly, AnomalyKind, ChannelDetector, DetectorSettings
 from services.analytics.domain.rules import Scalar, Severity
 
 # The key of the clear trigger's tracker among those of the create triggers' severities.
@@ -34,19 +35,25 @@ class Transition:
     ts_ms: int
     # The active alarm's id, as the caller set it; "" when RAISED.
     alarm_id: str
-    # The latest values of the rule's channels, and "ts": `ts_ms`.
-    reading: dict[str, Scalar]
+    # The latest values of the rule's channels, and "ts": `ts_ms`; when an ANOMALY trigger
+    # decides, its verdict's reading and time, and the verdict under "anomaly".
+    reading: dict[str, Any]
 
 
 @dataclass(slots=True)
 class TriggerTracker:
     """One trigger's status as last evaluated, and its progress towards DURATION
-    (`since_ts`) or REPEATING (`count`, and the time last counted)."""
+    (`since_ts`) or REPEATING (`count`, and the time last counted). ANOMALY: the channel's
+    `detector`, and while met, the `anomaly` it found."""
 
     met: bool = False
     since_ts: int | None = None
     count: int = 0
     counted_ts: int | None = None
+    # Stored without its settings, which the rule holds: one restored from bytes has the
+    # defaults until the ANOMALY step gives it the rule's.
+    detector: ChannelDetector | None = None
+    anomaly: Anomaly | None = None
 
 
 @dataclass(slots=True)
@@ -101,7 +108,7 @@ class DeviceState:
 
 
 def _rule_state_to_json(state: RuleState) -> list[Any]:
-    trackers = {str(key): [t.met, t.since_ts, t.count, t.counted_ts] for key, t in state.trackers.items()}
+    trackers = {str(key): _tracker_to_json(tracker) for key, tracker in state.trackers.items()}
     return [
         state.rule_version,
         trackers,
@@ -116,9 +123,34 @@ def _rule_state_from_json(data: list[Any]) -> RuleState:
     version, trackers, unmet_since, severity, alarm_id, awaiting_unmet = data
     return RuleState(
         rule_version=version,
-        trackers={int(key): TriggerTracker(*fields) for key, fields in trackers.items()},
+        trackers={int(key): _tracker_from_json(fields) for key, fields in trackers.items()},
         unmet_since=unmet_since,
         severity=None if severity is None else Severity(severity),
         alarm_id=alarm_id,
         awaiting_unmet=awaiting_unmet,
     )
+
+
+def _tracker_to_json(tracker: TriggerTracker) -> list[Any]:
+    """Four fields; two more, the detector and its anomaly, for an ANOMALY trigger."""
+    fields = [tracker.met, tracker.since_ts, tracker.count, tracker.counted_ts]
+    if tracker.detector is not None:
+        fields += [tracker.detector.state(), _anomaly_to_json(tracker.anomaly)]
+    return fields
+
+
+def _tracker_from_json(fields: list[Any]) -> TriggerTracker:
+    # States stored before ANOMALY triggers existed have four fields.
+    met, since_ts, count, counted_ts, *anomalous = fields
+    tracker = TriggerTracker(met, since_ts, count, counted_ts)
+    if anomalous:
+        detector, anomaly = anomalous
+        tracker.detector = ChannelDetector.restored(detector, DetectorSettings())
+        tracker.anomaly = None if anomaly is None else Anomaly(AnomalyKind(anomaly[0]), *anomaly[1:])
+    return tracker
+
+
+def _anomaly_to_json(anomaly: Anomaly | None) -> list[Any] | None:
+    if anomaly is None:
+        return None
+    return [anomaly.kind.value, anomaly.ts_ms, anomaly.value, anomaly.score, anomaly.low, anomaly.high]

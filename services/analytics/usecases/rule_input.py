@@ -9,7 +9,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from services.analytics.domain.definitions import CONSTANT_KINDS
+from services.analytics.domain.anomalies import AnomalyKind
+from services.analytics.domain.definitions import CONSTANT_KINDS, DETECTOR_SETTINGS, detector_settings
 from services.analytics.domain.rules import (
     EQUALITY_OPERATORS,
     RANGE_OPERATORS,
@@ -57,12 +58,38 @@ class ConditionSchema(Schema):
     groups = fields.List(fields.Nested(lambda: ConditionSchema()), load_default=list)
 
 
+class DetectorSchema(Schema):
+    threshold = fields.Float(allow_nan=False)
+    warmup = fields.Integer()
+    stuck_readings = fields.Integer()
+    kinds = fields.List(fields.String(validate=validate.OneOf([k.value for k in AnomalyKind])))
+
+    @validates_schema
+    def _in_range(self, data: dict[str, Any], **_: Any) -> None:
+        """The detector's own bounds, each setting checked alone so that every one out of
+        range is named."""
+        errors = {}
+        for name in DETECTOR_SETTINGS:
+            if name in data:
+                try:
+                    detector_settings({name: data[name]})
+                except ValueError as error:
+                    errors[name] = [str(error).removeprefix(f"{name} ")]
+        if errors:
+            raise ValidationError(errors)
+
+
+# The kinds taking no condition.
+_UNCONDITIONED = (TriggerKind.NO_DATA, TriggerKind.ANOMALY)
+
+
 class TriggerSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf([k.value for k in TriggerKind]))
     condition = fields.Nested(ConditionSchema, allow_none=True, load_default=None)
     seconds = fields.Integer(load_default=0, validate=validate.Range(0, MAX_SECONDS))
     count = fields.Integer(load_default=0, validate=validate.Range(0, MAX_COUNT))
     channel = fields.String(load_default="", validate=validate.Length(max=64))
+    detector = fields.Nested(DetectorSchema, allow_none=True, load_default=None)
 
     @validates_schema
     def _fits_kind(self, data: dict[str, Any], **_: Any) -> None:
@@ -71,10 +98,14 @@ class TriggerSchema(Schema):
             raise ValidationError(f"1 to {MAX_SECONDS} seconds (30 days)", "seconds")
         if kind == TriggerKind.REPEATING and data.get("count", 0) < 1:
             raise ValidationError(f"1 to {MAX_COUNT} readings", "count")
-        if kind == TriggerKind.NO_DATA and data.get("condition"):
-            raise ValidationError("NO_DATA takes no condition", "condition")
-        if kind != TriggerKind.NO_DATA and not data.get("condition"):
+        if kind in _UNCONDITIONED and data.get("condition"):
+            raise ValidationError(f"{kind.upper()} takes no condition", "condition")
+        if kind not in _UNCONDITIONED and not data.get("condition"):
             raise ValidationError("required", "condition")
+        if kind == TriggerKind.ANOMALY and not data.get("channel"):
+            raise ValidationError("required", "channel")
+        if kind != TriggerKind.ANOMALY and data.get("detector") is not None:
+            raise ValidationError("ANOMALY alone takes a detector", "detector")
 
 
 class CreateConditionSchema(Schema):
@@ -122,7 +153,7 @@ def check_against_profile(definition: Mapping[str, Any], channels: Mapping[str, 
     violations = list(_create_violations(definition["create"], channels))
     clear_trigger = definition["clear"]["trigger"]
     if clear_trigger is not None:
-        if clear_trigger["kind"] == TriggerKind.NO_DATA:
+        if clear_trigger["kind"] in _UNCONDITIONED:
             violations.append(
                 FieldViolation("rule.clear.trigger.kind", "a clear trigger is SIMPLE, DURATION or REPEATING")
             )
@@ -145,11 +176,24 @@ def _trigger_violations(
         if trigger["channel"] and trigger["channel"] not in channels:
             return [FieldViolation(f"{path}.channel", "no such channel in the profile")]
         return []
+    if trigger["kind"] == TriggerKind.ANOMALY:
+        return _anomaly_violations(trigger["channel"], channels, f"{path}.channel")
     condition = trigger["condition"]
     violations = list(_condition_violations(condition, channels, f"{path}.condition", 1))
     if _predicate_count(condition) > MAX_PREDICATES:
         violations.append(FieldViolation(f"{path}.condition", f"at most {MAX_PREDICATES} predicates in all"))
     return violations
+
+
+def _anomaly_violations(name: str, channels: Mapping[str, ProfileChannel], path: str) -> list[FieldViolation]:
+    channel = channels.get(name)
+    if channel is None:
+        return [FieldViolation(path, "no such channel in the profile")]
+    if channel.value_type not in NUMERIC:
+        return [
+            FieldViolation(path, f"a {channel.value_type} channel has no anomalies: watch a FLOAT or INT")
+        ]
+    return []
 
 
 def _predicate_count(condition: Mapping[str, Any]) -> int:

@@ -28,6 +28,7 @@ SEVERITIES = names(pb.Severity)
 OPERATORS = names(pb.Operator)
 COMBINATORS = names(pb.Combinator)
 TRIGGER_KINDS = names(pb.TriggerKind)
+ANOMALY_KINDS = names(pb.AnomalyKind)
 ALARM_STATUSES = names(pb.AlarmStatus)
 
 # The contract's bounds (protos/gantry/v1/analytics.proto).
@@ -39,6 +40,7 @@ MAX_SECONDS = 30 * 24 * 3600
 MAX_COUNT = 100_000
 MAX_LABELS = 16
 MAX_COMMENT_LENGTH = 2000
+MAX_DETECTOR_READINGS = 10_000
 MAX_CHANNEL_LENGTH = 64
 OPERAND_KINDS = ("number", "text", "flag", "attribute")
 
@@ -116,14 +118,60 @@ class Condition(Schema):
     groups = ShortList(fields.Nested(lambda: Condition()), validate=validate.Length(max=MAX_PREDICATES))
 
 
+class DetectorSettings(Schema):
+    """How sensitive an anomaly trigger's detector is; null or absent fields take their
+    defaults. A new version of the rule restarts every device's warm-up."""
+
+    threshold = fields.Float(
+        allow_nan=False,
+        allow_none=True,
+        metadata={
+            "description": "Above 0: sigma from the level beyond which a spike lies, and the expected "
+            "band's half-width. 4.5"
+        },
+    )
+    warmup = common.count(
+        1,
+        MAX_DETECTOR_READINGS,
+        allow_none=True,
+        metadata={"description": "Readings learnt before the first verdict: 1 to 10,000. 150"},
+    )
+    stuck_readings = common.count(
+        2,
+        MAX_DETECTOR_READINGS,
+        allow_none=True,
+        metadata={"description": "Equal readings in a row that make a moving channel stuck: 2 to 10,000. 60"},
+    )
+    kinds = ShortList(
+        fields.String(validate=validate.OneOf(ANOMALY_KINDS)),
+        validate=validate.Length(max=len(ANOMALY_KINDS)),
+        metadata={"description": "The kinds of anomaly that meet the trigger; all when empty or absent"},
+    )
+
+
 class Trigger(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(TRIGGER_KINDS))
     condition = fields.Nested(
-        Condition, allow_none=True, metadata={"description": "Required, but for no_data, which takes none"}
+        Condition,
+        allow_none=True,
+        metadata={"description": "Required, but for no_data and anomaly, which take none"},
     )
     seconds = _seconds("duration and no_data: 1 to 2,592,000 (30 days)")
     count = common.count(0, MAX_COUNT, metadata={"description": "repeating: 1 to 100,000 readings"})
-    channel = _channel(metadata={"description": "no_data: the channel watched; empty for any"})
+    channel = _channel(
+        metadata={
+            "description": "no_data: the channel watched; empty for any. anomaly: the float or int "
+            "channel watched, required"
+        }
+    )
+    detector = fields.Nested(
+        DetectorSettings,
+        allow_none=True,
+        metadata={
+            "description": "anomaly only: the detector's settings. An anomaly rule typically clears "
+            "by unmet_for_seconds; its alarm's raised_by holds the verdict under anomaly"
+        },
+    )
 
     @pre_load
     def _bounded(self, data: Any, **_: Any) -> Any:
@@ -257,7 +305,11 @@ class Alarm(Schema):
     cleared_at = fields.DateTime(allow_none=True, metadata={"description": "null while active"})
     raised_by = fields.Dict(
         required=True,
-        metadata={"description": "The reading that raised it", "example": {"ts": 1767225600000, "t": 97.5}},
+        metadata={
+            "description": "The reading that raised it; an anomaly rule's adds its verdict under anomaly: "
+            "kind, score and the expected band, low to high",
+            "example": {"ts": 1767225600000, "t": 97.5},
+        },
     )
     severity_history = fields.List(
         fields.Nested(SeverityChange), required=True, metadata={"description": "Oldest first"}
