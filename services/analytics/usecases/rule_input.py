@@ -178,11 +178,7 @@ def _trigger_violations(
         return []
     if trigger["kind"] == TriggerKind.ANOMALY:
         return _anomaly_violations(trigger["channel"], channels, f"{path}.channel")
-    condition = trigger["condition"]
-    violations = list(_condition_violations(condition, channels, f"{path}.condition", 1))
-    if _predicate_count(condition) > MAX_PREDICATES:
-        violations.append(FieldViolation(f"{path}.condition", f"at most {MAX_PREDICATES} predicates in all"))
-    return violations
+    return condition_violations(trigger["condition"], channels, f"{path}.condition")
 
 
 def _anomaly_violations(name: str, channels: Mapping[str, ProfileChannel], path: str) -> list[FieldViolation]:
