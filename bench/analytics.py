@@ -1,8 +1,10 @@
 """Alarm rules on the live stream: how fast analytics-evaluator evaluates readings against
 the platform's ingest rate, and how soon an alarm follows the reading that raises it.
 
-1,000 devices x 10 float channels of one profile watched by 10 rules (SIMPLE, DURATION,
-REPEATING and NO_DATA, 1-2 predicates each), readings through the public ingest path
+1,000 devices x 10 float channels of one profile watched by 20 rules (SIMPLE, DURATION,
+REPEATING and NO_DATA, 1-2 predicates each, and an ANOMALY detector on every channel),
+with the performance of every machine tracked (a machine model and a shift calendar),
+readings through the public ingest path
 (gRPC `Ingest` -> the readings exchange -> telemetry-writer's and analytics's queues),
 with telemetry-writer storing them meanwhile, as in production:
 
@@ -38,6 +40,7 @@ from bench._events import EventWatcher
 from bench.ingest import paced, peak_memory_mib, send_all, start
 from services.analytics import bus as analytics_bus
 from services.analytics import storage as analytics_storage
+from services.analytics.usecases.plant_settings import PlantSettings
 from services.analytics.usecases.rules import Rules
 from services.kit.bus import ConfirmingPublisher, Topology
 from services.kit.migrate import upgrade
@@ -93,7 +96,30 @@ RULES = [
     _rule("ch8 silent", "major", {"kind": "no_data", "seconds": 900, "channel": "ch8"}),
     _rule("machine silent", "critical", {"kind": "no_data", "seconds": 1800}),
     _rule("probe", "major", {"kind": "simple"}, _predicate(PROBE, "gt", PROBE_THRESHOLD)),
+    # A detector on every channel.
+    *(_rule(f"{key} anomaly", "warning", {"kind": "anomaly", "channel": key}) for key in CHANNELS),
 ]
+# Machine performance tracked for every device: producing while ch0 is above 100,
+# parts counted on ch1 (a saw-tooth: a counter reset at each fall), three shifts a weekday.
+MACHINE_MODEL = {
+    "states": {
+        "conditions": [
+            {"category": "producing", "condition": {"predicates": [_predicate("ch0", "gt", 100)]}}
+        ],
+        "default": "idle",
+    },
+    "produced": {"channel": "ch1"},
+    "ideal_cycle_seconds": 1,
+}
+SITE = "bench"
+SHIFTS = [
+    {"name": n, "start": s, "end": e}
+    for n, s, e in (("a", "06:00", "14:00"), ("b", "14:00", "22:00"), ("c", "22:00", "06:00"))
+]
+CALENDAR = {
+    "zone": "Europe/Berlin",
+    "week": {day: SHIFTS for day in ("monday", "tuesday", "wednesday", "thursday", "friday")},
+}
 
 # A channel's value at a reading: (the reading's time in s since the epoch, seconds since
 # the phase began, the channel's index).
@@ -226,17 +252,21 @@ class Platform:
             eventually(lambda t=target: grpc_serving(t), 30, f"{target} to serve")
 
     def factory(self) -> tuple[str, list[str]]:
-        """A tenant with DEVICES devices of one profile watched by RULES."""
+        """A tenant with DEVICES devices of one profile watched by RULES, their performance
+        tracked by MACHINE_MODEL on CALENDAR."""
         tenant = str(uuid.uuid4())
         registry = analytics_support.ProfileRegistry()
         profile = registry.profile(tenant, {key: ProfileChannel("float") for key in CHANNELS})
         for definition in RULES:
             Rules(self.analytics_store.unit_of_work, registry).create(tenant, profile, definition)
+        settings = PlantSettings(self.analytics_store.unit_of_work, registry)
+        settings.put_machine_model(tenant, profile, MACHINE_MODEL, 0)
+        settings.put_site_calendar(tenant, SITE, CALENDAR, 0)
         channels = [{"key": key, "value_type": "float"} for key in CHANNELS]
         devices = []
         for _ in range(DEVICES):
             device = telemetry_support.teach_device(self.telemetry_store, tenant, channels=channels)
-            analytics_support.teach_device(self.analytics_store, tenant, profile, device_id=device)
+            analytics_support.teach_device(self.analytics_store, tenant, profile, device_id=device, site=SITE)
             devices.append(device)
         return tenant, devices
 

@@ -178,6 +178,27 @@ def test_a_replay_from_saved_bytes_continues_the_saved_tracker() -> None:
     )
 
 
+def test_settling_closes_the_open_segment_at_the_newest_reading_and_sums_stay_the_same() -> None:
+    settled, plain = MachineTracker(MACHINE), MachineTracker(MACHINE)
+    readings = [
+        (ms(at(6)), {"state": "RUN"}),
+        (ms(at(6, 30)), {"state": "RUN"}),
+        (ms(at(7)), {"state": "IDLE"}),
+    ]
+    settled_timeline, plain_timeline = Timeline(), Timeline()
+    for ts_ms, values in readings:
+        settled.feed(ts_ms, values, into=settled_timeline)
+        settled.settle(settled_timeline)
+        plain.feed(ts_ms, values, into=plain_timeline)
+
+    assert settled_timeline.segments == [
+        Segment(ms(at(6)), ms(at(6, 30)), Category.PRODUCING),
+        Segment(ms(at(6, 30)), ms(at(7)), Category.PRODUCING),
+    ]
+    assert plain_timeline.segments == [Segment(ms(at(6)), ms(at(7)), Category.PRODUCING)]
+    assert (settled.category, settled.since) == (plain.category, plain.since) == (Category.IDLE, ms(at(7)))
+
+
 def test_open_segments_reach_now_without_closing_anything() -> None:
     tracker = MachineTracker(MachineConfig(STATES, max_gap_ms=60 * 60_000))
     tracker.feed(ms(at(6)), {"state": "RUN"})

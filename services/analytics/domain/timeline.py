@@ -168,12 +168,17 @@ class MachineTracker:
     fault_since: int | None = None
 
     def feed(
-        self, ts_ms: int, values: Mapping[str, Scalar], attributes: Mapping[str, Any] = NO_ATTRIBUTES
+        self,
+        ts_ms: int,
+        values: Mapping[str, Scalar],
+        attributes: Mapping[str, Any] = NO_ATTRIBUTES,
+        into: Timeline | None = None,
     ) -> Timeline:
-        """Take one reading no older than the last; what it closes."""
+        """Take one reading no older than the last; what it closes, added `into` a
+        timeline of the caller's (one per batch of readings rather than per reading)."""
         if self.last_ts is not None and ts_ms < self.last_ts:
             raise LateReading(f"reading at {ts_ms} after one at {self.last_ts}")
-        out = Timeline()
+        out = Timeline() if into is None else into
         self._count(ts_ms, values, out)
         # A NaN state is no state, and would not survive orjson (it writes null).
         self.latest.update(
@@ -192,15 +197,13 @@ class MachineTracker:
         self.last_ts = ts_ms
         return out
 
-    def settle(self) -> Timeline:
+    def settle(self, into: Timeline) -> None:
         """Closes the open segment at the newest reading, so that figures are current to
         it, and lets it go on from there: a machine producing all day shows its hours as
         they pass, not at its next change of state. Sums are the same either way."""
-        out = Timeline()
         if self.last_ts is not None and self.last_ts > self.since:
-            out.segments.append(Segment(self.since, self.last_ts, self.category))
+            into.segments.append(Segment(self.since, self.last_ts, self.category))
             self.since = self.last_ts
-        return out
 
     def open_segments(self, now_ms: int) -> list[Segment]:
         """The time from the open segment's start to `now_ms`, as a reading at `now_ms`
@@ -272,7 +275,7 @@ def replay(
     tracker = MachineTracker(config) if start is None else MachineTracker.from_bytes(config, start)
     timeline = Timeline()
     for ts_ms, values in readings:
-        timeline.extend(tracker.feed(ts_ms, values, attributes))
+        tracker.feed(ts_ms, values, attributes, into=timeline)
     return timeline
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from prometheus_client import Counter
 from sqlalchemy import Connection
 
-from services.analytics.domain.calendar import ShiftCalendar
+from services.analytics.domain.calendar import PlannedShift, ShiftCalendar
 from services.analytics.domain.machine_models import MachineModel
 from services.analytics.domain.performance import Inputs, bucket_inputs, machine_part
 from services.analytics.domain.plant_settings import PlantSetting, SettingKind
@@ -85,11 +85,13 @@ class PerformanceTracking:
         self._load(connection, [devices[d] for d in modelled])
         quarters: list[dict[str, Any]] = []
         trackers = []
+        # The devices of one site mostly cover the same quarters: one plan for them all.
+        plans: dict[tuple[str, str, datetime, datetime], list[PlannedShift]] = {}
         for device_id, device_samples in modelled.items():
             device = devices[device_id]
             version, tracker = self._trackers[device_id]
             timeline = _fed(tracker, device_samples, device.attributes)
-            quarters += self._quarter_rows(device, timeline)
+            quarters += self._quarter_rows(device, timeline, plans)
             trackers.append(_tracker_row(device, version, tracker, now))
         queries.add_quarters(connection, quarters)
         queries.save_trackers(connection, trackers)
@@ -130,15 +132,23 @@ class PerformanceTracking:
                 held = (model.version, MachineTracker(model.config))
             self._trackers[device.id] = held
 
-    def _quarter_rows(self, device: KnownDevice, timeline: Timeline) -> list[dict[str, Any]]:
+    def _quarter_rows(
+        self,
+        device: KnownDevice,
+        timeline: Timeline,
+        plans: dict[tuple[str, str, datetime, datetime], list[PlannedShift]],
+    ) -> list[dict[str, Any]]:
         instants = _instants(timeline)
         if not instants:
             return []
         # A count at a quarter's start belongs to the quarter before it: one more each side.
         first = _quarter_of(min(instants)) - QUARTER
         boundaries = [first + QUARTER * i for i in range((_quarter_of(max(instants)) - first) // QUARTER + 2)]
-        calendar = self._calendars.get((device.tenant_id, device.site))
-        plan = calendar.planned(boundaries[0], boundaries[-1]) if calendar else []
+        key = (device.tenant_id, device.site, boundaries[0], boundaries[-1])
+        plan = plans.get(key)
+        if plan is None:
+            calendar = self._calendars.get((device.tenant_id, device.site))
+            plan = plans[key] = calendar.planned(boundaries[0], boundaries[-1]) if calendar else []
         pru = self._models[(device.tenant_id, device.profile_id)].model.ideal_cycle_seconds(device.attributes)
         rows = []
         for start, inputs in zip(boundaries, bucket_inputs(boundaries, plan, timeline, pru), strict=False):
@@ -152,10 +162,10 @@ def _fed(tracker: MachineTracker, samples: list[Sample], attributes: Mapping[str
     timeline = Timeline()
     for ts_ms, values in sorted(samples, key=lambda sample: sample[0]):
         try:
-            timeline.extend(tracker.feed(ts_ms, values, attributes))
+            tracker.feed(ts_ms, values, attributes, into=timeline)
         except LateReading:
             LATE_READINGS.inc()
-    timeline.extend(tracker.settle())
+    tracker.settle(timeline)
     return timeline
 
 
