@@ -76,7 +76,11 @@ class Inputs:
         return self.apt + self.asut + self.adet
 
     def __add__(self, other: Inputs) -> Inputs:
-        return Inputs(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(Inputs)})
+        return Inputs(*(getattr(self, name) + getattr(other, name) for name in _INPUT_NAMES))
+
+
+# In the order of Inputs' fields: figures add up a year of hours at a time.
+_INPUT_NAMES = tuple(f.name for f in fields(Inputs))
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +116,12 @@ class Figures:
             mtbf=_ratio(inputs.operating, inputs.failures),
             mttr=_ratio(inputs.restoration, inputs.restorations),
         )
+
+
+def planned_seconds(plan: Sequence[PlannedShift], spans: Sequence[tuple[datetime, datetime]]) -> list[float]:
+    """The planned time of each span [start, end), `plan` covering them all."""
+    planned = _Plan.of(plan)
+    return [planned.overlap(_ms(start), _ms(end)) / 1000 for start, end in spans]
 
 
 def machine_part(inputs: Inputs) -> Inputs:

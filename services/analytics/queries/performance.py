@@ -7,7 +7,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY, TIMESTAMP
 
 from services.analytics.domain.performance import Inputs
 from services.analytics.storage import COUNTED_INPUTS, QUARTER_INPUTS, machine_trackers, performance_quarters
@@ -66,26 +67,40 @@ def summed_quarters(
     site: str | None = None,
 ) -> list[Inputs]:
     """What the machines (one device's, one site's, or else all the tenant's) did in each
-    period [boundaries[i], boundaries[i + 1]). The database sums the devices of each
-    quarter; the quarters are summed into periods here, so that any periods, of any
-    zone, take one query on any database."""
+    period [boundaries[i], boundaries[i + 1]), in one query: PostgreSQL sums each period
+    (width_bucket); elsewhere the database sums each quarter and the periods are summed
+    here."""
     table = performance_quarters
+    postgres = connection.dialect.name == "postgresql"
+    period = (
+        func.width_bucket(
+            table.c.start, bindparam("edges", list(boundaries), type_=ARRAY(TIMESTAMP(timezone=True)))
+        )
+        if postgres
+        else table.c.start
+    )
     query = (
-        select(table.c.start, *(func.sum(table.c[name]) for name in QUARTER_INPUTS))
+        select(period, *(func.sum(table.c[name]) for name in QUARTER_INPUTS))
         .where(table.c.tenant_id == tenant_id, table.c.start >= boundaries[0], table.c.start < boundaries[-1])
-        .group_by(table.c.start)
+        .group_by(period)
     )
     if device_id is not None:
         query = query.where(table.c.device_id == device_id)
     if site is not None:
         query = query.where(table.c.site == site)
-    periods = [Inputs() for _ in boundaries[1:]]
-    for start, *sums in connection.execute(query):
-        index = bisect_right(boundaries, start) - 1
-        # PostgreSQL sums bigints as numeric: each back to its Python type.
-        summed = {
-            name: (int if name in COUNTED_INPUTS else float)(value)
-            for name, value in zip(QUARTER_INPUTS, sums, strict=True)
+    sums = [[0.0] * len(QUARTER_INPUTS) for _ in boundaries[1:]]
+    for found, *values in connection.execute(query):
+        # width_bucket numbers the periods from 1.
+        total = sums[found - 1 if postgres else bisect_right(boundaries, found) - 1]
+        for index, value in enumerate(values):
+            total[index] += float(value)
+    return [_inputs(total) for total in sums]
+
+
+def _inputs(total: list[float]) -> Inputs:
+    return Inputs(
+        **{
+            name: int(value) if name in COUNTED_INPUTS else value
+            for name, value in zip(QUARTER_INPUTS, total, strict=True)
         }
-        periods[index] = periods[index] + Inputs(**summed)
-    return periods
+    )

@@ -27,7 +27,7 @@ from services.analytics.domain.business_periods import (
     utc_range,
 )
 from services.analytics.domain.calendar import ShiftCalendar
-from services.analytics.domain.performance import Figures, Inputs, with_plan
+from services.analytics.domain.performance import Figures, Inputs, planned_seconds, with_plan
 from services.analytics.domain.plant_settings import SettingKind
 from services.analytics.domain.site_calendars import calendar_from
 from services.analytics.queries import performance as queries
@@ -89,7 +89,7 @@ class Performance:
             spans = _spans(granularity, calendar, load_zone(zone_name), start, end)
             edges = sorted({instant for span in spans for instant in span[:2]})
             machine = queries.summed_quarters(uow.connection, tenant_id, edges, scope.device_id, scope.site)
-        return zone_name, [_period(span, edges, machine, plans) for span in spans]
+        return zone_name, _periods(spans, edges, machine, plans)
 
 
 def _checked_range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
@@ -163,17 +163,26 @@ def _spans(
     return spans
 
 
-def _period(
-    span: tuple[datetime, datetime, str],
+def _periods(
+    spans: list[tuple[datetime, datetime, str]],
     edges: list[datetime],
     machine: list[Inputs],
     plans: list[tuple[int, ShiftCalendar]],
-) -> Period:
-    start, end, shift = span
-    summed = sum(machine[edges.index(start) : edges.index(end)], Inputs())
-    planned = sum(
-        machines * (occurrence.end - occurrence.start).total_seconds()
-        for machines, calendar in plans
-        for occurrence in calendar.planned(start, end)
-    )
-    return Period(start, end, shift, Figures.of(with_plan(summed, planned)))
+) -> list[Period]:
+    """Each span's figures: the machines' quarters summed over it, planned by each site's
+    calendar for as many machines as the site has."""
+    position = {instant: index for index, instant in enumerate(edges)}
+    bounds = [(start, end) for start, end, _ in spans]
+    planned = [0.0] * len(spans)
+    for machines, calendar in plans:
+        plan = calendar.planned(edges[0], edges[-1])
+        planned = [
+            total + machines * seconds
+            for total, seconds in zip(planned, planned_seconds(plan, bounds), strict=True)
+        ]
+    periods = []
+    for (start, end, shift), plan_seconds in zip(spans, planned, strict=True):
+        first, *rest = machine[position[start] : position[end]]
+        summed = sum(rest, first)
+        periods.append(Period(start, end, shift, Figures.of(with_plan(summed, plan_seconds))))
+    return periods
