@@ -1,6 +1,6 @@
 """analytics-evaluator killed mid-stream (SIGKILL, twice) and started again: every batch
-evaluated once, the progress of DURATION triggers kept, and the alarms and their events
-exactly those of an evaluator that never stopped."""
+evaluated once, the progress of DURATION triggers kept, and the alarms, their events and the
+machines' performance by quarter hour exactly those of an evaluator that never stopped."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from services.analytics import storage
 from services.analytics.bus import READINGS
 from services.analytics.usecases.evaluation import Evaluation
+from services.analytics.usecases.plant_settings import PlantSettings
 from services.analytics.usecases.rules import Rules
 from services.kit.batches import AcceptedBatch
 from services.kit.bus import ConfirmingPublisher, Topology, WorkMessage
@@ -59,6 +60,27 @@ RULES = [
         "clear": {"unmet_for_seconds": 20},
     },
 ]
+# Producing while the spindle turns fast, faulted when it runs hot; the rpm channel doubles
+# as a part counter (its falls are resets), so that counts, failures and restorations all
+# cross the kills.
+MACHINE_MODEL = {
+    "states": {
+        "conditions": [
+            {"category": "fault", "condition": above("spindle_temp", 97)},
+            {"category": "producing", "condition": above("spindle_rpm", 300)},
+        ],
+        "default": "idle",
+    },
+    "produced": {"channel": "spindle_rpm"},
+    "ideal_cycle_seconds": 2,
+}
+SITE = "plant"
+# The stream's 50 minutes (from 08:00 UTC, 09:00 in Berlin) lie in the day shift.
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+CALENDAR = {
+    "zone": "Europe/Berlin",
+    "week": {day: [{"name": "day", "start": "06:00", "end": "18:00"}] for day in DAYS},
+}
 
 
 def temperature(device: int, second: int) -> float:
@@ -93,12 +115,16 @@ def prepared(store: Store) -> None:
     profile = registry.profile(TENANT)
     for rule in RULES:
         Rules(store.unit_of_work, registry).create(TENANT, profile, rule)
+    settings = PlantSettings(store.unit_of_work, registry)
+    settings.put_machine_model(TENANT, profile, MACHINE_MODEL, 0)
+    settings.put_site_calendar(TENANT, SITE, CALENDAR, 0)
     for device in DEVICES:
-        teach_device(store, TENANT, profile, device_id=device)
+        teach_device(store, TENANT, profile, device_id=device, site=SITE)
 
 
-def outcome(store: Store) -> tuple[list[tuple[Any, ...]], Counter[str]]:
-    """The alarms (without their ids) and the count of events of each type."""
+def outcome(store: Store) -> tuple[list[tuple[Any, ...]], Counter[str], list[tuple[Any, ...]]]:
+    """The alarms (without their ids), the count of events of each type, and the
+    machines' quarter hours."""
     with store.engine.connect() as connection:
         alarms = connection.execute(
             select(
@@ -111,7 +137,11 @@ def outcome(store: Store) -> tuple[list[tuple[Any, ...]], Counter[str]]:
             ).order_by(storage.alarms.c.device_id, storage.alarms.c.started_at)
         ).all()
         events = Counter(connection.execute(select(storage.metadata.tables["outbox"].c.type)).scalars())
-    return [tuple(row) for row in alarms], events
+        quarters = storage.performance_quarters
+        performance = connection.execute(
+            select(quarters).order_by(quarters.c.device_id, quarters.c.start)
+        ).all()
+    return [tuple(row) for row in alarms], events, [tuple(row) for row in performance]
 
 
 def applied(store: Store) -> int:
@@ -175,8 +205,11 @@ def test_a_killed_evaluator_resumes_exactly_where_it_was(topology: Topology) -> 
             evaluator.send_signal(signal.SIGTERM)
             assert evaluator.wait(20) == 0
 
-        alarms, events = outcome(killed)
-        expected_alarms, expected_events = outcome(reference)
+        alarms, events, performance = outcome(killed)
+        expected_alarms, expected_events, expected_performance = outcome(reference)
         assert alarms == expected_alarms
         assert events == expected_events
         assert events["alarm.raised"] >= 10 and events["alarm.severity_changed"] >= 10
+        assert performance == expected_performance
+        failures, parts = (storage.performance_quarters.c.keys().index(name) for name in ("failures", "pq"))
+        assert sum(row[failures] for row in performance) >= 10 and sum(row[parts] for row in performance) > 0
