@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from services.analytics.domain.performance import Inputs
+from services.analytics.usecases.capacity import Capacity
 from services.analytics.usecases.directory import Directory
 from services.analytics.usecases.evaluation import Evaluation
 from services.analytics.usecases.performance import Granularity, Performance, Period, Scope
@@ -284,3 +285,35 @@ def test_a_device_moved_to_another_site_counts_there_from_then_on(factory: Facto
     assert shift_inputs(factory, Scope(site="berlin")).asut == 1800
     (munich,) = factory.periods(Scope(site="munich"), MONDAY, MONDAY + timedelta(days=1), Granularity.DAY)
     assert (munich.figures.inputs.unplanned_producing, munich.figures.inputs.pbt) == (23400, 0)
+
+
+def test_measured_capacity_shows_each_hour_of_the_week_as_the_machine_spent_it(
+    factory: Factory, clock: ManualClock
+) -> None:
+    factory.settings.put_site_calendar(TENANT, "berlin", BERLIN_DAYS, 0)
+    device = factory.device("berlin")
+    # Four Mondays: producing 05:00-13:00 UTC (the early shift, 06:00-14:00 in Berlin),
+    # then idle until 15:00; faulted 08:00-08:30 on the last one.
+    for week in range(4):
+        monday = MONDAY + timedelta(weeks=week)
+        readings = [(at(monday, hour), {"mode": "RUN" if hour < 13 else "IDLE"}) for hour in range(5, 16)]
+        if week == 3:
+            readings[3:4] = [(at(monday, 8), {"mode": "FAULT"}), (at(monday, 8.5), {"mode": "RUN"})]
+        factory.apply(device, *readings)
+    clock.now = MONDAY + timedelta(weeks=4)
+
+    measured = Capacity(factory.store.unit_of_work, clock).measured(TENANT, device)
+
+    assert (measured.zone, measured.start, measured.end) == ("Europe/Berlin", MONDAY, clock.now)
+    by_hour = {(h.weekday, h.hour): h for h in measured.hours}
+    assert len(measured.hours) == 168
+    # 06:00-07:00 Berlin on Monday: produced every week.
+    assert (by_hour[(0, 6)].producing, by_hour[(0, 6)].idle) == (3600, 0)
+    # 09:00 Berlin: faulted half an hour in one of four weeks.
+    assert (by_hour[(0, 9)].producing, by_hour[(0, 9)].down) == (3600 - 1800 / 4, 1800 / 4)
+    # 14:00-16:00 Berlin: idle after the shift, capacity to sell.
+    assert by_hour[(0, 14)].idle == by_hour[(0, 15)].idle == 3600
+    assert by_hour[(1, 10)].producing == by_hour[(1, 10)].idle == 0
+    assert measured.idle_hours_per_week == 2
+    assert measured.utilisation == (8 * 3600 - 1800 / 4) / (168 * 3600)
+    assert measured.figures.mtbf == 4 * 8 * 3600 - 1800
