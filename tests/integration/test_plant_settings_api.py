@@ -110,6 +110,10 @@ def test_a_model_is_put_read_listed_replaced_and_deleted_by_version(plant: Plant
     )
     key = {"tenant_id": TENANT, "profile_id": plant.profile}
     assert plant.stub.GetMachineModel(pb.GetMachineModelRequest(**key)) == created
+    upper = pb.GetMachineModelRequest(tenant_id=TENANT, profile_id=plant.profile.upper())
+    assert plant.stub.GetMachineModel(upper) == created
+    malformed = pb.GetMachineModelRequest(tenant_id=TENANT, profile_id="mill-7")
+    assert set(violations(lambda: plant.stub.GetMachineModel(malformed))) == {"profile_id"}
     listed = plant.stub.ListMachineModels(pb.ListMachineModelsRequest(tenant_id=TENANT))
     assert list(listed.models) == [created]
 

@@ -20,6 +20,7 @@ from services.analytics.domain.plant_settings import SettingKind
 from services.analytics.usecases.plant_settings import PlantSettings
 from services.kit.errors import InvalidArgument
 from services.kit.protos import tenant_of
+from services.kit.validation import require_uuid
 
 MODEL = SettingKind.MACHINE_MODEL
 CALENDAR = SettingKind.SITE_CALENDAR
@@ -37,6 +38,11 @@ def _model_field(field: str) -> str:
 
 def _calendar_field(field: str) -> str:
     return "calendar.site" if field == "site" else _WEEKDAY_VALUES.sub(r"calendar.week.\1", field)
+
+
+def _profile_of(request: pb.GetMachineModelRequest | pb.DeleteMachineModelRequest) -> str:
+    """The key in its canonical form, as a put stored it: an upper-case id finds it too."""
+    return require_uuid(request.profile_id, "profile_id")
 
 
 @contextmanager
@@ -65,7 +71,7 @@ class PlantSettingsApi:
     def GetMachineModel(
         self, request: pb.GetMachineModelRequest, context: grpc.ServicerContext
     ) -> pb.MachineModel:
-        return model_message(self.plant_settings.get(MODEL, tenant_of(request), request.profile_id))
+        return model_message(self.plant_settings.get(MODEL, tenant_of(request), _profile_of(request)))
 
     def ListMachineModels(
         self, request: pb.ListMachineModelsRequest, context: grpc.ServicerContext
@@ -77,7 +83,7 @@ class PlantSettingsApi:
         self, request: pb.DeleteMachineModelRequest, context: grpc.ServicerContext
     ) -> pb.MachineModel:
         deleted = self.plant_settings.delete(
-            MODEL, tenant_of(request), request.profile_id, request.expected_version
+            MODEL, tenant_of(request), _profile_of(request), request.expected_version
         )
         return model_message(deleted)
 
