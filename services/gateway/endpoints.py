@@ -93,6 +93,19 @@ class Call:
             raise Problem(412, "version-mismatch", "If-Match names no version of this resource")
         return int(tag)
 
+    async def put_version(self, current: Version) -> int:
+        """The version a PUT that creates or replaces names: 0, to create, for
+        `If-None-Match: *` (RFC 9110: only if nothing is there); else If-Match's."""
+        if "if-match" not in self.request.headers and self.request.headers.get("if-none-match") == "*":
+            return 0
+        if not self.request.headers.get("if-match", "").strip():
+            raise Problem(
+                428,
+                "precondition-required",
+                "send If-None-Match: * to create it, or If-Match with the ETag you read to replace it",
+            )
+        return await self.expected_version(current)
+
     async def change(self, kind: type[Message], partial: bool, current: Version, **fixed: Any) -> Any:
         """The request of a change, from the body, to the version If-Match names; a partial
         update lists the body's fields in its update mask."""
@@ -123,6 +136,8 @@ class Endpoint:
     for_operator: bool = False
     # Changes that need If-Match with the ETag of the version they change.
     precondition: bool = False
+    # A PUT that creates (201) with If-None-Match: * or replaces with If-Match.
+    upsert: bool = False
     # Forwarded as sent (`Call.raw`): the body schema then only documents it.
     raw_body: bool = False
     max_body_bytes: int = MAX_BODY_BYTES

@@ -23,7 +23,11 @@ Authenticate with `Authorization: Bearer <API key>`. Errors are RFC 9457
 
 
 _UUID = {"type": "string", "format": "uuid"}
-_PATH_SCHEMAS = {"device_token": {"type": "string", "maxLength": 512}}
+_PATH_SCHEMAS = {
+    "device_token": {"type": "string", "maxLength": 512},
+    # As devices name it, URL-encoded; a site holding "/" is out of reach of the path.
+    "site": {"type": "string", "maxLength": 200},
+}
 
 
 def _content(endpoint: Endpoint) -> dict[str, Any]:
@@ -63,6 +67,8 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
             "content": _content(endpoint),
         }
     }
+    if endpoint.upsert:
+        responses["201"] = {"description": "Created", "content": _content(endpoint)}
     for status in _errors(endpoint):
         responses[str(status)] = {"$ref": f"#/components/responses/{status}"}
     operation: dict[str, Any] = {
@@ -117,9 +123,30 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
                 "description": "The ETag of the version being changed, or * for whichever is current",
             }
         )
+    if endpoint.upsert:
+        parameters += _UPSERT_HEADERS
     if parameters:
         operation["parameters"] = parameters
     return operation
+
+
+# One of them is required: 428 without either.
+_UPSERT_HEADERS = [
+    {
+        "name": "If-None-Match",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string", "enum": ["*"]},
+        "description": "* to create it: 412 when it exists",
+    },
+    {
+        "name": "If-Match",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "To replace it: the ETag of the version being replaced, or * for whichever is current",
+    },
+]
 
 
 def _int64(_converter: Any, field: fields.Field, **_: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ field added to a message appears in every answer without a converter to forget.
 - Enums by their lower-case names without the prefix their values share (null for
   UNSPECIFIED); timestamps in RFC 3339 (UTC, `Z`); durations in whole seconds.
 - Unset optional fields and unset messages as null; maps and `Struct`s as objects.
-- `gantry.v1.Value` (a oneof of scalars) as the scalar it holds.
+- `gantry.v1.Value` (a oneof of scalars) as the scalar it holds, both ways.
 - A string field named `<name>_json`, a JSON document the backend keeps as it came, as
   that document under `<name>` (null when empty).
 """
@@ -27,7 +27,7 @@ from google.protobuf import json_format, message_factory
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from services.kit.protos import enum_prefix, from_timestamp, timestamp
+from services.kit.protos import enum_prefix, from_timestamp, scalar_of, timestamp, value_message
 
 _TIMESTAMP = "google.protobuf.Timestamp"
 _DURATION = "google.protobuf.Duration"
@@ -113,16 +113,11 @@ def _parsed(document: str) -> Any:
     return orjson.loads(document) if document else None
 
 
-def _scalar_of(value: Any) -> Any:
-    which = value.WhichOneof("kind")
-    return getattr(value, which) if which else None
-
-
 _MESSAGE_CONVERTERS: dict[str, Callable[[Any], Any]] = {
     _TIMESTAMP: rfc3339,
     _DURATION: lambda value: value.seconds,
     _STRUCT: json_format.MessageToDict,
-    _VALUE: _scalar_of,
+    _VALUE: scalar_of,
 }
 
 
@@ -138,6 +133,8 @@ def _proto_value(field: FieldDescriptor, value: Any) -> Any:
         return timestamp(value)
     if isinstance(value, uuid.UUID):
         return str(value)
+    if field.message_type is not None and field.message_type.full_name == _VALUE:
+        return value_message(value)
     if isinstance(value, dict) and field.message_type is not None and not _is_map(field):
         if field.message_type.full_name == _STRUCT:
             return value

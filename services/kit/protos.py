@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from gantry.v1 import common_pb2
+from gantry.v1 import common_pb2, telemetry_pb2
 from google.protobuf.descriptor import EnumDescriptor
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.protobuf.message import Message
@@ -70,6 +70,21 @@ class EnumMap(Generic[Domain]):
 
     def to_proto(self, value: Domain) -> int:
         return enum_number(self.proto, value, self.prefix)
+
+
+Scalar = float | int | bool | str
+_VALUE_FIELDS = {bool: "bool_value", int: "int_value", float: "float_value", str: "string_value"}
+
+
+def scalar_of(value: telemetry_pb2.Value) -> Scalar | None:
+    """The scalar a `gantry.v1.Value` holds, None when it holds none."""
+    kind = value.WhichOneof("kind")
+    return getattr(value, kind) if kind is not None else None
+
+
+def value_message(value: Scalar) -> telemetry_pb2.Value:
+    # By exact type: a bool is no int here, as a BOOL channel's value is no INT's.
+    return telemetry_pb2.Value(**{_VALUE_FIELDS[type(value)]: value})
 
 
 # --- Requests -------------------------------------------------------------------

@@ -85,3 +85,28 @@ def test_a_condition_refers_to_itself_for_its_groups() -> None:
     groups = schemas["Condition"]["properties"]["groups"]
     assert groups["items"] == {"$ref": "#/components/schemas/Condition"}
     assert schemas["AlarmRule"]["properties"]["labels"]["maxProperties"] == 16
+
+
+def test_a_put_that_creates_or_replaces_documents_both_preconditions() -> None:
+    paths = openapi.build(ENDPOINTS)["paths"]
+    for path in ("/v1/machine-models/{profile_id}", "/v1/site-calendars/{site}"):
+        put = paths[path]["put"]
+        headers = {p["name"]: p for p in put["parameters"] if p["in"] == "header"}
+        assert set(headers) == {"If-None-Match", "If-Match"} and not any(
+            h["required"] for h in headers.values()
+        )
+        assert {"200", "201", "412", "428"} <= set(put["responses"])
+    site = paths["/v1/sites/{site}/performance"]["get"]["parameters"][0]
+    assert (site["name"], site["schema"]) == ("site", {"type": "string", "maxLength": 200})
+
+
+def test_performance_answers_are_documented_field_by_field() -> None:
+    schemas = openapi.build(ENDPOINTS)["components"]["schemas"]
+    inputs = schemas["PerformanceInputs"]["properties"]
+    assert {"pbt", "apt", "gq", "aubt", "restoration"} <= set(inputs) and inputs["failures"][
+        "type"
+    ] == "integer"
+    assert schemas["PerformanceFigures"]["properties"]["oee"]["type"] == ["number", "null"]
+    assert schemas["MachineStates"]["properties"]["values"]["items"] == {
+        "$ref": "#/components/schemas/StateValue"
+    }

@@ -40,13 +40,29 @@ def definition_of(rule: pb.AlarmRule) -> dict[str, Any]:
     """The definition a request carries, as the use cases read it."""
     data = json_format.MessageToDict(rule, preserving_proto_field_name=True)
     defined = {key: value for key, value in data.items() if key in DEFINITION_FIELDS}
-    return _renamed(defined, lambda key, value: value.removeprefix(_ENUM_PREFIXES[key]).lower())
+    return _renamed(defined, _domain_name)
 
 
 def definition_message(definition: dict[str, Any]) -> pb.AlarmRule:
     """A definition (`domain/definitions.py`) in the contract's shape."""
-    data = _renamed(_without_nones(definition), lambda key, value: _ENUM_PREFIXES[key] + value.upper())
-    return json_format.ParseDict(data, pb.AlarmRule())
+    return json_format.ParseDict(_renamed(_without_nones(definition), _contract_name), pb.AlarmRule())
+
+
+def condition_of(condition: pb.Condition) -> dict[str, Any]:
+    """A condition as a rule's definition holds it; a machine model's states use it too."""
+    return _renamed(json_format.MessageToDict(condition, preserving_proto_field_name=True), _domain_name)
+
+
+def condition_message(condition: dict[str, Any]) -> pb.Condition:
+    return json_format.ParseDict(_renamed(_without_nones(condition), _contract_name), pb.Condition())
+
+
+def _domain_name(key: str, value: str) -> str:
+    return value.removeprefix(_ENUM_PREFIXES[key]).lower()
+
+
+def _contract_name(key: str, value: str) -> str:
+    return _ENUM_PREFIXES[key] + value.upper()
 
 
 def rule_message(rule: AlarmRule) -> pb.AlarmRule:

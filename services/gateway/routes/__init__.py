@@ -10,6 +10,7 @@ from services.gateway.routes import (
     devices,
     marketplace_listings,
     marketplace_orders,
+    performance,
     telemetry,
     tenants,
     thingsboard,
@@ -25,5 +26,6 @@ ENDPOINTS: list[Endpoint] = [
     *marketplace_listings.ENDPOINTS,
     *marketplace_orders.ENDPOINTS,
     *analytics.ENDPOINTS,
+    *performance.ENDPOINTS,
     *webhooks.ENDPOINTS,
 ]

@@ -149,7 +149,23 @@ class DetectorSettings(Schema):
     )
 
 
-class Trigger(Schema):
+class BoundedCondition(Schema):
+    """A schema with a `condition`, refused when too deep or too large before it is loaded."""
+
+    @pre_load
+    def _bounded(self, data: Any, **_: Any) -> Any:
+        """Refuses a condition too deep or too large before it is loaded: loading recurses
+        once per level, and a body of a megabyte holds thousands."""
+        condition = data.get("condition") if isinstance(data, dict) else None
+        if isinstance(condition, dict):
+            refusal = _oversized(condition)
+            if refusal is not None:
+                path, message = refusal
+                raise ValidationError({"condition": _nested([message], path)})
+        return data
+
+
+class Trigger(BoundedCondition):
     kind = fields.String(required=True, validate=validate.OneOf(TRIGGER_KINDS))
     condition = fields.Nested(
         Condition,
@@ -172,18 +188,6 @@ class Trigger(Schema):
             "by unmet_for_seconds; its alarm's raised_by holds the verdict under anomaly"
         },
     )
-
-    @pre_load
-    def _bounded(self, data: Any, **_: Any) -> Any:
-        """Refuses a condition too deep or too large before it is loaded: loading recurses
-        once per level, and a body of a megabyte holds thousands."""
-        condition = data.get("condition") if isinstance(data, dict) else None
-        if isinstance(condition, dict):
-            refusal = _oversized(condition)
-            if refusal is not None:
-                path, message = refusal
-                raise ValidationError({"condition": _nested([message], path)})
-        return data
 
 
 def _oversized(condition: dict[str, Any]) -> tuple[list[str | int], str] | None:

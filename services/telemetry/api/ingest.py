@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import grpc
 from gantry.v1 import telemetry_pb2 as pb
@@ -12,21 +11,17 @@ from services.kit.batches import AcceptedBatch
 from services.kit.bus import ConfirmingPublisher, PublishError, WorkMessage
 from services.kit.errors import FieldViolation, InvalidArgument, NotDone
 from services.kit.logs import current_request_id
+from services.kit.protos import scalar_of
 from services.telemetry import payloads
 from services.telemetry.bus import READINGS
 from services.telemetry.usecases.ingest import DeviceInput, Ingest, IngestResult
-
-
-def _scalar(value: pb.Value) -> Any:
-    kind = value.WhichOneof("kind")
-    return getattr(value, kind) if kind is not None else None
 
 
 def devices_of(request: pb.IngestRequest) -> list[DeviceInput]:
     return [
         (
             device.device_id,
-            [(s.ts_ms, {key: _scalar(v) for key, v in s.values.items()}) for s in device.samples],
+            [(s.ts_ms, {key: scalar_of(v) for key, v in s.values.items()}) for s in device.samples],
         )
         for device in request.devices
     ]

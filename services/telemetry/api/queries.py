@@ -13,15 +13,9 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.kit.errors import FieldViolation, InvalidArgument
-from services.kit.protos import enum_name, enum_number, from_timestamp, timestamp
+from services.kit.protos import enum_name, enum_number, from_timestamp, timestamp, value_message
 from services.telemetry.domain import Bucket, ChannelValue, Series
 from services.telemetry.usecases.readings import Readings
-
-_VALUE_FIELDS = {bool: "bool_value", int: "int_value", float: "float_value", str: "string_value"}
-
-
-def value_message(value: float | int | bool | str) -> pb.Value:
-    return pb.Value(**{_VALUE_FIELDS[type(value)]: value})
 
 
 def reading_message(value: ChannelValue) -> pb.Reading:
