@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -26,18 +25,13 @@ MODEL = SettingKind.MACHINE_MODEL
 CALENDAR = SettingKind.SITE_CALENDAR
 
 
-# marshmallow names the shifts of a weekday under "value" (a Dict's values); the request
-# holds them under the weekday itself.
-_WEEKDAY_VALUES = re.compile(r"^calendar\.week\.(\w+)\.value\b")
-
-
 def _model_field(field: str) -> str:
     """The use case names the key `profile_id`; a put's request holds it in its model."""
     return "model.profile_id" if field == "profile_id" else field
 
 
 def _calendar_field(field: str) -> str:
-    return "calendar.site" if field == "site" else _WEEKDAY_VALUES.sub(r"calendar.week.\1", field)
+    return "calendar.site" if field == "site" else field
 
 
 def _profile_of(request: pb.GetMachineModelRequest | pb.DeleteMachineModelRequest) -> str:

@@ -44,11 +44,13 @@ class ExceptionSchema(Schema):
     shifts = _shifts()
 
 
+# A field per weekday, so that violations name it: `calendar.week.monday.0.start`.
+WeekSchema = Schema.from_dict({day: _shifts() for day in WEEKDAYS}, name="WeekSchema")
+
+
 class CalendarSchema(Schema):
     zone = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    week = fields.Dict(
-        keys=fields.String(validate=validate.OneOf(WEEKDAYS)), values=_shifts(), load_default=dict
-    )
+    week = fields.Nested(WeekSchema, load_default=dict)
     holidays = fields.List(fields.Date(), load_default=list, validate=validate.Length(max=MAX_DATES))
     exceptions = fields.List(
         fields.Nested(ExceptionSchema), load_default=list, validate=validate.Length(max=MAX_DATES)
