@@ -1,14 +1,21 @@
 """A small simulated factory for `make run`: one tenant, a few machining centres streaming
 telemetry through the gateway once a second, so that a newcomer sees live data at once,
-and alarms raise, escalate and clear within a few minutes.
+alarms raise, escalate and clear within a few minutes, and the machines' OEE, MTBF and
+MTTR fill in shift by shift.
 
 It uses the partner API as a partner would: the operator token creates the tenant
-(remembered in var/simulated-factory.json, so restarts keep the same devices), the
-tenant's key registers the devices and the machines' alarm rules, an edge gateway posts
-every device's readings to `POST /v1/telemetry`, and the first machine also speaks
-ThingsBoard's device API with its own access token. Machines 2 and 4 overheat now and
-then (above 90 degC a major alarm, above 95 for 30 s critical, cleared below 80);
-machine 3 goes silent for 90 s every 8 minutes (a warning after 60 s without data).
+(remembered in var/simulated-factory-v2.json, so restarts keep the same devices), the
+tenant's key registers the devices, the machines' alarm rules, their machine model and
+the plant's shift calendar (three shifts around the clock, Asia/Shanghai); an edge
+gateway posts every device's readings to `POST /v1/telemetry`, and the first machine also
+speaks ThingsBoard's device API with its own access token.
+
+Machines 2 and 4 overheat now and then (above 90 degC a major alarm, above 95 for 30 s
+critical, cleared below 80); machine 3 goes silent for 90 s every 8 minutes (a warning
+after 60 s without data); machine 5 breaks down for 3 minutes every 15; machine 1's
+vibration spikes every 7 minutes (an anomaly alarm). Every machine sets up for 30 s
+every 20 minutes, makes a part per 45 s of cutting (40 s is ideal), and scraps about 3
+in 100.
 
 Usage: python tools/simulate.py   (GANTRY_OPERATOR_TOKEN and GANTRY_GATEWAY_PORT as for the gateway)
 """
@@ -26,10 +33,12 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 MACHINES = 5
+STATE_VERSION = 2
 READY_TIMEOUT_SECONDS = 120
 PROFILE = {
     "name": "VMC-850 machining centre",
@@ -68,9 +77,47 @@ PROFILE = {
             "max": 30,
             "sample_interval_ms": 1000,
         },
-        {"key": "mode", "value_type": "enum", "allowed_values": ["idle", "cutting", "alarm"]},
+        {
+            "key": "mode",
+            "value_type": "enum",
+            "allowed_values": ["idle", "cutting", "setup", "fault", "alarm"],
+        },
         {"key": "door_open", "value_type": "bool"},
+        # Cumulative counts of parts made and scrapped, as the machine's PLC keeps them.
+        {"key": "parts", "value_type": "int", "min": 0},
+        {"key": "scrap", "value_type": "int", "min": 0},
     ],
+}
+# How the machining centres report what they do (ISO 22400): their mode, their counters,
+# and the 40 s a part takes at the ideal cycle; a machine silent for 30 s is unreported.
+MACHINE_MODEL = {
+    "states": {
+        "channel": "mode",
+        "values": [
+            {"value": "cutting", "category": "producing"},
+            {"value": "setup", "category": "setup"},
+            {"value": "fault", "category": "fault"},
+            {"value": "alarm", "category": "fault"},
+        ],
+        "default": "idle",
+    },
+    "produced": {"channel": "parts"},
+    "scrap": {"channel": "scrap"},
+    "ideal_cycle_seconds": 40,
+    "max_gap_seconds": 30,
+}
+SITE = "Suzhou plant"
+# Three shifts around the clock, every day, so that figures are planned whenever it runs.
+CALENDAR = {
+    "zone": "Asia/Shanghai",
+    "week": {
+        day: [
+            {"name": "night", "start": "00:00", "end": "08:00"},
+            {"name": "early", "start": "08:00", "end": "16:00"},
+            {"name": "late", "start": "16:00", "end": "00:00"},
+        ]
+        for day in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    },
 }
 
 
@@ -111,11 +158,26 @@ STOPPED_REPORTING = {
     "name": "machine stopped reporting",
     "create": [{"severity": "warning", "trigger": {"kind": "no_data", "seconds": 60}}],
 }
-# Machines (by index) that overheat now and then, and the one that goes silent.
+VIBRATION_ANOMALY = {
+    "name": "vibration anomaly",
+    "create": [{"severity": "minor", "trigger": {"kind": "anomaly", "channel": "vibration"}}],
+    "clear": {"unmet_for_seconds": 60},
+}
+# Machines (by index) that overheat now and then, the one that goes silent, the one that
+# breaks down for 3 minutes every 15, and the one whose vibration spikes every 7 minutes.
 OVERHEATING_MACHINES = (1, 3)
 SILENT_MACHINE = 2
+FAULTY_MACHINE = 4
+SPIKY_MACHINE = 0
 OVERHEAT_PERIOD, OVERHEAT_TICKS = 420, 150
 SILENCE_PERIOD, SILENCE_START, SILENCE_TICKS = 480, 300, 90
+FAULT_PERIOD, FAULT_START, FAULT_TICKS = 900, 600, 180
+SPIKE_PERIOD, SPIKE_AT = 420, 200
+# The factory's machines set up for 30 s every 20 minutes; a part takes 45 s of cutting,
+# and 3 in 100 are scrap.
+SETUP_PERIOD, SETUP_TICKS = 1200, 30
+CUTTING_SECONDS_PER_PART = 45
+SCRAP_RATE = 0.03
 
 
 @dataclass
@@ -134,6 +196,9 @@ class Machine:
         self.random = random.Random(index)
         self.temp = 24.0 + index
         self.phase = index * 7
+        self.cut_seconds = 0
+        self.parts = 0
+        self.scrap = 0
 
     @property
     def silent(self) -> bool:
@@ -149,10 +214,39 @@ class Machine:
         )
         return 98.0 if overheating else 55.0 if cutting else 28.0
 
+    def _mode(self) -> str:
+        """What the machine does this second. Setup, faults and alarms are the factory's
+        machines' alone: the labelled signals (tools/signals.py) take the others' base."""
+        in_factory = self.index < MACHINES
+        if (
+            self.index == FAULTY_MACHINE
+            and FAULT_START <= self.phase % FAULT_PERIOD < FAULT_START + FAULT_TICKS
+        ):
+            return "fault"
+        if in_factory and self.phase % SETUP_PERIOD < SETUP_TICKS:
+            return "setup"
+        if (self.phase // 45) % 3 == 2:
+            return "idle"
+        return "alarm" if in_factory and self.random.random() < 0.002 else "cutting"
+
+    def _count(self, cutting: bool) -> None:
+        if not cutting:
+            return
+        self.cut_seconds += 1
+        if self.cut_seconds % CUTTING_SECONDS_PER_PART == 0:
+            self.parts += 1
+            self.scrap += self.random.random() < SCRAP_RATE
+
+    def _vibration(self, cutting: bool) -> float:
+        if self.index == SPIKY_MACHINE and self.phase % SPIKE_PERIOD == SPIKE_AT:
+            return 11.5
+        return round(abs(self.random.gauss(2.5 if cutting else 0.3, 0.4)), 3)
+
     def sample(self, now_ms: int) -> dict[str, Any]:
         self.phase += 1
-        cutting = (self.phase // 45) % 3 != 2
-        alarm = self.random.random() < 0.002
+        mode = self._mode()
+        cutting = mode in ("cutting", "alarm")
+        self._count(mode == "cutting")
         target = self._target(cutting)
         self.temp += (target - self.temp) * 0.03 + self.random.gauss(0, 0.2)
         rpm = int(8000 + 1500 * math.sin(self.phase / 9)) if cutting else 0
@@ -161,10 +255,12 @@ class Machine:
             "values": {
                 "spindle_temp": round(self.temp, 2),
                 "spindle_rpm": rpm,
-                "vibration": round(abs(self.random.gauss(2.5 if cutting else 0.3, 0.4)), 3),
+                "vibration": self._vibration(cutting),
                 "power": round(12.0 + self.random.gauss(0, 1.0) if cutting else 0.8, 2),
-                "mode": "alarm" if alarm else ("cutting" if cutting else "idle"),
+                "mode": mode,
                 "door_open": not cutting and self.phase % 45 < 5,
+                "parts": self.parts,
+                "scrap": self.scrap,
             },
         }
 
@@ -201,7 +297,7 @@ def open_factory(http: httpx.Client, operator_token: str, state: Path) -> Factor
             "serial_number": f"VMC-{i + 1:03d}",
             "display_name": f"Machining centre {i + 1}",
             "profile_id": profile["id"],
-            "site": "Suzhou plant",
+            "site": SITE,
             "production_line": "line-1",
         }
         for i in range(MACHINES)
@@ -211,8 +307,11 @@ def open_factory(http: httpx.Client, operator_token: str, state: Path) -> Factor
         {"id": d["id"], "serial_number": d["serial_number"], "token": d["access_token"]} for d in registered
     ]
     factory = Factory(tenant["id"], tenant["api_key"], devices)
-    for rule in (OVERHEATING, STOPPED_REPORTING):
+    for rule in (OVERHEATING, STOPPED_REPORTING, VIBRATION_ANOMALY):
         _ok(http.post("/v1/alarm-rules", headers=key, json={"profile_id": profile["id"], **rule}))
+    create = {**key, "If-None-Match": "*"}
+    _ok(http.put(f"/v1/machine-models/{profile['id']}", headers=create, json=MACHINE_MODEL))
+    _ok(http.put(f"/v1/site-calendars/{quote(SITE, safe='')}", headers=create, json=CALENDAR))
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text(json.dumps(asdict(factory)))
     state.chmod(0o600)
@@ -255,7 +354,8 @@ def _ok(response: httpx.Response) -> dict[str, Any]:
 def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     port = os.environ.get("GANTRY_GATEWAY_PORT", "8080")
-    state = Path(os.environ.get("GANTRY_DATA_DIR", "var")) / "simulated-factory.json"
+    # Versioned: a factory set up by an older simulator lacks what this one sends.
+    state = Path(os.environ.get("GANTRY_DATA_DIR", "var")) / f"simulated-factory-v{STATE_VERSION}.json"
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
         wait_ready(http)
         factory = open_factory(http, os.environ["GANTRY_OPERATOR_TOKEN"], state)
