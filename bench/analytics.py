@@ -96,8 +96,14 @@ RULES = [
     _rule("ch8 silent", "major", {"kind": "no_data", "seconds": 900, "channel": "ch8"}),
     _rule("machine silent", "critical", {"kind": "no_data", "seconds": 1800}),
     _rule("probe", "major", {"kind": "simple"}, _predicate(PROBE, "gt", PROBE_THRESHOLD)),
-    # A detector on every channel.
-    *(_rule(f"{key} anomaly", "warning", {"kind": "anomaly", "channel": key}) for key in CHANNELS),
+    # A detector on every channel; its alarm clears after 5 minutes without a verdict.
+    *(
+        {
+            **_rule(f"{key} anomaly", "warning", {"kind": "anomaly", "channel": key}),
+            "clear": {"unmet_for_seconds": 300},
+        }
+        for key in CHANNELS
+    ),
 ]
 # Machine performance tracked for every device: producing while ch0 is above 100,
 # parts counted on ch1 (a saw-tooth: a counter reset at each fall), three shifts a weekday.

@@ -319,3 +319,22 @@ def test_reading_and_writing_need_the_analytics_scopes(tenant: Tenant) -> None:
         f"/v1/site-calendars/{SITE_PATH}", json=ROUND_THE_CLOCK, headers={"If-Match": "*"}
     )
     assert (refused.status_code, refused.json()["type"]) == (403, "urn:gantry:problem:insufficient-scope")
+
+
+def test_a_machine_s_measured_capacity_shows_how_it_spent_each_hour_of_the_week(
+    tenant: Tenant, stranger: Tenant, first_hour: datetime
+) -> None:
+    answer = tenant.analyst.http.get(f"/v1/devices/{tenant.device_id}/capacity")
+    assert answer.status_code == 200, answer.text
+    measured = answer.json()
+    assert (measured["device_id"], measured["zone"], len(measured["hours"])) == (tenant.device_id, "UTC", 168)
+    end = datetime.fromisoformat(measured["end"])
+    assert end - datetime.fromisoformat(measured["start"]) == timedelta(weeks=4)
+    hours = {(hour["weekday"], hour["hour"]): hour for hour in measured["hours"]}
+    # The first hour's 45 minutes producing and 15 faulted, averaged over the four weeks.
+    slot = hours[(first_hour.weekday(), first_hour.hour)]
+    assert (slot["producing_seconds"], slot["down_seconds"]) == (2700 / 4, 900 / 4)
+    assert measured["inputs"]["apt"] == 2700 and measured["figures"]["mtbf_seconds"] == 2700
+    assert measured["utilisation"] == 2700 / 4 / (168 * 3600)
+    refused = stranger.analyst.http.get(f"/v1/devices/{tenant.device_id}/capacity")
+    assert (refused.status_code, refused.headers["content-type"]) == (404, PROBLEM)

@@ -1,4 +1,5 @@
-"""gRPC method of machine performance: ISO 22400-2 figures per period."""
+"""gRPC methods of machine performance: ISO 22400-2 figures per period, and the capacity
+a machine's telemetry proves."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import grpc
 from gantry.v1 import analytics_pb2 as pb
 
 from services.analytics.domain.performance import Figures, Inputs
+from services.analytics.usecases.capacity import Capacity
 from services.analytics.usecases.performance import Granularity, Performance, Period, Scope
 from services.kit.errors import FieldViolation, InvalidArgument
 from services.kit.protos import EnumMap, required_time, tenant_of, timestamp_fields
@@ -63,6 +65,7 @@ def period_message(period: Period) -> pb.PerformancePeriod:
 
 class PerformanceApi:
     performance: Performance
+    capacity: Capacity
 
     def GetPerformance(
         self, request: pb.GetPerformanceRequest, context: grpc.ServicerContext
@@ -76,3 +79,27 @@ class PerformanceApi:
             request.zone,
         )
         return pb.PerformanceReport(zone=zone, periods=[period_message(period) for period in periods])
+
+    def GetMeasuredCapacity(
+        self, request: pb.GetMeasuredCapacityRequest, context: grpc.ServicerContext
+    ) -> pb.MeasuredCapacity:
+        measured = self.capacity.measured(tenant_of(request), request.device_id)
+        return pb.MeasuredCapacity(
+            device_id=measured.device_id,
+            zone=measured.zone,
+            hours=[
+                pb.CapacityHour(
+                    weekday=hour.weekday,
+                    hour=hour.hour,
+                    producing_seconds=hour.producing,
+                    idle_seconds=hour.idle,
+                    down_seconds=hour.down,
+                )
+                for hour in measured.hours
+            ],
+            utilisation=measured.utilisation,
+            idle_hours_per_week=measured.idle_hours_per_week,
+            inputs=inputs_message(measured.figures.inputs),
+            figures=figures_message(measured.figures),
+            **timestamp_fields(start=measured.start, end=measured.end),
+        )

@@ -14,6 +14,7 @@ from services.analytics.api.webhooks import WebhooksApi
 from services.analytics.settings import WebhookSettings
 from services.analytics.usecases import Clock, utc_now
 from services.analytics.usecases.alarms import Alarms
+from services.analytics.usecases.capacity import Capacity
 from services.analytics.usecases.overview import Overviews
 from services.analytics.usecases.performance import Performance
 from services.analytics.usecases.plant_settings import PlantSettings
@@ -41,3 +42,4 @@ class AnalyticsServicer(
         self.webhooks = Webhooks(store.unit_of_work, WebhookSettings.from_env().url_policy, clock)
         self.plant_settings = PlantSettings(store.unit_of_work, registry, clock)
         self.performance = Performance(store.unit_of_work)
+        self.capacity = Capacity(store.unit_of_work, clock)

@@ -147,6 +147,11 @@ async def fleet_performance(c: Call) -> Response:
     return await _report(c, fleet=True)
 
 
+async def measured_capacity(c: Call) -> Response:
+    request = pb.GetMeasuredCapacityRequest(tenant_id=c.tenant_id, device_id=c.path("device_id"))
+    return json_response(to_json(await call(c.backends.analytics.GetMeasuredCapacity, request)))
+
+
 # A setting's handlers (list, get, put, delete) and schemas (definition, answer, list).
 SettingHandlers = tuple[Handler, Handler, Handler, Handler]
 SettingSchemas = tuple[type[Schema], type[Schema], type[Schema]]
@@ -247,4 +252,14 @@ ENDPOINTS = [
         schemas.PerformanceQuery,
     ),
     _report_endpoint("/v1/performance", fleet_performance, "the fleet", schemas.FleetPerformanceQuery),
+    Endpoint(
+        "GET",
+        "/v1/devices/{device_id}/capacity",
+        measured_capacity,
+        "How the machine spent each hour of the week over the last four weeks, measured by the platform",
+        TAG,
+        scope=READ,
+        response=schemas.MeasuredCapacity,
+        errors=READ_ERRORS,
+    ),
 ]

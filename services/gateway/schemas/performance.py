@@ -244,3 +244,29 @@ class PerformancePeriod(Schema):
 class PerformanceReport(Schema):
     zone = fields.String(required=True, metadata={"description": "The zone the periods follow"})
     periods = fields.List(fields.Nested(PerformancePeriod), required=True)
+
+
+class CapacityHour(Schema):
+    weekday = fields.Integer(required=True, metadata={"description": "0 = Monday, in the site's zone"})
+    hour = fields.Integer(required=True)
+    producing_seconds = fields.Float(required=True)
+    idle_seconds = fields.Float(
+        required=True, metadata={"description": "Ready but not producing, in shifts or out: capacity to sell"}
+    )
+    down_seconds = fields.Float(required=True)
+
+
+class MeasuredCapacity(Schema):
+    device_id = fields.String(required=True)
+    zone = fields.String(required=True)
+    start = fields.DateTime(required=True, metadata={"description": "The measurement period's start"})
+    end = fields.DateTime(required=True)
+    hours = fields.List(
+        fields.Nested(CapacityHour),
+        required=True,
+        metadata={"description": "168 hours, Monday 00:00 first: averages over the weeks measured"},
+    )
+    utilisation = fields.Float(required=True)
+    idle_hours_per_week = fields.Float(required=True)
+    inputs = fields.Nested(PerformanceInputs, required=True)
+    figures = fields.Nested(PerformanceFigures, required=True)
