@@ -10,8 +10,9 @@ with telemetry-writer storing them meanwhile, as in production:
 
 - `ingest_readings_per_s`: readings/s acknowledged by ingest while both consumers run;
   `evaluation_lag_s`: how long after the last acknowledgement the evaluator was done.
-- `evaluator_readings_per_s`: the evaluator alone draining the same volume queued while it
-  was stopped (the writer done first); `ratio` = that ÷ the ingest rate (1.0 or more:
+- `evaluator_readings_per_s`: the evaluators (one per partition of the devices,
+  BENCH_ANALYTICS_PARTITIONS, 2 by default) alone draining the same volume queued while they
+  were stopped (the writer done first); `ratio` = that ÷ the ingest rate (1.0 or more:
   analytics keeps up with everything ingest accepts).
 - At half the ingest rate, requests whose readings alternately meet and leave a SIMPLE
   rule: acknowledgement -> `alarm.raised` on the bus, p50 and p99.
@@ -31,6 +32,7 @@ from typing import Any
 
 import grpc
 import httpx
+import pika
 from gantry.v1 import analytics_pb2 as analytics_pb
 from gantry.v1 import analytics_pb2_grpc
 from gantry.v1 import telemetry_pb2 as pb
@@ -40,9 +42,11 @@ from bench._events import EventWatcher
 from bench.ingest import paced, peak_memory_mib, send_all, start
 from services.analytics import bus as analytics_bus
 from services.analytics import storage as analytics_storage
+from services.analytics.partitions import Partition
 from services.analytics.usecases.plant_settings import PlantSettings
 from services.analytics.usecases.rules import Rules
 from services.kit.bus import ConfirmingPublisher, Topology
+from services.kit.consumers import ConsumerQueue
 from services.kit.migrate import upgrade
 from services.kit.registry import ProfileChannel
 from services.kit.store import Store
@@ -56,6 +60,8 @@ from tests.support.waiting import eventually
 
 READINGS = int(os.environ.get("BENCH_ANALYTICS_READINGS", "1000000"))
 DEVICES = int(os.environ.get("BENCH_ANALYTICS_DEVICES", "1000"))
+# Evaluators sharing the stream, one per partition of the devices.
+PARTITIONS = int(os.environ.get("BENCH_ANALYTICS_PARTITIONS", "2"))
 CHANNELS = [f"ch{i}" for i in range(10)]
 DEVICES_PER_REQUEST = 100
 SECONDS_PER_REQUEST = 10
@@ -182,33 +188,68 @@ class RaisedAlarms:
         self._watcher.close()
 
 
-class Evaluator:
-    """analytics-evaluator as a process, and what its metrics say it evaluated."""
+class Evaluators:
+    """analytics-evaluator as a process per partition of the devices, and what their
+    metrics say they evaluated."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.env = {**env, "GANTRY_METRICS_PORT": str(self.port)}
-        self.process = start([sys.executable, "-m", "services.analytics.evaluator"], self.env)
+        self.ports = [free_port() for _ in range(PARTITIONS)]
+        self.processes = [
+            start(
+                [sys.executable, "-m", "services.analytics.evaluator"],
+                {**env, "GANTRY_METRICS_PORT": str(port), "GANTRY_ANALYTICS_PARTITION": str(index)},
+            )
+            for index, port in enumerate(self.ports)
+        ]
         self.peak_mib = 0.0
 
     def evaluated(self) -> float:
-        try:
-            text = httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=2).text
-        except httpx.HTTPError:
-            return 0.0
-        for line in text.splitlines():
-            if line.startswith("gantry_analytics_readings_evaluated_total "):
-                return float(line.split()[1])
-        return 0.0
+        """Readings of batches every partition has handled: each evaluator handles every
+        batch, applying its own devices' readings."""
+        return min(_evaluated(port) for port in self.ports)
+
+    def serving(self) -> bool:
+        return all(_serving(port) for port in self.ports)
 
     def wait_for(self, total: int, timeout: float = 900) -> float:
         eventually(lambda: self.evaluated() >= total, timeout, f"{total} readings evaluated")
         return time.perf_counter()
 
     def stop(self) -> None:
-        self.peak_mib = max(self.peak_mib, peak_memory_mib(self.process.pid))
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(30)
+        self.peak_mib = max(peak_memory_mib(process.pid) for process in self.processes)
+        for process in self.processes:
+            process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            process.wait(30)
+
+
+def declare_queues(topology: Topology, queues: list[ConsumerQueue]) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:
+        channel = connection.channel()
+        topology.declare(channel)
+        for queue in queues:
+            topology.declare_consumer_queue(channel, queue)
+    finally:
+        connection.close()
+
+
+def _evaluated(port: int) -> float:
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    except httpx.HTTPError:
+        return 0.0
+    for line in text.splitlines():
+        if line.startswith("gantry_analytics_readings_evaluated_total "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def _serving(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 class Platform:
@@ -216,8 +257,14 @@ class Platform:
     databases; devices and rules taught to both services directly."""
 
     def __init__(self, stack: ExitStack) -> None:
-        queues = [telemetry_bus.READINGS.name, *(queue.name for queue in analytics_bus.QUEUES)]
-        self.topology = stack.enter_context(bus_namespace(queues))
+        readings = [Partition(index, PARTITIONS).queue for index in range(PARTITIONS)]
+        queues = [
+            telemetry_bus.READINGS.name,
+            *(queue.name for queue in (*analytics_bus.queues(), *readings)),
+        ]
+        self.topology = stack.enter_context(bus_namespace(sorted(set(queues))))
+        # Every partition's queue bound before the first batch: none may miss one.
+        declare_queues(self.topology, readings)
         urls = {service: stack.enter_context(postgres_database()) for service in ("telemetry", "analytics")}
         for service, url in urls.items():
             upgrade(service, url)
@@ -228,6 +275,7 @@ class Platform:
             "GANTRY_BUS_NAMESPACE": self.topology.namespace,
             "GANTRY_METRICS_PORT": "0",
             "GANTRY_LOG_LEVEL": "WARNING",
+            "GANTRY_ANALYTICS_PARTITIONS": str(PARTITIONS),
         }
         for service, port in ports.items():
             self.env[f"GANTRY_{service.upper()}_GRPC_PORT"] = str(port)
@@ -320,8 +368,8 @@ def run() -> dict:
         drained = list(requests(tenant, devices, now_ms - 1000 * seconds, seconds, sawtooth))
         print(f"{len(concurrent)} requests, {total} readings per phase, {len(RULES)} rules per device")
 
-        evaluator = Evaluator(platform.env)
-        eventually(lambda: evaluator.evaluated() == 0 and _serving(evaluator), 30, "the evaluator to start")
+        evaluator = Evaluators(platform.env)
+        eventually(lambda: evaluator.evaluated() == 0 and evaluator.serving(), 30, "the evaluators to start")
         started = time.perf_counter()
         send_all(platform.telemetry, concurrent)
         acknowledged = time.perf_counter()
@@ -335,8 +383,8 @@ def run() -> dict:
 
         send_all(platform.telemetry, drained)
         _wait_for_stored(platform.telemetry_store, 2 * total)
-        evaluator = Evaluator(platform.env)
-        eventually(lambda: _serving(evaluator), 30, "the evaluator to start")
+        evaluator = Evaluators(platform.env)
+        eventually(evaluator.serving, 30, "the evaluators to start")
         started = time.perf_counter()
         evaluator_rate = total / (evaluator.wait_for(total) - started)
         print(f"evaluator alone {evaluator_rate:.0f} readings/s", flush=True)
@@ -372,13 +420,6 @@ def run() -> dict:
     for name, value in figures.items():
         print(f"{name:32} {value}")
     return figures
-
-
-def _serving(evaluator: Evaluator) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{evaluator.port}/metrics", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _wait_for_stored(store: Store, total: int) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from services.analytics.partitions import WHOLE, all_partitions
 from services.analytics.usecases.directory import DIRECTORY_EVENTS
-from services.kit import bus
 from services.kit.consumers import ConsumerQueue
 from services.kit.events import ALARM_EVENTS
 
@@ -11,12 +11,16 @@ from services.kit.events import ALARM_EVENTS
 DEVICE_DIRECTORY = ConsumerQueue("analytics.device-directory", DIRECTORY_EVENTS)
 # Every accepted batch of readings, fed by the readings exchange beside
 # telemetry-writer's queue: analytics-evaluator evaluates alarm rules on them, keeping
-# each device's state in memory, so one process at a time consumes them, in order.
-READINGS = ConsumerQueue("analytics.readings", fed_by=bus.READINGS, single_active=True)
+# each device's state in memory, so one process at a time consumes them, in order; one
+# queue per partition of the devices (see partitions.py), this the first's.
+READINGS = WHOLE.queue
 
 # analytics-worker adds up the readings ingest refused, for the tenants' overviews.
 REJECTIONS = ConsumerQueue("analytics.readings-rejected", ("telemetry.readings_rejected",))
 # Alarm events, analytics's own: analytics-worker queues their deliveries to webhooks.
 WEBHOOK_EVENTS = ConsumerQueue("analytics.webhook-events", ALARM_EVENTS)
 
-QUEUES = (DEVICE_DIRECTORY, READINGS, REJECTIONS, WEBHOOK_EVENTS)
+
+def queues() -> tuple[ConsumerQueue, ...]:
+    """Every queue analytics consumes, with its settings' partitions of readings."""
+    return (DEVICE_DIRECTORY, *(p.queue for p in all_partitions()), REJECTIONS, WEBHOOK_EVENTS)

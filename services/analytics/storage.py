@@ -117,7 +117,8 @@ device_states = Table(
 processed_batches = Table(
     "processed_batches",
     metadata,
-    Column("id", String(36), primary_key=True),
+    # A batch's id, followed by "/<partition>" for a partition other than the first.
+    Column("id", String(64), primary_key=True),
     Column("processed_at", UtcDateTime(), nullable=False, index=True),
 )
 

@@ -3,7 +3,7 @@ it consumes. `python -m services.kit.migrate` migrates and declares from this li
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +26,13 @@ SERVICES_ROOT = Path(__file__).resolve().parent.parent
 class Service:
     name: str
     metadata: MetaData
-    queues: tuple[ConsumerQueue, ...]
+    # The queues it consumes, as its settings have them when asked (analytics's readings
+    # come in a queue per partition).
+    consumed: Callable[[], tuple[ConsumerQueue, ...]]
+
+    @property
+    def queues(self) -> tuple[ConsumerQueue, ...]:
+        return self.consumed()
 
     @property
     def migrations(self) -> Path:
@@ -35,10 +41,10 @@ class Service:
 
 
 SERVICES = (
-    Service("registry", registry_storage.metadata, registry_bus.QUEUES),
-    Service("telemetry", telemetry_storage.metadata, telemetry_bus.QUEUES),
-    Service("marketplace", marketplace_storage.metadata, marketplace_bus.QUEUES),
-    Service("analytics", analytics_storage.metadata, analytics_bus.QUEUES),
+    Service("registry", registry_storage.metadata, lambda: registry_bus.QUEUES),
+    Service("telemetry", telemetry_storage.metadata, lambda: telemetry_bus.QUEUES),
+    Service("marketplace", marketplace_storage.metadata, lambda: marketplace_bus.QUEUES),
+    Service("analytics", analytics_storage.metadata, analytics_bus.queues),
 )
 _BY_NAME = {service.name: service for service in SERVICES}
 

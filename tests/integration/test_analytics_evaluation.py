@@ -109,6 +109,17 @@ def test_an_alarm_raises_above_and_clears_below_its_hysteresis(
     assert alarm_events(captured) == [("alarm.raised", "major"), ("alarm.cleared", "major")]
 
 
+def test_an_alarm_cleared_and_raised_again_in_one_flush_leaves_one_active(plant: Plant) -> None:
+    plant.rule(HYSTERESIS)
+    device = plant.device()
+    plant.apply(plant.temps(device, (0, 95.0)))
+    # The alarm of the last flush clears, and a new one rises, before this flush commits.
+    plant.apply(plant.temps(device, (1, 79.0), (2, 96.0)))
+    first, second = plant.alarms()
+    assert (first["active"], second["active"]) == (False, True)
+    assert second["started_at"] == plant.clock() + timedelta(seconds=2)
+
+
 ESCALATING = {
     "name": "spindle overheating",
     "create": [

@@ -1,6 +1,7 @@
-"""analytics-evaluator killed mid-stream (SIGKILL, twice) and started again: every batch
-evaluated once, the progress of DURATION triggers kept, and the alarms, their events and the
-machines' performance by quarter hour exactly those of an evaluator that never stopped."""
+"""analytics-evaluator killed mid-stream (SIGKILL, twice) and started again, and the stream
+shared by evaluators of partitions of the devices: every batch evaluated once, the progress
+of DURATION triggers kept, and the alarms, their events, the readings counted and the
+machines' performance by quarter hour exactly those of one evaluator that never stopped."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from sqlalchemy import func, select
 
 from services.analytics import storage
 from services.analytics.bus import READINGS
+from services.analytics.partitions import Partition
 from services.analytics.usecases.evaluation import Evaluation
 from services.analytics.usecases.plant_settings import PlantSettings
 from services.analytics.usecases.rules import Rules
@@ -137,6 +139,9 @@ def outcome(store: Store) -> tuple[list[tuple[Any, ...]], Counter[str], list[tup
             ).order_by(storage.alarms.c.device_id, storage.alarms.c.started_at)
         ).all()
         events = Counter(connection.execute(select(storage.metadata.tables["outbox"].c.type)).scalars())
+        events["readings counted"] = connection.execute(
+            select(func.sum(storage.readings_per_minute.c.accepted))
+        ).scalar_one()
         quarters = storage.performance_quarters
         performance = connection.execute(
             select(quarters).order_by(quarters.c.device_id, quarters.c.start)
@@ -213,3 +218,25 @@ def test_a_killed_evaluator_resumes_exactly_where_it_was(topology: Topology) -> 
         assert performance == expected_performance
         failures, parts = (storage.performance_quarters.c.keys().index(name) for name in ("failures", "pq"))
         assert sum(row[failures] for row in performance) >= 10 and sum(row[parts] for row in performance) > 0
+
+
+def test_evaluators_of_partitions_together_do_what_one_evaluator_does() -> None:
+    stream = batches()
+    with ExitStack() as stack:
+        shared_url, reference_url = (stack.enter_context(postgres_database()) for _ in range(2))
+        shared = stack.enter_context(analytics_store(shared_url, lambda messages: None))
+        reference = stack.enter_context(analytics_store(reference_url, lambda messages: None))
+        for store in (shared, reference):
+            prepared(store)
+        Evaluation(reference.unit_of_work).apply(stream)
+        partitions = [Evaluation(shared.unit_of_work, partition=Partition(index, 2)) for index in range(2)]
+        for start in range(0, BATCHES, 50):
+            for evaluation in partitions:
+                evaluation.apply(stream[start : start + 50])
+        # A batch delivered again to a partition has no second effect.
+        partitions[1].apply(stream[:50])
+
+        assert outcome(shared) == outcome(reference)
+        assert applied(shared) == 2 * BATCHES
+        owned = [sum(Partition(index, 2).owns(device) for device in DEVICES) for index in range(2)]
+        assert sorted(owned) != [0, len(DEVICES)], "one partition holds every device"

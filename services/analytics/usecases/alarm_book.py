@@ -69,8 +69,10 @@ class AlarmBook:
                 ledger.raise_(move, self._rules[move.transition.rule_id])
             else:
                 ledger.move(move)
-        queries.add_alarms(uow.connection, [ledger.alarms[i] for i in ledger.created])
+        # Changes first: an alarm cleared in this flush must be inactive before the one
+        # raised after it for the same (device, rule) is added, or the unique index refuses.
         queries.save_alarms(uow.connection, [ledger.alarms[i] for i in ledger.changed - ledger.created])
+        queries.add_alarms(uow.connection, [ledger.alarms[i] for i in ledger.created])
         self._moves.clear()
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import Connection
 
 from services.analytics.domain.evaluation import CompiledRule, apply_reading, apply_tick, next_deadline
 from services.analytics.domain.states import DeviceState
+from services.analytics.partitions import WHOLE, Partition
 from services.analytics.queries import evaluation as queries
 from services.analytics.queries.directory import KnownDevice, devices_changed_since
 from services.analytics.queries.rules import rules_changed_since
@@ -49,9 +50,12 @@ Sample = tuple[int, Mapping[str, Scalar]]
 
 
 class Evaluation:
-    def __init__(self, unit_of_work: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, unit_of_work: UnitOfWorkFactory, clock: Clock = utc_now, partition: Partition = WHOLE
+    ) -> None:
         self._unit_of_work = unit_of_work
         self._clock = clock
+        self._partition = partition
         self._rules: dict[str, CompiledRule] = {}
         self._devices: dict[str, KnownDevice] = {}
         self._watching: dict[str, list[CompiledRule]] = {}
@@ -65,15 +69,16 @@ class Evaluation:
         now = self._clock()
         with self._guarded() as uow:
             self._refresh(uow.connection)
-            fresh = queries.claim_batches(uow.connection, [b.id for b in batches], now)
-            applied = [batch for batch in batches if batch.id in fresh]
-            samples = _samples_by_device(applied)
+            claim = self._partition.claim
+            fresh = queries.claim_batches(uow.connection, [claim(b.id) for b in batches], now)
+            applied = [batch for batch in batches if claim(batch.id) in fresh]
+            samples = _samples_by_device(applied, self._partition)
             self._load_states(uow.connection, [d for d in samples if self._rules_of(d)])
             book = AlarmBook(self._rules)
             changed = [d for d, s in samples.items() if self._evaluate(book, d, s, now)]
             book.write(uow)
             self._save_states(uow.connection, changed, now)
-            queries.count_readings(uow.connection, _counts(applied, now))
+            queries.count_readings(uow.connection, _counts(applied, self._partition, now))
             queries.record_activity(uow.connection, _activity_rows(self._devices, samples))
             self._performance.track(uow.connection, self._devices, samples, now)
             uow.commit()
@@ -84,7 +89,11 @@ class Evaluation:
         now_ms = _ms(now)
         with self._guarded() as uow:
             self._refresh(uow.connection)
-            watched = [d for d in self._devices if any(r.has_no_data for r in self._rules_of(d))]
+            watched = [
+                d
+                for d in self._devices
+                if self._partition.owns(d) and any(r.has_no_data for r in self._rules_of(d))
+            ]
             self._load_states(uow.connection, watched)
             book = AlarmBook(self._rules)
             changed = []
@@ -208,22 +217,27 @@ def _activity_rows(
     ]
 
 
-def _samples_by_device(batches: Sequence[AcceptedBatch]) -> dict[str, list[Sample]]:
+def _samples_by_device(batches: Sequence[AcceptedBatch], partition: Partition) -> dict[str, list[Sample]]:
     samples: dict[str, list[Sample]] = defaultdict(list)
     for batch in batches:
         for device_id, device_samples in batch.devices:
-            samples[device_id].extend((ts_ms, values) for ts_ms, values in device_samples)
+            if partition.owns(device_id):
+                samples[device_id].extend((ts_ms, values) for ts_ms, values in device_samples)
     return samples
 
 
-def _counts(batches: Sequence[AcceptedBatch], now: datetime) -> list[dict[str, Any]]:
+def _counts(batches: Sequence[AcceptedBatch], partition: Partition, now: datetime) -> list[dict[str, Any]]:
+    """The readings of the partition's devices, by tenant, in this minute."""
     minute = now.replace(second=0, microsecond=0)
     accepted: dict[str, int] = defaultdict(int)
     for batch in batches:
-        accepted[batch.tenant_id] += batch.reading_count()
+        for device_id, device_samples in batch.devices:
+            if partition.owns(device_id):
+                accepted[batch.tenant_id] += sum(len(values) for _, values in device_samples)
     return [
         {"tenant_id": tenant, "minute": minute, "accepted": count, "rejected": 0}
         for tenant, count in accepted.items()
+        if count
     ]
 
 
