@@ -38,6 +38,12 @@ def online_window() -> timedelta:
     return timedelta(seconds=int(env("ANALYTICS_ONLINE_SECONDS", "300")))
 
 
+def capacity_seconds() -> float:
+    """How often analytics-worker publishes every modelled machine's measured capacity
+    (GANTRY_ANALYTICS_CAPACITY_SECONDS)."""
+    return float(env("ANALYTICS_CAPACITY_SECONDS", "3600"))
+
+
 @dataclass(frozen=True)
 class WebhookSettings:
     # Targets on loopback, private, link-local and other non-public addresses: refused

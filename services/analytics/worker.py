@@ -1,11 +1,15 @@
 """Analytics's nameko worker: keeps analytics's directory of devices from the registry's
-events, counts the readings telemetry refused, and queues the deliveries of alarm events
-to webhooks."""
+events, counts the readings telemetry refused, queues the deliveries of alarm events
+to webhooks, and publishes the capacity each modelled machine has shown."""
 
 from __future__ import annotations
 
+from nameko.timer import timer
+
 from services.analytics.bus import DEVICE_DIRECTORY, REJECTIONS, WEBHOOK_EVENTS
+from services.analytics.settings import capacity_seconds
 from services.analytics.storage import metadata
+from services.analytics.usecases.capacity import publish_measured_capacity
 from services.analytics.usecases.directory import Directory
 from services.analytics.usecases.overview import count_rejected
 from services.analytics.usecases.webhooks import Webhooks
@@ -27,3 +31,8 @@ class AnalyticsWorker(worker_base("analytics", metadata)):
     @handle_event(WEBHOOK_EVENTS)
     def on_alarm_event(self, event: Event) -> None:
         Webhooks(self.store.unit_of_work).enqueue(event)
+
+    # Read when the worker's module is imported, as it starts.
+    @timer(interval=capacity_seconds())
+    def publish_capacity(self) -> None:
+        publish_measured_capacity(self.store.unit_of_work)

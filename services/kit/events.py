@@ -149,6 +149,36 @@ class AlarmChanged(Schema):
     reading = fields.Dict(required=True)
 
 
+class HourOfWeekSpent(Schema):
+    """An hour of the week in the site's zone (weekday 0 = Monday), with the seconds of it
+    the machine produced, stood idle and was down, averaged over the weeks measured."""
+
+    weekday = fields.Integer(required=True, validate=validate.Range(min=0, max=6))
+    hour = fields.Integer(required=True, validate=validate.Range(min=0, max=23))
+    producing_seconds = fields.Float(required=True)
+    idle_seconds = fields.Float(required=True)
+    down_seconds = fields.Float(required=True)
+
+
+class CapacityMeasured(Schema):
+    """How a modelled machine of the envelope's tenant spent each hour of the week over
+    [start, end) (the last four weeks), as analytics measured it at `measured_at`;
+    published every GANTRY_ANALYTICS_CAPACITY_SECONDS. `utilisation` is the share of the
+    week it produced; `oee` and `mtbf_seconds` are null when undefined (no plan, no failure)."""
+
+    device_id = fields.String(required=True)
+    # The site's IANA zone, in which the hours of the week are counted.
+    zone = fields.String(required=True)
+    start = fields.AwareDateTime(required=True, format="iso")
+    end = fields.AwareDateTime(required=True, format="iso")
+    hours = fields.List(fields.Nested(HourOfWeekSpent), required=True, validate=validate.Length(equal=168))
+    utilisation = fields.Float(required=True)
+    idle_hours_per_week = fields.Float(required=True)
+    oee = fields.Float(required=True, allow_none=True)
+    mtbf_seconds = fields.Float(required=True, allow_none=True)
+    measured_at = fields.AwareDateTime(required=True, format="iso")
+
+
 ALARM_EVENTS = ("alarm.raised", "alarm.severity_changed", "alarm.acknowledged", "alarm.cleared")
 
 CATALOGUE: dict[str, type[Schema]] = {
@@ -170,6 +200,7 @@ CATALOGUE: dict[str, type[Schema]] = {
     "order.cancelled": OrderChanged,
     "order.disputed": OrderChanged,
     "ledger.transfer_posted": TransferPosted,
+    "capacity.measured": CapacityMeasured,
     **dict.fromkeys(ALARM_EVENTS, AlarmChanged),
 }
 

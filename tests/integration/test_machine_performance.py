@@ -13,16 +13,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from services.analytics.domain.performance import Inputs
-from services.analytics.usecases.capacity import Capacity
+from services.analytics.usecases.capacity import Capacity, publish_measured_capacity
 from services.analytics.usecases.directory import Directory
 from services.analytics.usecases.evaluation import Evaluation
 from services.analytics.usecases.performance import Granularity, Performance, Period, Scope
 from services.analytics.usecases.plant_settings import PlantSettings
 from services.kit.bus import ConfirmingPublisher
 from services.kit.errors import NotFound
-from services.kit.events import new_event
+from services.kit.events import new_event, parse_event
 from services.kit.registry import ProfileChannel
 from services.kit.store import Store
 from tests.support.access import ManualClock
@@ -317,3 +318,54 @@ def test_measured_capacity_shows_each_hour_of_the_week_as_the_machine_spent_it(
     assert measured.idle_hours_per_week == 2
     assert measured.utilisation == (8 * 3600 - 1800 / 4) / (168 * 3600)
     assert measured.figures.mtbf == 4 * 8 * 3600 - 1800
+
+
+def test_every_modelled_machine_s_measured_capacity_is_published_through_the_outbox(
+    factory: Factory, clock: ManualClock
+) -> None:
+    factory.settings.put_site_calendar(TENANT, "berlin", BERLIN_DAYS, 0)
+    device = factory.device("berlin")
+    unmodelled = teach_device(
+        factory.store, TENANT, factory.registry.profile(TENANT, CHANNELS), site="berlin"
+    )
+    retired = factory.device("berlin")
+    decommissioned = {
+        "device_id": retired,
+        "version": 2,
+        "previous_state": "active",
+        "state": "decommissioned",
+    }
+    Directory(factory.store.unit_of_work).learn(new_event("device.decommissioned", TENANT, decommissioned))
+    for week in range(4):
+        monday = MONDAY + timedelta(weeks=week)
+        readings = [(at(monday, hour), {"mode": "RUN" if hour < 13 else "IDLE"}) for hour in range(5, 16)]
+        factory.apply(device, *readings)
+        factory.apply(unmodelled, *readings)
+        factory.apply(retired, *readings)
+    clock.now = MONDAY + timedelta(weeks=4) + timedelta(minutes=20)
+
+    assert publish_measured_capacity(factory.store.unit_of_work, clock) == 1
+
+    outbox = factory.store.metadata.tables["outbox"]
+    with factory.store.engine.connect() as connection:
+        (body,) = connection.execute(
+            select(outbox.c.body).where(outbox.c.type == "capacity.measured")
+        ).scalars()
+    event = parse_event(body)
+    measured = Capacity(factory.store.unit_of_work, clock).measured(TENANT, device)
+    assert (event.type, event.tenant_id, event.data["device_id"]) == ("capacity.measured", TENANT, device)
+    assert (event.data["zone"], event.data["start"], event.data["end"]) == (
+        "Europe/Berlin",
+        MONDAY,
+        MONDAY + timedelta(weeks=4),
+    )
+    assert event.data["measured_at"] == clock.now
+    hours = {(h["weekday"], h["hour"]): h for h in event.data["hours"]}
+    assert len(hours) == 168
+    assert (hours[(0, 6)]["producing_seconds"], hours[(0, 14)]["idle_seconds"]) == (3600, 3600)
+    assert hours[(1, 10)]["down_seconds"] == 0
+    assert event.data["idle_hours_per_week"] == measured.idle_hours_per_week == 2
+    assert event.data["utilisation"] == pytest.approx(measured.utilisation)
+    assert event.data["oee"] == measured.figures.oee
+    # Never faulted: no failure to measure the time between.
+    assert event.data["mtbf_seconds"] is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, Select, and_, func, select, update
 
 from services.analytics.domain.plant_settings import SettingKind
 from services.analytics.queries.revisions import next_revision, rows_changed_since
@@ -73,24 +73,38 @@ def tenant_has_site(connection: Connection, tenant_id: str, site: str) -> bool:
 def modelled_devices_by_site(connection: Connection, tenant_id: str, site: str | None) -> dict[str, int]:
     """How many of the tenant's devices (of `site`, or all) have a machine model, by
     site, leaving out those decommissioned."""
-    models = plant_settings
     query = (
-        select(known_devices.c.site, func.count())
-        .join(
-            models,
-            and_(
-                models.c.tenant_id == known_devices.c.tenant_id,
-                models.c.kind == SettingKind.MACHINE_MODEL.value,
-                models.c.key == known_devices.c.profile_id,
-                models.c.deleted.is_(False),
-            ),
-        )
-        .where(known_devices.c.tenant_id == tenant_id, known_devices.c.state != "decommissioned")
+        _modelled(select(known_devices.c.site, func.count()))
+        .where(known_devices.c.tenant_id == tenant_id)
         .group_by(known_devices.c.site)
     )
     if site is not None:
         query = query.where(known_devices.c.site == site)
     return {found: count for found, count in connection.execute(query)}
+
+
+def modelled_devices(connection: Connection) -> list[tuple[str, str]]:
+    """(tenant_id, device_id) of every tenant's device with a machine model, leaving out
+    those decommissioned."""
+    query = _modelled(select(known_devices.c.tenant_id, known_devices.c.id)).order_by(
+        known_devices.c.tenant_id, known_devices.c.id
+    )
+    return [(tenant_id, device_id) for tenant_id, device_id in connection.execute(query)]
+
+
+def _modelled(query: Select[Any]) -> Select[Any]:
+    """`query` of known devices narrowed to those whose profile has a machine model and
+    that are not decommissioned."""
+    models = plant_settings
+    return query.join(
+        models,
+        and_(
+            models.c.tenant_id == known_devices.c.tenant_id,
+            models.c.kind == SettingKind.MACHINE_MODEL.value,
+            models.c.key == known_devices.c.profile_id,
+            models.c.deleted.is_(False),
+        ),
+    ).where(known_devices.c.state != "decommissioned")
 
 
 def devices_changed_since(connection: Connection, revision: int) -> tuple[list[KnownDevice], int]:

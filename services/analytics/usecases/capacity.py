@@ -10,14 +10,20 @@ what a manufacturer can sell.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.analytics.domain.performance import Figures, Inputs
+from services.analytics.queries.directory import modelled_devices
 from services.analytics.usecases import Clock, UnitOfWorkFactory, utc_now
 from services.analytics.usecases.performance import Granularity, Performance, Scope
+from services.kit.events import Event, new_event
+
+log = logging.getLogger(__name__)
 
 WEEKS = 4
 HOURS_OF_WEEK = 7 * 24
@@ -87,3 +93,50 @@ def _hour(weekday: int, hour: int, measured: list[Inputs]) -> HourOfWeek:
         idle=sum(i.adet + i.idle_outside_plan for i in measured) / weeks,
         down=sum(i.adot for i in measured) / weeks,
     )
+
+
+def publish_measured_capacity(unit_of_work: UnitOfWorkFactory, clock: Clock = utc_now) -> int:
+    """Emits a `capacity.measured` event for every device with a machine model that is not
+    decommissioned, each in a transaction of its own, so that a device that fails leaves
+    the others published; returns how many were."""
+    now = clock()
+    capacity = Capacity(unit_of_work, lambda: now)
+    with unit_of_work(read_only=True) as uow:
+        devices = modelled_devices(uow.connection)
+    published = 0
+    for tenant_id, device_id in devices:
+        try:
+            event = capacity_measured(tenant_id, capacity.measured(tenant_id, device_id), now)
+            with unit_of_work() as uow:
+                uow.emit(event)
+                uow.commit()
+        except Exception:
+            log.exception("capacity not measured", extra={"tenant_id": tenant_id, "device_id": device_id})
+            continue
+        published += 1
+    return published
+
+
+def capacity_measured(tenant_id: str, measured: MeasuredCapacity, measured_at: datetime) -> Event:
+    data: dict[str, Any] = {
+        "device_id": measured.device_id,
+        "zone": measured.zone,
+        "start": measured.start.isoformat(),
+        "end": measured.end.isoformat(),
+        "hours": [
+            {
+                "weekday": hour.weekday,
+                "hour": hour.hour,
+                "producing_seconds": hour.producing,
+                "idle_seconds": hour.idle,
+                "down_seconds": hour.down,
+            }
+            for hour in measured.hours
+        ],
+        "utilisation": measured.utilisation,
+        "idle_hours_per_week": measured.idle_hours_per_week,
+        "oee": measured.figures.oee,
+        "mtbf_seconds": measured.figures.mtbf,
+        "measured_at": measured_at.isoformat(),
+    }
+    return new_event("capacity.measured", tenant_id, data)
