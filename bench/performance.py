@@ -1,4 +1,5 @@
-"""Machine performance queries: how fast analytics answers ISO 22400 figures.
+"""Machine performance queries: how fast analytics answers ISO 22400 figures, through
+`GetPerformance` on its gRPC server.
 
 On a fresh PostgreSQL database, a tenant whose machines (one profile with a machine model)
 work three shifts on weekdays in Europe/Berlin:
@@ -22,15 +23,17 @@ from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from gantry.v1 import analytics_pb2 as pb
+
 from bench.analytics import CALENDAR, MACHINE_MODEL, SITE
 from services.analytics.queries.performance import add_quarters
 from services.analytics.storage import QUARTER_INPUTS, metadata
-from services.analytics.usecases.performance import Granularity, Performance, Scope
 from services.analytics.usecases.plant_settings import PlantSettings
 from services.kit.migrate import upgrade
+from services.kit.protos import timestamp_fields
 from services.kit.registry import ProfileChannel
 from services.kit.store import Store
-from tests.support.analytics import ProfileRegistry, teach_device
+from tests.support.analytics import ProfileRegistry, analytics_server, teach_device
 from tests.support.backends import postgres_database
 
 DAYS = int(os.environ.get("BENCH_PERFORMANCE_DAYS", "365"))
@@ -104,15 +107,17 @@ def run() -> dict:
             connection.exec_driver_sql("ANALYZE")
         print(f"{DAYS * 96} quarters of one device, {DEVICES * 96} of the fleet's day", flush=True)
 
-        performance = Performance(store.unit_of_work)
-        year = (START, START + timedelta(days=DAYS))
-        device_p50, device_p99 = timed_ms(
-            lambda: performance.periods(tenant, Scope(device_id=long_lived), *year, Granularity.HOUR)
+        analytics = stack.enter_context(analytics_server(store, registry))
+        year = timestamp_fields(start=START, end=START + timedelta(days=DAYS))
+        by_device = pb.GetPerformanceRequest(
+            tenant_id=tenant, device_id=long_lived, granularity=pb.GRANULARITY_HOUR, **year
         )
-        day = (fleet_day, fleet_day + timedelta(days=1))
-        fleet_p50, fleet_p99 = timed_ms(
-            lambda: performance.periods(tenant, Scope(), *day, Granularity.HOUR, "Europe/Berlin")
+        device_p50, device_p99 = timed_ms(lambda: analytics.GetPerformance(by_device))
+        day = timestamp_fields(start=fleet_day, end=fleet_day + timedelta(days=1))
+        of_fleet = pb.GetPerformanceRequest(
+            tenant_id=tenant, fleet=True, granularity=pb.GRANULARITY_HOUR, zone="Europe/Berlin", **day
         )
+        fleet_p50, fleet_p99 = timed_ms(lambda: analytics.GetPerformance(of_fleet))
 
     figures = {
         "device_year_hours": DAYS * 24,
