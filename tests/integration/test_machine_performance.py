@@ -22,7 +22,7 @@ from services.analytics.usecases.evaluation import Evaluation
 from services.analytics.usecases.performance import Granularity, Performance, Period, Scope
 from services.analytics.usecases.plant_settings import PlantSettings
 from services.kit.bus import ConfirmingPublisher
-from services.kit.errors import NotFound
+from services.kit.errors import NotFound, Unavailable
 from services.kit.events import new_event, parse_event
 from services.kit.registry import ProfileChannel
 from services.kit.store import Store
@@ -369,3 +369,19 @@ def test_every_modelled_machine_s_measured_capacity_is_published_through_the_out
     assert event.data["oee"] == measured.figures.oee
     # Never faulted: no failure to measure the time between.
     assert event.data["mtbf_seconds"] is None
+
+
+def test_measuring_capacity_stops_at_the_first_database_failure(factory: Factory, clock: ManualClock) -> None:
+    for _ in range(3):
+        factory.device("berlin")
+    attempts: list[bool] = []
+
+    def failing(read_only: bool = False) -> Any:
+        # The listing of devices reads; each publication would write.
+        if not read_only:
+            attempts.append(True)
+            raise Unavailable("the database is down")
+        return factory.store.unit_of_work(read_only=True)
+
+    assert publish_measured_capacity(failing, clock) == 0
+    assert len(attempts) == 1

@@ -22,6 +22,7 @@ from services.analytics.queries.directory import modelled_devices
 from services.analytics.usecases import Clock, UnitOfWorkFactory, utc_now
 from services.analytics.usecases.performance import Granularity, Performance, Scope
 from services.kit.events import Event, new_event
+from services.kit.faults import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,12 @@ def publish_measured_capacity(unit_of_work: UnitOfWorkFactory, clock: Clock = ut
             with unit_of_work() as uow:
                 uow.emit(event)
                 uow.commit()
-        except Exception:
+        except Exception as error:
+            if is_transient(error):
+                # The database is failing: every device after this one would fail alike,
+                # and the next run measures them all again.
+                log.warning("capacity measurement stopped; the database failed", extra={"error": str(error)})
+                return published
             log.exception("capacity not measured", extra={"tenant_id": tenant_id, "device_id": device_id})
             continue
         published += 1
