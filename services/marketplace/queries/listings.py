@@ -1,6 +1,7 @@
 """Listings' SQL: the seller's edits under an optimistic version check, the market's
-search, capacity slots, every read joined to what the platform measured of the device, and the stock and slot changes orders make inside their own
-transactions, each one statement that only succeeds while enough remains."""
+search, capacity slots, and the stock and slot changes orders make inside their own
+transactions, each one statement that only succeeds while enough remains. Every read
+of listings joins what the platform measured of their sellers' devices."""
 
 from __future__ import annotations
 
