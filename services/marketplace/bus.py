@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from services.kit.consumers import ConsumerQueue
+from services.marketplace.usecases.capacity import CAPACITY_EVENTS
 from services.marketplace.usecases.figures import COMPANY_EVENTS
 
 # marketplace-worker keeps its directory of companies from the registry's tenant events.
 COMPANIES = ConsumerQueue("marketplace.companies", COMPANY_EVENTS)
 
-QUEUES = (COMPANIES,)
+# ... and what analytics measured of devices, shown on their capacity listings.
+MEASUREMENTS = ConsumerQueue("marketplace.measurements", CAPACITY_EVENTS)
+
+QUEUES = (COMPANIES, MEASUREMENTS)

@@ -1,6 +1,6 @@
 """Marketplace's tables: listings, RFQs and quotes, orders; the ledger's accounts and
 transfers; the idempotency records of money-moving calls; the directory of registered
-companies; beside the outbox and inbox every service keeps."""
+companies and the capacity analytics measured of their devices; beside the outbox and inbox every service keeps."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -213,4 +214,21 @@ companies = Table(
     Column("tenant_id", String(36), primary_key=True),
     Column("country", String(2), nullable=False),
     Column("registered_at", UtcDateTime(), nullable=False),
+)
+
+# The newest measurement analytics published (capacity.measured) of each device, with the
+# tenant it measured the device for: a capacity listing shows it only to its own seller's.
+measured_capacity = Table(
+    "measured_capacity",
+    metadata,
+    Column("device_id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("measured_at", UtcDateTime(), nullable=False),
+    Column("period_start", UtcDateTime(), nullable=False),
+    Column("period_end", UtcDateTime(), nullable=False),
+    Column("utilisation", Float, nullable=False),
+    Column("idle_hours_per_week", Float, nullable=False),
+    # Null when undefined: no production plan (oee), no failure in the period (mtbf).
+    Column("oee", Float),
+    Column("mtbf_seconds", Float),
 )

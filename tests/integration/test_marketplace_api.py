@@ -21,6 +21,7 @@ import pytest
 from gantry.v1 import marketplace_pb2 as pb
 from gantry.v1 import marketplace_pb2_grpc, registry_pb2_grpc
 from gantry.v1 import registry_pb2 as registry_pb
+from gantry.v1.common_pb2 import PageRequest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.kit.bus import ConfirmingPublisher
@@ -28,8 +29,9 @@ from services.kit.protos import from_timestamp, timestamp
 from services.kit.registry import Registry, RegistryOverGrpc
 from services.kit.store import Store
 from services.marketplace.api.servicer import SERVICE_NAME, MarketplaceServicer
+from services.marketplace.usecases.capacity import MeasuredCapacities
 from tests.support.access import access_server, code_of, mask, migrated_store, reason_of, violations
-from tests.support.marketplace import COMPLETED_ORDER_STATES, marketplace_store
+from tests.support.marketplace import COMPLETED_ORDER_STATES, capacity_measured, marketplace_store
 from tests.support.marketplace import keyed_call as act
 from tests.support.registry import create_profile, devices_server, insert_tenant
 from tests.support.serving import serving
@@ -434,6 +436,85 @@ def test_the_registry_decides_whose_device_a_capacity_listing_sells(
         for seller, device_id in ((other, device.id), (owner, str(uuid.uuid4()))):
             refused = partial(create_listing, market, seller, pb.LISTING_KIND_CAPACITY, device_id=device_id)
             assert set(violations(refused)) == {"device_id"}
+
+
+def measure(store: Store, tenant: str, device: str, **figures: float | None) -> None:
+    """What analytics measured of the device for its tenant, as marketplace-worker keeps it."""
+    assert MeasuredCapacities(store.unit_of_work).learn(capacity_measured(tenant, device, MONDAY, **figures))
+
+
+def test_a_capacity_listing_shows_what_was_measured_of_its_sellers_device_alone(
+    market: Stub, market_store: Store, registry: FakeRegistry
+) -> None:
+    seller, other = registry.tenant(), registry.tenant()
+    device = registry.device_of(seller)
+    measure(market_store, seller, device, idle_hours_per_week=30.5, oee=None, mtbf_seconds=7_200.0)
+    listing = publish(market, create_listing(market, seller, pb.LISTING_KIND_CAPACITY, device_id=device))
+
+    expected = pb.CapacityMeasurement(
+        idle_hours_per_week=30.5,
+        utilisation=0.5,
+        mtbf_hours=2.0,
+        start=timestamp(MONDAY - timedelta(weeks=4)),
+        end=timestamp(MONDAY),
+        measured_at=timestamp(MONDAY),
+    )
+    assert listing.measured == expected
+    assert not listing.measured.HasField("oee")
+    read = market.GetListing(pb.GetListingRequest(tenant_id=other, listing_id=listing.id))
+    own = market.ListOwnListings(pb.ListOwnListingsRequest(tenant_id=seller)).listings
+    assert read.measured == expected and [found.measured for found in own] == [expected]
+
+    # The registry now says the device is another tenant's: the seller's figures are not its.
+    registry.owned.add((other, device))
+    stranger = publish(market, create_listing(market, other, pb.LISTING_KIND_CAPACITY, device_id=device))
+    assert not stranger.HasField("measured")
+    assert not market.GetListing(pb.GetListingRequest(tenant_id=seller, listing_id=stranger.id)).HasField(
+        "measured"
+    )
+
+
+def test_a_search_by_measured_figures_leaves_out_the_unmeasured_page_by_page(
+    market: Stub, market_store: Store, registry: FakeRegistry
+) -> None:
+    buyer, seller = registry.tenant(), registry.tenant()
+    title = f"Measured mill {uuid.uuid4().hex}"
+
+    def listed(price: int, **figures: float | None) -> str:
+        device = registry.device_of(seller)
+        if figures:
+            measure(market_store, seller, device, **figures)
+        fields = {"device_id": device, "price": price, "title": title}
+        return publish(market, create_listing(market, seller, pb.LISTING_KIND_CAPACITY, **fields)).id
+
+    idle = listed(100, idle_hours_per_week=80.0, oee=0.9, mtbf_seconds=72_000.0)
+    busy = listed(200, idle_hours_per_week=10.0, oee=0.5, mtbf_seconds=3_600.0)
+    unplanned = listed(300, idle_hours_per_week=60.0, oee=None, mtbf_seconds=None)
+    unmeasured = listed(400)
+
+    def found(**bounds: float) -> list[str]:
+        ids, cursor = [], ""
+        while True:  # a page of one at a time, so that every page boundary is crossed
+            request = pb.SearchListingsRequest(
+                tenant_id=buyer,
+                text=title,
+                order_by="price",
+                page=PageRequest(page_size=1, cursor=cursor),
+                **bounds,
+            )
+            answer = market.SearchListings(request)
+            ids += [listing.id for listing in answer.listings]
+            if not (cursor := answer.page.next_cursor):
+                return ids
+
+    assert found() == [idle, busy, unplanned, unmeasured]
+    assert found(min_idle_hours_per_week=50) == [idle, unplanned]
+    assert found(min_oee=0.5) == [idle, busy]
+    assert found(min_mtbf_hours=2) == [idle]
+    assert found(min_idle_hours_per_week=5, min_oee=0.6) == [idle]
+    for bound in ("min_idle_hours_per_week", "min_oee", "min_mtbf_hours"):
+        refused = partial(market.SearchListings, pb.SearchListingsRequest(tenant_id=buyer, **{bound: -1}))
+        assert set(violations(refused)) == {bound}
 
 
 def test_money_credited_to_no_registered_company_is_refused_and_nothing_moves(

@@ -13,6 +13,7 @@ from gantry.v1 import marketplace_pb2 as pb
 from sqlalchemy import insert, select
 
 from services.kit.bus import Publish
+from services.kit.events import Event, new_event, parse_event
 from services.kit.migrate import upgrade
 from services.kit.store import Store
 from services.marketplace.domain.orders import OrderState
@@ -127,3 +128,33 @@ def keyed_call(market: Any, call: str, tenant: str, **fields: Any) -> Any:
     under a fresh idempotency key unless `fields` name one."""
     values = {"idempotency_key": str(uuid.uuid4()), "reason": "test", **fields}
     return getattr(market, call)(getattr(pb, f"{call}Request")(tenant_id=tenant, **values))
+
+
+def capacity_measured(tenant: str, device: str, measured_at: datetime, **figures: float | None) -> Event:
+    """A capacity.measured event of the device for its tenant, as the marketplace receives
+    it from the bus (its data parsed); `figures` override idle, utilisation, oee, mtbf."""
+    hours = [
+        {
+            "weekday": day,
+            "hour": hour,
+            "producing_seconds": 1800.0,
+            "idle_seconds": 1800.0,
+            "down_seconds": 0.0,
+        }
+        for day in range(7)
+        for hour in range(24)
+    ]
+    data = {
+        "device_id": device,
+        "zone": "Asia/Shanghai",
+        "start": (measured_at - timedelta(weeks=4)).isoformat(),
+        "end": measured_at.isoformat(),
+        "hours": hours,
+        "utilisation": 0.5,
+        "idle_hours_per_week": 84.0,
+        "oee": 0.6,
+        "mtbf_seconds": 36_000.0,
+        "measured_at": measured_at.isoformat(),
+        **figures,
+    }
+    return parse_event(new_event("capacity.measured", tenant, data).to_message())

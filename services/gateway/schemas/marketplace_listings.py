@@ -20,6 +20,15 @@ from services.gateway.schemas.marketplace import (
 from services.kit.validation import text
 
 
+def _measured_bound(description: str) -> fields.Float:
+    return fields.Float(
+        load_default=None,
+        validate=validate.Range(min=0),
+        # The document's minimum as an exact 0: the validator's would be written 0.0.
+        metadata={"description": f"{description}; excludes listings without a measurement", "minimum": 0},
+    )
+
+
 class ListingCreate(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(LISTING_KINDS))
     title = text(200)
@@ -35,6 +44,24 @@ class ListingCreate(Schema):
         metadata={"description": "Capacity only: the registered device whose machine-hours are sold"}
     )
     stock = count(0, metadata={"description": "Products only, and required for them"})
+
+
+class CapacityMeasurement(Schema):
+    """Measured by the platform from the machine's telemetry over the period, not claimed by the seller."""
+
+    idle_hours_per_week = fields.Float(required=True)
+    utilisation = fields.Float(
+        required=True, metadata={"description": "The share of the week it produced, 0-1"}
+    )
+    oee = fields.Float(
+        required=True, allow_none=True, metadata={"description": "null when undefined (no plan)"}
+    )
+    mtbf_hours = fields.Float(
+        required=True, allow_none=True, metadata={"description": "null when it never failed in the period"}
+    )
+    start = fields.DateTime(required=True)
+    end = fields.DateTime(required=True)
+    measured_at = fields.DateTime(required=True)
 
 
 class Listing(Schema):
@@ -56,6 +83,12 @@ class Listing(Schema):
     updated_at = fields.DateTime(required=True)
     device_id = fields.String(required=True, metadata={"description": "empty but for capacity"})
     stock = fields.Integer(required=True, allow_none=True, metadata={"description": "null but for products"})
+    measured = fields.Nested(
+        CapacityMeasurement,
+        required=True,
+        allow_none=True,
+        metadata={"description": "null but for capacity whose device the platform measured for its seller"},
+    )
 
 
 class ListingPatch(Patch):
@@ -94,6 +127,10 @@ class ListingSearchQuery(PageQuery):
     order_by = fields.String(
         load_default="-created_at", validate=validate.OneOf(("-created_at", "price", "-price"))
     )
+    # Bounds on what the platform measured; any of them excludes unmeasured listings.
+    min_idle_hours_per_week = _measured_bound("Idle hours of the average week the device has at least")
+    min_oee = _measured_bound("The device's measured OEE (0-1) at least")
+    min_mtbf_hours = _measured_bound("The device's measured mean time between failures, in hours, at least")
 
 
 class OwnListingsQuery(PageQuery):

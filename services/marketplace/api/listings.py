@@ -48,7 +48,7 @@ def _changes(request: pb.UpdateListingRequest) -> dict[str, Any]:
 
 
 def _search_filters(request: pb.SearchListingsRequest) -> dict[str, Any]:
-    """The filters given; an empty one (or a price bound of 0) matches all."""
+    """The filters given; an empty one (or a bound of 0) matches all."""
     return given(
         category=request.category or None,
         kind=LISTING_KINDS.to_domain(request.kind, "kind"),
@@ -58,6 +58,9 @@ def _search_filters(request: pb.SearchListingsRequest) -> dict[str, Any]:
         max_price=request.max_price or None,
         text=request.text or None,
         order_by=request.order_by or None,
+        min_idle_hours_per_week=request.min_idle_hours_per_week or None,
+        min_oee=request.min_oee or None,
+        min_mtbf_hours=request.min_mtbf_hours or None,
     )
 
 

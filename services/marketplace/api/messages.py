@@ -16,7 +16,7 @@ from gantry.v1 import marketplace_pb2 as pb
 from services.kit.protos import EnumMap, timestamp_fields
 from services.marketplace.domain.catalogue import ListingKind, ListingStatus, Unit
 from services.marketplace.domain.ledger import Account, AccountKind, Transfer, TransferKind
-from services.marketplace.domain.listings import Listing, Slot
+from services.marketplace.domain.listings import CapacityMeasurement, Listing, Slot
 from services.marketplace.domain.orders import Order, OrderLine, OrderState
 from services.marketplace.domain.rfqs import Quote, QuoteStatus, Rfq, RfqStatus
 
@@ -28,6 +28,7 @@ QUOTE_STATUSES = EnumMap(pb.QuoteStatus, "QUOTE_STATUS_", QuoteStatus)
 ORDER_STATES = EnumMap(pb.OrderState, "ORDER_STATE_", OrderState)
 ACCOUNT_KINDS = EnumMap(pb.AccountKind, "ACCOUNT_KIND_", AccountKind)
 TRANSFER_KINDS = EnumMap(pb.TransferKind, "TRANSFER_KIND_", TransferKind)
+SECONDS_PER_HOUR = 3600
 
 
 # --- Replies --------------------------------------------------------------------
@@ -51,7 +52,20 @@ def listing_message(listing: Listing) -> pb.Listing:
         version=listing.version,
         device_id=listing.device_id or "",
         stock=listing.stock,
+        measured=measurement_message(listing.measured) if listing.measured else None,
         **timestamp_fields(created_at=listing.created_at, updated_at=listing.updated_at),
+    )
+
+
+def measurement_message(measured: CapacityMeasurement) -> pb.CapacityMeasurement:
+    mtbf = measured.mtbf_seconds
+    return pb.CapacityMeasurement(
+        idle_hours_per_week=measured.idle_hours_per_week,
+        utilisation=measured.utilisation,
+        oee=measured.oee,
+        # Buyers plan in hours, as listings sell them.
+        mtbf_hours=None if mtbf is None else mtbf / SECONDS_PER_HOUR,
+        **timestamp_fields(start=measured.start, end=measured.end, measured_at=measured.measured_at),
     )
 
 

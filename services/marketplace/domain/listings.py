@@ -38,6 +38,20 @@ LATEST_SLOT_END = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
+class CapacityMeasurement:
+    """How a capacity listing's device was used over [start, end), as the platform measured
+    it from the machine's telemetry, not as its seller claims; None where undefined."""
+
+    start: datetime
+    end: datetime
+    measured_at: datetime
+    utilisation: float
+    idle_hours_per_week: float
+    oee: float | None
+    mtbf_seconds: float | None
+
+
+@dataclass(frozen=True)
 class Listing:
     """A row of `listings`; prices in integer minor units of `currency`."""
 
@@ -59,6 +73,8 @@ class Listing:
     updated_at: datetime
     device_id: str | None = None
     stock: int | None = None
+    # Not a column: read with the listing, for its seller's device alone.
+    measured: CapacityMeasurement | None = None
 
     def visible_to(self, tenant_id: str) -> bool:
         """Published listings are the market's; any other is seen by its seller alone."""

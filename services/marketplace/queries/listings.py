@@ -1,6 +1,7 @@
 """Listings' SQL: the seller's edits under an optimistic version check, the market's
 search, capacity slots, and the stock and slot changes orders make inside their own
-transactions, each one statement that only succeeds while enough remains."""
+transactions, each one statement that only succeeds while enough remains. Every read
+of listings joins what the platform measured of their sellers' devices."""
 
 from __future__ import annotations
 
@@ -9,13 +10,25 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Connection, Select, func, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 
 from services.kit.db import insert_ignoring_duplicates
 from services.marketplace.domain.catalogue import ListingKind, ListingStatus, Unit
-from services.marketplace.domain.listings import Listing, Slot
+from services.marketplace.domain.listings import CapacityMeasurement, Listing, Slot
 from services.marketplace.storage import capacity_slots as slots
-from services.marketplace.storage import listings
+from services.marketplace.storage import listings, measured_capacity
 
 # The sort orders a search may ask for ("-" for descending); each is made a total
 # order by the id after its column.
@@ -26,6 +39,27 @@ ORDERS: dict[str, Column[Any]] = {
 }
 # Fields a seller's edit may not touch: who and what a listing is, and its life so far.
 _FIXED = ("id", "seller_id", "kind", "created_at")
+_HOUR_SECONDS = 3600
+
+_m = measured_capacity.c
+# A device's measurement belongs to a listing only when taken for the listing's seller:
+# a device_id naming another tenant's machine must never show that tenant's figures.
+_WITH_MEASURED = listings.outerjoin(
+    measured_capacity, and_(_m.device_id == listings.c.device_id, _m.tenant_id == listings.c.seller_id)
+)
+_MEASURED = {
+    "start": _m.period_start,
+    "end": _m.period_end,
+    "measured_at": _m.measured_at,
+    "utilisation": _m.utilisation,
+    "idle_hours_per_week": _m.idle_hours_per_week,
+    "oee": _m.oee,
+    "mtbf_seconds": _m.mtbf_seconds,
+}
+# Listings with their measurements, read in the same statement (one per page).
+_READ = select(
+    listings, *(column.label(f"measured_{name}") for name, column in _MEASURED.items())
+).select_from(_WITH_MEASURED)
 
 
 @dataclass(frozen=True)
@@ -39,23 +73,36 @@ class ListingFilter:
     min_price: int | None = None
     max_price: int | None = None
     text: str | None = None
+    # Bounds on the seller's device's measurement; any bound excludes unmeasured listings.
+    min_idle_hours_per_week: float | None = None
+    min_oee: float | None = None
+    min_mtbf_hours: float | None = None
+
+
+def _measurement(mapping: Any) -> CapacityMeasurement | None:
+    if mapping["measured_measured_at"] is None:
+        return None
+    return CapacityMeasurement(**{name: mapping[f"measured_{name}"] for name in _MEASURED})
 
 
 def _listing(row: Any) -> Listing:
     mapping = row._mapping
     return Listing(
         **{
-            **mapping,
+            **{column.name: mapping[column] for column in listings.c},
             "kind": ListingKind(mapping["kind"]),
             "status": ListingStatus(mapping["status"]),
             "unit": Unit(mapping["unit"]),
+            "measured": _measurement(mapping),
         }
     )
 
 
 def _row(listing: Listing) -> dict[str, Any]:
+    values = asdict(listing)
+    del values["measured"]
     return {
-        **asdict(listing),
+        **values,
         "kind": listing.kind.value,
         "status": listing.status.value,
         "unit": listing.unit.value,
@@ -67,14 +114,14 @@ def add_listing(connection: Connection, listing: Listing) -> None:
 
 
 def find_listing(connection: Connection, listing_id: str) -> Listing | None:
-    row = connection.execute(select(listings).where(listings.c.id == listing_id)).first()
+    row = connection.execute(_READ.where(listings.c.id == listing_id)).first()
     return _listing(row) if row else None
 
 
 def lock_listing(connection: Connection, listing_id: str) -> Listing | None:
     """The listing, locked until the transaction ends (on PostgreSQL; SQLite serialises
     writers anyway), so that what is read of it stays true while the caller acts on it."""
-    query = select(listings).where(listings.c.id == listing_id).with_for_update()
+    query = _READ.where(listings.c.id == listing_id).with_for_update(of=listings)
     row = connection.execute(query).first()
     return _listing(row) if row else None
 
@@ -112,7 +159,18 @@ def _search_conditions(wanted: ListingFilter) -> list[ColumnElement[bool]]:
     if wanted.text:
         # SQLite's lower() folds ASCII alone; PostgreSQL's folds every script with case.
         conditions.append(func.lower(c.title).like(_like_text(wanted.text), escape="\\"))
-    return conditions
+    return conditions + _measured_conditions(wanted)
+
+
+def _measured_conditions(wanted: ListingFilter) -> list[ColumnElement[bool]]:
+    """The measurement's bounds; NULL (no measurement, or an undefined figure) meets none."""
+    mtbf_seconds = None if wanted.min_mtbf_hours is None else wanted.min_mtbf_hours * _HOUR_SECONDS
+    bounds = (
+        (_m.idle_hours_per_week, wanted.min_idle_hours_per_week),
+        (_m.oee, wanted.min_oee),
+        (_m.mtbf_seconds, mtbf_seconds),
+    )
+    return [column >= bound for column, bound in bounds if bound is not None]
 
 
 def _page(
@@ -127,7 +185,7 @@ def _page(
     if after is not None:
         conditions = [*conditions, position < after if descending else position > after]
     ordering = [key.desc(), listings.c.id.desc()] if descending else [key.asc(), listings.c.id.asc()]
-    return select(listings).where(*conditions).order_by(*ordering).limit(limit)
+    return _READ.where(*conditions).order_by(*ordering).limit(limit)
 
 
 def search_listings(

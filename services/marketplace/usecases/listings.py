@@ -43,6 +43,7 @@ MAX_LEAD_TIME_DAYS = 365
 # An ISO 3166-1 alpha-2 country, or one of its ISO 3166-2 subdivisions (CN-32).
 # \Z, not $: $ also matches before a trailing newline.
 SHIP_FROM = r"[A-Z]{2}(-[A-Z0-9]{1,3})?\Z"
+HOURS_PER_WEEK = 168
 UPDATABLE = ("title", "description", "price", "lead_time_days", "min_order_quantity", "stock")
 
 
@@ -89,6 +90,10 @@ class SearchSchema(Schema):
     max_price = price_field(load_default=None)
     text = text(MAX_TITLE, required=False, load_default=None)
     order_by = fields.String(load_default="-created_at", validate=validate.OneOf(ORDERS))
+    # Bounds on the measured figures of a capacity listing's device.
+    min_idle_hours_per_week = fields.Float(load_default=None, validate=validate.Range(0, HOURS_PER_WEEK))
+    min_oee = fields.Float(load_default=None, validate=validate.Range(0, 1))
+    min_mtbf_hours = fields.Float(load_default=None, validate=validate.Range(min=0))
 
     @validates_schema
     def _prices_in_order(self, data: dict[str, Any], **_: Any) -> None:
