@@ -11,7 +11,8 @@ from gantry.v1 import analytics_pb2 as pb
 from marshmallow import Schema, ValidationError
 
 from services.gateway.protojson import to_json, to_message
-from services.gateway.schemas.analytics import AlarmListQuery, AlarmRuleCreate, AlarmRuleDefinition
+from services.gateway.schemas.alarm_rules import AlarmRuleCreate, AlarmRuleDefinition
+from services.gateway.schemas.analytics import AlarmListQuery
 from services.kit.errors import InvalidArgument
 
 HOT = {"channel": "spindle_temp", "operator": "gt", "value": {"number": 90}}

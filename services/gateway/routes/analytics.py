@@ -12,6 +12,7 @@ from starlette.responses import Response
 from services.gateway.clients import call
 from services.gateway.endpoints import Call, Endpoint, etag, json_response
 from services.gateway.protojson import page_json, to_json, to_message
+from services.gateway.schemas import alarm_rules as rule_schemas
 from services.gateway.schemas import analytics as schemas
 
 READ = "analytics:read"
@@ -123,8 +124,8 @@ ENDPOINTS = [
         "Create an alarm rule on a device profile; its channels are checked against the profile's",
         "alarm rules",
         scope=WRITE,
-        body=schemas.AlarmRuleCreate,
-        response=schemas.AlarmRule,
+        body=rule_schemas.AlarmRuleCreate,
+        response=rule_schemas.AlarmRule,
         status=201,
         errors=WRITE_ERRORS,
     ),
@@ -135,8 +136,8 @@ ENDPOINTS = [
         "List the caller's alarm rules, of one profile or all, a page at a time",
         "alarm rules",
         scope=READ,
-        query=schemas.AlarmRuleListQuery,
-        response=schemas.AlarmRuleList,
+        query=rule_schemas.AlarmRuleListQuery,
+        response=rule_schemas.AlarmRuleList,
         errors=LIST_ERRORS,
     ),
     Endpoint(
@@ -146,7 +147,7 @@ ENDPOINTS = [
         "Get an alarm rule; its ETag is its version",
         "alarm rules",
         scope=READ,
-        response=schemas.AlarmRule,
+        response=rule_schemas.AlarmRule,
         errors=READ_ERRORS,
     ),
     Endpoint(
@@ -157,8 +158,8 @@ ENDPOINTS = [
         "duration and repeating triggers restarts",
         "alarm rules",
         scope=WRITE,
-        body=schemas.AlarmRuleDefinition,
-        response=schemas.AlarmRule,
+        body=rule_schemas.AlarmRuleDefinition,
+        response=rule_schemas.AlarmRule,
         precondition=True,
         errors=CHANGE_ERRORS,
     ),
@@ -169,7 +170,7 @@ ENDPOINTS = [
         "Delete an alarm rule; its active alarms are cleared",
         "alarm rules",
         scope=WRITE,
-        response=schemas.AlarmRule,
+        response=rule_schemas.AlarmRule,
         precondition=True,
         errors=(401, 403, 404, 412, 422, 428),
     ),

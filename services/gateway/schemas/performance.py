@@ -13,7 +13,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from marshmallow import Schema, ValidationError, fields, validate
 
 from services.gateway.schemas import common
-from services.gateway.schemas.analytics import BoundedCondition, Condition
+from services.gateway.schemas.alarm_rules import BoundedCondition, Condition
 from services.gateway.schemas.common import SCALAR, ShortList, names
 from services.kit.validation import text as printable
 
