@@ -25,7 +25,7 @@ from typing import Any
 
 from gantry.v1 import analytics_pb2 as pb
 
-from bench.analytics import CALENDAR, MACHINE_MODEL, SITE
+from bench._analytics_workload import CALENDAR, MACHINE_MODEL, SITE
 from services.analytics.queries.performance import add_quarters
 from services.analytics.storage import QUARTER_INPUTS, metadata
 from services.analytics.usecases.plant_settings import PlantSettings
