@@ -75,8 +75,9 @@ class Capacity:
         )
         slots: dict[tuple[int, int], list[Inputs]] = defaultdict(list)
         total = Inputs()
+        local_zone = ZoneInfo(zone)
         for period in periods:
-            local = period.start.astimezone(ZoneInfo(zone))
+            local = period.start.astimezone(local_zone)
             slots[(local.weekday(), local.hour)].append(period.figures.inputs)
             total = total + period.figures.inputs
         hours = [

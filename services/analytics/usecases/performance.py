@@ -84,7 +84,7 @@ class Performance:
         with self._unit_of_work(read_only=True) as uow:
             site = _site_of(uow.connection, tenant_id, scope)
             calendar = _calendar(uow.connection, tenant_id, site) if site is not None else None
-            plans = _plans(uow.connection, tenant_id, scope)
+            plans = _plans(uow.connection, tenant_id, scope, calendar)
             zone_name = calendar.zone if calendar else _zone(zone)
             spans = _spans(granularity, calendar, load_zone(zone_name), start, end)
             edges = sorted({instant for span in spans for instant in span[:2]})
@@ -131,14 +131,16 @@ def _calendar(connection: Connection, tenant_id: str, site: str) -> ShiftCalenda
     return calendar_from(setting.definition) if setting else None
 
 
-def _plans(connection: Connection, tenant_id: str, scope: Scope) -> list[tuple[int, ShiftCalendar]]:
+def _plans(
+    connection: Connection, tenant_id: str, scope: Scope, device_calendar: ShiftCalendar | None
+) -> list[tuple[int, ShiftCalendar]]:
     """Each site's calendar in the scope, with how many machines it plans: PBT is per
     machine. A device counts once its profile has a machine model, until it is
-    decommissioned, whether it reports or not."""
+    decommissioned, whether it reports or not; a device's own site's calendar is read
+    already."""
     if scope.device_id is not None:
-        sites = {_site_of(connection, tenant_id, scope) or "": 1}
-    else:
-        sites = modelled_devices_by_site(connection, tenant_id, scope.site)
+        return [(1, device_calendar)] if device_calendar else []
+    sites = modelled_devices_by_site(connection, tenant_id, scope.site)
     plans = []
     for site, machines in sites.items():
         calendar = _calendar(connection, tenant_id, site)
