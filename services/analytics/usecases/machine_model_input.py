@@ -10,7 +10,11 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.analytics.domain.timeline import Category
-from services.analytics.usecases.rule_input import ConditionSchema, condition_violations
+from services.analytics.usecases.rule_input import (
+    ConditionSchema,
+    condition_violations,
+    numeric_channel_violations,
+)
 from services.kit.errors import FieldViolation, InvalidArgument
 from services.kit.registry import ProfileChannel
 from services.kit.validation import text as printable
@@ -23,7 +27,6 @@ MAX_WRAP = 2**63
 # Categories a reading can report; UNREPORTED is what silence is.
 REPORTED = [c.value for c in Category if c is not Category.UNREPORTED]
 STATE_TYPES = frozenset({"enum", "string", "int", "bool"})
-COUNTER_TYPES = frozenset({"int", "float"})
 # The Python class of a state value each channel type takes.
 _STATE_VALUE_CLASS = {"enum": str, "string": str, "int": int, "bool": bool}
 
@@ -89,7 +92,12 @@ def check_against_profile(model: Mapping[str, Any], channels: Mapping[str, Profi
     violations = list(_state_violations(model["states"], channels))
     for name in ("produced", "scrap", "good"):
         if model[name]:
-            violations += _counter_violations(model[name]["channel"], channels, f"model.{name}.channel")
+            violations += numeric_channel_violations(
+                model[name]["channel"],
+                channels,
+                f"model.{name}.channel",
+                "a counter is an int or float channel",
+            )
     if violations:
         raise InvalidArgument(violations)
 
@@ -125,12 +133,3 @@ def _value_violations(
     elif (wanted, value) in seen:
         yield FieldViolation(path, "each value is mapped once")
     seen.add((value.__class__, value))
-
-
-def _counter_violations(name: str, channels: Mapping[str, ProfileChannel], path: str) -> list[FieldViolation]:
-    channel = channels.get(name)
-    if channel is None:
-        return [FieldViolation(path, "no such channel in the profile")]
-    if channel.value_type not in COUNTER_TYPES:
-        return [FieldViolation(path, "a counter is an int or float channel")]
-    return []

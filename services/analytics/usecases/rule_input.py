@@ -183,12 +183,19 @@ def _trigger_violations(
 
 def _anomaly_violations(name: str, channels: Mapping[str, ProfileChannel], path: str) -> list[FieldViolation]:
     channel = channels.get(name)
+    why = f"a {channel.value_type} channel has no anomalies: watch a FLOAT or INT" if channel else ""
+    return numeric_channel_violations(name, channels, path, why)
+
+
+def numeric_channel_violations(
+    name: str, channels: Mapping[str, ProfileChannel], path: str, why: str
+) -> list[FieldViolation]:
+    """`name` must be an int or float channel of the profile; `why` says so otherwise."""
+    channel = channels.get(name)
     if channel is None:
         return [FieldViolation(path, "no such channel in the profile")]
     if channel.value_type not in NUMERIC:
-        return [
-            FieldViolation(path, f"a {channel.value_type} channel has no anomalies: watch a FLOAT or INT")
-        ]
+        return [FieldViolation(path, why)]
     return []
 
 
