@@ -254,7 +254,8 @@ def test_a_site_and_the_fleet_sum_their_machines_and_plan_each(factory: Factory)
     site = shift_inputs(factory, Scope(site="berlin"))
     # Two machines planned for 8 hours; the silent one reported nothing of its 8.
     assert (site.pbt, site.apt, site.unreported) == (2 * 28800, 23400, 28800)
-    assert silent
+    alone = shift_inputs(factory, Scope(device_id=silent))
+    assert (alone.pbt, alone.apt, alone.unreported) == (28800, 0, 28800)
     (fleet_day,) = factory.periods(Scope(), MONDAY, MONDAY + timedelta(days=1), Granularity.DAY, zone="UTC")
     assert (fleet_day.figures.inputs.pbt, fleet_day.figures.inputs.apt) == (2 * 28800, 23400)
 
