@@ -217,6 +217,20 @@ machine_trackers = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
 )
 
+# The readings each machine's tracker took, in records numbered per machine
+# (domain/machine_log.py), kept for a late reading to be replayed in its place. Records
+# are written in time order, so a BRIN index finds the old ones to forget.
+machine_log = Table(
+    "machine_log",
+    metadata,
+    Column("device_id", String(36), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("first_ts", BigInteger, nullable=False),
+    Column("last_ts", BigInteger, nullable=False),
+    Column("record", LargeBinary, nullable=False),
+    Index("ix_machine_log_last_ts", "last_ts", postgresql_using="brin"),
+)
+
 # What each machine did per UTC quarter hour (domain/performance.py: the inputs but PBT
 # and the unreported rest, which the plan gives a period when it is asked for), summed
 # flush after flush. Every shift (they start on quarter hours) and every local hour, day

@@ -6,6 +6,7 @@ readings, a new model version, sites and fleets, and other tenants' devices."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from services.analytics.usecases.capacity import Capacity, publish_measured_capa
 from services.analytics.usecases.directory import Directory
 from services.analytics.usecases.evaluation import Evaluation
 from services.analytics.usecases.performance import Granularity, Performance, Period, Scope
+from services.analytics.usecases.performance_tracking import REMEMBER_MACHINE_LOG
 from services.analytics.usecases.plant_settings import PlantSettings
 from services.kit.bus import ConfirmingPublisher
 from services.kit.errors import NotFound, Unavailable
@@ -220,12 +222,34 @@ def test_a_batch_delivered_again_and_a_restarted_evaluator_count_nothing_twice(
     assert shift_inputs(factory, Scope(device_id=device)) == shift_inputs(factory, Scope(device_id=reference))
 
 
-def test_a_late_reading_is_left_out_and_counts_nothing(factory: Factory) -> None:
+def test_late_readings_count_in_their_places_as_if_they_had_come_in_time(factory: Factory) -> None:
     factory.settings.put_site_calendar(TENANT, "berlin", BERLIN_DAYS, 0)
     device = factory.device("berlin")
     samples = early_shift(device)
+    late = (at(MONDAY, 6), {"mode": "FAULT", "parts": 1100, "scrap": 11})
     factory.apply(device, *samples[:5])
-    factory.apply(device, (at(MONDAY, 6), {"mode": "FAULT", "parts": 5000}), *samples[5:])
+    # A fault an hour into the shift, and the end of the shift, sent after the rest.
+    factory.apply(device, *samples[6:])
+    factory.apply(device, late, samples[5])
+
+    reference = factory.device("berlin")
+    factory.apply(reference, *sorted([*samples, late], key=lambda sample: sample[0]))
+    recomputed = shift_inputs(factory, Scope(device_id=device))
+    assert dataclasses.astuple(recomputed) == pytest.approx(
+        dataclasses.astuple(shift_inputs(factory, Scope(device_id=reference)))
+    )
+    # The fault now starts at 06:00 rather than 08:00.
+    assert (recomputed.failures, recomputed.adot, recomputed.pq) == (1, 2.5 * 3600, 400)
+
+
+def test_a_reading_older_than_the_machine_s_log_is_left_out(factory: Factory, clock: ManualClock) -> None:
+    factory.settings.put_site_calendar(TENANT, "berlin", BERLIN_DAYS, 0)
+    device = factory.device("berlin")
+    samples = early_shift(device)
+    factory.apply(device, *samples[:3])
+    clock.advance(REMEMBER_MACHINE_LOG + timedelta(days=30))
+    factory.evaluation.forget_old()
+    factory.apply(device, *samples[3:], (at(MONDAY, 6), {"mode": "FAULT", "parts": 5000}))
 
     reference = factory.device("berlin")
     factory.apply(reference, *samples)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from services.analytics.domain.calendar import Shift, ShiftCalendar
 from services.analytics.domain.counters import Counter
+from services.analytics.domain.machine_log import RecordedMachine
 from services.analytics.domain.performance import Inputs, bucket_inputs
 from services.analytics.domain.timeline import (
     Category,
@@ -20,7 +21,6 @@ from services.analytics.domain.timeline import (
     MachineTracker,
     Timeline,
     ValueStates,
-    replay,
 )
 from services.kit.batches import Scalar
 
@@ -54,20 +54,27 @@ histories = st.lists(st.tuples(steps, values), max_size=40).map(
 )
 
 
+def replay(history: list[tuple[int, dict[str, Scalar]]]) -> Timeline:
+    tracker, timeline = MachineTracker(MACHINE), Timeline()
+    for ts_ms, reading in history:
+        tracker.feed(ts_ms, reading, into=timeline)
+    return timeline
+
+
 @EXAMPLES
 @given(histories, st.lists(st.integers(0, 40), max_size=5))
 def test_feeding_in_chunks_through_bytes_is_a_replay(
     history: list[tuple[int, dict[str, Scalar]]], cuts: list[int]
 ) -> None:
     timeline = Timeline()
-    stored = MachineTracker(MACHINE).to_bytes()
+    stored = RecordedMachine(MachineTracker(MACHINE)).to_bytes()
     for lo, hi in _chunks(len(history), cuts):
-        tracker = MachineTracker.from_bytes(MACHINE, stored)
+        machine = RecordedMachine.from_bytes(MACHINE, stored)
         for ts_ms, reading in history[lo:hi]:
-            timeline.extend(tracker.feed(ts_ms, reading))
-        stored = tracker.to_bytes()
+            machine.feed(ts_ms, reading, {}, timeline)
+        stored = machine.to_bytes()
 
-    assert timeline == replay(MACHINE, history)
+    assert timeline == replay(history)
 
 
 @EXAMPLES
@@ -75,7 +82,7 @@ def test_feeding_in_chunks_through_bytes_is_a_replay(
 def test_segments_tile_the_time_read(
     history: list[tuple[int, dict[str, Scalar]]],
 ) -> None:
-    timeline = replay(MACHINE, history)
+    timeline = replay(history)
     tracker = MachineTracker(MACHINE)
     for ts_ms, reading in history:
         tracker.feed(ts_ms, reading)
@@ -100,7 +107,7 @@ def test_buckets_add_up_to_the_period_they_cut(
     # The finer buckets cut the 24 h period at random quarter hours.
     end = START + timedelta(hours=24)
     cuts = sorted({START + timedelta(minutes=15 * q) for q in quarters} - {end})
-    timeline = replay(MACHINE, history)
+    timeline = replay(history)
     plan = CALENDAR.planned(START, end)
 
     (whole,) = bucket_inputs([START, end], plan, timeline, pru_seconds=20)

@@ -55,9 +55,7 @@ class MachineModel:
     @property
     def channels(self) -> frozenset[str]:
         """The channels the model reads: a sample without any of them changes nothing."""
-        config = self.config()
-        counters = (config.produced, config.scrap, config.good)
-        return config.states.channels | {counter.channel for counter in counters if counter}
+        return self.config().channels
 
 
 def _states(data: Mapping[str, Any]) -> ValueStates | ConditionStates:

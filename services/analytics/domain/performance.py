@@ -78,6 +78,9 @@ class Inputs:
     def __add__(self, other: Inputs) -> Inputs:
         return Inputs(*(getattr(self, name) + getattr(other, name) for name in _INPUT_NAMES))
 
+    def __sub__(self, other: Inputs) -> Inputs:
+        return Inputs(*(getattr(self, name) - getattr(other, name) for name in _INPUT_NAMES))
+
 
 # In the order of Inputs' fields: figures add up a year of hours at a time.
 _INPUT_NAMES = tuple(f.name for f in fields(Inputs))

@@ -26,13 +26,11 @@ reading and is restored at the first reading in another reported category: a sil
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from copy import copy
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
-
-import orjson
 
 from services.analytics.domain.conditions import Test
 from services.analytics.domain.counters import Counter
@@ -103,12 +101,17 @@ class MachineConfig:
     scrap: Counter | None = None
     good: Counter | None = None
     max_gap_ms: int = 5 * 60_000
+    # The channels the tracker reads: a sample without any of them changes nothing.
+    channels: frozenset[str] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.scrap is not None and self.good is not None:
             raise ValueError("a machine counts scrap or good parts, not both")
         if self.max_gap_ms <= 0:
             raise ValueError("max_gap_ms must be positive")
+        counters = (self.produced, self.scrap, self.good)
+        channels = self.states.channels | {counter.channel for counter in counters if counter}
+        object.__setattr__(self, "channels", channels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +152,7 @@ class Timeline:
 
 
 class LateReading(ValueError):
-    """A reading older than one already taken: recompute its period with `replay`."""
+    """A reading older than one already taken: `machine_log` recomputes its periods."""
 
 
 @dataclass(slots=True)
@@ -184,7 +187,7 @@ class MachineTracker:
         self.latest.update(
             (channel, value)
             for channel, value in values.items()
-            if channel in self.config.states.channels and not _non_finite(value)
+            if channel in self.config.states.channels and not non_finite(value)
         )
         category = self.config.states.category(self.latest, attributes)
         if self.last_ts is None:
@@ -251,33 +254,25 @@ class MachineTracker:
         self.baselines[counter.channel] = value  # type: ignore[assignment]
         return 0 if previous is None else counter.delta(previous, value)  # type: ignore[arg-type]
 
-    def to_bytes(self) -> bytes:
-        return orjson.dumps(
-            [self.last_ts, self.category, self.since, self.latest, self.baselines, self.fault_since]
-        )
+    def is_late(self, ts_ms: int) -> bool:
+        return self.last_ts is not None and ts_ms < self.last_ts
+
+    def to_list(self) -> list[Any]:
+        """The tracker as JSON-ready values, its config aside."""
+        return [
+            self.last_ts,
+            self.category,
+            self.since,
+            dict(self.latest),
+            dict(self.baselines),
+            self.fault_since,
+        ]
 
     @classmethod
-    def from_bytes(cls, config: MachineConfig, data: bytes) -> MachineTracker:
-        last_ts, category, since, latest, baselines, fault_since = orjson.loads(data)
-        return cls(config, last_ts, Category(category), since, latest, baselines, fault_since)
+    def from_list(cls, config: MachineConfig, data: list[Any]) -> MachineTracker:
+        last_ts, category, since, latest, baselines, fault_since = data
+        return cls(config, last_ts, Category(category), since, dict(latest), dict(baselines), fault_since)
 
 
-def replay(
-    config: MachineConfig,
-    readings: Iterable[tuple[int, Mapping[str, Scalar]]],
-    attributes: Mapping[str, Any] = NO_ATTRIBUTES,
-    start: bytes | None = None,
-) -> Timeline:
-    """The timeline of time-ordered `readings`, for recomputing the periods a late
-    reading touches. From `start`, a tracker's bytes saved before the window, or else
-    from nothing: then start at the reading before the window, which sets the state and
-    the counters' baselines."""
-    tracker = MachineTracker(config) if start is None else MachineTracker.from_bytes(config, start)
-    timeline = Timeline()
-    for ts_ms, values in readings:
-        tracker.feed(ts_ms, values, attributes, into=timeline)
-    return timeline
-
-
-def _non_finite(value: Scalar) -> bool:
+def non_finite(value: Scalar) -> bool:
     return value.__class__ is float and not math.isfinite(value)  # type: ignore[arg-type]

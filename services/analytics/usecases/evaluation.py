@@ -28,11 +28,12 @@ from services.analytics.domain.evaluation import CompiledRule, apply_reading, ap
 from services.analytics.domain.states import DeviceState
 from services.analytics.partitions import WHOLE, Partition
 from services.analytics.queries import evaluation as queries
+from services.analytics.queries import machine_log
 from services.analytics.queries.directory import KnownDevice, devices_changed_since
 from services.analytics.queries.rules import rules_changed_since
 from services.analytics.usecases import Clock, UnitOfWorkFactory, utc_now
 from services.analytics.usecases.alarm_book import AlarmBook
-from services.analytics.usecases.performance_tracking import PerformanceTracking
+from services.analytics.usecases.performance_tracking import REMEMBER_MACHINE_LOG, PerformanceTracking
 from services.kit.batches import AcceptedBatch, Scalar, utc_of
 from services.kit.db import UnitOfWork
 
@@ -121,6 +122,7 @@ class Evaluation:
         with self._unit_of_work() as uow:
             queries.forget_batches(uow.connection, now - REMEMBER_BATCHES)
             queries.forget_counts(uow.connection, now - REMEMBER_COUNTS)
+            machine_log.forget_records(uow.connection, _ms(now - REMEMBER_MACHINE_LOG))
             uow.commit()
 
     @contextmanager

@@ -7,9 +7,12 @@ added to the device's quarters, in the flush's transaction: a redelivered batch,
 flush is skipped, adds nothing twice, and a killed evaluator's successor resumes from the
 trackers committed last.
 
-A reading older than the device's newest tracked one cannot be fed in order: it is
-counted (`gantry_analytics_late_machine_readings_total`) and left out of the figures.
-A model's new version starts its devices' trackers afresh.
+Each tracker logs the readings it takes (domain/machine_log.py). A reading older than
+its device's newest tracked one is put in its place by replaying the log from before it,
+and the quarters it touches gain the difference; one older than the log's oldest record
+(kept `REMEMBER_MACHINE_LOG`) is left out. Both are counted
+(`gantry_analytics_late_machine_readings_total`). A model's new version starts its
+devices' trackers, and their logs, afresh.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ from prometheus_client import Counter
 from sqlalchemy import Connection
 
 from services.analytics.domain.calendar import PlannedShift, ShiftCalendar
+from services.analytics.domain.machine_log import RecordedMachine, base_of, recompute
 from services.analytics.domain.machine_models import MachineModel
 from services.analytics.domain.performance import Inputs, bucket_inputs, machine_part
 from services.analytics.domain.plant_settings import PlantSetting, SettingKind
 from services.analytics.domain.site_calendars import calendar_from
 from services.analytics.domain.timeline import LateReading, MachineConfig, MachineTracker, Timeline
+from services.analytics.queries import machine_log as log
 from services.analytics.queries import performance as queries
 from services.analytics.queries.directory import KnownDevice
 from services.analytics.queries.plant_settings import settings_changed_since
@@ -36,13 +41,16 @@ from services.kit.batches import Scalar
 
 LATE_READINGS = Counter(
     "gantry_analytics_late_machine_readings_total",
-    "Readings older than their machine's newest tracked one, left out of its figures",
+    "Readings older than their machine's newest tracked one: recomputed, or too late and left out",
+    ["outcome"],
 )
+REMEMBER_MACHINE_LOG = timedelta(hours=48)
 QUARTER = timedelta(minutes=15)
 QUARTER_MS = 15 * 60_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Sample = tuple[int, Mapping[str, Scalar]]
+Plans = dict[tuple[str, str, datetime, datetime], list[PlannedShift]]
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,7 @@ class PerformanceTracking:
     def __init__(self) -> None:
         self._models: dict[tuple[str, str], CompiledModel] = {}
         self._calendars: dict[tuple[str, str], ShiftCalendar] = {}
-        self._trackers: dict[str, tuple[int, MachineTracker]] = {}
+        self._trackers: dict[str, tuple[int, RecordedMachine]] = {}
         self._revision = 0
 
     def refresh(self, connection: Connection) -> None:
@@ -84,17 +92,21 @@ class PerformanceTracking:
             return
         self._load(connection, [devices[d] for d in modelled])
         quarters: list[dict[str, Any]] = []
-        trackers = []
+        records = []
+        late: dict[str, list[Sample]] = {}
         # The devices of one site mostly cover the same quarters: one plan for them all.
-        plans: dict[tuple[str, str, datetime, datetime], list[PlannedShift]] = {}
+        plans: Plans = {}
         for device_id, device_samples in modelled.items():
             device = devices[device_id]
-            version, tracker = self._trackers[device_id]
-            timeline = _fed(tracker, device_samples, device.attributes)
-            quarters += self._quarter_rows(device, timeline, plans)
-            trackers.append(_tracker_row(device, version, tracker, now))
+            machine = self._trackers[device_id][1]
+            timeline = _fed(machine, device_samples, device.attributes, late.setdefault(device_id, []))
+            quarters += _rows(device, self._quarter_parts(device, timeline, plans))
+            records += [(device_id, seq, record) for seq, record in machine.take_closed()]
         queries.add_quarters(connection, quarters)
-        queries.save_trackers(connection, trackers)
+        log.write_records(connection, records)
+        recomputed = [self._recomputed(connection, devices[d], s, plans) for d, s in late.items() if s]
+        queries.add_quarters(connection, [row for rows in recomputed for row in rows])
+        queries.save_trackers(connection, [self._tracker_row(devices[d], now) for d in modelled])
 
     def model_of(self, tenant_id: str, profile_id: str) -> CompiledModel | None:
         return self._models.get((tenant_id, profile_id))
@@ -124,23 +136,67 @@ class PerformanceTracking:
         missing = [d.id for d in devices if d.id not in self._trackers]
         stored = queries.load_trackers(connection, missing) if missing else {}
         for device in devices:
-            model = self._models[(device.tenant_id, device.profile_id)]
-            held = self._trackers.get(device.id)
-            if held is None and device.id in stored and stored[device.id][0] == model.version:
-                held = (model.version, MachineTracker.from_bytes(model.config, stored[device.id][1]))
-            if held is None or held[0] != model.version:
-                held = (model.version, MachineTracker(model.config))
-            self._trackers[device.id] = held
+            self._trackers[device.id] = self._held(connection, device, stored)
 
-    def _quarter_rows(
-        self,
-        device: KnownDevice,
-        timeline: Timeline,
-        plans: dict[tuple[str, str, datetime, datetime], list[PlannedShift]],
+    def _held(
+        self, connection: Connection, device: KnownDevice, stored: Mapping[str, tuple[int, bytes]]
+    ) -> tuple[int, RecordedMachine]:
+        model = self._models[(device.tenant_id, device.profile_id)]
+        held = self._trackers.get(device.id)
+        if held is not None and held[0] == model.version:
+            return held
+        if held is None and device.id in stored and stored[device.id][0] == model.version:
+            return model.version, RecordedMachine.from_bytes(model.config, stored[device.id][1])
+        if held is not None or device.id in stored:
+            # Another version's log cannot be replayed with this one's states and counters.
+            log.drop_records(connection, device.id)
+        return model.version, RecordedMachine(MachineTracker(model.config))
+
+    def _recomputed(
+        self, connection: Connection, device: KnownDevice, late: list[Sample], plans: Plans
     ) -> list[dict[str, Any]]:
+        """Puts a device's late samples in their places: the rows that add to its quarters
+        the difference they make."""
+        version, machine = self._trackers[device.id]
+        earliest = min(ts_ms for ts_ms, _ in late)
+        base_seq, records = log.records_reaching(connection, device.id, earliest)
+        numbered = [(base_seq + i, record) for i, record in enumerate(records)]
+        open_record = machine.open_record()
+        if open_record is not None:
+            numbered.append((machine.seq, open_record))
+        base = base_of([record for _, record in numbered], earliest)
+        if base is None:
+            LATE_READINGS.labels("too_late").inc(len(late))
+            return []
+        LATE_READINGS.labels("recomputed").inc(len(late))
+        base_seq = numbered[base][0]
+        model = self._models[(device.tenant_id, device.profile_id)]
+        redone = recompute(model.config, base_seq, [r for _, r in numbered[base:]], late, device.attributes)
+        log.drop_records(connection, device.id, base_seq)
+        log.write_records(connection, [(device.id, seq, r) for seq, r in redone.machine.take_closed()])
+        self._trackers[device.id] = (version, redone.machine)
+        before = self._quarter_parts(device, redone.before, plans)
+        after = self._quarter_parts(device, redone.after, plans)
+        zero = Inputs()
+        return _rows(
+            device, {q: after.get(q, zero) - before.get(q, zero) for q in before.keys() | after.keys()}
+        )
+
+    def _tracker_row(self, device: KnownDevice, now: datetime) -> dict[str, Any]:
+        version, machine = self._trackers[device.id]
+        return {
+            "device_id": device.id,
+            "tenant_id": device.tenant_id,
+            "model_version": version,
+            "state": machine.to_bytes(),
+            "updated_at": now,
+        }
+
+    def _quarter_parts(self, device: KnownDevice, timeline: Timeline, plans: Plans) -> dict[datetime, Inputs]:
+        """What the machine did in each UTC quarter hour the timeline touches."""
         instants = _instants(timeline)
         if not instants:
-            return []
+            return {}
         # A count at a quarter's start belongs to the quarter before it: one more each side.
         first = _quarter_of(min(instants)) - QUARTER
         boundaries = [first + QUARTER * i for i in range((_quarter_of(max(instants)) - first) // QUARTER + 2)]
@@ -150,23 +206,27 @@ class PerformanceTracking:
             calendar = self._calendars.get((device.tenant_id, device.site))
             plan = plans[key] = calendar.planned(boundaries[0], boundaries[-1]) if calendar else []
         pru = self._models[(device.tenant_id, device.profile_id)].model.ideal_cycle_seconds(device.attributes)
-        rows = []
-        for start, inputs in zip(boundaries, bucket_inputs(boundaries, plan, timeline, pru), strict=False):
-            part = machine_part(inputs)
-            if part != Inputs():
-                rows.append(_quarter_row(device, start, part))
-        return rows
+        inputs = bucket_inputs(boundaries, plan, timeline, pru)
+        return {start: machine_part(part) for start, part in zip(boundaries, inputs, strict=False)}
 
 
-def _fed(tracker: MachineTracker, samples: list[Sample], attributes: Mapping[str, Any]) -> Timeline:
+def _fed(
+    machine: RecordedMachine, samples: list[Sample], attributes: Mapping[str, Any], late: list[Sample]
+) -> Timeline:
+    """Feeds a machine its samples in time order; those older than its newest go `late`."""
     timeline = Timeline()
     for ts_ms, values in sorted(samples, key=lambda sample: sample[0]):
         try:
-            tracker.feed(ts_ms, values, attributes, into=timeline)
+            machine.feed(ts_ms, values, attributes, into=timeline)
         except LateReading:
-            LATE_READINGS.inc()
-    tracker.settle(timeline)
+            late.append((ts_ms, values))
+    machine.tracker.settle(timeline)
     return timeline
+
+
+def _rows(device: KnownDevice, parts: Mapping[datetime, Inputs]) -> list[dict[str, Any]]:
+    zero = Inputs()
+    return [_quarter_row(device, start, part) for start, part in parts.items() if part != zero]
 
 
 def _instants(timeline: Timeline) -> list[int]:
@@ -186,14 +246,4 @@ def _quarter_row(device: KnownDevice, start: datetime, part: Inputs) -> dict[str
         "tenant_id": device.tenant_id,
         "site": device.site,
         **{name: getattr(part, name) for name in QUARTER_INPUTS},
-    }
-
-
-def _tracker_row(device: KnownDevice, version: int, tracker: MachineTracker, now: datetime) -> dict[str, Any]:
-    return {
-        "device_id": device.id,
-        "tenant_id": device.tenant_id,
-        "model_version": version,
-        "state": tracker.to_bytes(),
-        "updated_at": now,
     }
