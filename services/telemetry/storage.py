@@ -65,7 +65,40 @@ readings = Table(
     Column("text_value", Text),
     postgresql_partition_by="LIST (retention_days)",
 )
-metadata.info["partitioned"] = ("readings",)
+
+# Exact aggregates of each device's channel per UTC minute, hour and day (`resolution`, in
+# seconds), added to in the transaction that stores their readings (rollups.py), and
+# partitioned like readings so that they expire with them. `sum`, `sumsq`, `min` and
+# `max` are those of a numeric channel; `first_*` and `last_*` hold the earliest and
+# latest value in the column of the channel's type, as readings do.
+rollups = Table(
+    "rollups",
+    metadata,
+    Column("device_id", Uuid(), primary_key=True),
+    Column("channel", String(64), primary_key=True),
+    Column("resolution", Integer, primary_key=True, autoincrement=False),
+    Column("bucket", UtcDateTime(), primary_key=True),
+    Column("retention_days", SmallInteger, primary_key=True),
+    Column("count", BigInteger, nullable=False),
+    Column("sum", Double()),
+    Column("sumsq", Double()),
+    Column("min", Double()),
+    Column("max", Double()),
+    Column("first_ts", UtcDateTime(), nullable=False),
+    Column("last_ts", UtcDateTime(), nullable=False),
+    *(
+        Column(f"{end}_{kind}", column_type)
+        for end in ("first", "last")
+        for kind, column_type in (
+            ("float", Double()),
+            ("int", BigInteger()),
+            ("bool", Boolean()),
+            ("text", Text()),
+        )
+    ),
+    postgresql_partition_by="LIST (retention_days)",
+)
+metadata.info["partitioned"] = ("readings", "rollups")
 
 # How long each tenant's readings are kept, when not the installation's default.
 tenant_retention = Table(

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 from sqlalchemy import Connection, select
 
-from services.kit.batches import AcceptedBatch, utc_of
-from services.kit.db import driver_connection, insert_ignoring_duplicates
+from services.kit.batches import EPOCH, AcceptedBatch, Scalar, utc_of
+from services.kit.db import conflict_aware_insert, driver_connection
 from services.kit.events import Event
+from services.telemetry.rollups import Reading
 from services.telemetry.storage import metadata, readings
 
 COLUMNS = (
@@ -27,6 +29,11 @@ COLUMNS = (
 )
 _COPY_TYPES = ("uuid", "text", "timestamptz", "int2", "float8", "int8", "bool", "text")
 _COLUMN_LIST = ", ".join(COLUMNS)
+MILLISECOND = timedelta(milliseconds=1)
+# The type of each value column, in COLUMNS' order.
+_VALUE_TYPES = (float, int, bool, str)
+# The type of each value column, in COLUMNS' order.
+_VALUE_TYPES = (float, int, bool, str)
 
 Row = tuple[Any, ...]
 
@@ -59,7 +66,9 @@ def copy(driver: psycopg.Connection, table: str, batches: Sequence[AcceptedBatch
                 copying.write_row(row)
 
 
-def merge(connection: Connection, batches: Sequence[AcceptedBatch]) -> None:
+def merge(connection: Connection, batches: Sequence[AcceptedBatch]) -> list[Reading]:
+    """Stores the readings not stored yet; returns them as stored (of two with one key in
+    the batches, the one kept)."""
     driver = driver_connection(connection)
     with driver.cursor() as cursor:
         cursor.execute(
@@ -69,13 +78,30 @@ def merge(connection: Connection, batches: Sequence[AcceptedBatch]) -> None:
     with driver.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO readings ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM incoming_readings "
-            "ON CONFLICT DO NOTHING"
+            f"ON CONFLICT DO NOTHING RETURNING {_COLUMN_LIST}"
         )
+        return [_stored(*row) for row in cursor.fetchall()]
 
 
-def insert_skipping_duplicates(connection: Connection, batches: Sequence[AcceptedBatch]) -> None:
+def insert_skipping_duplicates(connection: Connection, batches: Sequence[AcceptedBatch]) -> list[Reading]:
+    """Stores the readings not stored yet; returns them as stored."""
     records = [dict(zip(COLUMNS, row, strict=True)) for batch in batches for row in rows(batch)]
-    insert_ignoring_duplicates(connection, readings, records)
+    if not records:
+        return []
+    statement = (
+        conflict_aware_insert(connection, readings)
+        .on_conflict_do_nothing()
+        .returning(*(readings.c[name] for name in COLUMNS))
+    )
+    return [_stored(*row) for row in connection.execute(statement, records)]
+
+
+def _stored(
+    device_id: uuid.UUID, channel: str, ts: datetime, retention_days: int, *values: Scalar | None
+) -> Reading:
+    # Typed by its column: SQLite's RETURNING gives a whole float back as an int.
+    column, value = next((i, v) for i, v in enumerate(values) if v is not None)
+    return (str(device_id), channel, retention_days), (ts - EPOCH) // MILLISECOND, _VALUE_TYPES[column](value)
 
 
 def unannounced(connection: Connection, events: list[Event], merged: bool) -> list[Event]:

@@ -1,5 +1,5 @@
-"""The day partitions of readings: made as readings arrive, dropped once expired. On
-PostgreSQL only; elsewhere expiry deletes rows."""
+"""The day partitions of readings and of their rollups: made as readings arrive, dropped
+together once expired. On PostgreSQL only; elsewhere expiry deletes rows."""
 
 from __future__ import annotations
 
@@ -10,29 +10,33 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import Connection, delete, text
 
 from services.telemetry.rules import RETENTION_TIERS
-from services.telemetry.storage import readings
+from services.telemetry.storage import readings, rollups
 
 log = logging.getLogger(__name__)
 
+# Each table partitioned by tier and day, with the time column its days are ranges of.
+DAY_PARTITIONED = {"readings": readings.c.ts, "rollups": rollups.c.bucket}
 
-def day_partition(retention_days: int, day: date) -> str:
-    return f"readings_r{retention_days}_{day:%Y%m%d}"
+
+def day_partition(retention_days: int, day: date, table: str = "readings") -> str:
+    return f"{table}_r{retention_days}_{day:%Y%m%d}"
 
 
 def ensure_day_partitions(connection: Connection, tier_days: Iterable[tuple[int, date]]) -> None:
-    """Creates the day partitions of readings that rows of these (retention tier, UTC day)
-    pairs go into, unless they exist; nothing to do but on PostgreSQL."""
+    """Creates the day partitions of readings and rollups that rows of these (retention
+    tier, UTC day) pairs go into, unless they exist; nothing to do but on PostgreSQL."""
     if connection.dialect.name != "postgresql":
         return
     for retention_days, day in sorted(set(tier_days)):
         start = datetime.combine(day, time(), UTC)
-        connection.execute(
-            text(
-                f"CREATE TABLE IF NOT EXISTS {day_partition(retention_days, day)} "
-                f"PARTITION OF readings_r{retention_days} "
-                f"FOR VALUES FROM ('{start.isoformat()}') TO ('{(start + timedelta(days=1)).isoformat()}')"
+        for table in DAY_PARTITIONED:
+            connection.execute(
+                text(
+                    f"CREATE TABLE IF NOT EXISTS {day_partition(retention_days, day, table)} "
+                    f"PARTITION OF {table}_r{retention_days} "
+                    f"FOR VALUES FROM ('{start.isoformat()}') TO ('{(start + timedelta(days=1)).isoformat()}')"
+                )
             )
-        )
 
 
 def expire(connection: Connection, now: datetime) -> int:
@@ -42,24 +46,26 @@ def expire(connection: Connection, now: datetime) -> int:
         return sum(_delete_expired_rows(connection, days, now) for days in RETENTION_TIERS)
     dropped = 0
     for days in RETENTION_TIERS:
-        for name, day in _day_partitions(connection, days):
-            if day + timedelta(days=1) <= (now - timedelta(days=days)).date():
-                connection.execute(text(f'DROP TABLE IF EXISTS "{name}"'))
-                log.info("expired readings partition dropped", extra={"partition": name})
-                dropped += 1
+        for table in DAY_PARTITIONED:
+            for name, day in _day_partitions(connection, table, days):
+                if day + timedelta(days=1) <= (now - timedelta(days=days)).date():
+                    connection.execute(text(f'DROP TABLE IF EXISTS "{name}"'))
+                    log.info("expired partition dropped", extra={"partition": name})
+                    dropped += table == "readings"
     return dropped
 
 
-def _day_partitions(connection: Connection, days: int) -> list[tuple[str, date]]:
+def _day_partitions(connection: Connection, table: str, days: int) -> list[tuple[str, date]]:
     query = text(
         "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
         "WHERE i.inhparent = CAST(:parent AS regclass)"
     )
-    names = connection.execute(query, {"parent": f"readings_r{days}"}).scalars()
+    names = connection.execute(query, {"parent": f"{table}_r{days}"}).scalars()
     return [(name, datetime.strptime(name.rsplit("_", 1)[1], "%Y%m%d").date()) for name in names]
 
 
 def _delete_expired_rows(connection: Connection, days: int, now: datetime) -> int:
     cutoff = now - timedelta(days=days)
+    connection.execute(delete(rollups).where(rollups.c.retention_days == days, rollups.c.bucket < cutoff))
     statement = delete(readings).where(readings.c.retention_days == days, readings.c.ts < cutoff)
     return connection.execute(statement).rowcount

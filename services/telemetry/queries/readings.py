@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -138,27 +138,43 @@ def series(
     """One row per bucket holding a reading. Every aggregate is a window function over the
     bucket's readings in time order (first and last need that order, which GROUP BY
     cannot keep on both backends), read from each bucket's first row."""
-    bucket = _bucket_start(dialect, bucket_seconds, _origin(start, bucket_seconds))
+    bucket = bucket_start(dialect, bucket_seconds, _origin(start, bucket_seconds), readings.c.ts)
+    over = windowed(bucket, readings.c.ts)
+    columns = {name: over(_WINDOW_FUNCTIONS[name](value)) for name in aggregates}
+    where = (_of_channel(device_id, channel), readings.c.ts >= start, readings.c.ts < end, value.is_not(None))
+    return one_row_per_bucket(bucket, over, columns, where)
 
-    def over(function: Any) -> Over:
-        # One window for all of them, so the readings are sorted once.
-        return function.over(partition_by=bucket, order_by=readings.c.ts, rows=(None, None))
 
-    windows = (
+def windowed(bucket: ColumnElement[datetime], order: Any) -> Callable[..., Over]:
+    """A function over the rows of each bucket, in `order` unless told another."""
+
+    def over(function: Any, by: Any = order) -> Over:
+        return function.over(partition_by=bucket, order_by=by, rows=(None, None))
+
+    return over
+
+
+def one_row_per_bucket(
+    bucket: ColumnElement[datetime],
+    over: Callable[..., Over],
+    columns: dict[str, ColumnElement[Any]],
+    where: Sequence[ColumnElement[bool]],
+) -> Select:
+    """The `columns` (window functions of the buckets made with `over`) of each bucket,
+    read from its first row."""
+    subquery = (
         select(
             bucket.label("start"),
             over(func.row_number()).label("nth"),
-            *(over(_WINDOW_FUNCTIONS[name](value)).label(name) for name in aggregates),
+            *(c.label(n) for n, c in columns.items()),
         )
-        .where(
-            _of_channel(device_id, channel), readings.c.ts >= start, readings.c.ts < end, value.is_not(None)
-        )
+        .where(*where)
         .subquery()
     )
     return (
-        select(windows.c.start, *(windows.c[name] for name in aggregates))
-        .where(windows.c.nth == 1)
-        .order_by(windows.c.start)
+        select(subquery.c.start, *(subquery.c[name] for name in columns))
+        .where(subquery.c.nth == 1)
+        .order_by(subquery.c.start)
     )
 
 
@@ -168,14 +184,17 @@ def _origin(start: datetime, bucket_seconds: int) -> int:
     return math.floor(start.timestamp()) // bucket_seconds * bucket_seconds
 
 
-def _bucket_start(dialect: str, bucket_seconds: int, origin: int) -> ColumnElement[datetime]:
-    """The start of a reading's bucket. Binning from `origin` rather than from the epoch
-    keeps the division on non-negative numbers, where truncation is the floor."""
+def bucket_start(
+    dialect: str, bucket_seconds: int, origin: int, time: ColumnElement[datetime]
+) -> ColumnElement[datetime]:
+    """The start of the bucket of a row whose time is `time`. Binning from `origin`
+    rather than from the epoch keeps the division on non-negative numbers, where
+    truncation is the floor."""
     if dialect == "postgresql":
         width = timedelta(seconds=bucket_seconds)
-        return func.date_bin(width, readings.c.ts, func.to_timestamp(origin), type_=UtcDateTime())
+        return func.date_bin(width, time, func.to_timestamp(origin), type_=UtcDateTime())
     # SQLite keeps times as text; extract() renders as strftime('%s'), whole seconds.
-    seconds = origin + (extract("epoch", readings.c.ts) - origin) // bucket_seconds * bucket_seconds
+    seconds = origin + (extract("epoch", time) - origin) // bucket_seconds * bucket_seconds
     return type_coerce(func.datetime(seconds, "unixepoch"), UtcDateTime())
 
 

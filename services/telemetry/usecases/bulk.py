@@ -1,11 +1,12 @@
-"""Accepted batches stored in bulk, in one transaction with their `telemetry.batch_stored`
-events: a COPY straight into the readings table, and only when a batch was delivered
-before (a key already stored) a merge that skips duplicates."""
+"""Accepted batches stored in bulk, in one transaction with their rollups and their
+`telemetry.batch_stored` events: a COPY straight into the readings table, and only when
+a batch was delivered before (a key already stored) a merge that skips duplicates. The
+rollups gain what was stored for the first time, and nothing else."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 
 import psycopg
@@ -15,7 +16,9 @@ from services.kit.db import driver_connection
 from services.kit.events import Event
 from services.kit.store import Store
 from services.telemetry.queries import bulk
+from services.telemetry.queries import rollups as rollup_queries
 from services.telemetry.queries.partitions import ensure_day_partitions
+from services.telemetry.rollups import Reading, readings_of, rollups_of
 
 
 def days_of(batch: AcceptedBatch) -> set[tuple[int, date]]:
@@ -61,12 +64,16 @@ class BulkWriter:
         now = datetime.now(UTC)
         with self._store.unit_of_work() as uow:
             connection = uow.connection
+            # The rollups gain the readings stored: all of a COPY's, those a merge kept.
+            stored: Iterable[Reading]
             if connection.dialect.name != "postgresql":
-                bulk.insert_skipping_duplicates(connection, batches)
+                stored = bulk.insert_skipping_duplicates(connection, batches)
             elif merge:
-                bulk.merge(connection, batches)
+                stored = bulk.merge(connection, batches)
             else:
                 bulk.copy(driver_connection(connection), "readings", batches)
+                stored = readings_of(batches)
+            rollup_queries.add(connection, rollups_of(stored))
             for event in bulk.unannounced(connection, [batch_stored(b, now) for b in batches], merge):
                 uow.emit(event)
             uow.commit()

@@ -21,6 +21,8 @@ from services.telemetry.csv_export import csv_chunks
 from services.telemetry.domain import Bucket, LatestValues, ReadingsPage, Series
 from services.telemetry.queries import directory
 from services.telemetry.queries import readings as statements
+from services.telemetry.queries import rollups as rollup_statements
+from services.telemetry.rollups import resolution_for
 from services.telemetry.usecases import UnitOfWorkFactory
 
 AGGREGATES = ("min", "max", "avg", "count", "first", "last")
@@ -106,16 +108,15 @@ class Readings:
         with self._unit_of_work(read_only=True) as uow:
             value_type = _value_type(_channels(uow.connection, tenant_id, device_id), channel)
             names = _aggregates(aggregates, value_type)
-            query = statements.series(
-                uow.connection.dialect.name,
-                uuid.UUID(device_id),
-                channel,
-                statements.VALUE_COLUMNS[value_type],
-                start,
-                end,
-                bucket_seconds,
-                names,
-            )
+            dialect, device = uow.connection.dialect.name, uuid.UUID(device_id)
+            resolution = resolution_for(start.timestamp(), end.timestamp(), bucket_seconds)
+            if resolution is None:
+                value = statements.VALUE_COLUMNS[value_type]
+                query = statements.series(dialect, device, channel, value, start, end, bucket_seconds, names)
+            else:
+                query = rollup_statements.series(
+                    dialect, device, channel, value_type, resolution, start, end, bucket_seconds, names
+                )
             rows = uow.connection.execute(query).all()
         types = _aggregate_types(names, value_type)
         buckets = [_bucket(row, types) for row in rows]
