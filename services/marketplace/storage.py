@@ -248,6 +248,18 @@ measured_hours = Table(
     Column("idle_seconds", Float, nullable=False),
 )
 
+# Each UTC hour of the coming weeks with its weekday and hour in a zone measurements are
+# counted in, kept ahead as measurements arrive: the calendar that lets one SQL statement
+# find the hour of the week of a slot, on every backend, however the zone shifts its clocks.
+zone_hours = Table(
+    "zone_hours",
+    metadata,
+    Column("zone", String(64), primary_key=True),
+    Column("starts_at", UtcDateTime(), primary_key=True),
+    Column("weekday", SmallInteger, nullable=False),
+    Column("hour", SmallInteger, nullable=False),
+)
+
 # What analytics measured of the machine in each booked slot of a capacity order once
 # the slot ended (capacity.slot_evidence): the evidence an operator weighs in a dispute.
 order_slot_evidence = Table(

@@ -65,6 +65,7 @@ def measurement_message(measured: CapacityMeasurement) -> pb.CapacityMeasurement
         oee=measured.oee,
         # Buyers plan in hours, as listings sell them.
         mtbf_hours=None if mtbf is None else mtbf / SECONDS_PER_HOUR,
+        idle_hours_next_week=measured.idle_hours_next_week,
         **timestamp_fields(start=measured.start, end=measured.end, measured_at=measured.measured_at),
     )
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0006
 Revises: 0005
-Create Date: 2026-12-06 17:20:16.191674
+Create Date: 2026-12-06 17:20:44.955644
 """
 
 from collections.abc import Sequence
@@ -24,6 +24,13 @@ def upgrade() -> None:
     sa.Column('hour', sa.SmallInteger(), nullable=False),
     sa.Column('idle_seconds', sa.Float(), nullable=False),
     sa.PrimaryKeyConstraint('device_id', 'weekday', 'hour', name=op.f('pk_measured_hours'))
+    )
+    op.create_table('zone_hours',
+    sa.Column('zone', sa.String(length=64), nullable=False),
+    sa.Column('starts_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('weekday', sa.SmallInteger(), nullable=False),
+    sa.Column('hour', sa.SmallInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('zone', 'starts_at', name=op.f('pk_zone_hours'))
     )
     op.create_table('order_slot_evidence',
     sa.Column('order_id', sa.String(length=36), nullable=False),
@@ -47,4 +54,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_column('measured_capacity', 'zone')
     op.drop_table('order_slot_evidence')
+    op.drop_table('zone_hours')
     op.drop_table('measured_hours')
