@@ -13,7 +13,7 @@ from typing import Any
 
 from gantry.v1 import marketplace_pb2 as pb
 
-from services.kit.protos import EnumMap, timestamp_fields
+from services.kit.protos import EnumMap, enum_number, timestamp_fields
 from services.marketplace.domain.catalogue import ListingKind, ListingStatus, Unit
 from services.marketplace.domain.ledger import Account, AccountKind, Transfer, TransferKind
 from services.marketplace.domain.listings import CapacityMeasurement, Listing, Slot
@@ -141,6 +141,16 @@ def transition_message(transition: dict[str, Any]) -> pb.OrderTransition:
         actor=transition["actor"],
         reason=transition["reason"],
         **timestamp_fields(at=transition["at"]),
+    )
+
+
+def slot_evidence_message(evidence: dict[str, Any]) -> pb.SlotEvidence:
+    """A row of an order's slots' evidence."""
+    times = ("starts_at", "ends_at", "measured_at")
+    return pb.SlotEvidence(
+        **{name: value for name, value in evidence.items() if name not in (*times, "order_id", "verdict")},
+        verdict=enum_number(pb.SlotVerdict, evidence["verdict"], "SLOT_VERDICT_"),
+        **timestamp_fields(**{name: evidence[name] for name in times}),
     )
 
 
