@@ -42,6 +42,9 @@ Press Ctrl-C to stop.
     # refuses both, which would leave nothing to try webhooks with.
     os.environ.setdefault("GANTRY_ANALYTICS_WEBHOOKS_ALLOW_PRIVATE", "true")
     os.environ.setdefault("GANTRY_ANALYTICS_WEBHOOKS_ALLOW_HTTP", "true")
+    # Capacity measured every minute rather than every hour: the simulated factory's
+    # capacity listing shows its measured figures within minutes of the start.
+    os.environ.setdefault("GANTRY_ANALYTICS_CAPACITY_SECONDS", "60")
     venv_bin = Path(sys.executable).parent
     # The Procfile's `python` and `nameko` must be this environment's.
     os.environ["PATH"] = f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"

@@ -8,7 +8,9 @@ It uses the partner API as a partner would: the operator token creates the tenan
 tenant's key registers the devices, the machines' alarm rules, their machine model and
 the plant's shift calendar (three shifts around the clock, Asia/Shanghai); an edge
 gateway posts every device's readings to `POST /v1/telemetry`, and the first machine also
-speaks ThingsBoard's device API with its own access token.
+speaks ThingsBoard's device API with its own access token. The first machine's hours are
+offered on the marketplace (tools/simulated_capacity.py), where the figures the platform
+measures of it fill in.
 
 Machines 2 and 4 overheat now and then (above 90 degC a major alarm, above 95 for 30 s
 critical, cleared below 80); machine 3 goes silent for 90 s every 8 minutes (a warning
@@ -36,6 +38,9 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+
+from tools.partner_api import bearer, ok
+from tools.simulated_capacity import offer_capacity
 
 MACHINES = 5
 STATE_VERSION = 2
@@ -281,17 +286,17 @@ def open_factory(http: httpx.Client, operator_token: str, state: Path) -> Factor
     """The factory of an earlier run if its key still works, otherwise a new one."""
     if state.exists():
         factory = Factory(**json.loads(state.read_text()))
-        if http.get("/v1/devices", headers=_bearer(factory.api_key)).status_code == 200:
+        if http.get("/v1/devices", headers=bearer(factory.api_key)).status_code == 200:
             return factory
-    tenant = _ok(
+    tenant = ok(
         http.post(
             "/v1/tenants",
-            headers=_bearer(operator_token),
+            headers=bearer(operator_token),
             json={"name": "Demo Precision Works", "country": "CN", "size_class": "small"},
         )
     )
-    key = _bearer(tenant["api_key"])
-    profile = _ok(http.post("/v1/device-profiles", headers=key, json=PROFILE))
+    key = bearer(tenant["api_key"])
+    profile = ok(http.post("/v1/device-profiles", headers=key, json=PROFILE))
     bodies = [
         {
             "serial_number": f"VMC-{i + 1:03d}",
@@ -302,16 +307,16 @@ def open_factory(http: httpx.Client, operator_token: str, state: Path) -> Factor
         }
         for i in range(MACHINES)
     ]
-    registered = _ok(http.post("/v1/devices/bulk", headers=key, json={"devices": bodies}))["items"]
+    registered = ok(http.post("/v1/devices/bulk", headers=key, json={"devices": bodies}))["items"]
     devices = [
         {"id": d["id"], "serial_number": d["serial_number"], "token": d["access_token"]} for d in registered
     ]
     factory = Factory(tenant["id"], tenant["api_key"], devices)
     for rule in (OVERHEATING, STOPPED_REPORTING, VIBRATION_ANOMALY):
-        _ok(http.post("/v1/alarm-rules", headers=key, json={"profile_id": profile["id"], **rule}))
+        ok(http.post("/v1/alarm-rules", headers=key, json={"profile_id": profile["id"], **rule}))
     create = {**key, "If-None-Match": "*"}
-    _ok(http.put(f"/v1/machine-models/{profile['id']}", headers=create, json=MACHINE_MODEL))
-    _ok(http.put(f"/v1/site-calendars/{quote(SITE, safe='')}", headers=create, json=CALENDAR))
+    ok(http.put(f"/v1/machine-models/{profile['id']}", headers=create, json=MACHINE_MODEL))
+    ok(http.put(f"/v1/site-calendars/{quote(SITE, safe='')}", headers=create, json=CALENDAR))
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text(json.dumps(asdict(factory)))
     state.chmod(0o600)
@@ -321,7 +326,7 @@ def open_factory(http: httpx.Client, operator_token: str, state: Path) -> Factor
 def stream(http: httpx.Client, factory: Factory, ticks: int | None = None) -> None:
     """Sends one sample of every machine per second, `ticks` times or until stopped."""
     machines = [Machine(i) for i in range(len(factory.devices))]
-    key = _bearer(factory.api_key)
+    key = bearer(factory.api_key)
     tick = 0
     while ticks is None or tick < ticks:
         started = time.monotonic()
@@ -339,18 +344,6 @@ def stream(http: httpx.Client, factory: Factory, ticks: int | None = None) -> No
         time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
 
 
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def _ok(response: httpx.Response) -> dict[str, Any]:
-    if response.status_code >= 300:
-        raise SystemExit(
-            f"simulated factory: {response.request.url.path} answered {response.status_code}: {response.text}"
-        )
-    return response.json()
-
-
 def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     port = os.environ.get("GANTRY_GATEWAY_PORT", "8080")
@@ -360,10 +353,12 @@ def main() -> None:
         wait_ready(http)
         factory = open_factory(http, os.environ["GANTRY_OPERATOR_TOKEN"], state)
         device = factory.devices[0]["id"]
+        listing = offer_capacity(http, factory.api_key, device)
         print(
             f"""simulated factory: {len(factory.devices)} machines streaming once a second.
   Tenant API key: {factory.api_key}
-  Try: curl -s http://127.0.0.1:{port}/v1/devices/{device}/telemetry/latest -H 'Authorization: Bearer {factory.api_key}'""",
+  Try: curl -s http://127.0.0.1:{port}/v1/devices/{device}/telemetry/latest -H 'Authorization: Bearer {factory.api_key}'
+  Its capacity, measured: curl -s http://127.0.0.1:{port}/v1/listings/{listing["id"]} -H 'Authorization: Bearer {factory.api_key}'""",
             flush=True,
         )
         with contextlib.suppress(KeyboardInterrupt):

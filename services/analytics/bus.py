@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.analytics.partitions import WHOLE, all_partitions
 from services.analytics.usecases.directory import DIRECTORY_EVENTS
+from services.analytics.usecases.slot_evidence import BOOKING_EVENTS
 from services.kit.consumers import ConsumerQueue
 from services.kit.events import ALARM_EVENTS
 
@@ -19,8 +20,11 @@ READINGS = WHOLE.queue
 REJECTIONS = ConsumerQueue("analytics.readings-rejected", ("telemetry.readings_rejected",))
 # Alarm events, analytics's own: analytics-worker queues their deliveries to webhooks.
 WEBHOOK_EVENTS = ConsumerQueue("analytics.webhook-events", ALARM_EVENTS)
+# The marketplace's order events: analytics-worker keeps the slots capacity orders book,
+# to report what the machine did in them.
+BOOKINGS = ConsumerQueue("analytics.capacity-bookings", BOOKING_EVENTS)
 
 
 def queues() -> tuple[ConsumerQueue, ...]:
     """Every queue analytics consumes, with its settings' partitions of readings."""
-    return (DEVICE_DIRECTORY, *(p.queue for p in all_partitions()), REJECTIONS, WEBHOOK_EVENTS)
+    return (DEVICE_DIRECTORY, *(p.queue for p in all_partitions()), REJECTIONS, WEBHOOK_EVENTS, BOOKINGS)

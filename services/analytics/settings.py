@@ -44,6 +44,18 @@ def capacity_seconds() -> float:
     return float(env("ANALYTICS_CAPACITY_SECONDS", "3600"))
 
 
+def evidence_seconds() -> float:
+    """How often analytics-worker reports the evidence of booked slots that have ended
+    (GANTRY_ANALYTICS_EVIDENCE_SECONDS)."""
+    return float(env("ANALYTICS_EVIDENCE_SECONDS", "60"))
+
+
+def evidence_margin() -> timedelta:
+    """How long after a booked slot ends its evidence waits, for the machine's last
+    readings of it to be tracked (GANTRY_ANALYTICS_EVIDENCE_MARGIN_SECONDS)."""
+    return timedelta(seconds=float(env("ANALYTICS_EVIDENCE_MARGIN_SECONDS", "900")))
+
+
 @dataclass(frozen=True)
 class WebhookSettings:
     # Targets on loopback, private, link-local and other non-public addresses: refused

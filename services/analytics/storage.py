@@ -267,3 +267,34 @@ performance_quarters = Table(
     Index("ix_performance_quarters_tenant_start", "tenant_id", "start"),
     Index("ix_performance_quarters_tenant_site_start", "tenant_id", "site", "start"),
 )
+
+# --- Evidence of booked machine-hours -----------------------------------------------
+
+# The capacity orders whose booked slots await evidence, learnt from the marketplace's
+# order events: the device and its tenant (the seller) at the order's newest version,
+# kept after a cancellation so that an older event arriving late books nothing again.
+capacity_bookings = Table(
+    "capacity_bookings",
+    metadata,
+    Column("order_id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("device_id", String(36), nullable=False),
+    Column("order_version", Integer, nullable=False),
+)
+
+# Each booked slot of those orders; reported_at is set in the transaction that publishes
+# its evidence (capacity.slot_evidence), so that it is reported once.
+booked_slots = Table(
+    "booked_slots",
+    metadata,
+    Column("order_id", String(36), primary_key=True),
+    Column("starts_at", UtcDateTime(), primary_key=True),
+    Column("ends_at", UtcDateTime(), nullable=False),
+    Column("reported_at", UtcDateTime()),
+    Index(
+        "ix_booked_slots_awaiting",
+        "ends_at",
+        postgresql_where=text("reported_at IS NULL"),
+        sqlite_where=text("reported_at IS NULL"),
+    ),
+)

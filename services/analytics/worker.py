@@ -1,17 +1,19 @@
 """Analytics's nameko worker: keeps analytics's directory of devices from the registry's
 events, counts the readings telemetry refused, queues the deliveries of alarm events
-to webhooks, and publishes the capacity each modelled machine has shown."""
+to webhooks, publishes the capacity each modelled machine has shown, and reports what
+the machine did in each slot capacity orders booked of it."""
 
 from __future__ import annotations
 
 from nameko.timer import timer
 
-from services.analytics.bus import DEVICE_DIRECTORY, REJECTIONS, WEBHOOK_EVENTS
-from services.analytics.settings import capacity_seconds
+from services.analytics.bus import BOOKINGS, DEVICE_DIRECTORY, REJECTIONS, WEBHOOK_EVENTS
+from services.analytics.settings import capacity_seconds, evidence_margin, evidence_seconds
 from services.analytics.storage import metadata
 from services.analytics.usecases.capacity import publish_measured_capacity
 from services.analytics.usecases.directory import Directory
 from services.analytics.usecases.overview import count_rejected
+from services.analytics.usecases.slot_evidence import Bookings, report_ended_slots
 from services.analytics.usecases.webhooks import Webhooks
 from services.kit.events import Event
 from services.kit.worker import handle_event, worker_base
@@ -36,3 +38,11 @@ class AnalyticsWorker(worker_base("analytics", metadata)):
     @timer(interval=capacity_seconds())
     def publish_capacity(self) -> None:
         publish_measured_capacity(self.store.unit_of_work)
+
+    @handle_event(BOOKINGS)
+    def on_order_event(self, event: Event) -> None:
+        Bookings(self.store.unit_of_work).learn(event)
+
+    @timer(interval=evidence_seconds())
+    def report_slot_evidence(self) -> None:
+        report_ended_slots(self.store.unit_of_work, evidence_margin())

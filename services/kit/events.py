@@ -119,6 +119,10 @@ class OrderChanged(Schema):
     total = fields.Integer(required=True)
     fee = fields.Integer(required=True)
     version = fields.Integer(required=True)
+    # A capacity order's: the seller's device whose machine-hours it booked, and the
+    # start of each hour it holds now (none once cancelled). Absent for other orders.
+    device_id = fields.String()
+    slots = fields.List(fields.AwareDateTime(format="iso"))
 
 
 class TransferPosted(Schema):
@@ -179,6 +183,36 @@ class CapacityMeasured(Schema):
     measured_at = fields.AwareDateTime(required=True, format="iso")
 
 
+SLOT_VERDICTS = ("ran", "idle", "down", "not_measured")
+
+
+class SlotEvidence(Schema):
+    """What the machine did in one booked slot [starts_at, ends_at): seconds producing, in
+    setup, idle and faulted, parts made and good, faults started; `verdict` sums it up."""
+
+    starts_at = fields.AwareDateTime(required=True, format="iso")
+    ends_at = fields.AwareDateTime(required=True, format="iso")
+    verdict = fields.String(required=True, validate=validate.OneOf(SLOT_VERDICTS))
+    producing_seconds = fields.Float(required=True)
+    setup_seconds = fields.Float(required=True)
+    idle_seconds = fields.Float(required=True)
+    down_seconds = fields.Float(required=True)
+    parts = fields.Float(required=True)
+    good_parts = fields.Float(required=True)
+    failures = fields.Integer(required=True)
+
+
+class CapacitySlotEvidence(Schema):
+    """Analytics's evidence of a capacity order's booked slots that ended since it last
+    reported the order's (each slot once), measured at `measured_at` from the machine's
+    telemetry. The envelope's tenant is the seller's, whose device it is."""
+
+    order_id = fields.String(required=True)
+    device_id = fields.String(required=True)
+    measured_at = fields.AwareDateTime(required=True, format="iso")
+    slots = fields.List(fields.Nested(SlotEvidence), required=True, validate=validate.Length(min=1))
+
+
 ALARM_EVENTS = ("alarm.raised", "alarm.severity_changed", "alarm.acknowledged", "alarm.cleared")
 
 CATALOGUE: dict[str, type[Schema]] = {
@@ -201,6 +235,7 @@ CATALOGUE: dict[str, type[Schema]] = {
     "order.disputed": OrderChanged,
     "ledger.transfer_posted": TransferPosted,
     "capacity.measured": CapacityMeasured,
+    "capacity.slot_evidence": CapacitySlotEvidence,
     **dict.fromkeys(ALARM_EVENTS, AlarmChanged),
 }
 

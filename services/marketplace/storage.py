@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -231,4 +232,50 @@ measured_capacity = Table(
     # Null when undefined: no production plan (oee), no failure in the period (mtbf).
     Column("oee", Float),
     Column("mtbf_seconds", Float),
+    # The site's IANA zone, in which measured_hours counts the hours of the week.
+    Column("zone", String(64), nullable=False, server_default="UTC"),
+)
+
+# The idle seconds of each hour of the week (weekday 0 = Monday, in the measurement's
+# zone) of the measurement kept in measured_capacity, replaced with it: what a capacity
+# listing's free slots of the coming week may be expected to stand idle.
+measured_hours = Table(
+    "measured_hours",
+    metadata,
+    Column("device_id", String(36), primary_key=True),
+    Column("weekday", SmallInteger, primary_key=True),
+    Column("hour", SmallInteger, primary_key=True),
+    Column("idle_seconds", Float, nullable=False),
+)
+
+# Each UTC hour of the coming weeks with its weekday and hour in a zone measurements are
+# counted in, kept ahead as measurements arrive: the calendar that lets one SQL statement
+# find the hour of the week of a slot, on every backend, however the zone shifts its clocks.
+zone_hours = Table(
+    "zone_hours",
+    metadata,
+    Column("zone", String(64), primary_key=True),
+    Column("starts_at", UtcDateTime(), primary_key=True),
+    Column("weekday", SmallInteger, nullable=False),
+    Column("hour", SmallInteger, nullable=False),
+)
+
+# What analytics measured of the machine in each booked slot of a capacity order once
+# the slot ended (capacity.slot_evidence): the evidence an operator weighs in a dispute.
+order_slot_evidence = Table(
+    "order_slot_evidence",
+    metadata,
+    Column("order_id", String(36), ForeignKey("orders.id"), primary_key=True),
+    Column("starts_at", UtcDateTime(), primary_key=True),
+    Column("ends_at", UtcDateTime(), nullable=False),
+    # ran, idle, down or not_measured
+    Column("verdict", String(16), nullable=False),
+    Column("producing_seconds", Float, nullable=False),
+    Column("setup_seconds", Float, nullable=False),
+    Column("idle_seconds", Float, nullable=False),
+    Column("down_seconds", Float, nullable=False),
+    Column("parts", Float, nullable=False),
+    Column("good_parts", Float, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("measured_at", UtcDateTime(), nullable=False),
 )

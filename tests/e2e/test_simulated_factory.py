@@ -33,6 +33,7 @@ from tools.simulate import (
     open_factory,
     stream,
 )
+from tools.simulated_capacity import offer_capacity
 
 
 def test_the_factory_streams_through_both_device_apis_and_restarts_with_the_same_devices(
@@ -131,3 +132,33 @@ def test_the_factory_s_machines_are_measured_against_its_shift_calendar(
         periods = eventually(measured, 60, "the machines' first seconds, setting up, to be measured")
     # Three shifts around the clock plan every machine for every hour.
     assert [period["inputs"]["pbt"] for period in periods] == [MACHINES * 3600] * 2
+
+
+def test_the_first_machine_s_hours_are_listed_once_and_its_measured_figures_fill_in(
+    platform: Platform, tmp_path: Path
+) -> None:
+    with httpx.Client(base_url=platform.gateway_url, timeout=10) as http:
+        factory = open_factory(http, OPERATOR_TOKEN, tmp_path / "simulated-factory.json")
+        machine = factory.devices[0]["id"]
+        listing = offer_capacity(http, factory.api_key, machine)
+        # Started again, the factory offers the same listing, its two weeks of slots open once.
+        assert offer_capacity(http, factory.api_key, machine)["id"] == listing["id"]
+        key = {"Authorization": f"Bearer {factory.api_key}"}
+        assert (listing["kind"], listing["device_id"], listing["status"]) == (
+            "capacity",
+            machine,
+            "published",
+        )
+        hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        week = {"start": hour.isoformat(), "end": (hour + timedelta(weeks=2)).isoformat()}
+        slots = http.get(f"/v1/listings/{listing['id']}/slots", headers=key, params=week).json()["items"]
+        assert len(slots) == 14 * 24
+
+        def measured() -> dict[str, Any] | None:
+            stream(http, factory, ticks=1)
+            return http.get(f"/v1/listings/{listing['id']}", headers=key).json()["measured"]
+
+        figures = eventually(measured, 60, "the first machine's capacity to be measured and listed")
+    assert 0 <= figures["utilisation"] <= 1 and 0 <= figures["idle_hours_per_week"] <= 168
+    # Its free slots of the coming week, each counted at its hour's measured idle time.
+    assert 0 <= figures["idle_hours_next_week"] <= 168

@@ -512,7 +512,7 @@ def test_a_search_by_measured_figures_leaves_out_the_unmeasured_page_by_page(
     assert found(min_oee=0.5) == [idle, busy]
     assert found(min_mtbf_hours=2) == [idle]
     assert found(min_idle_hours_per_week=5, min_oee=0.6) == [idle]
-    for bound in ("min_idle_hours_per_week", "min_oee", "min_mtbf_hours"):
+    for bound in ("min_idle_hours_per_week", "min_oee", "min_mtbf_hours", "min_idle_hours_next_week"):
         refused = partial(market.SearchListings, pb.SearchListingsRequest(tenant_id=buyer, **{bound: -1}))
         assert set(violations(refused)) == {bound}
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from services.kit.bus import ConfirmingPublisher
 from services.kit.store import Store
-from services.marketplace.storage import measured_capacity
+from services.marketplace.storage import measured_capacity, measured_hours
 from services.marketplace.usecases.capacity import MeasuredCapacities
 from tests.support.marketplace import NOW, capacity_measured, marketplace_store
 
@@ -27,6 +27,22 @@ def store(database_url: str, publisher: ConfirmingPublisher) -> Iterator[Store]:
 def stored(store: Store) -> list[dict[str, Any]]:
     with store.unit_of_work(read_only=True) as uow:
         return [dict(row._mapping) for row in uow.connection.execute(select(measured_capacity))]
+
+
+def hours(idle: float) -> list[dict[str, Any]]:
+    return [
+        {"weekday": d, "hour": h, "producing_seconds": 0.0, "idle_seconds": idle, "down_seconds": 0.0}
+        for d in range(7)
+        for h in range(24)
+    ]
+
+
+def idle_seconds(store: Store) -> set[float]:
+    """The idle seconds of the hours kept of the week, of 168 hours."""
+    with store.unit_of_work(read_only=True) as uow:
+        kept = list(uow.connection.execute(select(measured_hours.c.idle_seconds)).scalars())
+    assert len(kept) == 168
+    return set(kept)
 
 
 def test_the_newest_measurement_of_a_device_is_kept_once(store: Store) -> None:
@@ -45,13 +61,16 @@ def test_the_newest_measurement_of_a_device_is_kept_once(store: Store) -> None:
             "idle_hours_per_week": 84.0,
             "oee": None,
             "mtbf_seconds": None,
+            "zone": "Asia/Shanghai",
         }
     ]
 
     newer = capacity_measured(tenant, device, NOW + timedelta(hours=1), idle_hours_per_week=20.0)
     assert capacities.learn(newer)
-    older = capacity_measured(tenant, device, NOW - timedelta(hours=1), idle_hours_per_week=99.0)
-    assert capacities.learn(older)  # handled, yet changing nothing
+    older = capacity_measured(
+        tenant, device, NOW - timedelta(hours=1), idle_hours_per_week=99.0, zone="UTC", hours=hours(0.0)
+    )
+    assert capacities.learn(older)  # handled, yet changing nothing, its hours neither
     [row] = stored(store)
     assert (row["measured_at"], row["idle_hours_per_week"], row["oee"]) == (
         NOW + timedelta(hours=1),
@@ -61,3 +80,4 @@ def test_the_newest_measurement_of_a_device_is_kept_once(store: Store) -> None:
 
     assert not capacities.learn(newer)  # redelivered
     assert stored(store) == [row]
+    assert idle_seconds(store) == {1800.0}

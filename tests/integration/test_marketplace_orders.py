@@ -41,7 +41,7 @@ def test_a_product_order_goes_from_placed_to_completed_exact_to_the_fen(market: 
     assert market.available(seller) == {"available": 10_493 - 209}
     assert market.available(PLATFORM)["fee_revenue"] == 209
     assert market.ledger.imbalances() == {}
-    _, lines, history = market.orders.get(seller, order.id)
+    _, lines, history, _ = market.orders.get(seller, order.id)
     assert [(line.quantity, line.unit_price, line.amount) for line in lines] == [(7, 1_499, 10_493)]
     assert [h["to_state"] for h in history] == COMPLETED_ORDER_STATES
     assert history[-1]["actor"] == f"tenant:{buyer}"

@@ -130,9 +130,10 @@ def keyed_call(market: Any, call: str, tenant: str, **fields: Any) -> Any:
     return getattr(market, call)(getattr(pb, f"{call}Request")(tenant_id=tenant, **values))
 
 
-def capacity_measured(tenant: str, device: str, measured_at: datetime, **figures: float | None) -> Event:
+def capacity_measured(tenant: str, device: str, measured_at: datetime, **figures: Any) -> Event:
     """A capacity.measured event of the device for its tenant, as the marketplace receives
-    it from the bus (its data parsed); `figures` override idle, utilisation, oee, mtbf."""
+    it from the bus (its data parsed); `figures` override idle, utilisation, oee, mtbf, its
+    zone and hours."""
     hours = [
         {
             "weekday": day,

@@ -179,6 +179,10 @@ def running_platform(
             # Webhook receivers of the tests listen on this machine, over http, as under `make run`.
             "GANTRY_ANALYTICS_WEBHOOKS_ALLOW_PRIVATE": "true",
             "GANTRY_ANALYTICS_WEBHOOKS_ALLOW_HTTP": "true",
+            # Measurements and booked slots' evidence within a test's wait, not an hour's
+            # or a minute's.
+            "GANTRY_ANALYTICS_CAPACITY_SECONDS": "5",
+            "GANTRY_ANALYTICS_EVIDENCE_SECONDS": "1",
             **{
                 f"GANTRY_RATE_LIMIT_{kind}_{figure}": "100000"
                 for kind in ("KEY", "DEVICE")

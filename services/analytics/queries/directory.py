@@ -124,3 +124,11 @@ def _device(row: Any) -> KnownDevice:
         row["attributes"],
         row["site"],
     )
+
+
+def is_modelled(connection: Connection, tenant_id: str, device_id: str) -> bool:
+    """Whether the tenant's device has a machine model and is not decommissioned."""
+    query = _modelled(select(known_devices.c.id)).where(
+        known_devices.c.tenant_id == tenant_id, known_devices.c.id == device_id
+    )
+    return connection.execute(query.limit(1)).first() is not None

@@ -54,6 +54,7 @@ async def get_order(c: Call) -> Response:
         **to_json(found.order),
         "lines": [to_json(line) for line in found.lines],
         "history": [to_json(change) for change in found.history],
+        "slot_evidence": [to_json(evidence) for evidence in found.slot_evidence],
     }
     return json_response(body)
 
@@ -181,7 +182,7 @@ ENDPOINTS = [
         "GET",
         "/v1/orders/{order_id}",
         get_order,
-        "An order with its lines and every change of its state",
+        "An order with its lines, every change of its state and, for capacity, the evidence of its booked slots",
         "orders",
         for_operator=True,
         response=schemas.OrderDetail,

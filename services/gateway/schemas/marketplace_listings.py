@@ -20,12 +20,16 @@ from services.gateway.schemas.marketplace import (
 from services.kit.validation import text
 
 
-def _measured_bound(description: str) -> fields.Float:
+def _measured_bound(description: str, maximum: float | None = None) -> fields.Float:
     return fields.Float(
         load_default=None,
-        validate=validate.Range(min=0),
+        validate=validate.Range(min=0, max=maximum),
         # The document's minimum as an exact 0: the validator's would be written 0.0.
-        metadata={"description": f"{description}; excludes listings without a measurement", "minimum": 0},
+        metadata={
+            "description": f"{description}; excludes listings without a measurement",
+            "minimum": 0,
+            **({} if maximum is None else {"maximum": maximum}),
+        },
     )
 
 
@@ -62,6 +66,14 @@ class CapacityMeasurement(Schema):
     start = fields.DateTime(required=True)
     end = fields.DateTime(required=True)
     measured_at = fields.DateTime(required=True)
+    idle_hours_next_week = fields.Float(
+        required=True,
+        metadata={
+            "description": "Hours the machine may be expected to stand idle in the listing's own free slots of "
+            "the coming week (from the next whole hour, 168 hours): each counts the idle seconds measured of "
+            "its hour of the week, in the zone of the machine's site"
+        },
+    )
 
 
 class Listing(Schema):
@@ -131,6 +143,9 @@ class ListingSearchQuery(PageQuery):
     min_idle_hours_per_week = _measured_bound("Idle hours of the average week the device has at least")
     min_oee = _measured_bound("The device's measured OEE (0-1) at least")
     min_mtbf_hours = _measured_bound("The device's measured mean time between failures, in hours, at least")
+    min_idle_hours_next_week = _measured_bound(
+        "Idle hours measured of the listing's own free slots in the coming week at least", 168
+    )
 
 
 class OwnListingsQuery(PageQuery):

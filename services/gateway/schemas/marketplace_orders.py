@@ -66,9 +66,41 @@ class OrderTransition(Schema):
     at = fields.DateTime(required=True)
 
 
+class SlotEvidence(Schema):
+    """What the platform measured of the machine in a booked slot, from its telemetry."""
+
+    starts_at = fields.DateTime(required=True)
+    ends_at = fields.DateTime(required=True)
+    verdict = fields.String(
+        required=True,
+        validate=validate.OneOf(names(pb.SlotVerdict)),
+        metadata={
+            "description": "ran (it produced), idle (neither produced nor failed), down (faulted or failed), "
+            "not_measured (no machine model, or nothing reported)"
+        },
+    )
+    producing_seconds = fields.Float(required=True)
+    setup_seconds = fields.Float(required=True)
+    idle_seconds = fields.Float(required=True)
+    down_seconds = fields.Float(
+        required=True, metadata={"description": "Faulted time, counted within the site's shifts alone"}
+    )
+    parts = fields.Float(required=True, metadata={"description": "Parts made in the slot"})
+    good_parts = fields.Float(
+        required=True, metadata={"description": "Those not scrapped (scrap is counted within shifts alone)"}
+    )
+    failures = fields.Integer(required=True, metadata={"description": "Faults that started in the slot"})
+    measured_at = fields.DateTime(required=True)
+
+
 class OrderDetail(Order):
     lines = fields.List(fields.Nested(OrderLine), required=True)
     history = fields.List(fields.Nested(OrderTransition), required=True)
+    slot_evidence = fields.List(
+        fields.Nested(SlotEvidence),
+        required=True,
+        metadata={"description": "Capacity orders: each booked slot that has ended and been measured"},
+    )
 
 
 class OrderList(Schema):

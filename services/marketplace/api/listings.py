@@ -61,6 +61,7 @@ def _search_filters(request: pb.SearchListingsRequest) -> dict[str, Any]:
         min_idle_hours_per_week=request.min_idle_hours_per_week or None,
         min_oee=request.min_oee or None,
         min_mtbf_hours=request.min_mtbf_hours or None,
+        min_idle_hours_next_week=request.min_idle_hours_next_week or None,
     )
 
 

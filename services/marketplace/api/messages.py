@@ -13,7 +13,7 @@ from typing import Any
 
 from gantry.v1 import marketplace_pb2 as pb
 
-from services.kit.protos import EnumMap, timestamp_fields
+from services.kit.protos import EnumMap, enum_number, timestamp_fields
 from services.marketplace.domain.catalogue import ListingKind, ListingStatus, Unit
 from services.marketplace.domain.ledger import Account, AccountKind, Transfer, TransferKind
 from services.marketplace.domain.listings import CapacityMeasurement, Listing, Slot
@@ -65,6 +65,7 @@ def measurement_message(measured: CapacityMeasurement) -> pb.CapacityMeasurement
         oee=measured.oee,
         # Buyers plan in hours, as listings sell them.
         mtbf_hours=None if mtbf is None else mtbf / SECONDS_PER_HOUR,
+        idle_hours_next_week=measured.idle_hours_next_week,
         **timestamp_fields(start=measured.start, end=measured.end, measured_at=measured.measured_at),
     )
 
@@ -140,6 +141,16 @@ def transition_message(transition: dict[str, Any]) -> pb.OrderTransition:
         actor=transition["actor"],
         reason=transition["reason"],
         **timestamp_fields(at=transition["at"]),
+    )
+
+
+def slot_evidence_message(evidence: dict[str, Any]) -> pb.SlotEvidence:
+    """A row of an order's slots' evidence."""
+    times = ("starts_at", "ends_at", "measured_at")
+    return pb.SlotEvidence(
+        **{name: value for name, value in evidence.items() if name not in (*times, "order_id", "verdict")},
+        verdict=enum_number(pb.SlotVerdict, evidence["verdict"], "SLOT_VERDICT_"),
+        **timestamp_fields(**{name: evidence[name] for name in times}),
     )
 
 

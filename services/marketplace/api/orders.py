@@ -7,7 +7,13 @@ from gantry.v1 import marketplace_pb2 as pb
 from google.protobuf.message import Message
 
 from services.kit.protos import page_args, page_info, tenant_of, tenant_or_operator, valid_time
-from services.marketplace.api.messages import ORDER_STATES, line_message, order_message, transition_message
+from services.marketplace.api.messages import (
+    ORDER_STATES,
+    line_message,
+    order_message,
+    slot_evidence_message,
+    transition_message,
+)
 from services.marketplace.usecases.orders import Command, Orders
 
 
@@ -51,11 +57,12 @@ class OrdersApi:
         return order_message(self.orders.resolve_dispute(command, request.order_id, request.refund))
 
     def GetOrder(self, request: pb.GetOrderRequest, context: grpc.ServicerContext) -> pb.GetOrderResponse:
-        order, lines, history = self.orders.get(tenant_or_operator(request), request.order_id)
+        record = self.orders.get(tenant_or_operator(request), request.order_id)
         return pb.GetOrderResponse(
-            order=order_message(order),
-            lines=[line_message(line) for line in lines],
-            history=[transition_message(t) for t in history],
+            order=order_message(record.order),
+            lines=[line_message(line) for line in record.lines],
+            history=[transition_message(t) for t in record.history],
+            slot_evidence=[slot_evidence_message(e) for e in record.slot_evidence],
         )
 
     def ListOrders(

@@ -49,6 +49,9 @@ class CapacityMeasurement:
     idle_hours_per_week: float
     oee: float | None
     mtbf_seconds: float | None
+    # Measured idle hours of the listing's own free slots of the coming week; None where
+    # not asked for (reads made to change the listing or its orders).
+    idle_hours_next_week: float | None = None
 
 
 @dataclass(frozen=True)

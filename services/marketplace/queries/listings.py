@@ -18,6 +18,7 @@ from sqlalchemy import (
     and_,
     func,
     insert,
+    null,
     or_,
     select,
     tuple_,
@@ -28,7 +29,7 @@ from services.kit.db import insert_ignoring_duplicates
 from services.marketplace.domain.catalogue import ListingKind, ListingStatus, Unit
 from services.marketplace.domain.listings import CapacityMeasurement, Listing, Slot
 from services.marketplace.storage import capacity_slots as slots
-from services.marketplace.storage import listings, measured_capacity
+from services.marketplace.storage import listings, measured_capacity, measured_hours, zone_hours
 
 # The sort orders a search may ask for ("-" for descending); each is made a total
 # order by the id after its column.
@@ -56,10 +57,37 @@ _MEASURED = {
     "oee": _m.oee,
     "mtbf_seconds": _m.mtbf_seconds,
 }
-# Listings with their measurements, read in the same statement (one per page).
-_READ = select(
-    listings, *(column.label(f"measured_{name}") for name, column in _MEASURED.items())
-).select_from(_WITH_MEASURED)
+Week = tuple[datetime, datetime]
+"""The hours [start, end) whose free slots count towards a listing's idle hours next week."""
+
+
+def _idle_hours_in(week: Week) -> ColumnElement[Any]:
+    """The measured idle hours of the listing's free slots starting in `week`: each slot
+    counts the idle seconds of its hour of the week in the measurement's zone. NULL
+    without a measurement of the seller's, or without a free slot in the week."""
+    h, z, s = measured_hours.c, zone_hours.c, slots.c
+    hours = slots.join(zone_hours, and_(z.zone == _m.zone, z.starts_at == s.starts_at)).join(
+        measured_hours, and_(h.device_id == _m.device_id, h.weekday == z.weekday, h.hour == z.hour)
+    )
+    return (
+        select(func.sum(h.idle_seconds) / _HOUR_SECONDS)
+        .select_from(hours)
+        .where(
+            s.listing_id == listings.c.id, s.order_id.is_(None), s.starts_at >= week[0], s.starts_at < week[1]
+        )
+        .scalar_subquery()
+    )
+
+
+def _read(week: Week | None) -> Select[Any]:
+    """Listings with their measurements, read in the same statement (one per page); the
+    idle hours of `week` computed only when it is given."""
+    idle = null() if week is None else _idle_hours_in(week)
+    return select(
+        listings,
+        *(column.label(f"measured_{name}") for name, column in _MEASURED.items()),
+        idle.label("measured_idle_hours_next_week"),
+    ).select_from(_WITH_MEASURED)
 
 
 @dataclass(frozen=True)
@@ -77,15 +105,21 @@ class ListingFilter:
     min_idle_hours_per_week: float | None = None
     min_oee: float | None = None
     min_mtbf_hours: float | None = None
+    # A bound on the idle hours measured of the listing's free slots next week.
+    min_idle_hours_next_week: float | None = None
 
 
-def _measurement(mapping: Any) -> CapacityMeasurement | None:
+def _measurement(mapping: Any, week: Week | None) -> CapacityMeasurement | None:
     if mapping["measured_measured_at"] is None:
         return None
-    return CapacityMeasurement(**{name: mapping[f"measured_{name}"] for name in _MEASURED})
+    # No free slot of the week counts no idle hour, as none may be sold.
+    idle = None if week is None else mapping["measured_idle_hours_next_week"] or 0.0
+    return CapacityMeasurement(
+        **{name: mapping[f"measured_{name}"] for name in _MEASURED}, idle_hours_next_week=idle
+    )
 
 
-def _listing(row: Any) -> Listing:
+def _listing(row: Any, week: Week | None) -> Listing:
     mapping = row._mapping
     return Listing(
         **{
@@ -93,7 +127,7 @@ def _listing(row: Any) -> Listing:
             "kind": ListingKind(mapping["kind"]),
             "status": ListingStatus(mapping["status"]),
             "unit": Unit(mapping["unit"]),
-            "measured": _measurement(mapping),
+            "measured": _measurement(mapping, week),
         }
     )
 
@@ -113,17 +147,17 @@ def add_listing(connection: Connection, listing: Listing) -> None:
     connection.execute(insert(listings).values(**_row(listing)))
 
 
-def find_listing(connection: Connection, listing_id: str) -> Listing | None:
-    row = connection.execute(_READ.where(listings.c.id == listing_id)).first()
-    return _listing(row) if row else None
+def find_listing(connection: Connection, listing_id: str, week: Week | None = None) -> Listing | None:
+    row = connection.execute(_read(week).where(listings.c.id == listing_id)).first()
+    return _listing(row, week) if row else None
 
 
-def lock_listing(connection: Connection, listing_id: str) -> Listing | None:
+def lock_listing(connection: Connection, listing_id: str, week: Week | None = None) -> Listing | None:
     """The listing, locked until the transaction ends (on PostgreSQL; SQLite serialises
     writers anyway), so that what is read of it stays true while the caller acts on it."""
-    query = _READ.where(listings.c.id == listing_id).with_for_update(of=listings)
+    query = _read(week).where(listings.c.id == listing_id).with_for_update(of=listings)
     row = connection.execute(query).first()
-    return _listing(row) if row else None
+    return _listing(row, week) if row else None
 
 
 def save_listing(connection: Connection, listing: Listing, expected_version: int) -> bool:
@@ -143,7 +177,7 @@ def _like_text(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _search_conditions(wanted: ListingFilter) -> list[ColumnElement[bool]]:
+def _search_conditions(wanted: ListingFilter, week: Week) -> list[ColumnElement[bool]]:
     c = listings.c
     conditions = [c.status == ListingStatus.PUBLISHED.value]
     kind = wanted.kind.value if wanted.kind is not None else None
@@ -159,6 +193,8 @@ def _search_conditions(wanted: ListingFilter) -> list[ColumnElement[bool]]:
     if wanted.text:
         # SQLite's lower() folds ASCII alone; PostgreSQL's folds every script with case.
         conditions.append(func.lower(c.title).like(_like_text(wanted.text), escape="\\"))
+    if wanted.min_idle_hours_next_week is not None:
+        conditions.append(_idle_hours_in(week) >= wanted.min_idle_hours_next_week)
     return conditions + _measured_conditions(wanted)
 
 
@@ -179,21 +215,29 @@ def _page(
     descending: bool,
     after: tuple[Any, str] | None,
     limit: int,
+    week: Week,
 ) -> Select[Any]:
     """One page of keyset pagination by (`key`, id), after the position `after`."""
     position = tuple_(key, listings.c.id)
     if after is not None:
         conditions = [*conditions, position < after if descending else position > after]
     ordering = [key.desc(), listings.c.id.desc()] if descending else [key.asc(), listings.c.id.asc()]
-    return _READ.where(*conditions).order_by(*ordering).limit(limit)
+    return _read(week).where(*conditions).order_by(*ordering).limit(limit)
 
 
 def search_listings(
-    connection: Connection, wanted: ListingFilter, order: str, after: tuple[Any, str] | None, limit: int
+    connection: Connection,
+    wanted: ListingFilter,
+    order: str,
+    after: tuple[Any, str] | None,
+    limit: int,
+    week: Week,
 ) -> list[Listing]:
-    """Published listings of every seller matching `wanted`, in `order` (a key of ORDERS)."""
-    query = _page(_search_conditions(wanted), ORDERS[order], order.startswith("-"), after, limit)
-    return [_listing(row) for row in connection.execute(query)]
+    """Published listings of every seller matching `wanted`, in `order` (a key of ORDERS),
+    with the idle hours of their free slots in `week`."""
+    conditions = _search_conditions(wanted, week)
+    query = _page(conditions, ORDERS[order], order.startswith("-"), after, limit, week)
+    return [_listing(row, week) for row in connection.execute(query)]
 
 
 def seller_listings(
@@ -202,13 +246,14 @@ def seller_listings(
     status: ListingStatus | None,
     after: tuple[datetime, str] | None,
     limit: int,
+    week: Week,
 ) -> list[Listing]:
     """A seller's own listings of any status (or of `status`), newest first."""
     conditions = [listings.c.seller_id == seller_id]
     if status is not None:
         conditions.append(listings.c.status == status.value)
-    query = _page(conditions, listings.c.created_at, True, after, limit)
-    return [_listing(row) for row in connection.execute(query)]
+    query = _page(conditions, listings.c.created_at, True, after, limit, week)
+    return [_listing(row, week) for row in connection.execute(query)]
 
 
 def add_slots(connection: Connection, new: Sequence[Slot]) -> int:

@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, or_, select, update
 
+from services.marketplace.domain.catalogue import ListingKind
 from services.marketplace.domain.orders import Order, OrderLine, OrderState
-from services.marketplace.storage import order_lines, order_transitions, orders
+from services.marketplace.storage import capacity_slots, listings, order_lines, order_transitions, orders
 
 _ORDER_FIELDS = tuple(c.name for c in orders.columns)
 
@@ -97,3 +98,22 @@ def orders_of(
         )
     query = query.order_by(orders.c.created_at.desc(), orders.c.id.desc()).limit(limit)
     return [_order(row) for row in connection.execute(query)]
+
+
+def booking_of(connection: Connection, order_id: str) -> tuple[str, list[datetime]] | None:
+    """A capacity order's device, and the starts of the slots it holds now, earliest
+    first; None for an order of anything else."""
+    device_query = (
+        select(listings.c.device_id)
+        .join(order_lines, order_lines.c.listing_id == listings.c.id)
+        .where(order_lines.c.order_id == order_id, listings.c.kind == ListingKind.CAPACITY.value)
+    )
+    device_id = connection.execute(device_query).scalar()
+    if device_id is None:
+        return None
+    slots_query = (
+        select(capacity_slots.c.starts_at)
+        .where(capacity_slots.c.order_id == order_id)
+        .order_by(capacity_slots.c.starts_at)
+    )
+    return device_id, list(connection.execute(slots_query).scalars())

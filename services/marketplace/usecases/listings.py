@@ -19,6 +19,7 @@ from services.kit import pagination
 from services.kit.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, VersionMismatch
 from services.kit.events import Event, new_event
 from services.kit.validation import load, require_uuid, text
+from services.marketplace.domain.capacity import next_week
 from services.marketplace.domain.catalogue import ListingKind, ListingStatus, Unit
 from services.marketplace.domain.ledger import MAX_AMOUNT
 from services.marketplace.domain.listings import SLOT, Listing, Slot, draft, hours_between
@@ -94,6 +95,8 @@ class SearchSchema(Schema):
     min_idle_hours_per_week = fields.Float(load_default=None, validate=validate.Range(0, HOURS_PER_WEEK))
     min_oee = fields.Float(load_default=None, validate=validate.Range(0, 1))
     min_mtbf_hours = fields.Float(load_default=None, validate=validate.Range(min=0))
+    # ... and on those measured of its own free slots of the coming week.
+    min_idle_hours_next_week = fields.Float(load_default=None, validate=validate.Range(0, HOURS_PER_WEEK))
 
     @validates_schema
     def _prices_in_order(self, data: dict[str, Any], **_: Any) -> None:
@@ -128,7 +131,10 @@ class Listings:
     def get(self, tenant_id: str, listing_id: str) -> Listing:
         tenant_id, listing_id = require_uuid(tenant_id, "tenant_id"), require_uuid(listing_id, "listing_id")
         with self._unit_of_work(read_only=True) as uow:
-            return _visible(uow.connection, tenant_id, listing_id)
+            return _visible(uow.connection, tenant_id, listing_id, self._week())
+
+    def _week(self) -> queries.Week:
+        return next_week(self._clock())
 
     def update(
         self, seller_id: str, listing_id: str, expected_version: int, changes: dict[str, Any]
@@ -163,7 +169,7 @@ class Listings:
         if type(expected_version) is not int or expected_version < 1:
             raise InvalidArgument([FieldViolation("expected_version", "the version you read (1 or more)")])
         with self._unit_of_work() as uow:
-            listing = _own(queries.lock_listing(uow.connection, listing_id), seller_id)
+            listing = _own(queries.lock_listing(uow.connection, listing_id, self._week()), seller_id)
             if listing.version != expected_version:
                 raise VersionMismatch(f"listing is at version {listing.version}, not {expected_version}")
             changed = change(listing, self._clock())
@@ -193,7 +199,7 @@ class Listings:
         tenant_id, listing_id = require_uuid(tenant_id, "tenant_id"), require_uuid(listing_id, "listing_id")
         starts = hours_between(start, end)
         with self._unit_of_work(read_only=True) as uow:
-            listing = _capacity(_visible(uow.connection, tenant_id, listing_id))
+            listing = _capacity(_visible(uow.connection, tenant_id, listing_id, None))
             return queries.unbooked_slots(uow.connection, listing.id, starts[0], end)
 
     def search(
@@ -206,9 +212,10 @@ class Listings:
         order = options.pop("order_by")
         wanted = ListingFilter(**options)
         query = {"search": repr(wanted), "order": order, "tenant": tenant_id}
+        week = self._week()
 
         def fetch(connection: Connection, after: tuple[Any, str] | None, limit: int) -> list[Listing]:
-            return queries.search_listings(connection, wanted, order, after, limit)
+            return queries.search_listings(connection, wanted, order, after, limit, week)
 
         return self._page(query, order.endswith("created_at"), page_size, cursor, fetch)
 
@@ -219,9 +226,10 @@ class Listings:
         seller_id = require_uuid(seller_id, "seller_id")
         wanted = None if status is None else _status(status)
         query = {"own": seller_id, "status": str(wanted or "")}
+        week = self._week()
 
         def fetch(connection: Connection, after: tuple[Any, str] | None, limit: int) -> list[Listing]:
-            return queries.seller_listings(connection, seller_id, wanted, after, limit)
+            return queries.seller_listings(connection, seller_id, wanted, after, limit, week)
 
         return self._page(query, True, page_size, cursor, fetch)
 
@@ -253,8 +261,8 @@ def _own(listing: Listing | None, seller_id: str) -> Listing:
     return listing
 
 
-def _visible(connection: Connection, tenant_id: str, listing_id: str) -> Listing:
-    listing = queries.find_listing(connection, listing_id)
+def _visible(connection: Connection, tenant_id: str, listing_id: str, week: queries.Week | None) -> Listing:
+    listing = queries.find_listing(connection, listing_id, week)
     if listing is None or not listing.visible_to(tenant_id):
         raise NotFound("listing not found")
     return listing

@@ -12,7 +12,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection
 
 from services.kit import pagination
 from services.kit.db import UnitOfWork
@@ -30,6 +32,7 @@ from services.marketplace.domain.orders import (
 )
 from services.marketplace.queries import orders as queries
 from services.marketplace.queries import rfqs as rfq_queries
+from services.marketplace.queries import slot_evidence as evidence_queries
 from services.marketplace.usecases import Clock, UnitOfWorkFactory, utc_now
 from services.marketplace.usecases.idempotency import once
 from services.marketplace.usecases.ledger import (
@@ -74,6 +77,16 @@ class Command:
 
 
 Change = Callable[[UnitOfWork, Order, Role, datetime], Order]
+
+
+class OrderRecord(NamedTuple):
+    """An order with its lines, every change of its state, and what was measured of the
+    machine in each booked slot of a capacity order that has ended."""
+
+    order: Order
+    lines: list[OrderLine]
+    history: list[dict[str, Any]]
+    slot_evidence: list[dict[str, Any]]
 
 
 class Orders:
@@ -188,19 +201,19 @@ class Orders:
 
         return self._change(command, order_id, "resolve", change, {"refund": refund})
 
-    def get(
-        self, tenant_id: str | None, order_id: str
-    ) -> tuple[Order, list[OrderLine], list[dict[str, Any]]]:
-        """An order, its lines and its history, for its buyer, its seller or the operator."""
+    def get(self, tenant_id: str | None, order_id: str) -> OrderRecord:
+        """An order, its lines, its history and its slots' evidence, for its buyer, its
+        seller or the operator."""
         order_id = require_uuid(order_id, "order_id")
         with self._unit_of_work(read_only=True) as uow:
             order = queries.find_order(uow.connection, order_id)
             if order is None or (tenant_id is not None and order.role_of(tenant_id) is None):
                 raise NotFound("order not found")
-            return (
+            return OrderRecord(
                 order,
                 queries.lines_of(uow.connection, order_id),
                 queries.transitions_of(uow.connection, order_id),
+                evidence_queries.evidence_of(uow.connection, order_id),
             )
 
     def list(self, tenant_id: str, size: int, cursor: str) -> tuple[list[Order], str]:
@@ -241,7 +254,7 @@ class Orders:
         )
         queries.add_order(uow.connection, order, [line])
         queries.add_transition(uow.connection, order, None, command.actor, command.reason, now)
-        uow.emit(_announced(order))
+        uow.emit(_announced(uow.connection, order))
         return order
 
     def _settle(
@@ -276,7 +289,7 @@ class Orders:
             queries.save_order(uow.connection, changed)
             queries.add_transition(uow.connection, changed, order.state, command.actor, command.reason, now)
             if changed.state in ANNOUNCED:
-                uow.emit(_announced(changed))
+                uow.emit(_announced(uow.connection, changed))
             return changed
 
         return self._once(command, {"op": op, "order_id": order_id, **(details or {})}, run)
@@ -334,8 +347,10 @@ def _role(order: Order | None, command: Command) -> Role:
     return role
 
 
-def _announced(order: Order) -> Any:
-    data = {
+def _announced(connection: Connection, order: Order) -> Any:
+    """The order's event; a capacity order's names its device and the slots it holds, so
+    that analytics can tell what the machine did in them."""
+    data: dict[str, Any] = {
         "order_id": order.id,
         "buyer_id": order.buyer_id,
         "seller_id": order.seller_id,
@@ -345,6 +360,10 @@ def _announced(order: Order) -> Any:
         "fee": order.fee,
         "version": order.version,
     }
+    booking = queries.booking_of(connection, order.id)
+    if booking is not None:
+        device_id, slots = booking
+        data |= {"device_id": device_id, "slots": [start.isoformat() for start in slots]}
     return new_event(ANNOUNCED[order.state], order.buyer_id, data)
 
 
