@@ -1,12 +1,16 @@
-"""Telemetry queries: the latency of a day of one channel of one device in one-minute
-buckets, with every aggregate, from a table of READINGS readings on PostgreSQL.
+"""Telemetry queries on PostgreSQL over READINGS readings: a day of one channel of one
+device in one-minute buckets with every aggregate, from rollups and from the readings; a
+year of that channel in one-day buckets; the device's latest values; and a day of the
+channel's raw readings as CSV.
 
 The readings are loaded by binary COPY into the partitioned table over DAYS days, so
-that several day partitions hold them. The queried device samples its 10 channels
+that several day partitions hold them, and their rollups are computed as they stream by
+(`rollups_of`, as the writer does) and added. The queried device samples its 10 channels
 every second through the queried day (86,400 readings of the channel, across
 midnight: two partitions); 99 other devices share the rest of READINGS over all DAYS.
-After ANALYZE and a warm-up, `Readings.query_series` (the use case the gRPC call runs)
-is timed REPEATS times.
+The year before the first day holds day rollups of the queried channel only (365 day
+partitions of rollups and of readings), loaded directly. After ANALYZE and a warm-up,
+each use case (what the gRPC call runs) is timed REPEATS times.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import os
 import statistics
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,13 +29,17 @@ from sqlalchemy import func, select
 from services.kit.migrate import upgrade
 from services.kit.store import Store
 from services.telemetry import storage
+from services.telemetry.queries import rollups as rollup_statements
 from services.telemetry.queries.partitions import ensure_day_partitions
+from services.telemetry.rollups import DAY, MINUTE, Aggregate, Reading, Rollups, rollups_of
 from services.telemetry.usecases.readings import Readings
 from tests.support.backends import postgres_database
 from tests.support.telemetry import teach_device
 
 READINGS = int(os.environ.get("BENCH_QUERY_READINGS", "10000000"))
 REPEATS = int(os.environ.get("BENCH_QUERY_REPEATS", "200"))
+CSV_REPEATS = 20
+YEAR_DAYS = int(os.environ.get("BENCH_QUERY_YEAR_DAYS", "365"))
 CHANNELS = [{"key": f"ch{i}", "value_type": "float"} for i in range(10)]
 OTHER_DEVICES = 99
 DAYS = 3
@@ -64,8 +72,8 @@ def all_rows(queried: uuid.UUID) -> Iterator[Row]:
 
 
 def load(store: Store, queried: str) -> float:
-    """Copies the rows into `readings`; returns rows per second."""
-    days = {(RETENTION_DAYS, (FIRST_DAY + timedelta(days=d)).date()) for d in range(DAYS)}
+    """Copies the rows into `readings` and adds their rollups; returns rows per second."""
+    days = {(RETENTION_DAYS, (FIRST_DAY + timedelta(days=d)).date()) for d in range(-YEAR_DAYS, DAYS)}
     started, copied = time.perf_counter(), 0
     with store.engine.begin() as connection:
         ensure_day_partitions(connection, days)
@@ -75,10 +83,31 @@ def load(store: Store, queried: str) -> float:
         )
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
             copy.set_types(("uuid", "text", "timestamptz", "int2", "float8"))
-            for row in all_rows(uuid.UUID(queried)):
-                copy.write_row(row)
-                copied += 1
+
+            def copied_readings() -> Iterator[Reading]:
+                for device, channel, ts, retention, value in all_rows(uuid.UUID(queried)):
+                    copy.write_row((device, channel, ts, retention, value))
+                    yield (str(device), channel, retention), int(ts.timestamp() * 1000), value
+
+            rolled = rollups_of(copied_readings())
+            copied = sum(
+                aggregate.count for (_, resolution, _), aggregate in rolled.items() if resolution == MINUTE
+            )
+        rollup_statements.add(connection, rolled | year_of_days(queried))
     return copied / (time.perf_counter() - started)
+
+
+def year_of_days(queried: str) -> Rollups:
+    """Day rollups of the queried channel over the YEAR_DAYS days before the first."""
+    series = (queried, QUERIED_CHANNEL, RETENTION_DAYS)
+    first_ms = int(FIRST_DAY.timestamp() * 1000)
+    return {
+        (series, DAY, day_ms): Aggregate(
+            86_400, 43_200.0 * day, 1.0e9, 0.5, 996.5, day_ms, 0.5, day_ms + 86_399_000, 9.5
+        )
+        for day in range(1, YEAR_DAYS + 1)
+        for day_ms in [first_ms - day * 86_400_000]
+    }
 
 
 def run() -> dict:
@@ -93,32 +122,57 @@ def run() -> dict:
         rate = load(store, device)
         with store.engine.connect() as connection:
             connection.exec_driver_sql("ANALYZE readings")
+            connection.exec_driver_sql("ANALYZE rollups")
             rows = connection.execute(select(func.count()).select_from(storage.readings)).scalar_one()
         print(f"loaded {rows} readings at {rate:,.0f} rows/s")
 
         readings = Readings(store.unit_of_work)
-
-        def day_series() -> int:
-            series = readings.query_series(
+        day_from_readings = SERIES_START + timedelta(seconds=1)
+        year_start = FIRST_DAY - timedelta(days=YEAR_DAYS)
+        timed = {
+            "day_1min_rollups": lambda: readings.query_series(
                 tenant, device, QUERIED_CHANNEL, SERIES_START, SERIES_END, BUCKET_SECONDS, []
-            )
-            return len(series.buckets)
+            ),
+            # A start off the minute: only the readings can answer.
+            "day_1min_readings": lambda: readings.query_series(
+                tenant, device, QUERIED_CHANNEL, day_from_readings, SERIES_END, BUCKET_SECONDS, []
+            ),
+            "year_1day_rollups": lambda: readings.query_series(
+                tenant, device, QUERIED_CHANNEL, year_start, FIRST_DAY, 86_400, []
+            ),
+            "latest": lambda: readings.get_latest(tenant, device),
+            "day_raw_csv": lambda: sum(
+                len(chunk)
+                for chunk in readings.export_csv(tenant, device, [QUERIED_CHANNEL], SERIES_START, SERIES_END)
+            ),
+        }
+        buckets = len(timed["day_1min_rollups"]().buckets)
+        assert buckets == len(timed["day_1min_readings"]().buckets)
+        assert len(timed["year_1day_rollups"]().buckets) == YEAR_DAYS
+        latencies = {
+            name: timings(query, REPEATS if name != "day_raw_csv" else CSV_REPEATS)
+            for name, query in timed.items()
+        }
 
-        buckets = day_series()
-        latencies = []
-        for _ in range(REPEATS):
-            started = time.perf_counter()
-            day_series()
-            latencies.append(time.perf_counter() - started)
-
-    latencies.sort()
-    figures = {
+    figures: dict[str, Any] = {
         "readings": rows,
         "load_readings_per_s": round(rate),
         "series_buckets": buckets,
-        "series_median_ms": round(statistics.median(latencies) * 1000, 2),
-        "series_p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 2),
     }
+    for name, measured in latencies.items():
+        figures[f"{name}_median_ms"] = round(statistics.median(measured) * 1000, 2)
+        figures[f"{name}_p99_ms"] = round(measured[int(len(measured) * 0.99)] * 1000, 2)
     for name, value in figures.items():
-        print(f"{name:24} {value}")
+        print(f"{name:30} {value}")
     return figures
+
+
+def timings(query: Callable[[], Any], repeats: int) -> list[float]:
+    """Sorted seconds of `repeats` runs of `query`, after one to warm up."""
+    query()
+    measured = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        query()
+        measured.append(time.perf_counter() - started)
+    return sorted(measured)
