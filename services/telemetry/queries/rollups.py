@@ -7,51 +7,82 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, case, func
+from sqlalchemy import Connection, Select, case, column, func, select, table
 
 from services.kit.batches import Scalar, utc_of
-from services.kit.db import conflict_aware_insert
+from services.kit.db import conflict_aware_insert, driver_connection
 from services.telemetry.queries.readings import bucket_start, one_row_per_bucket, windowed
 from services.telemetry.rollups import Aggregate, Rollups
 from services.telemetry.storage import rollups
 
 KEY = ("device_id", "channel", "resolution", "bucket", "retention_days")
-_KINDS = {float: "float", int: "int", bool: "bool", str: "text"}
 _VALUE_KINDS = {"float": "float", "int": "int", "bool": "bool", "string": "text", "enum": "text"}
 _TYPED = tuple(f"{end}_{kind}" for end in ("first", "last") for kind in ("float", "int", "bool", "text"))
 
 
+COLUMNS = tuple(column.name for column in rollups.c)
+_COPY_TYPES = (
+    "uuid", "text", "int4", "timestamptz", "int2", "int8", "float8", "float8", "float8", "float8",
+    "timestamptz", "timestamptz", *(("float8", "int8", "bool", "text") * 2),
+)  # fmt: skip
+# Where a flush's aggregates are copied before one statement adds them to the rollups.
+_INCOMING = table("incoming_rollups", *(column(name) for name in COLUMNS))
+
+
 def add(connection: Connection, added: Rollups) -> None:
-    """Adds aggregates to their rollups, in a stable order against deadlocks between writers."""
+    """Adds aggregates to their rollups, in a stable order against deadlocks between
+    writers: on PostgreSQL copied into a session's temporary table, then added by one
+    statement; elsewhere row by row."""
     if not added:
         return
-    table = rollups
-    statement = conflict_aware_insert(connection, table)
-    new = statement.excluded
+    devices: dict[str, uuid.UUID] = {}
+    rows = [
+        _row(key, aggregate, devices) for key, aggregate in sorted(added.items(), key=lambda item: item[0])
+    ]
+    if connection.dialect.name != "postgresql":
+        statement = conflict_aware_insert(connection, rollups)
+        connection.execute(
+            _adding(connection, statement), [dict(zip(COLUMNS, row, strict=True)) for row in rows]
+        )
+        return
+    driver = driver_connection(connection)
+    with driver.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS incoming_rollups (LIKE rollups) ON COMMIT DELETE ROWS"
+        )
+        with cursor.copy(f"COPY incoming_rollups ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(_COPY_TYPES)
+            for row in rows:
+                copy.write_row(row)
+    ordered = select(_INCOMING).order_by(*(_INCOMING.c[k] for k in KEY))
+    connection.execute(
+        _adding(connection, conflict_aware_insert(connection, rollups).from_select(COLUMNS, ordered))
+    )
+
+
+def _adding(connection: Connection, statement: Any) -> Any:
+    """`statement` (an INSERT into rollups in the connection's dialect) adding to the
+    rollups its rows meet."""
+    table, new = rollups, statement.excluded
     least, greatest = (
         (func.least, func.greatest) if connection.dialect.name == "postgresql" else (func.min, func.max)
     )
     earlier, later = new.first_ts < table.c.first_ts, new.last_ts > table.c.last_ts
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=list(KEY),
-            set_={
-                "count": table.c.count + new.count,
-                "sum": table.c.sum + new.sum,
-                "sumsq": table.c.sumsq + new.sumsq,
-                "min": least(table.c.min, new.min),
-                "max": greatest(table.c.max, new.max),
-                "first_ts": least(table.c.first_ts, new.first_ts),
-                "last_ts": greatest(table.c.last_ts, new.last_ts),
-                **{
-                    name: case(
-                        (earlier if name.startswith("first") else later, new[name]), else_=table.c[name]
-                    )
-                    for name in _TYPED
-                },
+    return statement.on_conflict_do_update(
+        index_elements=list(KEY),
+        set_={
+            "count": table.c.count + new.count,
+            "sum": table.c.sum + new.sum,
+            "sumsq": table.c.sumsq + new.sumsq,
+            "min": least(table.c.min, new.min),
+            "max": greatest(table.c.max, new.max),
+            "first_ts": least(table.c.first_ts, new.first_ts),
+            "last_ts": greatest(table.c.last_ts, new.last_ts),
+            **{
+                name: case((earlier if name.startswith("first") else later, new[name]), else_=table.c[name])
+                for name in _TYPED
             },
-        ),
-        [_row(key, aggregate) for key, aggregate in sorted(added.items(), key=lambda item: item[0])],
+        },
     )
 
 
@@ -91,26 +122,33 @@ def series(
     return one_row_per_bucket(bucket, over, {name: columns[name] for name in aggregates}, where)
 
 
-def _row(key: tuple[tuple[str, str, int], int, int], aggregate: Aggregate) -> dict[str, Any]:
+def _row(
+    key: tuple[tuple[str, str, int], int, int], aggregate: Aggregate, devices: dict[str, uuid.UUID]
+) -> tuple[Any, ...]:
+    """The aggregate as a row of rollups, in COLUMNS' order; `devices` keeps the ids parsed."""
     (device_id, channel, retention_days), resolution, start_ms = key
-    return {
-        "device_id": uuid.UUID(device_id),
-        "channel": channel,
-        "resolution": resolution,
-        "bucket": utc_of(start_ms),
-        "retention_days": retention_days,
-        "count": aggregate.count,
-        "sum": aggregate.sum,
-        "sumsq": aggregate.sumsq,
-        "min": aggregate.min,
-        "max": aggregate.max,
-        "first_ts": utc_of(aggregate.first_ts),
-        "last_ts": utc_of(aggregate.last_ts),
-        **_typed("first", aggregate.first),
-        **_typed("last", aggregate.last),
-    }
+    device = devices.get(device_id)
+    if device is None:
+        device = devices[device_id] = uuid.UUID(device_id)
+    return (
+        device,
+        channel,
+        resolution,
+        utc_of(start_ms),
+        retention_days,
+        aggregate.count,
+        aggregate.sum,
+        aggregate.sumsq,
+        aggregate.min,
+        aggregate.max,
+        utc_of(aggregate.first_ts),
+        utc_of(aggregate.last_ts),
+        *_typed(aggregate.first),
+        *_typed(aggregate.last),
+    )
 
 
-def _typed(end: str, value: Scalar) -> dict[str, Any]:
-    kind = _KINDS[value.__class__]
-    return {f"{end}_{k}": value if k == kind else None for k in ("float", "int", "bool", "text")}
+def _typed(value: Scalar) -> tuple[Scalar | None, ...]:
+    """The value in the column of its type: float, int, bool or text."""
+    kind = value.__class__
+    return tuple(value if kind is column_type else None for column_type in (float, int, bool, str))
