@@ -153,14 +153,14 @@ def encode(packet: mqtt5.Packet) -> bytes:
         case mqtt5.ConnAckPacket() if packet.reason_code == mqtt5.ConnAckReasonCode.SUCCESS:
             return _frame(0x20, bytes((int(packet.session_present), 0)))
         case mqtt5.PublishPacket():
-            flags = (packet.qos << 1) | int(packet.retain) | (0x08 if packet.duplicate else 0)
+            flags = (int(packet.qos) << 1) | int(packet.retain) | (0x08 if packet.duplicate else 0)
             topic = packet.topic.encode()
-            packet_id = struct.pack("!H", packet.packet_id) if packet.qos else b""
+            packet_id = struct.pack("!H", packet.packet_id) if int(packet.qos) else b""
             return _frame(0x30 | flags, struct.pack("!H", len(topic)) + topic + packet_id + packet.payload)
         case mqtt5.PubAckPacket():
             return _frame(0x40, struct.pack("!H", packet.packet_id))
         case mqtt5.SubAckPacket():
-            codes = bytes(code if code <= 2 else _SUBACK_FAILURE for code in packet.reason_codes)
+            codes = bytes(int(code) if int(code) <= 2 else _SUBACK_FAILURE for code in packet.reason_codes)
             return _frame(0x90, struct.pack("!H", packet.packet_id) + codes)
         case mqtt5.UnsubAckPacket():
             return _frame(0xB0, struct.pack("!H", packet.packet_id))
