@@ -1,0 +1,160 @@
+"""Devices on ThingsBoard's MQTT API, end to end: paho (3.1.1 and 5.0) and ThingsBoard's own
+SDK publish through the adapter, and what they were acknowledged is queryable in telemetry."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+import orjson
+import pytest
+from gantry.v1 import telemetry_pb2, telemetry_pb2_grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from tests.support.client import PartnerClient
+from tests.support.mqtt import WAIT_SECONDS, PahoDevice, adapter, self_signed_pair
+from tests.support.platform import OPERATOR_TOKEN, Platform
+from tests.support.waiting import eventually
+
+TELEMETRY = "v1/devices/me/telemetry"
+
+
+@pytest.fixture(scope="module")
+def client(platform: Platform) -> PartnerClient:
+    operator = PartnerClient(platform.gateway_url, OPERATOR_TOKEN)
+    return operator.as_tenant(operator.create_tenant("Connected Works")["api_key"])
+
+
+@pytest.fixture(scope="module")
+def telemetry(platform: Platform) -> Iterator[telemetry_pb2_grpc.TelemetryServiceStub]:
+    with grpc.insecure_channel(platform.grpc_target("telemetry")) as channel:
+        yield telemetry_pb2_grpc.TelemetryServiceStub(channel)
+
+
+def known_device(platform: Platform, client: PartnerClient) -> dict[str, Any]:
+    """A new device that telemetry has learned of, so that its first readings are taken."""
+    device = client.register_device()
+    url = f"{platform.gateway_url}/api/v1/{device['access_token']}/telemetry"
+    eventually(
+        lambda: httpx.post(url, json={"mode": "idle"}, timeout=10).status_code == 200,
+        what="telemetry to learn of the device",
+    )
+    return device
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def stored(stub: telemetry_pb2_grpc.TelemetryServiceStub, device: dict[str, Any], channel: str) -> list[Any]:
+    start, end = Timestamp(), Timestamp()
+    start.FromMilliseconds(now_ms() - 3_600_000)
+    end.FromMilliseconds(now_ms() + 60_000)
+    request = telemetry_pb2.QueryRangeRequest(
+        tenant_id=device["tenant_id"], device_id=device["id"], channels=[channel], start=start, end=end
+    )
+    readings = stub.QueryRange(request, timeout=5).readings
+    return [
+        (r.ts.ToMilliseconds(), r.value.WhichOneof("kind"), getattr(r.value, r.value.WhichOneof("kind")))
+        for r in readings
+    ]
+
+
+@pytest.mark.parametrize("version", [4, 5])
+def test_paho_readings_acknowledged_at_qos_1_are_queryable_in_every_thingsboard_shape(
+    platform: Platform,
+    client: PartnerClient,
+    telemetry: telemetry_pb2_grpc.TelemetryServiceStub,
+    version: int,
+) -> None:
+    device = known_device(platform, client)
+    device_client = PahoDevice(platform.mqtt_port, device["access_token"], version)
+    try:
+        assert device_client.reason == 0
+        base = now_ms() - 10_000
+        device_client.publish(TELEMETRY, orjson.dumps({"ts": base, "values": {"spindle_temp": 21.5}}))
+        device_client.publish(
+            TELEMETRY,
+            orjson.dumps(
+                [
+                    {"ts": base + 1, "values": {"spindle_temp": 22.5}},
+                    {"ts": base + 2, "values": {"spindle_temp": 23.5}},
+                ]
+            ),
+        )
+        device_client.publish(TELEMETRY, orjson.dumps({"spindle_temp": 24.5}), qos=1)
+    finally:
+        device_client.close()
+
+    def all_four() -> list[Any] | None:
+        found = stored(telemetry, device, "spindle_temp")
+        return found if len(found) == 4 else None
+
+    readings = eventually(all_four, what="the acknowledged readings to be stored")
+    assert [value for _, _, value in readings] == [21.5, 22.5, 23.5, 24.5]
+    assert [ts for ts, _, _ in readings[:3]] == [base, base + 1, base + 2]
+
+
+def test_a_bad_token_gets_thingsboards_refusal_in_each_version(platform: Platform) -> None:
+    for version, expected in ((4, "Not authorized"), (5, "Bad user name or password")):
+        refused = PahoDevice(platform.mqtt_port, "gdt_not_a_token", version)
+        refused.close()
+        assert refused.reason is not None and refused.reason.getName() == expected, (version, refused.reason)
+
+
+def test_thingsboards_sdk_sends_telemetry_and_reads_back_its_attributes(
+    platform: Platform, client: PartnerClient, telemetry: telemetry_pb2_grpc.TelemetryServiceStub
+) -> None:
+    from tb_device_mqtt import TBDeviceMqttClient
+
+    device = known_device(platform, client)
+    patched = client.http.patch(
+        f"/v1/devices/{device['id']}",
+        json={"attributes": {"target_rpm": 12000, "recipe": "A7"}},
+        headers={"If-Match": f'"{device["version"]}"'},
+    )
+    assert patched.status_code == 200, patched.text
+    sdk = TBDeviceMqttClient("127.0.0.1", port=platform.mqtt_port, username=device["access_token"])
+    sdk.connect()
+    try:
+        eventually(sdk.is_connected, WAIT_SECONDS, "the SDK to connect")
+        ts = now_ms() - 5_000
+        assert sdk.send_telemetry({"ts": ts, "values": {"spindle_temp": 30.5, "mode": "cutting"}}).get() == 0
+        assert sdk.send_attributes({"firmwareVersion": "1.2.0", "serial": "X1"}).get() == 0
+        answered = threading.Event()
+        answer: dict[str, Any] = {}
+
+        def on_attributes(content: dict[str, Any], error: object) -> None:
+            answer.update(content or {}, error=error)
+            answered.set()
+
+        sdk.request_attributes(["firmwareVersion"], ["recipe", "target_rpm"], callback=on_attributes)
+        assert answered.wait(WAIT_SECONDS), "no attributes response"
+    finally:
+        sdk.disconnect()
+    assert answer == {
+        "client": {"firmwareVersion": "1.2.0"},
+        "shared": {"recipe": "A7", "target_rpm": 12000.0},
+        "error": None,
+    }
+    eventually(
+        lambda: (ts, "string_value", "cutting") in stored(telemetry, device, "mode"),
+        what="the SDK's reading",
+    )
+
+
+def test_devices_connect_over_tls(platform: Platform, client: PartnerClient, tmp_path: Path) -> None:
+    cert_file, key_file = self_signed_pair(tmp_path)
+    device = known_device(platform, client)
+    with adapter(platform, tmp_path, tls_cert_file=cert_file, tls_key_file=key_file) as port:
+        secured = PahoDevice(port, device["access_token"], 5, ca_file=cert_file)
+        try:
+            assert secured.reason == 0
+            secured.publish(TELEMETRY, orjson.dumps({"spindle_temp": 25.0}))
+        finally:
+            secured.close()
