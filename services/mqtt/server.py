@@ -30,7 +30,8 @@ class Server:
         self.settings = settings
         self.backends = backends
         self.buckets = DeviceBuckets(settings.rate_per_second, settings.rate_burst)
-        self.connections: set[Connection] = set()
+        # Each connection and the task serving it, awaited at shutdown.
+        self.connections: dict[Connection, asyncio.Task[None]] = {}
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -48,16 +49,16 @@ class Server:
         """Stops accepting, then ends every connection once its answers owed are written."""
         assert self._server is not None
         self._server.close()
-        for connection in list(self.connections):
+        for connection in self.connections:
             connection.stop()
-        try:
-            await asyncio.wait_for(self._server.wait_closed(), STOP_SECONDS)
-        except TimeoutError:
-            log.warning("connections still open at shutdown", extra={"count": len(self.connections)})
+        if self.connections:
+            _, pending = await asyncio.wait(self.connections.values(), timeout=STOP_SECONDS)
+            if pending:
+                log.warning("connections still open at shutdown", extra={"count": len(pending)})
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         connection = Connection(reader, writer, self.settings, self.backends, self.buckets)
-        self.connections.add(connection)
+        self.connections[connection] = asyncio.current_task()  # type: ignore[assignment]
         try:
             await connection.serve()
         except Exception:
@@ -65,4 +66,4 @@ class Server:
             log.exception("connection failed", extra={"peer": connection.peer})
             writer.close()
         finally:
-            self.connections.discard(connection)
+            self.connections.pop(connection, None)

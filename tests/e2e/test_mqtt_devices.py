@@ -10,18 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import httpx
 import orjson
 import pytest
 from gantry.v1 import telemetry_pb2, telemetry_pb2_grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from tests.support.client import PartnerClient
-from tests.support.mqtt import WAIT_SECONDS, PahoDevice, adapter, self_signed_pair
+from tests.support.mqtt import TELEMETRY, WAIT_SECONDS, PahoDevice, adapter, known_device, self_signed_pair
 from tests.support.platform import OPERATOR_TOKEN, Platform
 from tests.support.waiting import eventually
-
-TELEMETRY = "v1/devices/me/telemetry"
 
 
 @pytest.fixture(scope="module")
@@ -34,17 +31,6 @@ def client(platform: Platform) -> PartnerClient:
 def telemetry(platform: Platform) -> Iterator[telemetry_pb2_grpc.TelemetryServiceStub]:
     with grpc.insecure_channel(platform.grpc_target("telemetry")) as channel:
         yield telemetry_pb2_grpc.TelemetryServiceStub(channel)
-
-
-def known_device(platform: Platform, client: PartnerClient) -> dict[str, Any]:
-    """A new device that telemetry has learned of, so that its first readings are taken."""
-    device = client.register_device()
-    url = f"{platform.gateway_url}/api/v1/{device['access_token']}/telemetry"
-    eventually(
-        lambda: httpx.post(url, json={"mode": "idle"}, timeout=10).status_code == 200,
-        what="telemetry to learn of the device",
-    )
-    return device
 
 
 def now_ms() -> int:

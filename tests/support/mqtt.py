@@ -13,7 +13,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import httpx
 import mqtt5
 import paho.mqtt.client as paho
 from cryptography import x509
@@ -21,10 +23,23 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.support.client import PartnerClient
 from tests.support.platform import ROOT, Platform, free_port, tcp_open
 from tests.support.waiting import eventually
 
 WAIT_SECONDS = 10.0
+TELEMETRY = "v1/devices/me/telemetry"
+
+
+def known_device(platform: Platform, client: PartnerClient) -> dict[str, Any]:
+    """A new device that telemetry has learned of, so that its first readings are taken."""
+    device = client.register_device()
+    url = f"{platform.gateway_url}/api/v1/{device['access_token']}/telemetry"
+    eventually(
+        lambda: httpx.post(url, json={"mode": "idle"}, timeout=10).status_code == 200,
+        what="telemetry to learn of the device",
+    )
+    return device
 
 
 @contextmanager
