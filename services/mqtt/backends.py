@@ -47,6 +47,7 @@ class Rejected(Exception):
 class Device:
     tenant_id: str
     device_id: str
+    credential_id: str
     state: int
 
     @property
@@ -81,15 +82,27 @@ class Backends:
         for channel in self._channels:
             await channel.close()
 
-    async def authenticate(self, token: str) -> Device | None:
-        """The device of an access token, None for an unknown, revoked or expired one."""
+    async def authenticate(self, token: str, fresh: bool = False) -> Device | None:
+        """The device of an access token, None for an unknown, revoked or expired one;
+        `fresh` asks the registry rather than trusting what it answered lately."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             return None
         key = hashlib.sha256(token.encode()).hexdigest()
-        if (known := self._tokens.get(key)) is None:
+        if fresh or (known := self._tokens.get(key)) is None:
             known = await self._resolve(token)
             self._tokens[key] = known
         return known or None
+
+    def forget(self, device_id: str | None = None) -> None:
+        """Drops what the cache knows of a device's tokens (of every device without one),
+        once the registry said it changed."""
+        stale = [
+            key
+            for key, known in self._tokens.items()
+            if device_id is None or (isinstance(known, Device) and known.device_id == device_id)
+        ]
+        for key in stale:
+            self._tokens.pop(key, None)
 
     async def ingest(self, device: Device, payload: bytes) -> Ingested:
         request = telemetry_pb2.IngestJsonRequest(
@@ -133,7 +146,7 @@ class Backends:
             identity = await _call(self.registry.AuthenticateDevice, request)
         except Rejected:
             return False
-        return Device(identity.tenant_id, identity.device_id, identity.state)
+        return Device(identity.tenant_id, identity.device_id, identity.credential_id, identity.state)
 
 
 async def _call(method: Callable[..., Awaitable[Reply]], request: Any) -> Reply:

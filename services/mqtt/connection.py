@@ -20,6 +20,7 @@ from services.mqtt.codec.versions import Codec, CodecRefused
 from services.mqtt.domain import refusals, topics
 from services.mqtt.domain.limits import DeviceBuckets, TokenBucket
 from services.mqtt.domain.refusals import Refused
+from services.mqtt.domain.revocations import Connected
 from services.mqtt.handshake import Session, connack, handshake
 from services.mqtt.publishing import Publisher, SessionLimits
 from services.mqtt.settings import MqttSettings
@@ -54,7 +55,10 @@ class Connection:
         # Answers in the order of the packets they answer; None once no more will come.
         self._answers: asyncio.Queue[Answer | None] = asyncio.Queue(maxsize=settings.max_inflight)
         self._reading: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._ending: Refused | None = None
+        # Set once the CONNECT is accepted.
+        self.connected: Connected | None = None
+        self.token = ""
 
     async def serve(self) -> None:
         adopt_request_id(None)
@@ -66,7 +70,13 @@ class Connection:
         except (asyncio.IncompleteReadError, ConnectionError):
             self.writer.close()
             return
-        self.codec, self.device_id = session.codec, session.device.device_id
+        self.codec, self.device_id, self.token = (
+            session.codec,
+            session.device.device_id,
+            session.connect.username or "",
+        )
+        device = session.device
+        self.connected = Connected(device.tenant_id, device.device_id, device.credential_id)
         metrics.CONNECTS.labels("accepted").inc()
         log.info("device connected", extra=self._about(client_id=session.connect.client_id))
         bucket = self.buckets.acquire(self.device_id)
@@ -80,9 +90,10 @@ class Connection:
             self.buckets.release(self.device_id)
             log.info("device disconnected", extra=self._about())
 
-    def stop(self) -> None:
-        """Ends the connection as the server shuts down: answers owed are still written."""
-        self._stopping = True
+    def end(self, refused: Refused) -> None:
+        """Ends the connection from outside (shutdown, revocation): what the device sent
+        before is still answered, then the refusal is said."""
+        self._ending = refused
         if self._reading is not None:
             self._reading.cancel()
 
@@ -99,8 +110,8 @@ class Connection:
                 await self._answers.put(None)
                 await asyncio.wait_for(responding, DRAIN_SECONDS)
             responding.result()
-            if self._stopping:
-                raise Refused(refusals.SHUTTING_DOWN, "the adapter is stopping")
+            if self._ending is not None:
+                raise self._ending
         except Refused as refused:
             await self._refuse(refused)
         except (*_STOPPED, TimeoutError) as error:

@@ -9,6 +9,7 @@ import ssl
 from services.mqtt.backends import Backends
 from services.mqtt.connection import Connection
 from services.mqtt.domain.limits import DeviceBuckets
+from services.mqtt.domain.refusals import SHUTTING_DOWN, Refused
 from services.mqtt.settings import MqttSettings
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ class Server:
         assert self._server is not None
         self._server.close()
         for connection in self.connections:
-            connection.stop()
+            connection.end(Refused(SHUTTING_DOWN, "the adapter is stopping"))
         if self.connections:
             _, pending = await asyncio.wait(self.connections.values(), timeout=STOP_SECONDS)
             if pending:

@@ -10,15 +10,27 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import mqtt5
 import orjson
 import pytest
 from gantry.v1 import telemetry_pb2, telemetry_pb2_grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from tests.support.client import PartnerClient
-from tests.support.mqtt import TELEMETRY, WAIT_SECONDS, PahoDevice, adapter, known_device, self_signed_pair
+from tests.support.mqtt import (
+    TELEMETRY,
+    WAIT_SECONDS,
+    PahoDevice,
+    RawClient,
+    adapter,
+    known_device,
+    self_signed_pair,
+)
 from tests.support.platform import OPERATOR_TOKEN, Platform
 from tests.support.waiting import eventually
+
+# The registry's event reaches the adapter within this, end to end, on a loaded test machine.
+REVOCATION_SECONDS = 5.0
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +43,23 @@ def client(platform: Platform) -> PartnerClient:
 def telemetry(platform: Platform) -> Iterator[telemetry_pb2_grpc.TelemetryServiceStub]:
     with grpc.insecure_channel(platform.grpc_target("telemetry")) as channel:
         yield telemetry_pb2_grpc.TelemetryServiceStub(channel)
+
+
+def moved_to(client: PartnerClient, device_id: str, *states: str) -> None:
+    """Takes a device through `states`, whatever changes it meanwhile (its first readings
+    activate it)."""
+    for state in states:
+
+        def moved(state: str = state) -> bool:
+            current = client.http.get(f"/v1/devices/{device_id}").json()
+            if current["state"] == state:
+                return True
+            etag = {"If-Match": f'"{current["version"]}"'}
+            return client.http.post(
+                f"/v1/devices/{device_id}/state", json={"state": state}, headers=etag
+            ).is_success
+
+        eventually(moved, what=f"the device to become {state}")
 
 
 def now_ms() -> int:
@@ -144,3 +173,29 @@ def test_devices_connect_over_tls(platform: Platform, client: PartnerClient, tmp
             secured.publish(TELEMETRY, orjson.dumps({"spindle_temp": 25.0}))
         finally:
             secured.close()
+
+
+def test_a_revoked_token_or_a_suspended_device_is_disconnected_within_seconds(
+    platform: Platform, client: PartnerClient
+) -> None:
+    device = known_device(platform, client)
+    raw = RawClient(platform.mqtt_port)
+    assert raw.connect5(device["access_token"]).reason_code == 0
+    path = f"/v1/devices/{device['id']}/credentials"
+    (credential,) = client.http.get(path).json()["items"]
+    started = time.monotonic()
+    assert client.http.delete(f"{path}/{credential['id']}").status_code == 200
+    disconnect = raw.packet5()
+    assert disconnect.reason_code == mqtt5.DisconnectReasonCode.ADMINISTRATIVE_ACTION
+    assert raw.closed_by_server() and time.monotonic() - started < REVOCATION_SECONDS
+    refused = RawClient(platform.mqtt_port).connect5(device["access_token"])
+    assert refused.reason_code == mqtt5.ConnAckReasonCode.BAD_USER_NAME_OR_PASSWORD
+
+    suspended = known_device(platform, client)
+    raw = RawClient(platform.mqtt_port)
+    assert raw.connect311(suspended["access_token"]) == b"\x20\x02\x00\x00"
+    started = time.monotonic()
+    moved_to(client, suspended["id"], "active", "suspended")
+    assert raw.closed_by_server() and raw.buffer == b""
+    assert time.monotonic() - started < REVOCATION_SECONDS
+    assert RawClient(platform.mqtt_port).connect311(suspended["access_token"]) == b"\x20\x02\x00\x05"

@@ -7,6 +7,7 @@ import pytest
 
 from services.mqtt.domain import payloads, topics
 from services.mqtt.domain.limits import DeviceBuckets, TokenBucket
+from services.mqtt.domain.revocations import Connected, ends
 from services.mqtt.domain.topics import Destination, Kind
 
 
@@ -112,3 +113,36 @@ def test_a_devices_connections_share_its_bucket_until_the_last_one_closes() -> N
     buckets.release("d1")
     buckets.release("d2")
     assert len(buckets) == 0
+
+
+SESSION = Connected("t1", "d1", "c1")
+
+
+@pytest.mark.parametrize(
+    ("event_type", "tenant_id", "data", "why"),
+    [
+        (
+            "credential.revoked",
+            "t1",
+            {"credential_id": "c1", "device_id": "d1"},
+            "its access token was revoked",
+        ),
+        ("credential.revoked", "t1", {"credential_id": "c2", "device_id": "d1"}, None),
+        ("device.state_changed", "t1", {"device_id": "d1", "state": "suspended"}, "the device is suspended"),
+        ("device.state_changed", "t1", {"device_id": "d1", "state": "active"}, None),
+        (
+            "device.decommissioned",
+            "t1",
+            {"device_id": "d1", "state": "decommissioned"},
+            "the device is decommissioned",
+        ),
+        ("device.state_changed", "t1", {"device_id": "d2", "state": "suspended"}, None),
+        ("tenant.updated", "t1", {"status": "suspended"}, "its tenant is suspended"),
+        ("tenant.updated", "t1", {"status": "active"}, None),
+        ("tenant.updated", "t2", {"status": "suspended"}, None),
+    ],
+)
+def test_registry_events_end_the_sessions_they_revoke(
+    event_type: str, tenant_id: str, data: dict, why: str | None
+) -> None:
+    assert ends(event_type, tenant_id, data, SESSION) == why

@@ -36,6 +36,8 @@ RETAIN_NOT_SUPPORTED = Refusal("retain_not_supported", 0x9A)
 QOS_NOT_SUPPORTED = Refusal("qos_not_supported", 0x9B)
 BACKEND_UNAVAILABLE = Refusal("backend_unavailable", 0x89)
 SHUTTING_DOWN = Refusal("server_shutting_down", 0x8B)
+# The device's credential was revoked, or the device or its tenant suspended, while connected.
+ADMINISTRATIVE_ACTION = Refusal("administrative_action", 0x98)
 
 # A publish or subscription refused (MQTT 5: PUBACK or SUBACK; 3.1.1 closes for a publish).
 NOT_AUTHORIZED = Refusal("topic_not_authorized", 0x87)
