@@ -9,7 +9,7 @@ import uvloop
 
 from services.kit import logs, metrics
 from services.mqtt.backends import Backends
-from services.mqtt.revocations import Revocations
+from services.mqtt.registry_events import RegistryEvents
 from services.mqtt.server import Server
 from services.mqtt.settings import MqttSettings
 
@@ -22,13 +22,13 @@ async def serve(settings: MqttSettings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
-    revocations = Revocations(server, backends, loop)
+    events = RegistryEvents(server, backends, loop)
     await server.start()
-    revocations.listener.start()
+    events.listener.start()
     try:
         await stopping.wait()
     finally:
-        revocations.listener.stop()
+        events.listener.stop()
         await server.stop()
         await backends.close()
 

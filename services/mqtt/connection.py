@@ -9,6 +9,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable
+from typing import Any
 
 import mqtt5
 
@@ -59,6 +60,9 @@ class Connection:
         # Set once the CONNECT is accepted.
         self.connected: Connected | None = None
         self.token = ""
+        self._publisher: Publisher | None = None
+        # Updates pushed to the device, waiting for room among the answers.
+        self._pushes: set[asyncio.Future[None]] = set()
 
     async def serve(self) -> None:
         adopt_request_id(None)
@@ -122,10 +126,18 @@ class Connection:
             await asyncio.gather(reading, responding, return_exceptions=True)
             self.writer.close()
 
+    def attributes_changed(self, after: dict[str, Any]) -> None:
+        """Tells a device subscribed to its shared attributes what changed in them."""
+        if self._publisher is not None and (update := self._publisher.shared_changed(after)):
+            self._pushes.add(task := asyncio.ensure_future(self._answers.put(_ready(update))))
+            task.add_done_callback(self._pushes.discard)
+
     async def _read(self, session: Session, bucket: TokenBucket) -> None:
         """Reads until DISCONNECT; a refusal of what the device sent stops it."""
         assert self.codec is not None
-        publisher = Publisher(self.backends, session.device, self.codec.is_v5, self._limits())
+        publisher = self._publisher = Publisher(
+            self.backends, session.device, self.codec.is_v5, self._limits()
+        )
         keep_alive = session.connect.keep_alive
         idle_seconds = keep_alive * 1.5 if keep_alive else None
         while True:
@@ -145,7 +157,7 @@ class Connection:
             case mqtt5.PublishPacket():
                 return self._publish(packet, publisher, bucket)
             case mqtt5.SubscribePacket():
-                return _ready([_suback(packet)])
+                return asyncio.ensure_future(publisher.subscribe(packet))
             case mqtt5.UnsubscribePacket():
                 codes = [mqtt5.UnsubAckReasonCode.SUCCESS] * len(packet.patterns)
                 return _ready([mqtt5.UnsubAckPacket(packet.packet_id, codes)])
@@ -205,17 +217,6 @@ class Connection:
 
     def _about(self, **more: object) -> dict[str, object]:
         return {"peer": self.peer, "device_id": self.device_id, **more}
-
-
-def _suback(subscribe: mqtt5.SubscribePacket) -> mqtt5.SubAckPacket:
-    """Each of the device's own topics granted at QoS 1 at most; any other not authorised."""
-    codes = [
-        mqtt5.SubAckReasonCode(min(int(f.max_qos), 1))
-        if topics.may_subscribe(f.pattern)
-        else mqtt5.SubAckReasonCode.NOT_AUTHORIZED
-        for f in subscribe.topic_filters
-    ]
-    return mqtt5.SubAckPacket(subscribe.packet_id, codes)
 
 
 async def _ready(packets: list[mqtt5.Packet]) -> list[mqtt5.Packet]:

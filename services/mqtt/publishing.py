@@ -6,12 +6,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import mqtt5
+import orjson
 
 from services.mqtt import metrics
 from services.mqtt.backends import Backends, Device, Rejected, Unavailable
-from services.mqtt.domain import payloads, topics
+from services.mqtt.domain import attributes, payloads, topics
 from services.mqtt.domain.refusals import BACKEND_UNAVAILABLE, PAYLOAD_FORMAT_INVALID, Refusal, Refused
 from services.mqtt.domain.topics import Destination, Kind
 
@@ -38,6 +40,8 @@ class Publisher:
         self.device = device
         self.v5 = v5
         self.limits = limits
+        # The shared attributes last told to the device, once it subscribed to their updates.
+        self.shared: dict[str, Any] | None = None
         self._handlers: dict[Kind, Handler] = {
             Kind.TELEMETRY: self._telemetry,
             Kind.ATTRIBUTES: self._attributes,
@@ -63,6 +67,33 @@ class Publisher:
             raise Refused(BACKEND_UNAVAILABLE, f"{where.kind.value}: {error}") from None
         metrics.MESSAGES.labels(where.kind.value, "accepted").inc()
         return replies + self.acknowledge(publish)
+
+    async def subscribe(self, subscribe: mqtt5.SubscribePacket) -> list[mqtt5.Packet]:
+        """Each of the device's own topics granted at QoS 1 at most, any other not authorised.
+        A subscription to attribute updates starts from the shared attributes as they are."""
+        codes = [
+            mqtt5.SubAckReasonCode(min(int(f.max_qos), 1))
+            if topics.may_subscribe(f.pattern)
+            else mqtt5.SubAckReasonCode.NOT_AUTHORIZED
+            for f in subscribe.topic_filters
+        ]
+        wants_updates = any(f.pattern == topics.ATTRIBUTES for f in subscribe.topic_filters)
+        if wants_updates and self.shared is None:
+            try:
+                _, self.shared = await self.backends.attributes(
+                    self.device, payloads.AttributesRequest((), ())
+                )
+            except Unavailable as error:
+                raise Refused(BACKEND_UNAVAILABLE, f"attributes: {error}") from None
+        return [mqtt5.SubAckPacket(subscribe.packet_id, codes)]
+
+    def shared_changed(self, after: dict[str, Any]) -> list[mqtt5.Packet]:
+        """The update to publish to a subscribed device whose shared attributes are now `after`."""
+        if self.shared is None:
+            return []
+        update = attributes.shared_update(self.shared, after)
+        self.shared = after
+        return [_publish(topics.ATTRIBUTES, orjson.dumps(update))] if update else []
 
     def acknowledge(self, publish: mqtt5.PublishPacket, refusal: Refusal | None = None) -> list[mqtt5.Packet]:
         """The PUBACK of a QoS 1 publish; in MQTT 5 with the refusal's reason code. MQTT 3.1.1

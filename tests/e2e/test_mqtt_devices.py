@@ -199,3 +199,42 @@ def test_a_revoked_token_or_a_suspended_device_is_disconnected_within_seconds(
     assert raw.closed_by_server() and raw.buffer == b""
     assert time.monotonic() - started < REVOCATION_SECONDS
     assert RawClient(platform.mqtt_port).connect311(suspended["access_token"]) == b"\x20\x02\x00\x05"
+
+
+def test_thingsboards_sdk_hears_its_shared_attributes_change(
+    platform: Platform, client: PartnerClient
+) -> None:
+    from tb_device_mqtt import TBDeviceMqttClient
+
+    device = client.register_device()
+    set_attributes(client, device["id"], {"target_rpm": 12000, "recipe": "A7"})
+    sdk = TBDeviceMqttClient("127.0.0.1", port=platform.mqtt_port, username=device["access_token"])
+    heard: list[dict[str, Any]] = []
+    changed = threading.Event()
+
+    def on_update(content: dict[str, Any], _: object) -> None:
+        heard.append(content)
+        changed.set()
+
+    sdk.connect()
+    try:
+        eventually(sdk.is_connected, WAIT_SECONDS, "the SDK to connect")
+        sdk.subscribe_to_all_attributes(on_update)
+        # The SDK subscribes as it connects; an attributes request answered means the
+        # subscription before it was too.
+        answered = threading.Event()
+        sdk.request_attributes(shared_keys=["recipe"], callback=lambda *_: answered.set())
+        assert answered.wait(WAIT_SECONDS)
+        set_attributes(client, device["id"], {"target_rpm": 15000})
+        assert changed.wait(WAIT_SECONDS), "no shared attributes update"
+    finally:
+        sdk.disconnect()
+    assert heard == [{"target_rpm": 15000, "deleted": ["recipe"]}]
+
+
+def set_attributes(client: PartnerClient, device_id: str, values: dict[str, Any]) -> None:
+    version = client.http.get(f"/v1/devices/{device_id}").json()["version"]
+    patched = client.http.patch(
+        f"/v1/devices/{device_id}", json={"attributes": values}, headers={"If-Match": f'"{version}"'}
+    )
+    assert patched.status_code == 200, patched.text

@@ -6,6 +6,7 @@ import orjson
 import pytest
 
 from services.mqtt.domain import payloads, topics
+from services.mqtt.domain.attributes import changed_attributes, shared_update
 from services.mqtt.domain.limits import DeviceBuckets, TokenBucket
 from services.mqtt.domain.revocations import Connected, ends
 from services.mqtt.domain.topics import Destination, Kind
@@ -146,3 +147,20 @@ def test_registry_events_end_the_sessions_they_revoke(
     event_type: str, tenant_id: str, data: dict, why: str | None
 ) -> None:
     assert ends(event_type, tenant_id, data, SESSION) == why
+
+
+def test_shared_attribute_updates_carry_what_changed_and_what_was_removed() -> None:
+    before = {"target_rpm": 12000.0, "recipe": "A7", "mode": "auto"}
+    assert shared_update(before, {"target_rpm": 15000, "recipe": "A7", "tool": "T3"}) == {
+        "target_rpm": 15000,
+        "tool": "T3",
+        "deleted": ["mode"],
+    }
+    assert shared_update(before, {"target_rpm": 12000, "recipe": "A7", "mode": "auto"}) is None
+
+
+def test_only_device_updates_of_attributes_change_them() -> None:
+    data = {"device_id": "d1", "changed": ["attributes"], "attributes": {"a": 1}}
+    assert changed_attributes("device.updated", data) == ("d1", {"a": 1})
+    assert changed_attributes("device.updated", {**data, "changed": ["labels"]}) is None
+    assert changed_attributes("device.registered", data) is None

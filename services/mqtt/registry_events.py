@@ -1,26 +1,28 @@
-"""Ends the sessions that the registry's events revoke, within the time an event takes to
-arrive. The events are heard by the kit's EventListener on a thread of its own and handed to
-the event loop; after a disconnection of the listener, when events may have been missed,
-every connected device's token is checked with the registry again."""
+"""What the registry's events change for connected devices, within the time an event takes
+to arrive: sessions revoked end, and subscribed devices hear of their shared attributes. The
+events are heard by the kit's EventListener on a thread of its own and handed to the event
+loop; after a disconnection of the listener, when events may have been missed, every
+connected device's token is checked with the registry again."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from services.kit import settings
 from services.kit.bus import Topology
 from services.kit.events import Event
 from services.kit.listener import EventListener
 from services.mqtt.backends import Backends, Unavailable
-from services.mqtt.domain import revocations
+from services.mqtt.domain import attributes, revocations
 from services.mqtt.domain.refusals import ADMINISTRATIVE_ACTION, Refused
 from services.mqtt.server import Server
 
 log = logging.getLogger(__name__)
 
 
-class Revocations:
+class RegistryEvents:
     def __init__(self, server: Server, backends: Backends, loop: asyncio.AbstractEventLoop) -> None:
         self.server = server
         self.backends = backends
@@ -28,7 +30,7 @@ class Revocations:
         self.listener = EventListener(
             settings.amqp_url(),
             Topology.from_env(),
-            revocations.EVENT_TYPES,
+            (*revocations.EVENT_TYPES, attributes.DEVICE_UPDATED),
             self._heard,
             on_connected=self._reconnected,
         )
@@ -37,6 +39,9 @@ class Revocations:
         self.loop.call_soon_threadsafe(self.apply, event)
 
     def apply(self, event: Event) -> None:
+        if changed := attributes.changed_attributes(event.type, event.data):
+            self._attributes_changed(*changed)
+            return
         if event.type == revocations.TENANT_UPDATED:
             self.backends.forget()
         elif device_id := revocations.concerns_device(event.data):
@@ -45,6 +50,11 @@ class Revocations:
             session = connection.connected
             if session and (why := revocations.ends(event.type, event.tenant_id, event.data, session)):
                 connection.end(Refused(ADMINISTRATIVE_ACTION, why))
+
+    def _attributes_changed(self, device_id: str, after: dict[str, Any]) -> None:
+        for connection in list(self.server.connections):
+            if connection.connected and connection.connected.device_id == device_id:
+                connection.attributes_changed(after)
 
     def _reconnected(self) -> None:
         asyncio.run_coroutine_threadsafe(self._recheck(), self.loop)
