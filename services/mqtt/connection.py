@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable
 from typing import Any
 
 import mqtt5
@@ -33,7 +32,7 @@ DRAIN_SECONDS = 10.0
 # The device went away, or the server stops reading.
 _STOPPED = (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError)
 
-Answer = Awaitable[list[mqtt5.Packet]]
+Answer = asyncio.Future[list[mqtt5.Packet]]
 
 
 class Connection:
@@ -104,6 +103,8 @@ class Connection:
     async def _converse(self, session: Session, bucket: TokenBucket) -> None:
         reading = self._reading = asyncio.create_task(self._read(session, bucket))
         responding = asyncio.create_task(self._respond())
+        if self._ending is not None:
+            reading.cancel()
         try:
             await asyncio.wait((reading, responding), return_when=asyncio.FIRST_COMPLETED)
             if not responding.done():
@@ -121,10 +122,19 @@ class Connection:
         except (*_STOPPED, TimeoutError) as error:
             log.info("connection lost", extra=self._about(why=repr(error)))
         finally:
-            for task in (reading, responding):
+            self._publisher = None
+            for task in (reading, responding, *self._pushes):
                 task.cancel()
             await asyncio.gather(reading, responding, return_exceptions=True)
+            self._abandon_answers()
             self.writer.close()
+
+    def _abandon_answers(self) -> None:
+        """Answers no longer to be written: their use cases run to their end (a QoS 0
+        reading is still ingested), and how they end is of no one's concern."""
+        while not self._answers.empty():
+            if (answer := self._answers.get_nowait()) is not None:
+                answer.add_done_callback(_retrieved)
 
     def attributes_changed(self, after: dict[str, Any]) -> None:
         """Tells a device subscribed to its shared attributes what changed in them."""
@@ -219,5 +229,12 @@ class Connection:
         return {"peer": self.peer, "device_id": self.device_id, **more}
 
 
-async def _ready(packets: list[mqtt5.Packet]) -> list[mqtt5.Packet]:
-    return packets
+def _ready(packets: list[mqtt5.Packet]) -> Answer:
+    answer: Answer = asyncio.get_running_loop().create_future()
+    answer.set_result(packets)
+    return answer
+
+
+def _retrieved(answer: Answer) -> None:
+    if not answer.cancelled():
+        answer.exception()

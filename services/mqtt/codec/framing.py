@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from services.mqtt.domain.refusals import MALFORMED, PACKET_TOO_LARGE, Refused
 
+# The packet type of a connection's first packet.
 CONNECT = 1
-PUBLISH = 3
 
 
 @dataclass(frozen=True)

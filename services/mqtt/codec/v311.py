@@ -8,13 +8,13 @@ import struct
 
 import mqtt5
 
-from services.mqtt.codec.framing import Frame, encode_length
+from services.mqtt.codec.framing import CONNECT, Frame, encode_length
 from services.mqtt.domain.refusals import MALFORMED, Refusal, Refused
 
 VERSION = 4
 
 # Packet types (the first byte's high nibble) and the flags their first byte must carry.
-CONNECT, PUBLISH, PUBACK, PUBREL, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, DISCONNECT = 1, 3, 4, 6, 8, 10, 12, 14
+PUBLISH, PUBACK, PUBREL, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, DISCONNECT = 3, 4, 6, 8, 10, 12, 14
 _REQUIRED_FLAGS = {CONNECT: 0, PUBACK: 0, PUBREL: 2, SUBSCRIBE: 2, UNSUBSCRIBE: 2, PINGREQ: 0, DISCONNECT: 0}
 
 _SUBACK_FAILURE = 0x80
