@@ -26,7 +26,7 @@ from tests.support.mqtt import (
     known_device,
     self_signed_pair,
 )
-from tests.support.platform import OPERATOR_TOKEN, Platform
+from tests.support.platform import OPERATOR_TOKEN, Platform, free_port
 from tests.support.waiting import eventually
 
 # The registry's event reaches the adapter within this, end to end, on a loaded test machine.
@@ -238,3 +238,36 @@ def set_attributes(client: PartnerClient, device_id: str, values: dict[str, Any]
         f"/v1/devices/{device_id}", json={"attributes": values}, headers={"If-Match": f'"{version}"'}
     )
     assert patched.status_code == 200, patched.text
+
+
+def test_a_reading_telemetry_did_not_take_is_never_acknowledged(
+    platform: Platform, client: PartnerClient, tmp_path: Path
+) -> None:
+    device = known_device(platform, client)
+    nowhere = {"GANTRY_TELEMETRY_GRPC_TARGET": f"127.0.0.1:{free_port()}"}
+    with adapter(platform, tmp_path, env=nowhere) as port:
+        raw = RawClient(port)
+        assert raw.connect5(device["access_token"]).reason_code == 0
+        raw.send(
+            mqtt5.PublishPacket(
+                TELEMETRY, b'{"spindle_temp": 20.0}', qos=mqtt5.QoS.AT_LEAST_ONCE, packet_id=1
+            ).write()
+        )
+        # No PUBACK: the connection ends, so that the device sends the reading again elsewhere.
+        disconnect = raw.packet5()
+        assert disconnect.reason_code == mqtt5.DisconnectReasonCode.SERVER_BUSY
+        assert raw.closed_by_server()
+
+
+def test_a_stopping_adapter_answers_what_it_owes_then_says_so(
+    platform: Platform, client: PartnerClient, tmp_path: Path
+) -> None:
+    device = known_device(platform, client)
+    with adapter(platform, tmp_path) as port:
+        raw = RawClient(port)
+        assert raw.connect5(device["access_token"]).reason_code == 0
+        raw.send(mqtt5.PingReqPacket().write())
+        assert isinstance(raw.packet5(), mqtt5.PingRespPacket)
+    # The adapter has had SIGTERM and exited.
+    assert raw.packet5().reason_code == mqtt5.DisconnectReasonCode.SERVER_SHUTTING_DOWN
+    assert raw.closed_by_server()

@@ -43,12 +43,15 @@ def known_device(platform: Platform, client: PartnerClient) -> dict[str, Any]:
 
 
 @contextmanager
-def adapter(platform: Platform, logs: Path, **settings: object) -> Iterator[int]:
-    """Another adapter process on the platform's backends, with `GANTRY_MQTT_<NAME>` settings
-    (e.g. rate_burst=5); yields its port."""
+def adapter(
+    platform: Platform, logs: Path, env: dict[str, str] | None = None, **settings: object
+) -> Iterator[int]:
+    """Another adapter process on the platform's backends (unless `env` points it elsewhere),
+    with `GANTRY_MQTT_<NAME>` settings (e.g. rate_burst=5); yields its port."""
     port = free_port()
     env = {
         **platform.env,
+        **(env or {}),
         "GANTRY_MQTT_PORT": str(port),
         "GANTRY_METRICS_PORT": "0",
         **{f"GANTRY_MQTT_{name.upper()}": str(value) for name, value in settings.items()},
