@@ -21,7 +21,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     GANTRY_BIND_HOST=0.0.0.0 \
-    GANTRY_METRICS_PORT=9100
+    GANTRY_METRICS_PORT=9100 \
+    GANTRY_MQTT_PORT=1883
 RUN groupadd --system --gid 10001 gantry \
     && useradd --system --uid 10001 --gid gantry --no-create-home \
        --home-dir /nonexistent --shell /usr/sbin/nologin gantry
@@ -35,5 +36,5 @@ COPY tools/ tools/
 RUN python -m compileall -q services generated tools
 # Numeric so that Kubernetes can verify runAsNonRoot without a user database.
 USER 10001:10001
-EXPOSE 8080 9100 50051 50052 50053 50054
+EXPOSE 8080 1883 9100 50051 50052 50053 50054
 CMD ["python", "-m", "services.gateway"]

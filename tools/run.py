@@ -25,10 +25,12 @@ def main() -> None:
     token = os.environ.get("GANTRY_OPERATOR_TOKEN") or secrets.token_urlsafe(24)
     os.environ["GANTRY_OPERATOR_TOKEN"] = token
     port = os.environ.get("GANTRY_GATEWAY_PORT", "8080")
+    mqtt_port = os.environ.get("GANTRY_MQTT_PORT", "1884")
     print(
         f"""
 Gantry is starting.
   Gateway:        http://127.0.0.1:{port}   (API docs at /docs, health at /healthz)
+  MQTT:           127.0.0.1:{mqtt_port}   (ThingsBoard's MQTT device API: a device's access token as user name)
   Operator token: {token}
   Try:            curl -s -X POST http://127.0.0.1:{port}/v1/tenants \\
                     -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\

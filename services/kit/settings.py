@@ -26,6 +26,7 @@ DEFAULT_METRICS_PORTS = {
     "analytics-evaluator": 9123,
     "analytics-notifier": 9124,
     "gateway": 9105,
+    "mqtt": 9106,
 }
 
 

@@ -64,6 +64,7 @@ class Platform:
         self.processes: dict[str, subprocess.Popen] = {}
         self.grpc_ports = {service: int(env[f"GANTRY_{service.upper()}_GRPC_PORT"]) for service in SERVICES}
         self.gateway_url = f"http://127.0.0.1:{env['GANTRY_GATEWAY_PORT']}"
+        self.mqtt_port = int(env["GANTRY_MQTT_PORT"])
         self.metrics_ports = {name: free_port() for name in self.commands}
 
     def grpc_target(self, service: str) -> str:
@@ -130,6 +131,8 @@ class Platform:
         service, _, role = name.partition("-")
         if name == "gateway":
             return _http_ok(f"{self.gateway_url}/healthz")
+        if name == "mqtt":
+            return tcp_open(self.mqtt_port)
         if role == "api":
             return grpc_serving(self.grpc_target(service))
         return _http_ok(f"http://127.0.0.1:{self.metrics_ports[name]}/metrics")
@@ -144,6 +147,15 @@ def grpc_serving(target: str, service: str = "") -> bool:
         except grpc.RpcError:
             return False
     return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def tcp_open(port: int) -> bool:
+    """Whether something listens on `port` of this machine."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def _http_ok(url: str) -> bool:
@@ -172,6 +184,7 @@ def running_platform(
             "GANTRY_BUS_NAMESPACE": topology.namespace,
             "GANTRY_OPERATOR_TOKEN": OPERATOR_TOKEN,
             "GANTRY_GATEWAY_PORT": str(free_port()),
+            "GANTRY_MQTT_PORT": str(free_port()),
             "GANTRY_LOG_LEVEL": log_level,
             # Buckets in Redis as in production, but too large to slow the shared platform
             # down; tests/e2e/test_gateway_rate_limits.py starts gateways that limit.

@@ -87,6 +87,7 @@ def expected_settings() -> set[str]:
         "GANTRY_BIND_HOST",
         "GANTRY_METRICS_PORT",
         "GANTRY_GATEWAY_PORT",
+        "GANTRY_MQTT_PORT",
         "GANTRY_OPERATOR_TOKEN",
         "GANTRY_LOG_LEVEL",
         "GANTRY_REDIS_URL",
@@ -195,7 +196,7 @@ def test_every_api_has_a_grpc_healthcheck_on_its_port(process: str) -> None:
     assert port in [str(part) for part in check]
 
 
-@pytest.mark.parametrize("process", [*worker_processes(), "gateway", "rabbitmq", "postgres", "redis"])
+@pytest.mark.parametrize("process", [*worker_processes(), "gateway", "mqtt", "rabbitmq", "postgres", "redis"])
 def test_other_long_running_services_have_a_healthcheck(process: str) -> None:
     assert compose_service(process)["healthcheck"]["test"]
 
@@ -396,3 +397,16 @@ def test_network_policies_deny_everything_by_default() -> None:
         and not policy["spec"].get("egress")
     ]
     assert deny_all
+
+
+def test_the_mqtt_adapter_listens_on_1883_published_probed_and_open_to_devices() -> None:
+    assert "1883:1883" in [str(port) for port in compose_service("mqtt")["ports"]]
+    assert shared_compose_env()["GANTRY_MQTT_PORT"] == "1883"
+    assert manifests_of_kind("ConfigMap")["gantry-config"]["data"]["GANTRY_MQTT_PORT"] == "1883"
+    container = main_container(manifests_of_kind("Deployment")["mqtt"])
+    assert named_port(container, "mqtt") == 1883
+    assert container["readinessProbe"]["tcpSocket"]["port"] == "mqtt"
+    (port,) = manifests_of_kind("Service")["mqtt"]["spec"]["ports"]
+    assert (port["port"], port["targetPort"]) == (1883, "mqtt")
+    policy = manifests_of_kind("NetworkPolicy")["mqtt-from-anywhere"]
+    assert policy["spec"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": 1883}]}]

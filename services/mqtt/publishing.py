@@ -1,0 +1,157 @@
+"""What a device's publish to one of its own topics does, and what it is answered: the
+adapter's use cases, between the connection (which reads and orders packets) and the backends."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import mqtt5
+import orjson
+
+from services.mqtt import metrics
+from services.mqtt.backends import Backends, Device, Rejected, Unavailable
+from services.mqtt.domain import attributes, payloads, topics
+from services.mqtt.domain.refusals import BACKEND_UNAVAILABLE, PAYLOAD_FORMAT_INVALID, Refusal, Refused
+from services.mqtt.domain.topics import Destination, Kind
+
+log = logging.getLogger(__name__)
+
+SESSION_LIMITS_METHOD = "getSessionLimits"
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    max_payload_bytes: int
+    rate_per_second: float
+    max_inflight: int
+
+
+Handler = Callable[[Destination, bytes], Awaitable[list[mqtt5.Packet]]]
+
+
+class Publisher:
+    """Handles the publishes of one connected device."""
+
+    def __init__(self, backends: Backends, device: Device, v5: bool, limits: SessionLimits) -> None:
+        self.backends = backends
+        self.device = device
+        self.v5 = v5
+        self.limits = limits
+        # The shared attributes last told to the device, once it subscribed to their updates.
+        self.shared: dict[str, Any] | None = None
+        self._handlers: dict[Kind, Handler] = {
+            Kind.TELEMETRY: self._telemetry,
+            Kind.ATTRIBUTES: self._attributes,
+            Kind.ATTRIBUTES_REQUEST: self._attributes_request,
+            Kind.RPC_REQUEST: self._rpc_request,
+            Kind.RPC_RESPONSE: self._rpc_response,
+        }
+
+    async def handle(self, publish: mqtt5.PublishPacket, where: Destination) -> list[mqtt5.Packet]:
+        """The packets that answer `publish`, its PUBACK last: sent only once the backend has
+        kept what it carried. Raises Refused when the backend could not answer, so that the
+        connection closes without acknowledging."""
+        try:
+            replies = await self._handlers[where.kind](where, publish.payload)
+        except (payloads.BadPayload, Rejected) as refused:
+            log.info(
+                "publish refused",
+                extra={"device_id": self.device.device_id, "topic": publish.topic, "why": str(refused)},
+            )
+            metrics.MESSAGES.labels(where.kind.value, "refused").inc()
+            return self.acknowledge(publish, PAYLOAD_FORMAT_INVALID)
+        except Unavailable as error:
+            raise Refused(BACKEND_UNAVAILABLE, f"{where.kind.value}: {error}") from None
+        metrics.MESSAGES.labels(where.kind.value, "accepted").inc()
+        return replies + self.acknowledge(publish)
+
+    async def subscribe(self, subscribe: mqtt5.SubscribePacket) -> list[mqtt5.Packet]:
+        """Each of the device's own topics granted at QoS 1 at most, any other not authorised.
+        A subscription to attribute updates starts from the shared attributes as they are."""
+        codes = [
+            mqtt5.SubAckReasonCode(min(int(f.max_qos), 1))
+            if topics.may_subscribe(f.pattern)
+            else mqtt5.SubAckReasonCode.NOT_AUTHORIZED
+            for f in subscribe.topic_filters
+        ]
+        wants_updates = any(f.pattern == topics.ATTRIBUTES for f in subscribe.topic_filters)
+        if wants_updates and self.shared is None:
+            try:
+                _, self.shared = await self.backends.attributes(
+                    self.device, payloads.AttributesRequest((), ())
+                )
+            except Unavailable as error:
+                raise Refused(BACKEND_UNAVAILABLE, f"attributes: {error}") from None
+        return [mqtt5.SubAckPacket(subscribe.packet_id, codes)]
+
+    def shared_changed(self, after: dict[str, Any]) -> list[mqtt5.Packet]:
+        """The update to publish to a subscribed device whose shared attributes are now `after`."""
+        if self.shared is None:
+            return []
+        update = attributes.shared_update(self.shared, after)
+        self.shared = after
+        return [_publish(topics.ATTRIBUTES, orjson.dumps(update))] if update else []
+
+    def acknowledge(self, publish: mqtt5.PublishPacket, refusal: Refusal | None = None) -> list[mqtt5.Packet]:
+        """The PUBACK of a QoS 1 publish; in MQTT 5 with the refusal's reason code. MQTT 3.1.1
+        cannot refuse: a refusal that sending again would not change is acknowledged."""
+        if publish.qos == mqtt5.QoS.AT_MOST_ONCE or publish.packet_id is None:
+            return []
+        code = mqtt5.PubAckReasonCode(refusal.v5) if refusal and self.v5 else mqtt5.PubAckReasonCode.SUCCESS
+        return [mqtt5.PubAckPacket(publish.packet_id, reason_code=code)]
+
+    async def _telemetry(self, _: Destination, payload: bytes) -> list[mqtt5.Packet]:
+        result = await self.backends.ingest(self.device, payload)
+        metrics.READINGS.labels("accepted").inc(result.accepted)
+        metrics.READINGS.labels("rejected").inc(result.rejected)
+        if result.rejected:
+            log.info(
+                "readings rejected",
+                extra={
+                    "device_id": self.device.device_id,
+                    "accepted": result.accepted,
+                    "rejected": result.rejected,
+                    "reasons": list(result.reasons),
+                },
+            )
+            if not result.accepted:
+                raise payloads.BadPayload(f"every reading rejected: {'; '.join(result.reasons)}")
+        return []
+
+    async def _attributes(self, _: Destination, payload: bytes) -> list[mqtt5.Packet]:
+        await self.backends.report_attributes(self.device, payloads.json_object(payload))
+        return []
+
+    async def _attributes_request(self, where: Destination, payload: bytes) -> list[mqtt5.Packet]:
+        client, shared = await self.backends.attributes(self.device, payloads.attributes_request(payload))
+        return [
+            _publish(topics.attributes_response(where.request_id), payloads.attribute_values(client, shared))
+        ]
+
+    async def _rpc_request(self, where: Destination, payload: bytes) -> list[mqtt5.Packet]:
+        """A device's own RPC: ThingsBoard's SDK asks for its session's limits as it connects."""
+        call = payloads.rpc_call(payload)
+        if call.method == SESSION_LIMITS_METHOD:
+            limits = self.limits
+            answer = payloads.session_limits(
+                limits.max_payload_bytes, limits.rate_per_second, limits.max_inflight
+            )
+        else:
+            answer = payloads.rpc_error(f"no such method: {call.method[:64]}")
+        return [_publish(topics.rpc_response(where.request_id), answer)]
+
+    async def _rpc_response(self, where: Destination, _: bytes) -> list[mqtt5.Packet]:
+        # Server-side RPC is not served yet: no call waits for an answer.
+        log.info(
+            "rpc response without a request",
+            extra={"device_id": self.device.device_id, "request_id": where.request_id},
+        )
+        return []
+
+
+def _publish(topic: str, payload: bytes) -> mqtt5.PublishPacket:
+    # At most once: the adapter keeps no session in which to retry a delivery; a device asks again.
+    return mqtt5.PublishPacket(topic, payload)
