@@ -6,7 +6,8 @@ door flag, part and scrap counters; the factory's silent machine falls quiet now
 The readings are stored through telemetry-writer's own path (`BulkWriter`: binary COPY)
 in batches of a minute of every machine. After VACUUM, the size of the readings table
 (heap, indexes and TOAST of every partition) divided by the readings it holds is printed
-beside the 16 bytes of a raw reading (an 8-byte timestamp and an 8-byte value).
+beside the 16 bytes of a raw reading (an 8-byte timestamp and an 8-byte value), and the
+rollups' share likewise.
 There is no compacted figure while every partition is hot.
 """
 
@@ -50,14 +51,13 @@ def batches() -> Iterator[AcceptedBatch]:
         yield AcceptedBatch(str(uuid.uuid4()), tenant, RETENTION_DAYS, devices)
 
 
-def on_disk(connection: Connection) -> tuple[int, int, int]:
-    """Bytes of the readings table's partitions: heap with TOAST, and indexes."""
+def on_disk(connection: Connection, table: str) -> tuple[int, int]:
+    """Bytes of a partitioned table's partitions: heap with TOAST, and indexes."""
     heap, indexes = connection.exec_driver_sql(
         "SELECT sum(pg_table_size(relid)), sum(pg_indexes_size(relid))"
-        " FROM pg_partition_tree('readings') WHERE isleaf"
+        f" FROM pg_partition_tree('{table}') WHERE isleaf"
     ).one()
-    stored = connection.exec_driver_sql("SELECT count(*) FROM readings").scalar_one()
-    return int(heap), int(indexes), int(stored)
+    return int(heap), int(indexes)
 
 
 def run() -> dict:
@@ -73,10 +73,11 @@ def run() -> dict:
             writer.store([batch])
         seconds = time.perf_counter() - started
         with store.engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-                "VACUUM ANALYZE readings"
-            )
-            heap, indexes, stored = on_disk(connection)
+            autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+            autocommit.exec_driver_sql("VACUUM ANALYZE readings, rollups")
+            heap, indexes = on_disk(connection, "readings")
+            rollup_heap, rollup_indexes = on_disk(connection, "rollups")
+            stored = connection.exec_driver_sql("SELECT count(*) FROM readings").scalar_one()
     print(f"stored {stored:,} readings of {MACHINES} machines over {HOURS} h in {seconds:.1f} s")
     print("compacted: none yet, every partition is hot")
     figures = {
@@ -85,6 +86,7 @@ def run() -> dict:
         "hot_bytes_per_reading": round((heap + indexes) / stored, 1),
         "hot_heap_bytes_per_reading": round(heap / stored, 1),
         "hot_index_bytes_per_reading": round(indexes / stored, 1),
+        "rollup_bytes_per_reading": round((rollup_heap + rollup_indexes) / stored, 1),
     }
     for name, value in figures.items():
         print(f"{name:30} {value}")
