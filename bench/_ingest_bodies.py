@@ -5,8 +5,9 @@ rows and columns, and rows for the COPY reference. Every shape holds the same va
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 from gantry.v1 import telemetry_pb2 as pb
@@ -72,38 +73,32 @@ def columnar_requests(tenant: str, devices: list[str], start_ms: int, seconds: i
 
 def json_bodies(bodies: list[bytes]) -> list[bytes]:
     """The readings of `Ingest` requests as the partner API takes them in samples."""
-    bodies_json = []
-    for body in bodies:
-        request = pb.IngestRequest.FromString(body)
-        devices = [
-            {
-                "device_id": device.device_id,
-                "samples": [
-                    {"ts": s.ts_ms, "values": {key: value.float_value for key, value in s.values.items()}}
-                    for s in device.samples
-                ],
-            }
-            for device in request.devices
-        ]
-        bodies_json.append(orjson.dumps({"devices": devices}))
-    return bodies_json
+    return _as_json(bodies, pb.IngestRequest, _in_samples)
 
 
 def json_column_bodies(bodies: list[bytes]) -> list[bytes]:
     """The readings of `IngestColumnar` requests as the partner API takes them in columns."""
-    bodies_json = []
-    for body in bodies:
-        request = pb.IngestColumnarRequest.FromString(body)
-        devices = [
-            {
-                "device_id": device.device_id,
-                "ts": list(device.ts_ms),
-                "values": {c.channel: list(c.float_values.values) for c in device.columns},
-            }
-            for device in request.devices
-        ]
-        bodies_json.append(orjson.dumps({"devices": devices}))
-    return bodies_json
+    return _as_json(bodies, pb.IngestColumnarRequest, _in_columns)
+
+
+def _as_json(bodies: list[bytes], kind: Any, device_json: Callable[[Any], dict]) -> list[bytes]:
+    return [
+        orjson.dumps({"devices": [device_json(device) for device in kind.FromString(body).devices]})
+        for body in bodies
+    ]
+
+
+def _in_samples(device: pb.DeviceSamples) -> dict:
+    samples = [
+        {"ts": s.ts_ms, "values": {key: reading.float_value for key, reading in s.values.items()}}
+        for s in device.samples
+    ]
+    return {"device_id": device.device_id, "samples": samples}
+
+
+def _in_columns(device: pb.DeviceColumns) -> dict:
+    values = {c.channel: list(c.float_values.values) for c in device.columns}
+    return {"device_id": device.device_id, "ts": list(device.ts_ms), "values": values}
 
 
 def reference_rows(bodies: list[bytes], retention_days: int) -> list[tuple]:

@@ -271,7 +271,7 @@ def run() -> dict:
         later = list(requests(tenant, devices, phase_ms[0], seconds))
         http_rate_queryable = posted(platform, counter, total, json_bodies(later))
         columns = list(columnar_requests(tenant, devices, phase_ms[1], seconds))
-        _, columnar_rate = timed_until_queryable(
+        columnar_acknowledged, columnar_rate = timed_until_queryable(
             counter, total, lambda: send_all(platform.telemetry, columns, COLUMNAR_PATH)
         )
         columns = list(columnar_requests(tenant, devices, phase_ms[2], seconds))
@@ -288,6 +288,7 @@ def run() -> dict:
         "ratio": round(platform_rate / reference_rate, 3),
         "http_ratio": round(http_rate_queryable / reference_rate, 3),
         "columnar_readings_per_s": round(columnar_rate),
+        "columnar_acknowledged_readings_per_s": round(columnar_acknowledged),
         "http_columnar_readings_per_s": round(http_columnar_rate),
         "columnar_ratio": round(columnar_rate / reference_rate, 3),
         "http_columnar_ratio": round(http_columnar_rate / reference_rate, 3),
