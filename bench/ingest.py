@@ -297,5 +297,5 @@ def run() -> dict:
         "writer_peak_rss_mib": round(writer_peak, 1),
     }
     for name, value in figures.items():
-        print(f"{name:32} {value}")
+        print(f"{name:38} {value}")
     return figures

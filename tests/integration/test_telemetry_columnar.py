@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import grpc
 import orjson
+import pika
 import pytest
 from gantry.v1 import telemetry_pb2 as pb
 from google.rpc import error_details_pb2
@@ -19,8 +20,10 @@ from sqlalchemy import select
 from services.kit.bus import ConfirmingPublisher, Topology
 from services.kit.store import Store
 from services.telemetry import storage
+from services.telemetry.bus import READINGS
 from services.telemetry.settings import IngestLimits
 from tests.support.access import code_of, rpc_error, violations
+from tests.support.backends import AMQP_URL
 from tests.support.telemetry import (
     Stub,
     column,
@@ -206,3 +209,14 @@ def test_arrays_up_to_the_limit_are_taken_and_beyond_it_refused_whole(
         == grpc.StatusCode.INVALID_ARGUMENT
     )
     assert queued(topology) == 1
+
+
+def test_nothing_is_acknowledged_in_columns_when_no_queue_takes_the_readings(
+    store: Store, telemetry: Stub, topology: Topology
+) -> None:
+    device = teach_device(store, TENANT)
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    connection.channel().queue_delete(topology.queue(READINGS.name))
+    connection.close()
+    request = columnar_request(TENANT, (device, [NOW_MS], [column("spindle_temp", [20.0])]))
+    assert code_of(lambda: telemetry.IngestColumnar(request)) == grpc.StatusCode.UNAVAILABLE
