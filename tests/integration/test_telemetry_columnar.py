@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 import grpc
 import orjson
-import pika
 import pytest
 from gantry.v1 import telemetry_pb2 as pb
 from google.rpc import error_details_pb2
@@ -20,23 +19,21 @@ from sqlalchemy import select
 from services.kit.bus import ConfirmingPublisher, Topology
 from services.kit.store import Store
 from services.telemetry import storage
-from services.telemetry.bus import READINGS
 from services.telemetry.settings import IngestLimits
 from tests.support.access import code_of, rpc_error, violations
-from tests.support.backends import AMQP_URL
 from tests.support.telemetry import (
     Stub,
     column,
     columnar_request,
-    declare_readings_queue,
+    delete_readings_queue,
     ingest_request,
     queued,
+    readings_store,
     running_writer,
     sample,
     stored_count,
     teach_device,
     telemetry_server,
-    telemetry_store,
 )
 from tests.support.waiting import eventually
 
@@ -47,8 +44,7 @@ LIMIT = 2_000
 
 @pytest.fixture
 def store(database_url: str, publisher: ConfirmingPublisher, topology: Topology) -> Iterator[Store]:
-    with telemetry_store(database_url, publisher) as telemetry:
-        declare_readings_queue(topology)
+    with readings_store(database_url, publisher, topology) as telemetry:
         yield telemetry
 
 
@@ -215,8 +211,6 @@ def test_nothing_is_acknowledged_in_columns_when_no_queue_takes_the_readings(
     store: Store, telemetry: Stub, topology: Topology
 ) -> None:
     device = teach_device(store, TENANT)
-    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
-    connection.channel().queue_delete(topology.queue(READINGS.name))
-    connection.close()
+    delete_readings_queue(topology)
     request = columnar_request(TENANT, (device, [NOW_MS], [column("spindle_temp", [20.0])]))
     assert code_of(lambda: telemetry.IngestColumnar(request)) == grpc.StatusCode.UNAVAILABLE

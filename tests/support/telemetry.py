@@ -91,6 +91,23 @@ def declare_readings_queue(topology: Topology) -> None:
     connection.close()
 
 
+def delete_readings_queue(topology: Topology) -> None:
+    """The writer's queue gone: the broker then refuses every batch."""
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:
+        connection.channel().queue_delete(topology.queue(READINGS.name))
+    finally:
+        connection.close()
+
+
+@contextmanager
+def readings_store(database_url: str, publisher: ConfirmingPublisher, topology: Topology) -> Iterator[Store]:
+    """A migrated store whose accepted readings have the writer's queue to go to."""
+    with telemetry_store(database_url, publisher) as store:
+        declare_readings_queue(topology)
+        yield store
+
+
 @contextmanager
 def telemetry_server(
     store: Store, publisher: ConfirmingPublisher, limits: IngestLimits | None = None
