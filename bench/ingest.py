@@ -7,8 +7,10 @@ few concurrent clients as an edge gateway would: each request carries 100 device
 x 10 s. A reading is queryable when the `telemetry.batch_stored` event of its batch
 is published, which the writer does right after the commit. Then, at half the
 measured rate, the latency from each acknowledgement to queryable; then the same
-volume through the gateway's `POST /v1/telemetry` as JSON (`http_ratio`); and the
-writer's peak resident memory.
+volume through the gateway's `POST /v1/telemetry` as JSON (`http_ratio`); then the
+same volume in columns of 100 devices x 100 s a request, through gRPC
+`IngestColumnar` (`columnar_ratio`) and through `POST /v1/telemetry` as JSON
+columns (`http_columnar_ratio`); and the writer's peak resident memory.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -28,7 +29,6 @@ from pathlib import Path
 
 import grpc
 import httpx
-import orjson
 import psycopg
 from gantry.v1 import registry_pb2, registry_pb2_grpc
 from gantry.v1 import telemetry_pb2 as pb
@@ -36,6 +36,16 @@ from sqlalchemy import func, select
 
 from bench._events import EventWatcher
 from bench._http import http_rate, http_request
+from bench._ingest_bodies import (
+    CHANNELS,
+    DEVICES_PER_REQUEST,
+    SECONDS_PER_REQUEST,
+    columnar_requests,
+    json_bodies,
+    json_column_bodies,
+    reference_rows,
+    requests,
+)
 from services.kit.bus import ConfirmingPublisher, Topology
 from services.kit.db import normalise_url
 from services.kit.migrate import upgrade
@@ -51,40 +61,10 @@ from tests.support.waiting import eventually
 READINGS = int(os.environ.get("BENCH_INGEST_READINGS", "2000000"))
 DEVICES = int(os.environ.get("BENCH_INGEST_DEVICES", "1000"))
 CLIENTS = 4
-CHANNELS = [{"key": f"ch{i}", "value_type": "float", "min": 0.0, "max": 1000.0} for i in range(10)]
-DEVICES_PER_REQUEST = 100
-SECONDS_PER_REQUEST = 10
 LATENCY_REQUESTS = 200
 LATENCY_SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
 INGEST_PATH = "/gantry.v1.TelemetryService/Ingest"
-
-
-def requests(tenant: str, devices: list[str], start_ms: int, seconds: int) -> Iterator[bytes]:
-    """Serialised requests covering every device for `seconds` from `start_ms`."""
-    for first_second in range(0, seconds, SECONDS_PER_REQUEST):
-        for first_device in range(0, len(devices), DEVICES_PER_REQUEST):
-            group = devices[first_device : first_device + DEVICES_PER_REQUEST]
-            stamps = range(first_second, min(first_second + SECONDS_PER_REQUEST, seconds))
-            request = pb.IngestRequest(
-                tenant_id=tenant,
-                devices=[
-                    pb.DeviceSamples(
-                        device_id=device,
-                        samples=[
-                            pb.Sample(
-                                ts_ms=start_ms + 1000 * s,
-                                values={
-                                    c["key"]: pb.Value(float_value=(s * 7 + i) % 997 + 0.5)
-                                    for i, c in enumerate(CHANNELS)
-                                },
-                            )
-                            for s in stamps
-                        ],
-                    )
-                    for device in group
-                ],
-            )
-            yield request.SerializeToString()
+COLUMNAR_PATH = "/gantry.v1.TelemetryService/IngestColumnar"
 
 
 class StoredCounter:
@@ -108,9 +88,9 @@ class StoredCounter:
         self._watcher.close()
 
 
-def send_all(target: str, bodies: list[bytes]) -> None:
+def send_all(target: str, bodies: list[bytes], path: str = INGEST_PATH) -> None:
     with grpc.insecure_channel(target) as channel:
-        ingest = channel.unary_unary(INGEST_PATH, response_deserializer=pb.IngestResponse.FromString)
+        ingest = channel.unary_unary(path, response_deserializer=pb.IngestResponse.FromString)
         with ThreadPoolExecutor(CLIENTS) as pool:
             for response in pool.map(lambda body: ingest(body, timeout=60), bodies):
                 assert response.rejected == 0, response.rejections[:3]
@@ -163,18 +143,6 @@ def copy_reference(database_url: str, rows: list[tuple]) -> float:
         return len(rows) / (time.perf_counter() - started)
 
 
-def reference_rows(bodies: list[bytes], retention_days: int) -> list[tuple]:
-    rows = []
-    for body in bodies:
-        for device in pb.IngestRequest.FromString(body).devices:
-            device_id = uuid.UUID(device.device_id)
-            for sample in device.samples:
-                ts = datetime.fromtimestamp(sample.ts_ms / 1000, UTC)
-                for key, value in sample.values.items():
-                    rows.append((device_id, key, ts, retention_days, value.float_value, None, None, None))
-    return rows
-
-
 def peak_memory_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -184,25 +152,6 @@ def peak_memory_mib(pid: int) -> float:
 
 def start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def json_bodies(bodies: list[bytes]) -> list[bytes]:
-    """The same readings as the partner API takes them."""
-    bodies_json = []
-    for body in bodies:
-        request = pb.IngestRequest.FromString(body)
-        devices = [
-            {
-                "device_id": device.device_id,
-                "samples": [
-                    {"ts": s.ts_ms, "values": {key: value.float_value for key, value in s.values.items()}}
-                    for s in device.samples
-                ],
-            }
-            for device in request.devices
-        ]
-        bodies_json.append(orjson.dumps({"devices": devices}))
-    return bodies_json
 
 
 class Platform:
@@ -274,6 +223,17 @@ def timed_until_queryable(
     return readings / (acknowledged - started), readings / (queryable - started)
 
 
+def posted(platform: Platform, counter: StoredCounter, readings: int, bodies: list[bytes]) -> float:
+    """Readings/s queryable of JSON `bodies` sent to the gateway's `POST /v1/telemetry`."""
+    posts = [http_request("POST", "/v1/telemetry", platform.api_key, body) for body in bodies]
+    _, queryable = timed_until_queryable(
+        counter,
+        readings,
+        lambda: asyncio.run(http_rate(platform.gateway_url, posts, CLIENTS, calls=len(posts))),
+    )
+    return queryable
+
+
 def run() -> dict:
     seconds = max(SECONDS_PER_REQUEST, READINGS // (DEVICES * len(CHANNELS)))
     with ExitStack() as stack:
@@ -290,7 +250,7 @@ def run() -> dict:
         requests_per_block = -(-DEVICES // DEVICES_PER_REQUEST)
         paced_seconds = SECONDS_PER_REQUEST * -(-LATENCY_REQUESTS // requests_per_block)
         # Every phase in the past, so that no reading is refused as from the future.
-        start_ms = (int(time.time()) - 2 * seconds - paced_seconds - 60) * 1000
+        start_ms = (int(time.time()) - 4 * seconds - paced_seconds - 60) * 1000
         bodies = list(requests(tenant, devices, start_ms, seconds))
         total = seconds * DEVICES * len(CHANNELS)
         print(f"{len(bodies)} requests, {total} readings")
@@ -307,13 +267,15 @@ def run() -> dict:
         paced = paced[: max(10, min(len(paced), int(per_second * LATENCY_SECONDS)))]
         latencies = paced_latencies(platform.telemetry, paced, per_second, counter)
 
-        later = list(requests(tenant, devices, start_ms + 1000 * (seconds + paced_seconds), seconds))
-        posts = [http_request("POST", "/v1/telemetry", platform.api_key, body) for body in json_bodies(later)]
-        _, http_rate_queryable = timed_until_queryable(
-            counter,
-            total,
-            lambda: asyncio.run(http_rate(platform.gateway_url, posts, CLIENTS, calls=len(posts))),
+        phase_ms = [start_ms + 1000 * (paced_seconds + phase * seconds) for phase in (1, 2, 3)]
+        later = list(requests(tenant, devices, phase_ms[0], seconds))
+        http_rate_queryable = posted(platform, counter, total, json_bodies(later))
+        columns = list(columnar_requests(tenant, devices, phase_ms[1], seconds))
+        columnar_acknowledged, columnar_rate = timed_until_queryable(
+            counter, total, lambda: send_all(platform.telemetry, columns, COLUMNAR_PATH)
         )
+        columns = list(columnar_requests(tenant, devices, phase_ms[2], seconds))
+        http_columnar_rate = posted(platform, counter, total, json_column_bodies(columns))
         writer_peak = peak_memory_mib(platform.processes["telemetry-writer"].pid)
         reference_rate = copy_reference(platform.telemetry_url, reference_rows(bodies, 365))
 
@@ -325,10 +287,15 @@ def run() -> dict:
         "copy_readings_per_s": round(reference_rate),
         "ratio": round(platform_rate / reference_rate, 3),
         "http_ratio": round(http_rate_queryable / reference_rate, 3),
+        "columnar_readings_per_s": round(columnar_rate),
+        "columnar_acknowledged_readings_per_s": round(columnar_acknowledged),
+        "http_columnar_readings_per_s": round(http_columnar_rate),
+        "columnar_ratio": round(columnar_rate / reference_rate, 3),
+        "http_columnar_ratio": round(http_columnar_rate / reference_rate, 3),
         "ack_to_queryable_p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
         "ack_to_queryable_p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
         "writer_peak_rss_mib": round(writer_peak, 1),
     }
     for name, value in figures.items():
-        print(f"{name:32} {value}")
+        print(f"{name:38} {value}")
     return figures

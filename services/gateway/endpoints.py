@@ -140,6 +140,8 @@ class Endpoint:
     upsert: bool = False
     # Forwarded as sent (`Call.raw`): the body schema then only documents it.
     raw_body: bool = False
+    # Other shapes a body forwarded as sent may take, documented with `body` as anyOf.
+    other_bodies: tuple[type[Schema], ...] = ()
     max_body_bytes: int = MAX_BODY_BYTES
     # What a success answers in: JSON by the response schema, or another media type as text.
     media_type: str = JSON

@@ -84,7 +84,9 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         operation["x-required-scope"] = "device"
         operation["description"] = "Authenticated by the device's access token in the path."
     if endpoint.body is not None:
-        operation["requestBody"] = {"required": True, "content": {JSON: {"schema": endpoint.body}}}
+        shapes = [endpoint.body, *endpoint.other_bodies]
+        body = {"anyOf": shapes} if endpoint.other_bodies else endpoint.body
+        operation["requestBody"] = {"required": True, "content": {JSON: {"schema": body}}}
     parameters: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": schema}
         for name, schema in _path_parameters(endpoint).items()

@@ -100,6 +100,8 @@ _GRPC_TO_HTTP = {
 _REASON_TO_HTTP = {
     "IDEMPOTENCY_KEY_REUSED": (422, "idempotency-key-reused"),
     "INSUFFICIENT_FUNDS": (409, "insufficient-funds"),
+    # More readings than telemetry takes in one request: the same, split, is welcome.
+    "TOO_MANY_READINGS": (413, "too-many-readings"),
 }
 
 

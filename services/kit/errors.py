@@ -73,6 +73,10 @@ class PermissionDenied(GantryError):
     pass
 
 
+class ResourceExhausted(GantryError):
+    """More than a limit allows in one call: the same in smaller calls is welcome."""
+
+
 class Unavailable(GantryError):
     """A backend the call needs did not answer; the same call may succeed later."""
 

@@ -35,6 +35,7 @@ _CODES = {
     errors.FailedPrecondition: code_pb2.FAILED_PRECONDITION,
     errors.Unauthenticated: code_pb2.UNAUTHENTICATED,
     errors.PermissionDenied: code_pb2.PERMISSION_DENIED,
+    errors.ResourceExhausted: code_pb2.RESOURCE_EXHAUSTED,
     errors.Unavailable: code_pb2.UNAVAILABLE,
 }
 

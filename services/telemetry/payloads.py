@@ -1,7 +1,7 @@
 """Readings in JSON, as partners and devices send them over HTTP, read straight into
 ingest's input with orjson: no schema objects per reading, so JSON costs no more
 than protobuf on the hot path. Shape errors name where they are; the values
-themselves are checked by ingest, reading by reading."""
+themselves are checked by ingest, reading by reading (or column by column)."""
 
 from __future__ import annotations
 
@@ -9,21 +9,27 @@ import time
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import orjson
 
 from services.kit.errors import FieldViolation, InvalidArgument
+from services.telemetry.columns import Column, DeviceColumns
 from services.telemetry.usecases.ingest import DeviceInput, SampleInput
 
 # Below this a numeric `ts` is in seconds: 10^11 ms is in 1973, 10^11 s in 5138.
 SECONDS_BELOW = 10**11
 
 
-def batch_devices(body: bytes) -> list[DeviceInput]:
-    """`{"devices": [{"device_id": ..., "samples": [{"ts": ..., "values": {...}}]}]}`"""
+def batch_devices(body: bytes) -> list[DeviceInput] | list[DeviceColumns]:
+    """`{"devices": [{"device_id": ..., "samples": [{"ts": ..., "values": {...}}]}]}`, or
+    in columns when the first device has `ts`:
+    `{"devices": [{"device_id": ..., "ts": [...], "values": {"ch": [...]}}]}`"""
     data = _json(body)
     devices = data.get("devices") if type(data) is dict else None
     if type(devices) is not list:
         raise _invalid("devices", "must be a list of devices")
+    if devices and type(devices[0]) is dict and "ts" in devices[0]:
+        return [_columns(index, device) for index, device in enumerate(devices)]
     return [_device(index, device) for index, device in enumerate(devices)]
 
 
@@ -62,6 +68,40 @@ def _device(index: int, device: Any) -> DeviceInput:
     if type(samples) is not list:
         raise _invalid(f"{where}.samples", "must be a list")
     return device_id, [_sample(s, f"{where}.samples[{i}]") for i, s in enumerate(samples)]
+
+
+def _columns(index: int, device: Any) -> DeviceColumns:
+    where = f"devices[{index}]"
+    if type(device) is not dict:
+        raise _invalid(where, "must be an object with device_id, ts and values, as the first device")
+    device_id, ts, values = device.get("device_id"), device.get("ts"), device.get("values")
+    if type(device_id) is not str:
+        raise _invalid(f"{where}.device_id", "must be a string")
+    if type(ts) is not list:
+        raise _invalid(f"{where}.ts", "must be a list of timestamps, as in the first device")
+    if type(values) is not dict:
+        raise _invalid(f"{where}.values", "must be an object of arrays, one per channel")
+    columns = [_column(f"{where}.values.{channel}", channel, array) for channel, array in values.items()]
+    return DeviceColumns(device_id, _stamps(ts, f"{where}.ts"), columns)
+
+
+def _column(where: str, channel: str, array: Any) -> Column:
+    if type(array) is not list:
+        raise _invalid(where, "must be an array of values, null where the channel has none")
+    if None not in array:
+        return Column(channel, array)
+    present = np.fromiter((value is not None for value in array), dtype=bool, count=len(array))
+    return Column(channel, [value for value in array if value is not None], present)
+
+
+def _stamps(ts: list[Any], where: str) -> np.ndarray:
+    """Every timestamp in ms, read at once when they are all numbers in range."""
+    if set(map(type, ts)) <= {int, float}:
+        # Exact: timestamps in range are below 2^53.
+        numbers = np.array(ts, dtype=np.float64)
+        if ((numbers >= 0) & (numbers < 2**53)).all():
+            return np.where(numbers < SECONDS_BELOW, numbers * 1000, numbers).astype(np.int64)
+    return np.array([_ts_ms(stamp, f"{where}[{i}]") for i, stamp in enumerate(ts)], dtype=np.int64)
 
 
 def _sample(sample: Any, where: str) -> SampleInput:

@@ -32,6 +32,8 @@ class Reason(StrEnum):
     TOO_LONG = "TOO_LONG"
     IN_THE_FUTURE = "IN_THE_FUTURE"
     TOO_OLD = "TOO_OLD"
+    LENGTH_MISMATCH = "LENGTH_MISMATCH"
+    DUPLICATE_CHANNEL = "DUPLICATE_CHANNEL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,11 @@ class ChannelRule:
         return (self.minimum is not None and value < self.minimum) or (
             self.maximum is not None and value > self.maximum
         )
+
+    @property
+    def range_detail(self) -> str:
+        """What a flag of a value out of range says."""
+        return f"outside [{self.minimum}, {self.maximum}]"
 
 
 @dataclass(frozen=True)

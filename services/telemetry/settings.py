@@ -13,11 +13,14 @@ from services.telemetry.rules import RETENTION_TIERS
 class IngestLimits:
     max_readings: int = 50_000
     future_skew_ms: int = 300_000
+    # Columns cost a fraction of rows to read and check, so a call may carry more.
+    max_columnar_readings: int = 200_000
 
     @classmethod
     def from_env(cls) -> IngestLimits:
         return cls(
             max_readings=int(env("TELEMETRY_MAX_READINGS", str(cls.max_readings))),
+            max_columnar_readings=int(env("TELEMETRY_MAX_COLUMNAR_READINGS", str(cls.max_columnar_readings))),
             future_skew_ms=1000 * int(env("TELEMETRY_FUTURE_SKEW_SECONDS", "300")),
         )
 

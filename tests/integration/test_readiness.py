@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
-import pika
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -25,7 +24,7 @@ from services.telemetry.bus import READINGS
 from tests.support.backends import AMQP_URL, bus_namespace
 from tests.support.gateway import closed_target, gateway
 from tests.support.platform import ROOT, free_port
-from tests.support.telemetry import declare_readings_queue
+from tests.support.telemetry import declare_readings_queue, delete_readings_queue
 from tests.support.waiting import eventually
 
 STOP_SECONDS = 20
@@ -119,18 +118,10 @@ def test_a_failed_publication_brings_the_check_forward(topology: Topology) -> No
     try:
         with telemetry_health(publisher, interval=NEVER) as target:
             eventually(lambda: health_status(target) == "SERVING", what="SERVING with the queue")
-            _delete_readings_queue(topology)
+            delete_readings_queue(topology)
             with pytest.raises(PublishError):
                 publisher.send(WorkMessage(READINGS.fed_by, str(uuid.uuid4()), b"{}", "request-1"))
             assert not publisher.confirming
             eventually(lambda: health_status(target) == "NOT_SERVING", what="NOT_SERVING after the failure")
     finally:
         publisher.close()
-
-
-def _delete_readings_queue(topology: Topology) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
-    try:
-        connection.channel().queue_delete(topology.queue(READINGS.name))
-    finally:
-        connection.close()

@@ -28,16 +28,16 @@ from tests.support.access import code_of, violations
 from tests.support.backends import AMQP_URL, postgres_database
 from tests.support.telemetry import (
     Stub,
-    declare_readings_queue,
+    delete_readings_queue,
     ingest_request,
     queued,
+    readings_store,
     running_writer,
     sample,
     start_writer,
     stored_count,
     teach_device,
     telemetry_server,
-    telemetry_store,
 )
 from tests.support.waiting import eventually
 
@@ -47,8 +47,7 @@ NOW_MS = int(time.time() * 1000)
 
 @pytest.fixture
 def store(database_url: str, publisher: ConfirmingPublisher, topology: Topology) -> Iterator[Store]:
-    with telemetry_store(database_url, publisher) as telemetry:
-        declare_readings_queue(topology)
+    with readings_store(database_url, publisher, topology) as telemetry:
         yield telemetry
 
 
@@ -213,9 +212,7 @@ def test_nothing_is_acknowledged_when_no_queue_takes_the_readings(
     store: Store, telemetry: Stub, topology: Topology
 ) -> None:
     device = teach_device(store, TENANT)
-    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
-    connection.channel().queue_delete(topology.queue(READINGS.name))
-    connection.close()
+    delete_readings_queue(topology)
     request = ingest_request(TENANT, (device, second_samples(NOW_MS - 10_000, 2)))
     assert code_of(lambda: telemetry.Ingest(request)) == grpc.StatusCode.UNAVAILABLE
 
@@ -245,8 +242,7 @@ def test_every_queue_the_readings_exchange_feeds_gets_each_accepted_batch_once(
 
 @pytest.fixture
 def postgres_store(publisher: ConfirmingPublisher, topology: Topology) -> Iterator[tuple[Store, str]]:
-    with postgres_database() as url, telemetry_store(url, publisher) as telemetry:
-        declare_readings_queue(topology)
+    with postgres_database() as url, readings_store(url, publisher, topology) as telemetry:
         yield telemetry, url
 
 

@@ -21,14 +21,13 @@ from services.telemetry.usecases import retention
 from tests.support.access import code_of, violations
 from tests.support.telemetry import (
     Stub,
-    declare_readings_queue,
     ingest_request,
+    readings_store,
     running_writer,
     sample,
     stored_count,
     teach_device,
     telemetry_server,
-    telemetry_store,
 )
 from tests.support.waiting import eventually
 
@@ -37,8 +36,7 @@ DAY_MS = 86_400_000
 
 @pytest.fixture
 def store(database_url: str, publisher: ConfirmingPublisher, topology: Topology) -> Iterator[Store]:
-    with telemetry_store(database_url, publisher) as telemetry:
-        declare_readings_queue(topology)
+    with readings_store(database_url, publisher, topology) as telemetry:
         yield telemetry
 
 

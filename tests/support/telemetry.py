@@ -91,6 +91,23 @@ def declare_readings_queue(topology: Topology) -> None:
     connection.close()
 
 
+def delete_readings_queue(topology: Topology) -> None:
+    """The writer's queue gone: the broker then refuses every batch."""
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:
+        connection.channel().queue_delete(topology.queue(READINGS.name))
+    finally:
+        connection.close()
+
+
+@contextmanager
+def readings_store(database_url: str, publisher: ConfirmingPublisher, topology: Topology) -> Iterator[Store]:
+    """A migrated store whose accepted readings have the writer's queue to go to."""
+    with telemetry_store(database_url, publisher) as store:
+        declare_readings_queue(topology)
+        yield store
+
+
 @contextmanager
 def telemetry_server(
     store: Store, publisher: ConfirmingPublisher, limits: IngestLimits | None = None
@@ -115,6 +132,34 @@ def sample(ts_ms: int, **values: Any) -> pb.Sample:
 def value_of(value: Any) -> pb.Value:
     kind = {bool: "bool_value", int: "int_value", float: "float_value", str: "string_value"}[type(value)]
     return pb.Value(**{kind: value})
+
+
+_ARRAYS = {float: "float_values", int: "int_values", bool: "bool_values", str: "string_values"}
+_ARRAY_TYPES = {
+    "float_values": pb.DoubleArray,
+    "int_values": pb.Int64Array,
+    "bool_values": pb.BoolArray,
+    "string_values": pb.StringArray,
+}
+
+
+def column(channel: str, values: list[Any], present: list[bool] | None = None) -> pb.Column:
+    """A column of the array of its values' kind (floats when empty); `present` as a bitmap."""
+    kind = _ARRAYS[type(values[0])] if values else "float_values"
+    bitmap = bytes(
+        sum(1 << bit for bit, on in enumerate(present[start : start + 8]) if on)
+        for start in range(0, len(present or ()), 8)
+    )
+    return pb.Column(channel=channel, present=bitmap, **{kind: _ARRAY_TYPES[kind](values=values)})
+
+
+def columnar_request(
+    tenant_id: str, *devices: tuple[str, list[int], list[pb.Column]]
+) -> pb.IngestColumnarRequest:
+    return pb.IngestColumnarRequest(
+        tenant_id=tenant_id,
+        devices=[pb.DeviceColumns(device_id=d, ts_ms=ts, columns=columns) for d, ts, columns in devices],
+    )
 
 
 def ingest_request(tenant_id: str, *devices: tuple[str, list[pb.Sample]]) -> pb.IngestRequest:

@@ -9,7 +9,8 @@ from services.kit.batches import AcceptedBatch
 from services.kit.errors import InvalidArgument
 from services.telemetry.rules import ChannelRule, DeviceRules, Reason
 from services.telemetry.settings import IngestLimits
-from services.telemetry.usecases.ingest import DAY_MS, DeviceInput, Flag, Ingest, IngestResult, Rejection
+from services.telemetry.usecases.ingest import DAY_MS, DeviceInput, Ingest
+from services.telemetry.usecases.verdicts import Flag, IngestResult, Rejection
 
 TENANT = "00000000-0000-4000-8000-000000000001"
 OTHER_TENANT = "00000000-0000-4000-8000-000000000002"

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
+from gantry.v1 import telemetry_pb2 as pb
 from marshmallow import Schema, fields, validate
 
-from services.gateway.schemas.common import SCALAR, Period
+from services.gateway.schemas.common import SCALAR, Period, names
 
-REJECTION_REASONS = (
-    "unknown_device",
-    "device_not_accepting",
-    "unknown_channel",
-    "wrong_type",
-    "not_allowed",
-    "not_finite",
-    "too_long",
-    "in_the_future",
-    "too_old",
-)
+REJECTION_REASONS = names(pb.RejectionReason)
+TIMESTAMP = {
+    "description": "Milliseconds since the Unix epoch (seconds when below 10^11), "
+    "or an RFC 3339 timestamp with a zone",
+    "oneOf": [{"type": "integer"}, {"type": "number"}, {"type": "string", "format": "date-time"}],
+}
 AGGREGATES = ("min", "max", "avg", "count", "first", "last")
 
 
@@ -27,14 +23,7 @@ class ChannelValue(Schema):
 
 
 class Sample(Schema):
-    ts = fields.Raw(
-        required=True,
-        metadata={
-            "description": "Milliseconds since the Unix epoch (seconds when below 10^11), "
-            "or an RFC 3339 timestamp with a zone",
-            "oneOf": [{"type": "integer"}, {"type": "number"}, {"type": "string", "format": "date-time"}],
-        },
-    )
+    ts = fields.Raw(required=True, metadata=TIMESTAMP)
     values = fields.Dict(
         keys=fields.String(),
         values=fields.Raw(metadata=SCALAR),
@@ -56,9 +45,47 @@ class TelemetryBatch(Schema):
     )
 
 
+class DeviceColumns(Schema):
+    device_id = fields.String(required=True, metadata={"format": "uuid"})
+    ts = fields.List(
+        fields.Raw(metadata=TIMESTAMP),
+        required=True,
+        metadata={"description": "The device's samples: a rejection's sample_index is an index into ts"},
+    )
+    values = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.Raw(metadata={"oneOf": [*SCALAR["oneOf"], {"type": "null"}]})),
+        required=True,
+        metadata={
+            "description": "One array per channel, as long as ts: null where the channel has no value "
+            "at that sample. An array of another length is rejected whole (length_mismatch)",
+            "example": {"spindle_temp": [41.5, 41.7, None], "mode": ["cutting", None, "idle"]},
+        },
+    )
+
+
+class TelemetryColumns(Schema):
+    """Readings in columns: many samples per device at a fraction of the bytes and work."""
+
+    devices = fields.List(
+        fields.Nested(DeviceColumns),
+        required=True,
+        metadata={
+            "description": "Every device in columns (told by the first device's ts); at most "
+            "200,000 readings (channel values) and 8 MiB in one request"
+        },
+    )
+
+
 class Rejection(Schema):
     device_index = fields.Integer(required=True)
-    sample_index = fields.Integer(required=True, metadata={"description": "-1: every sample of the device"})
+    sample_index = fields.Integer(
+        required=True,
+        metadata={
+            "description": "-1: every sample of the device, or with a channel, that channel's whole "
+            "array in columns; otherwise the sample's index (in columns, the index into ts)"
+        },
+    )
     channel = fields.String(required=True, metadata={"description": "Empty: every value of the sample"})
     reason = fields.String(required=True, validate=validate.OneOf(REJECTION_REASONS))
     detail = fields.String(required=True)

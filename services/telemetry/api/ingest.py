@@ -1,10 +1,12 @@
-"""Telemetry's ingest calls: protobuf batches in, per-reading verdicts out."""
+"""Telemetry's ingest calls: protobuf batches (in rows or columns) in, per-reading
+verdicts out."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
 import grpc
+import numpy as np
 from gantry.v1 import telemetry_pb2 as pb
 
 from services.kit.batches import AcceptedBatch
@@ -14,6 +16,7 @@ from services.kit.logs import current_request_id
 from services.kit.protos import scalar_of
 from services.telemetry import payloads
 from services.telemetry.bus import READINGS
+from services.telemetry.columns import Column, DeviceColumns, Values
 from services.telemetry.usecases.ingest import DeviceInput, Ingest, IngestResult
 
 
@@ -25,6 +28,40 @@ def devices_of(request: pb.IngestRequest) -> list[DeviceInput]:
         )
         for device in request.devices
     ]
+
+
+def columns_of(request: pb.IngestColumnarRequest) -> list[DeviceColumns]:
+    """Each device's arrays as numpy reads them, without a Python object per value."""
+    devices = []
+    for device in request.devices:
+        samples = len(device.ts_ms)
+        columns = [
+            Column(column.channel, _values_of(column), _present(column.present, samples))
+            for column in device.columns
+        ]
+        devices.append(DeviceColumns(device.device_id, np.array(device.ts_ms, dtype=np.int64), columns))
+    return devices
+
+
+def _values_of(column: pb.Column) -> Values:
+    kind = column.WhichOneof("values")
+    if kind is None:
+        return np.empty(0)
+    if kind == "string_values":
+        return list(column.string_values.values)
+    return np.array(getattr(column, kind).values, dtype=_DTYPES[kind])
+
+
+_DTYPES = {"float_values": np.float64, "int_values": np.int64, "bool_values": np.bool_}
+
+
+def _present(bitmap: bytes, samples: int) -> np.ndarray | None:
+    """The samples the bitmap marks; a bitmap of another size marks as many as it has
+    bits, which then do not fit the samples."""
+    if not bitmap:
+        return None
+    bits = np.unpackbits(np.frombuffer(bitmap, dtype=np.uint8), bitorder="little").astype(bool)
+    return bits[:samples] if len(bitmap) == -(-samples // 8) else bits
 
 
 def response_of(result: IngestResult) -> pb.IngestResponse:
@@ -69,6 +106,11 @@ class IngestApi:
     def Ingest(self, request: pb.IngestRequest, context: grpc.ServicerContext) -> pb.IngestResponse:
         return response_of(self.ingest.ingest(request.tenant_id, devices_of(request)))
 
+    def IngestColumnar(
+        self, request: pb.IngestColumnarRequest, context: grpc.ServicerContext
+    ) -> pb.IngestResponse:
+        return response_of(self.ingest.ingest_columns(request.tenant_id, columns_of(request)))
+
     def IngestJson(self, request: pb.IngestJsonRequest, context: grpc.ServicerContext) -> pb.IngestResponse:
         if request.format == pb.JSON_FORMAT_THINGSBOARD:
             devices = payloads.thingsboard_samples(request.device_id, request.body)
@@ -76,6 +118,8 @@ class IngestApi:
             devices = payloads.batch_devices(request.body)
         else:
             raise InvalidArgument([FieldViolation("format", "must be BATCH or THINGSBOARD")])
+        if devices and isinstance(devices[0], DeviceColumns):
+            return response_of(self.ingest.ingest_columns(request.tenant_id, devices))
         return response_of(self.ingest.ingest(request.tenant_id, devices))
 
     def IngestStream(

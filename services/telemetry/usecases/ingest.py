@@ -6,61 +6,39 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from services.kit.batches import AcceptedBatch, Scalar
-from services.kit.errors import FieldViolation, InvalidArgument
+from services.kit.batches import AcceptedBatch, Samples, Scalar
+from services.kit.errors import FieldViolation, InvalidArgument, ResourceExhausted
 from services.kit.validation import require_uuid
-from services.telemetry.rules import DeviceRules, Reason, Refusal
+from services.telemetry.columns import DeviceColumns
+from services.telemetry.rules import DeviceRules, Refusal
 from services.telemetry.settings import IngestLimits
+from services.telemetry.usecases.columns import check_columns
+from services.telemetry.usecases.verdicts import (
+    NOT_ACCEPTING,
+    UNKNOWN_CHANNEL,
+    UNKNOWN_DEVICE,
+    Flag,
+    IngestResult,
+    outside_window,
+)
 
 DAY_MS = 86_400_000
 DEFAULT_LIMITS = IngestLimits()
 
 SampleInput = tuple[int, Mapping[str, Any]]
 DeviceInput = tuple[str, Sequence[SampleInput]]
+Readings = TypeVar("Readings")
+# Checks one device's readings: the samples kept, the verdicts on the others in the result.
+Check = Callable[[int, DeviceRules, Readings, tuple[int, int], IngestResult], Samples]
 
 
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """A rejected reading; a whole sample when `channel` is empty, a whole device when
-    `sample_index` is -1."""
+class TooManyReadings(ResourceExhausted):
+    reason = "TOO_MANY_READINGS"
 
-    device_index: int
-    sample_index: int
-    channel: str
-    reason: Reason
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class Flag:
-    """An accepted reading outside its channel's min/max."""
-
-    device_index: int
-    sample_index: int
-    channel: str
-    detail: str
-
-
-@dataclass
-class IngestResult:
-    accepted: int = 0
-    rejected: int = 0
-    rejections: list[Rejection] = field(default_factory=list)
-    flags: list[Flag] = field(default_factory=list)
-
-    def reject(self, readings: int, where: tuple[int, int, str], refusal: Refusal) -> None:
-        self.rejected += readings
-        self.rejections.append(Rejection(*where, refusal.reason, refusal.detail))
-
-
-_UNKNOWN_DEVICE = Refusal(Reason.UNKNOWN_DEVICE, "no such device")
-_NOT_ACCEPTING = Refusal(Reason.DEVICE_NOT_ACCEPTING, "the device is suspended or decommissioned")
-_UNKNOWN_CHANNEL = Refusal(Reason.UNKNOWN_CHANNEL, "the device's profile has no such channel")
-_IN_THE_FUTURE = Refusal(Reason.IN_THE_FUTURE, "timestamp later than now plus the allowed clock skew")
-_TOO_OLD = Refusal(Reason.TOO_OLD, "timestamp older than the tenant's retention")
+    def __init__(self, readings: int, limit: int) -> None:
+        super().__init__(f"{readings} readings; at most {limit} in one request")
 
 
 def _now_ms() -> int:
@@ -88,19 +66,41 @@ class Ingest:
         """Accepts the good readings and reports each bad one; raises InvalidArgument for a
         malformed or oversized request, Unavailable when the bus did not take the readings."""
         tenant_id = require_uuid(tenant_id, "tenant_id")
-        self._check_size(devices)
+        readings = sum(_sample_readings(samples) for _, samples in devices)
+        if readings > self._limits.max_readings:
+            violation = FieldViolation(
+                "devices", f"{readings} readings; at most {self._limits.max_readings} in one request"
+            )
+            raise InvalidArgument([violation], "too many readings")
+        return self._accept(tenant_id, devices, _sample_readings, _check_samples)
+
+    def ingest_columns(self, tenant_id: str, devices: Sequence[DeviceColumns]) -> IngestResult:
+        """The same for devices' readings in columns; TooManyReadings beyond the columnar limit."""
+        tenant_id = require_uuid(tenant_id, "tenant_id")
+        readings = sum(device.reading_count() for device in devices)
+        if readings > self._limits.max_columnar_readings:
+            raise TooManyReadings(readings, self._limits.max_columnar_readings)
+        by_id = [(device.device_id, device) for device in devices]
+        return self._accept(tenant_id, by_id, DeviceColumns.reading_count, check_columns)
+
+    def _accept(
+        self,
+        tenant_id: str,
+        devices: Sequence[tuple[str, Readings]],
+        count: Callable[[Readings], int],
+        check: Check[Readings],
+    ) -> IngestResult:
         retention = self._retention_days(tenant_id)
         now = self._now_ms()
         window = (now - retention * DAY_MS, now + self._limits.future_skew_ms)
         result = IngestResult()
         accepted = []
-        for index, (device_id, samples) in enumerate(devices):
+        for index, (device_id, readings) in enumerate(devices):
             rules = self._device(tenant_id, device_id)
             if rules is None or not rules.accepting:
-                readings = sum(len(values) for _, values in samples)
-                result.reject(readings, (index, -1, ""), _NOT_ACCEPTING if rules else _UNKNOWN_DEVICE)
+                result.reject(count(readings), (index, -1, ""), NOT_ACCEPTING if rules else UNKNOWN_DEVICE)
                 continue
-            kept = _check_samples(index, rules, samples, window, result)
+            kept = check(index, rules, readings, window, result)
             if kept:
                 accepted.append((rules.device_id, kept))
         if accepted:
@@ -108,14 +108,6 @@ class Ingest:
         if result.rejected:
             self._on_rejected(tenant_id, result.rejected)
         return result
-
-    def _check_size(self, devices: Sequence[DeviceInput]) -> None:
-        readings = sum(len(values) for _, samples in devices for _, values in samples)
-        if readings > self._limits.max_readings:
-            violation = FieldViolation(
-                "devices", f"{readings} readings; at most {self._limits.max_readings} in one request"
-            )
-            raise InvalidArgument([violation], "too many readings")
 
     def _device(self, tenant_id: str, device_id: str) -> DeviceRules | None:
         try:
@@ -125,6 +117,10 @@ class Ingest:
         rules = self._rules(canonical)
         # Another tenant's device is refused exactly as one that does not exist.
         return rules if rules is not None and rules.tenant_id == tenant_id else None
+
+
+def _sample_readings(samples: Sequence[SampleInput]) -> int:
+    return sum(len(values) for _, values in samples)
 
 
 def _check_samples(
@@ -141,19 +137,17 @@ def _check_samples(
     accepted = 0
     for sample_index, (ts, values) in enumerate(samples):
         if not earliest <= ts <= latest:
-            refusal = _TOO_OLD if ts < earliest else _IN_THE_FUTURE
-            result.reject(len(values), (device_index, sample_index, ""), refusal)
+            result.reject(len(values), (device_index, sample_index, ""), outside_window(ts, earliest))
             continue
         kept = {}
         for channel, value in values.items():
             rule = channels.get(channel)
-            checked = rule.check(value) if rule is not None else _UNKNOWN_CHANNEL
+            checked = rule.check(value) if rule is not None else UNKNOWN_CHANNEL
             if type(checked) is Refusal:
                 result.reject(1, (device_index, sample_index, channel), checked)
                 continue
             if rule.out_of_range(checked):
-                detail = f"outside [{rule.minimum}, {rule.maximum}]"
-                result.flags.append(Flag(device_index, sample_index, channel, detail))
+                result.flags.append(Flag(device_index, sample_index, channel, rule.range_detail))
             kept[channel] = checked
         if kept:
             kept_samples.append((ts, kept))
