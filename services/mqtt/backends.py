@@ -140,6 +140,17 @@ class Backends:
         found = await _call(self.registry.GetDeviceAttributes, request)
         return json_format.MessageToDict(found.client), json_format.MessageToDict(found.shared)
 
+    async def report_connections(
+        self, connected: list[tuple[str, str]], disconnected: list[tuple[str, str]], lease_seconds: int
+    ) -> None:
+        """Tells the registry which devices (tenant id, device id) connected or went away."""
+        request = registry_pb2.ReportConnectionsRequest(
+            connected=[registry_pb2.DeviceRef(tenant_id=t, device_id=d) for t, d in connected],
+            disconnected=[registry_pb2.DeviceRef(tenant_id=t, device_id=d) for t, d in disconnected],
+            lease_seconds=lease_seconds,
+        )
+        await _call(self.registry.ReportConnections, request)
+
     async def _resolve(self, token: str) -> Device | bool:
         request = registry_pb2.AuthenticateDeviceRequest(access_token=token)
         try:

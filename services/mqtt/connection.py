@@ -23,6 +23,7 @@ from services.mqtt.domain.refusals import Refused
 from services.mqtt.domain.revocations import Connected
 from services.mqtt.handshake import Session, connack, handshake
 from services.mqtt.publishing import Publisher, SessionLimits
+from services.mqtt.sessions import Sessions
 from services.mqtt.settings import MqttSettings
 
 log = logging.getLogger(__name__)
@@ -43,12 +44,14 @@ class Connection:
         settings: MqttSettings,
         backends: Backends,
         buckets: DeviceBuckets,
+        sessions: Sessions,
     ) -> None:
         self.reader = reader
         self.writer = writer
         self.settings = settings
         self.backends = backends
         self.buckets = buckets
+        self.sessions = sessions
         self.peer = str(writer.get_extra_info("peername"))
         self.codec: Codec | None = None
         self.device_id = ""
@@ -85,10 +88,12 @@ class Connection:
         bucket = self.buckets.acquire(self.device_id)
         version = str(self.codec.version)
         metrics.CONNECTIONS.labels(version).inc()
+        self.sessions.opened(self)
         try:
             await self._write([connack(session, self.settings)])
             await self._converse(session, bucket)
         finally:
+            self.sessions.closed(self)
             metrics.CONNECTIONS.labels(version).dec()
             self.buckets.release(self.device_id)
             log.info("device disconnected", extra=self._about())

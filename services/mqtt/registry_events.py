@@ -52,9 +52,8 @@ class RegistryEvents:
                 connection.end(Refused(ADMINISTRATIVE_ACTION, why))
 
     def _attributes_changed(self, device_id: str, after: dict[str, Any]) -> None:
-        for connection in list(self.server.connections):
-            if connection.connected and connection.connected.device_id == device_id:
-                connection.attributes_changed(after)
+        for connection in self.server.sessions.of_device(device_id):
+            connection.attributes_changed(after)
 
     def _reconnected(self) -> None:
         asyncio.run_coroutine_threadsafe(self._recheck(), self.loop)

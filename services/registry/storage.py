@@ -87,6 +87,8 @@ devices = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     Column("last_seen_at", UtcDateTime()),
+    # Reported by protocol adapters while the device is connected (a lease).
+    Column("connected_until", UtcDateTime()),
     ForeignKeyConstraint(
         ["profile_id", "profile_version"],
         ["profile_versions.profile_id", "profile_versions.version"],

@@ -7,6 +7,7 @@ from gantry.v1 import registry_pb2_grpc
 from services.kit.grpc_calls import Instrumented
 from services.kit.store import Store
 from services.registry.api.attributes import AttributesApi
+from services.registry.api.connections import ConnectionsApi
 from services.registry.api.credentials import CredentialsApi
 from services.registry.api.devices import DevicesApi
 from services.registry.api.profiles import ProfilesApi
@@ -14,6 +15,7 @@ from services.registry.api.tenants import TenantsApi
 from services.registry.settings import device_reads_gather_seconds
 from services.registry.usecases.attributes import Attributes
 from services.registry.usecases.cache import EvictingCache
+from services.registry.usecases.connections import Connections
 from services.registry.usecases.credentials import Credentials
 from services.registry.usecases.devices import Devices
 from services.registry.usecases.profiles import Profiles
@@ -28,6 +30,7 @@ class RegistryServicer(
     DevicesApi,
     CredentialsApi,
     AttributesApi,
+    ConnectionsApi,
     registry_pb2_grpc.RegistryServiceServicer,
 ):
     def __init__(self, store: Store) -> None:
@@ -41,6 +44,7 @@ class RegistryServicer(
         )
         self.credentials = Credentials(store.unit_of_work, cache=self.cache)
         self.attributes = Attributes(store.unit_of_work)
+        self.connections = Connections(store.unit_of_work, cache=self.cache)
 
 
 def add_servicer(server: Instrumented, store: Store) -> None:
