@@ -56,6 +56,15 @@ class Device:
 
 
 @dataclass(frozen=True)
+class Call:
+    """A server-side RPC taken for delivery to its device."""
+
+    rpc_id: str
+    method: str
+    params_json: str
+
+
+@dataclass(frozen=True)
 class Ingested:
     accepted: int
     rejected: int
@@ -150,6 +159,20 @@ class Backends:
             lease_seconds=lease_seconds,
         )
         await _call(self.registry.ReportConnections, request)
+
+    async def claim_rpcs(self, device: Device, rpc_ids: list[str]) -> list[Call]:
+        """Takes the device's RPCs awaiting delivery (of `rpc_ids`, or all), each only once."""
+        request = registry_pb2.ClaimRpcsRequest(
+            tenant_id=device.tenant_id, device_id=device.device_id, rpc_ids=rpc_ids
+        )
+        claimed = await _call(self.registry.ClaimRpcs, request)
+        return [Call(rpc.id, rpc.method, rpc.params_json) for rpc in claimed.rpcs]
+
+    async def answer_rpc(self, device: Device, rpc_id: str, response_json: str) -> None:
+        request = registry_pb2.AnswerRpcRequest(
+            tenant_id=device.tenant_id, device_id=device.device_id, rpc_id=rpc_id, response_json=response_json
+        )
+        await _call(self.registry.AnswerRpc, request)
 
     async def _resolve(self, token: str) -> Device | bool:
         request = registry_pb2.AuthenticateDeviceRequest(access_token=token)

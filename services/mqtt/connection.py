@@ -144,8 +144,18 @@ class Connection:
     def attributes_changed(self, after: dict[str, Any]) -> None:
         """Tells a device subscribed to its shared attributes what changed in them."""
         if self._publisher is not None and (update := self._publisher.shared_changed(after)):
-            self._pushes.add(task := asyncio.ensure_future(self._answers.put(_ready(update))))
-            task.add_done_callback(self._pushes.discard)
+            self._push(_ready(update))
+
+    def rpc_requested(self, rpc_ids: list[str]) -> None:
+        """Delivers server-side calls (all awaiting delivery when `rpc_ids` is empty) to a
+        device subscribed to them."""
+        if self._publisher is not None and self._publisher.takes_rpc:
+            self._push(asyncio.ensure_future(self._publisher.deliver_rpcs(rpc_ids)))
+
+    def _push(self, packets: Answer) -> None:
+        """Writes what the device did not ask for, in turn with the answers it awaits."""
+        self._pushes.add(task := asyncio.ensure_future(self._answers.put(packets)))
+        task.add_done_callback(self._pushes.discard)
 
     async def _read(self, session: Session, bucket: TokenBucket) -> None:
         """Reads until DISCONNECT; a refusal of what the device sent stops it."""

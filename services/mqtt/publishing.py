@@ -13,7 +13,7 @@ import orjson
 
 from services.mqtt import metrics
 from services.mqtt.backends import Backends, Device, Rejected, Unavailable
-from services.mqtt.domain import attributes, payloads, topics
+from services.mqtt.domain import attributes, payloads, rpcs, topics
 from services.mqtt.domain.refusals import BACKEND_UNAVAILABLE, PAYLOAD_FORMAT_INVALID, Refusal, Refused
 from services.mqtt.domain.topics import Destination, Kind
 
@@ -42,6 +42,8 @@ class Publisher:
         self.limits = limits
         # The shared attributes last told to the device, once it subscribed to their updates.
         self.shared: dict[str, Any] | None = None
+        # Whether the device subscribed to server-side RPC: only then are calls delivered.
+        self.takes_rpc = False
         self._handlers: dict[Kind, Handler] = {
             Kind.TELEMETRY: self._telemetry,
             Kind.ATTRIBUTES: self._attributes,
@@ -85,7 +87,32 @@ class Publisher:
                 )
             except Unavailable as error:
                 raise Refused(BACKEND_UNAVAILABLE, f"attributes: {error}") from None
-        return [mqtt5.SubAckPacket(subscribe.packet_id, codes)]
+        suback: list[mqtt5.Packet] = [mqtt5.SubAckPacket(subscribe.packet_id, codes)]
+        if not self.takes_rpc and any(topics.takes_rpc(f.pattern) for f in subscribe.topic_filters):
+            self.takes_rpc = True
+            # Calls that waited for the device are delivered once it listens for them.
+            return suback + await self.deliver_rpcs([])
+        return suback
+
+    async def deliver_rpcs(self, rpc_ids: list[str]) -> list[mqtt5.Packet]:
+        """The device's calls awaiting delivery (of `rpc_ids`, or all), taken from the
+        registry as they are published: each is delivered once, at most."""
+        if not self.takes_rpc:
+            return []
+        try:
+            calls = await self.backends.claim_rpcs(self.device, rpc_ids)
+        except (Unavailable, Rejected) as error:
+            # They stay queued: delivered at the next subscription or reconnection.
+            log.warning("rpc not delivered", extra={"device_id": self.device.device_id, "why": str(error)})
+            return []
+        metrics.MESSAGES.labels("rpc_call", "delivered").inc(len(calls))
+        return [
+            _publish(
+                topics.rpc_request(rpcs.topic_id(call.rpc_id)),
+                rpcs.call_payload(call.method, call.params_json),
+            )
+            for call in calls
+        ]
 
     def shared_changed(self, after: dict[str, Any]) -> list[mqtt5.Packet]:
         """The update to publish to a subscribed device whose shared attributes are now `after`."""
@@ -143,12 +170,20 @@ class Publisher:
             answer = payloads.rpc_error(f"no such method: {call.method[:64]}")
         return [_publish(topics.rpc_response(where.request_id), answer)]
 
-    async def _rpc_response(self, where: Destination, _: bytes) -> list[mqtt5.Packet]:
-        # Server-side RPC is not served yet: no call waits for an answer.
-        log.info(
-            "rpc response without a request",
-            extra={"device_id": self.device.device_id, "request_id": where.request_id},
-        )
+    async def _rpc_response(self, where: Destination, payload: bytes) -> list[mqtt5.Packet]:
+        """A device's answer to a server-side RPC; one that no call awaits (unknown, expired,
+        answered) is taken and dropped, as sending it again would change nothing."""
+        rpc_id = rpcs.rpc_id_of(where.request_id)
+        answer = rpcs.answer_json(payload)
+        try:
+            if rpc_id is None:
+                raise Rejected("no server-side RPC has this id")
+            await self.backends.answer_rpc(self.device, rpc_id, answer)
+        except Rejected as error:
+            log.info(
+                "rpc answer dropped",
+                extra={"device_id": self.device.device_id, "request_id": where.request_id, "why": str(error)},
+            )
         return []
 
 

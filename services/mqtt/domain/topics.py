@@ -66,6 +66,15 @@ def may_subscribe(topic_filter: str) -> bool:
     return False
 
 
+def takes_rpc(topic_filter: str) -> bool:
+    """Whether a subscription to `topic_filter` receives server-side RPC."""
+    return topic_filter == RPC_REQUEST + "+"
+
+
+def rpc_request(request_id: str) -> str:
+    return RPC_REQUEST + request_id
+
+
 def attributes_response(request_id: str) -> str:
     return ATTRIBUTES_RESPONSE + request_id
 

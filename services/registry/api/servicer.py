@@ -11,6 +11,8 @@ from services.registry.api.connections import ConnectionsApi
 from services.registry.api.credentials import CredentialsApi
 from services.registry.api.devices import DevicesApi
 from services.registry.api.profiles import ProfilesApi
+from services.registry.api.rpc_waiters import RpcWaiters
+from services.registry.api.rpcs import RpcsApi
 from services.registry.api.tenants import TenantsApi
 from services.registry.settings import device_reads_gather_seconds
 from services.registry.usecases.attributes import Attributes
@@ -19,6 +21,7 @@ from services.registry.usecases.connections import Connections
 from services.registry.usecases.credentials import Credentials
 from services.registry.usecases.devices import Devices
 from services.registry.usecases.profiles import Profiles
+from services.registry.usecases.rpcs import Rpcs
 from services.registry.usecases.tenants import Tenancy
 
 SERVICE_NAME = "gantry.v1.RegistryService"
@@ -31,6 +34,7 @@ class RegistryServicer(
     CredentialsApi,
     AttributesApi,
     ConnectionsApi,
+    RpcsApi,
     registry_pb2_grpc.RegistryServiceServicer,
 ):
     def __init__(self, store: Store) -> None:
@@ -45,6 +49,8 @@ class RegistryServicer(
         self.credentials = Credentials(store.unit_of_work, cache=self.cache)
         self.attributes = Attributes(store.unit_of_work)
         self.connections = Connections(store.unit_of_work, cache=self.cache)
+        self.rpcs = Rpcs(store.unit_of_work)
+        self.rpc_waiters = RpcWaiters()
 
 
 def add_servicer(server: Instrumented, store: Store) -> None:
