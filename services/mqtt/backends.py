@@ -174,6 +174,17 @@ class Backends:
         )
         await _call(self.registry.AnswerRpc, request)
 
+    async def machines(self, gateway: Device, names: list[str]) -> dict[str, Device]:
+        """The machines an edge gateway names, by name, registered on first mention."""
+        request = registry_pb2.ResolveGatewayDevicesRequest(
+            tenant_id=gateway.tenant_id, gateway_device_id=gateway.device_id, names=names
+        )
+        found = await _call(self.registry.ResolveGatewayDevices, request)
+        return {
+            d.name: Device(gateway.tenant_id, d.device_id, gateway.credential_id, d.state)
+            for d in found.devices
+        }
+
     async def _resolve(self, token: str) -> Device | bool:
         request = registry_pb2.AuthenticateDeviceRequest(access_token=token)
         try:

@@ -14,11 +14,12 @@ import mqtt5
 
 from services.kit.logs import adopt_request_id
 from services.mqtt import metrics
-from services.mqtt.backends import Backends
+from services.mqtt.backends import Backends, Device
 from services.mqtt.codec.framing import read_frame
 from services.mqtt.codec.versions import Codec, CodecRefused
 from services.mqtt.domain import refusals, topics
 from services.mqtt.domain.limits import DeviceBuckets, TokenBucket
+from services.mqtt.domain.presence import DeviceKey
 from services.mqtt.domain.refusals import Refused
 from services.mqtt.domain.revocations import Connected
 from services.mqtt.handshake import Session, connack, handshake
@@ -88,12 +89,12 @@ class Connection:
         bucket = self.buckets.acquire(self.device_id)
         version = str(self.codec.version)
         metrics.CONNECTIONS.labels(version).inc()
-        self.sessions.opened(self)
+        self.sessions.held(self, _key(device))
         try:
             await self._write([connack(session, self.settings)])
             await self._converse(session, bucket)
         finally:
-            self.sessions.closed(self)
+            self.sessions.released(self, _key(device))
             metrics.CONNECTIONS.labels(version).dec()
             self.buckets.release(self.device_id)
             log.info("device disconnected", extra=self._about())
@@ -127,6 +128,8 @@ class Connection:
         except (*_STOPPED, TimeoutError) as error:
             log.info("connection lost", extra=self._about(why=repr(error)))
         finally:
+            if self._publisher is not None:
+                self._publisher.gateway.close()
             self._publisher = None
             for task in (reading, responding, *self._pushes):
                 task.cancel()
@@ -146,11 +149,11 @@ class Connection:
         if self._publisher is not None and (update := self._publisher.shared_changed(after)):
             self._push(_ready(update))
 
-    def rpc_requested(self, rpc_ids: list[str]) -> None:
-        """Delivers server-side calls (all awaiting delivery when `rpc_ids` is empty) to a
-        device subscribed to them."""
-        if self._publisher is not None and self._publisher.takes_rpc:
-            self._push(asyncio.ensure_future(self._publisher.deliver_rpcs(rpc_ids)))
+    def rpc_requested(self, device_id: str | None, rpc_ids: list[str]) -> None:
+        """Delivers server-side calls (all awaiting delivery when `rpc_ids` is empty) of a
+        device of this connection (None: of each), if it subscribed to them."""
+        if self._publisher is not None:
+            self._push(asyncio.ensure_future(self._publisher.deliver_rpcs(device_id, rpc_ids)))
 
     def _push(self, packets: Answer) -> None:
         """Writes what the device did not ask for, in turn with the answers it awaits."""
@@ -161,7 +164,12 @@ class Connection:
         """Reads until DISCONNECT; a refusal of what the device sent stops it."""
         assert self.codec is not None
         publisher = self._publisher = Publisher(
-            self.backends, session.device, self.codec.is_v5, self._limits()
+            self.backends,
+            session.device,
+            self.codec.is_v5,
+            self._limits(),
+            attached=lambda machine: self.sessions.held(self, _key(machine)),
+            detached=lambda machine: self.sessions.released(self, _key(machine)),
         )
         keep_alive = session.connect.keep_alive
         idle_seconds = keep_alive * 1.5 if keep_alive else None
@@ -242,6 +250,10 @@ class Connection:
 
     def _about(self, **more: object) -> dict[str, object]:
         return {"peer": self.peer, "device_id": self.device_id, **more}
+
+
+def _key(device: Device) -> DeviceKey:
+    return device.tenant_id, device.device_id
 
 
 def _ready(packets: list[mqtt5.Packet]) -> Answer:

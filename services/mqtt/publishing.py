@@ -16,6 +16,7 @@ from services.mqtt.backends import Backends, Device, Rejected, Unavailable
 from services.mqtt.domain import attributes, payloads, rpcs, topics
 from services.mqtt.domain.refusals import BACKEND_UNAVAILABLE, PAYLOAD_FORMAT_INVALID, Refusal, Refused
 from services.mqtt.domain.topics import Destination, Kind
+from services.mqtt.edge_gateway import EdgeGateway, Presence
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +36,21 @@ Handler = Callable[[Destination, bytes], Awaitable[list[mqtt5.Packet]]]
 class Publisher:
     """Handles the publishes of one connected device."""
 
-    def __init__(self, backends: Backends, device: Device, v5: bool, limits: SessionLimits) -> None:
+    def __init__(
+        self,
+        backends: Backends,
+        device: Device,
+        v5: bool,
+        limits: SessionLimits,
+        attached: Presence,
+        detached: Presence,
+    ) -> None:
         self.backends = backends
         self.device = device
         self.v5 = v5
         self.limits = limits
+        # The machines behind the device, should it be an edge gateway.
+        self.gateway = EdgeGateway(backends, device, self._ingest, attached, detached)
         # The shared attributes last told to the device, once it subscribed to their updates.
         self.shared: dict[str, Any] | None = None
         # Whether the device subscribed to server-side RPC: only then are calls delivered.
@@ -50,6 +61,7 @@ class Publisher:
             Kind.ATTRIBUTES_REQUEST: self._attributes_request,
             Kind.RPC_REQUEST: self._rpc_request,
             Kind.RPC_RESPONSE: self._rpc_response,
+            **dict.fromkeys(topics.GATEWAY_KINDS, self._for_machines),
         }
 
     async def handle(self, publish: mqtt5.PublishPacket, where: Destination) -> list[mqtt5.Packet]:
@@ -88,15 +100,29 @@ class Publisher:
             except Unavailable as error:
                 raise Refused(BACKEND_UNAVAILABLE, f"attributes: {error}") from None
         suback: list[mqtt5.Packet] = [mqtt5.SubAckPacket(subscribe.packet_id, codes)]
-        if not self.takes_rpc and any(topics.takes_rpc(f.pattern) for f in subscribe.topic_filters):
+        patterns = {f.pattern for f in subscribe.topic_filters}
+        # Calls that waited are delivered once the device (or gateway) listens for them.
+        if not self.takes_rpc and any(topics.takes_rpc(pattern) for pattern in patterns):
             self.takes_rpc = True
-            # Calls that waited for the device are delivered once it listens for them.
-            return suback + await self.deliver_rpcs([])
+            suback += await self._deliver_own([])
+        if not self.gateway.takes_rpc and topics.GATEWAY_RPC in patterns:
+            suback += await self.gateway.listen()
         return suback
 
-    async def deliver_rpcs(self, rpc_ids: list[str]) -> list[mqtt5.Packet]:
-        """The device's calls awaiting delivery (of `rpc_ids`, or all), taken from the
-        registry as they are published: each is delivered once, at most."""
+    async def deliver_rpcs(self, device_id: str | None, rpc_ids: list[str]) -> list[mqtt5.Packet]:
+        """The calls awaiting delivery (of `rpc_ids`, or all) of the device `device_id`: the
+        connection's own or a machine behind it (None: every one of them)."""
+        delivered = []
+        if device_id in (None, self.device.device_id):
+            delivered += await self._deliver_own(rpc_ids)
+        for machine in list(self.gateway.machines.values()):
+            if device_id in (None, machine.device_id):
+                delivered += await self.gateway.deliver(machine, rpc_ids)
+        return delivered
+
+    async def _deliver_own(self, rpc_ids: list[str]) -> list[mqtt5.Packet]:
+        """The device's calls, taken from the registry as they are published: each is
+        delivered once, at most."""
         if not self.takes_rpc:
             return []
         try:
@@ -130,15 +156,23 @@ class Publisher:
         code = mqtt5.PubAckReasonCode(refusal.v5) if refusal and self.v5 else mqtt5.PubAckReasonCode.SUCCESS
         return [mqtt5.PubAckPacket(publish.packet_id, reason_code=code)]
 
+    async def _for_machines(self, where: Destination, payload: bytes) -> list[mqtt5.Packet]:
+        return await self.gateway.handlers[where.kind](payload)
+
     async def _telemetry(self, _: Destination, payload: bytes) -> list[mqtt5.Packet]:
-        result = await self.backends.ingest(self.device, payload)
+        await self._ingest(self.device, payload)
+        return []
+
+    async def _ingest(self, device: Device, payload: bytes) -> None:
+        """Hands readings of `device` to telemetry; BadPayload when it took none."""
+        result = await self.backends.ingest(device, payload)
         metrics.READINGS.labels("accepted").inc(result.accepted)
         metrics.READINGS.labels("rejected").inc(result.rejected)
         if result.rejected:
             log.info(
                 "readings rejected",
                 extra={
-                    "device_id": self.device.device_id,
+                    "device_id": device.device_id,
                     "accepted": result.accepted,
                     "rejected": result.rejected,
                     "reasons": list(result.reasons),
@@ -146,7 +180,6 @@ class Publisher:
             )
             if not result.accepted:
                 raise payloads.BadPayload(f"every reading rejected: {'; '.join(result.reasons)}")
-        return []
 
     async def _attributes(self, _: Destination, payload: bytes) -> list[mqtt5.Packet]:
         await self.backends.report_attributes(self.device, payloads.json_object(payload))

@@ -42,8 +42,9 @@ class RegistryEvents:
     def apply(self, event: Event) -> None:
         if event.type == rpcs.RPC_REQUESTED:
             # Every replica hears every call; the one holding the device's connection delivers it.
-            for connection in self.server.sessions.of_device(event.data["device_id"]):
-                connection.rpc_requested([event.data["rpc_id"]])
+            device_id = event.data["device_id"]
+            for connection in self.server.sessions.of_device(device_id):
+                connection.rpc_requested(device_id, [event.data["rpc_id"]])
             return
         if changed := attributes.changed_attributes(event.type, event.data):
             self._attributes_changed(*changed)
@@ -78,4 +79,4 @@ class RegistryEvents:
                 connection.end(Refused(ADMINISTRATIVE_ACTION, "its access or device changed while unheard"))
             else:
                 # Calls announced while unheard are delivered now.
-                connection.rpc_requested([])
+                connection.rpc_requested(None, [])

@@ -11,7 +11,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from services.mqtt.backends import Backends, Rejected, Unavailable
-from services.mqtt.domain.presence import Presence
+from services.mqtt.domain.presence import DeviceKey, Presence
 
 if TYPE_CHECKING:
     from services.mqtt.connection import Connection
@@ -32,21 +32,18 @@ class Sessions:
         self._presence = Presence()
         self._changed = asyncio.Event()
 
-    def opened(self, connection: Connection) -> None:
-        assert connection.connected is not None
-        session = connection.connected
-        self._by_device.setdefault(session.device_id, set()).add(connection)
-        self._presence.connected((session.tenant_id, session.device_id))
+    def held(self, connection: Connection, key: DeviceKey) -> None:
+        """A device is connected through `connection`: its own, or a machine behind a gateway."""
+        self._by_device.setdefault(key[1], set()).add(connection)
+        self._presence.connected(key)
         self._changed.set()
 
-    def closed(self, connection: Connection) -> None:
-        assert connection.connected is not None
-        session = connection.connected
-        held = self._by_device.get(session.device_id, set())
+    def released(self, connection: Connection, key: DeviceKey) -> None:
+        held = self._by_device.get(key[1], set())
         held.discard(connection)
         if not held:
-            self._by_device.pop(session.device_id, None)
-        self._presence.disconnected((session.tenant_id, session.device_id))
+            self._by_device.pop(key[1], None)
+        self._presence.disconnected(key)
         self._changed.set()
 
     def of_device(self, device_id: str) -> list[Connection]:

@@ -6,6 +6,7 @@ letters and digits, as request ids are."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import orjson
 
@@ -30,9 +31,13 @@ def rpc_id_of(request_id: str) -> str | None:
         return None
 
 
+def call_body(method: str, params_json: str) -> dict[str, Any]:
+    """`{"method": ..., "params": ...}`, the parameters as the registry kept their JSON."""
+    return {"method": method, "params": orjson.Fragment(params_json.encode()) if params_json else None}
+
+
 def call_payload(method: str, params_json: str) -> bytes:
-    params = orjson.Fragment(params_json.encode()) if params_json else None
-    return orjson.dumps({"method": method, "params": params})
+    return orjson.dumps(call_body(method, params_json))
 
 
 def answer_json(payload: bytes) -> str:

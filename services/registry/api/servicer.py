@@ -10,6 +10,7 @@ from services.registry.api.attributes import AttributesApi
 from services.registry.api.connections import ConnectionsApi
 from services.registry.api.credentials import CredentialsApi
 from services.registry.api.devices import DevicesApi
+from services.registry.api.gateways import GatewaysApi
 from services.registry.api.profiles import ProfilesApi
 from services.registry.api.rpc_waiters import RpcWaiters
 from services.registry.api.rpcs import RpcsApi
@@ -20,6 +21,7 @@ from services.registry.usecases.cache import EvictingCache
 from services.registry.usecases.connections import Connections
 from services.registry.usecases.credentials import Credentials
 from services.registry.usecases.devices import Devices
+from services.registry.usecases.gateways import Gateways
 from services.registry.usecases.profiles import Profiles
 from services.registry.usecases.rpcs import Rpcs
 from services.registry.usecases.tenants import Tenancy
@@ -35,6 +37,7 @@ class RegistryServicer(
     AttributesApi,
     ConnectionsApi,
     RpcsApi,
+    GatewaysApi,
     registry_pb2_grpc.RegistryServiceServicer,
 ):
     def __init__(self, store: Store) -> None:
@@ -51,6 +54,7 @@ class RegistryServicer(
         self.connections = Connections(store.unit_of_work, cache=self.cache)
         self.rpcs = Rpcs(store.unit_of_work)
         self.rpc_waiters = RpcWaiters()
+        self.gateways = Gateways(store.unit_of_work, self.devices)
 
 
 def add_servicer(server: Instrumented, store: Store) -> None:

@@ -80,6 +80,11 @@ def find_devices(connection: Connection, device_ids: Iterable[str]) -> list[Devi
     ]
 
 
+def devices_by_serial(connection: Connection, tenant_id: str, serials: Iterable[str]) -> dict[str, Device]:
+    query = select(devices).where(devices.c.tenant_id == tenant_id, devices.c.serial_number.in_(set(serials)))
+    return {row.serial_number: _device(row) for row in connection.execute(query)}
+
+
 def taken_serials(connection: Connection, tenant_id: str, serials: Iterable[str]) -> set[str]:
     query = select(devices.c.serial_number).where(
         devices.c.tenant_id == tenant_id, devices.c.serial_number.in_(set(serials))
