@@ -105,13 +105,18 @@ async def open_stream(method: Callable[..., Any], request: Any) -> tuple[Any, As
     return (None if first is grpc.aio.EOF else first), rest()
 
 
-async def call(method: Callable[..., Awaitable[Reply]], request: Any, field_prefix: str = "") -> Reply:
+async def call(
+    method: Callable[..., Awaitable[Reply]],
+    request: Any,
+    field_prefix: str = "",
+    timeout: float = CALL_TIMEOUT_SECONDS,
+) -> Reply:
     """Calls a backend with the request id and a deadline; failures become Problems,
     naming fields as the HTTP body does (without the gRPC message's `field_prefix`)."""
     try:
         return await method(
             request,
-            timeout=CALL_TIMEOUT_SECONDS,
+            timeout=timeout,
             metadata=((REQUEST_ID_HEADER, current_request_id()),),
         )
     except grpc.aio.AioRpcError as error:

@@ -213,6 +213,26 @@ class CapacitySlotEvidence(Schema):
     slots = fields.List(fields.Nested(SlotEvidence), required=True, validate=validate.Length(min=1))
 
 
+class RpcRequested(Schema):
+    """A partner called a device's method (server-side RPC): protocol adapters holding the
+    device's connection deliver it. `params` is any JSON value."""
+
+    rpc_id = fields.String(required=True)
+    device_id = fields.String(required=True)
+    method = fields.String(required=True)
+    params = fields.Raw(required=True, allow_none=True)
+    one_way = fields.Boolean(required=True)
+    expires_at = fields.AwareDateTime(required=True, format="iso")
+
+
+class RpcChanged(Schema):
+    """A server-side RPC reached a status: "sent", "delivered" (one-way) or "succeeded"."""
+
+    rpc_id = fields.String(required=True)
+    device_id = fields.String(required=True)
+    status = fields.String(required=True)
+
+
 ALARM_EVENTS = ("alarm.raised", "alarm.severity_changed", "alarm.acknowledged", "alarm.cleared")
 
 CATALOGUE: dict[str, type[Schema]] = {
@@ -224,6 +244,8 @@ CATALOGUE: dict[str, type[Schema]] = {
     "device.decommissioned": DeviceStateChanged,
     "profile.published": ProfilePublished,
     "credential.revoked": CredentialRevoked,
+    "device.rpc_requested": RpcRequested,
+    "device.rpc_changed": RpcChanged,
     "api_key.revoked": ApiKeyRevoked,
     "telemetry.batch_stored": TelemetryBatchStored,
     "telemetry.readings_rejected": ReadingsRejected,

@@ -25,11 +25,15 @@ async def serve(settings: MqttSettings) -> None:
     events = RegistryEvents(server, backends, loop)
     await server.start()
     events.listener.start()
+    reporting = asyncio.create_task(server.sessions.report_continually())
     try:
         await stopping.wait()
     finally:
         events.listener.stop()
         await server.stop()
+        reporting.cancel()
+        # The devices of the connections just ended are told offline at once.
+        await server.sessions.report()
         await backends.close()
 
 

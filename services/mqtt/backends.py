@@ -56,6 +56,15 @@ class Device:
 
 
 @dataclass(frozen=True)
+class Call:
+    """A server-side RPC taken for delivery to its device."""
+
+    rpc_id: str
+    method: str
+    params_json: str
+
+
+@dataclass(frozen=True)
 class Ingested:
     accepted: int
     rejected: int
@@ -139,6 +148,42 @@ class Backends:
         )
         found = await _call(self.registry.GetDeviceAttributes, request)
         return json_format.MessageToDict(found.client), json_format.MessageToDict(found.shared)
+
+    async def report_connections(
+        self, connected: list[tuple[str, str]], disconnected: list[tuple[str, str]], lease_seconds: int
+    ) -> None:
+        """Tells the registry which devices (tenant id, device id) connected or went away."""
+        request = registry_pb2.ReportConnectionsRequest(
+            connected=[registry_pb2.DeviceRef(tenant_id=t, device_id=d) for t, d in connected],
+            disconnected=[registry_pb2.DeviceRef(tenant_id=t, device_id=d) for t, d in disconnected],
+            lease_seconds=lease_seconds,
+        )
+        await _call(self.registry.ReportConnections, request)
+
+    async def claim_rpcs(self, device: Device, rpc_ids: list[str]) -> list[Call]:
+        """Takes the device's RPCs awaiting delivery (of `rpc_ids`, or all), each only once."""
+        request = registry_pb2.ClaimRpcsRequest(
+            tenant_id=device.tenant_id, device_id=device.device_id, rpc_ids=rpc_ids
+        )
+        claimed = await _call(self.registry.ClaimRpcs, request)
+        return [Call(rpc.id, rpc.method, rpc.params_json) for rpc in claimed.rpcs]
+
+    async def answer_rpc(self, device: Device, rpc_id: str, response_json: str) -> None:
+        request = registry_pb2.AnswerRpcRequest(
+            tenant_id=device.tenant_id, device_id=device.device_id, rpc_id=rpc_id, response_json=response_json
+        )
+        await _call(self.registry.AnswerRpc, request)
+
+    async def machines(self, gateway: Device, names: list[str]) -> dict[str, Device]:
+        """The machines an edge gateway names, by name, registered on first mention."""
+        request = registry_pb2.ResolveGatewayDevicesRequest(
+            tenant_id=gateway.tenant_id, gateway_device_id=gateway.device_id, names=names
+        )
+        found = await _call(self.registry.ResolveGatewayDevices, request)
+        return {
+            d.name: Device(gateway.tenant_id, d.device_id, gateway.credential_id, d.state)
+            for d in found.devices
+        }
 
     async def _resolve(self, token: str) -> Device | bool:
         request = registry_pb2.AuthenticateDeviceRequest(access_token=token)

@@ -14,15 +14,17 @@ import mqtt5
 
 from services.kit.logs import adopt_request_id
 from services.mqtt import metrics
-from services.mqtt.backends import Backends
+from services.mqtt.backends import Backends, Device
 from services.mqtt.codec.framing import read_frame
 from services.mqtt.codec.versions import Codec, CodecRefused
 from services.mqtt.domain import refusals, topics
 from services.mqtt.domain.limits import DeviceBuckets, TokenBucket
+from services.mqtt.domain.presence import DeviceKey
 from services.mqtt.domain.refusals import Refused
 from services.mqtt.domain.revocations import Connected
 from services.mqtt.handshake import Session, connack, handshake
 from services.mqtt.publishing import Publisher, SessionLimits
+from services.mqtt.sessions import Sessions
 from services.mqtt.settings import MqttSettings
 
 log = logging.getLogger(__name__)
@@ -43,12 +45,14 @@ class Connection:
         settings: MqttSettings,
         backends: Backends,
         buckets: DeviceBuckets,
+        sessions: Sessions,
     ) -> None:
         self.reader = reader
         self.writer = writer
         self.settings = settings
         self.backends = backends
         self.buckets = buckets
+        self.sessions = sessions
         self.peer = str(writer.get_extra_info("peername"))
         self.codec: Codec | None = None
         self.device_id = ""
@@ -85,10 +89,12 @@ class Connection:
         bucket = self.buckets.acquire(self.device_id)
         version = str(self.codec.version)
         metrics.CONNECTIONS.labels(version).inc()
+        self.sessions.held(self, _key(device))
         try:
             await self._write([connack(session, self.settings)])
             await self._converse(session, bucket)
         finally:
+            self.sessions.released(self, _key(device))
             metrics.CONNECTIONS.labels(version).dec()
             self.buckets.release(self.device_id)
             log.info("device disconnected", extra=self._about())
@@ -122,6 +128,8 @@ class Connection:
         except (*_STOPPED, TimeoutError) as error:
             log.info("connection lost", extra=self._about(why=repr(error)))
         finally:
+            if self._publisher is not None:
+                self._publisher.gateway.close()
             self._publisher = None
             for task in (reading, responding, *self._pushes):
                 task.cancel()
@@ -139,14 +147,29 @@ class Connection:
     def attributes_changed(self, after: dict[str, Any]) -> None:
         """Tells a device subscribed to its shared attributes what changed in them."""
         if self._publisher is not None and (update := self._publisher.shared_changed(after)):
-            self._pushes.add(task := asyncio.ensure_future(self._answers.put(_ready(update))))
-            task.add_done_callback(self._pushes.discard)
+            self._push(_ready(update))
+
+    def rpc_requested(self, device_id: str | None, rpc_ids: list[str]) -> None:
+        """Delivers server-side calls (all awaiting delivery when `rpc_ids` is empty) of a
+        device of this connection (None: of each), if it subscribed to them."""
+        if self._publisher is not None:
+            self._push(asyncio.ensure_future(self._publisher.deliver_rpcs(device_id, rpc_ids)))
+
+    def _push(self, packets: Answer) -> None:
+        """Writes what the device did not ask for, in turn with the answers it awaits."""
+        self._pushes.add(task := asyncio.ensure_future(self._answers.put(packets)))
+        task.add_done_callback(self._pushes.discard)
 
     async def _read(self, session: Session, bucket: TokenBucket) -> None:
         """Reads until DISCONNECT; a refusal of what the device sent stops it."""
         assert self.codec is not None
         publisher = self._publisher = Publisher(
-            self.backends, session.device, self.codec.is_v5, self._limits()
+            self.backends,
+            session.device,
+            self.codec.is_v5,
+            self._limits(),
+            attached=lambda machine: self.sessions.held(self, _key(machine)),
+            detached=lambda machine: self.sessions.released(self, _key(machine)),
         )
         keep_alive = session.connect.keep_alive
         idle_seconds = keep_alive * 1.5 if keep_alive else None
@@ -227,6 +250,10 @@ class Connection:
 
     def _about(self, **more: object) -> dict[str, object]:
         return {"peer": self.peer, "device_id": self.device_id, **more}
+
+
+def _key(device: Device) -> DeviceKey:
+    return device.tenant_id, device.device_id
 
 
 def _ready(packets: list[mqtt5.Packet]) -> Answer:

@@ -13,9 +13,10 @@ import orjson
 
 from services.mqtt import metrics
 from services.mqtt.backends import Backends, Device, Rejected, Unavailable
-from services.mqtt.domain import attributes, payloads, topics
+from services.mqtt.domain import attributes, payloads, rpcs, topics
 from services.mqtt.domain.refusals import BACKEND_UNAVAILABLE, PAYLOAD_FORMAT_INVALID, Refusal, Refused
 from services.mqtt.domain.topics import Destination, Kind
+from services.mqtt.edge_gateway import EdgeGateway, Presence
 
 log = logging.getLogger(__name__)
 
@@ -35,19 +36,32 @@ Handler = Callable[[Destination, bytes], Awaitable[list[mqtt5.Packet]]]
 class Publisher:
     """Handles the publishes of one connected device."""
 
-    def __init__(self, backends: Backends, device: Device, v5: bool, limits: SessionLimits) -> None:
+    def __init__(
+        self,
+        backends: Backends,
+        device: Device,
+        v5: bool,
+        limits: SessionLimits,
+        attached: Presence,
+        detached: Presence,
+    ) -> None:
         self.backends = backends
         self.device = device
         self.v5 = v5
         self.limits = limits
+        # The machines behind the device, should it be an edge gateway.
+        self.gateway = EdgeGateway(backends, device, self._ingest, attached, detached)
         # The shared attributes last told to the device, once it subscribed to their updates.
         self.shared: dict[str, Any] | None = None
+        # Whether the device subscribed to server-side RPC: only then are calls delivered.
+        self.takes_rpc = False
         self._handlers: dict[Kind, Handler] = {
             Kind.TELEMETRY: self._telemetry,
             Kind.ATTRIBUTES: self._attributes,
             Kind.ATTRIBUTES_REQUEST: self._attributes_request,
             Kind.RPC_REQUEST: self._rpc_request,
             Kind.RPC_RESPONSE: self._rpc_response,
+            **dict.fromkeys(topics.GATEWAY_KINDS, self._for_machines),
         }
 
     async def handle(self, publish: mqtt5.PublishPacket, where: Destination) -> list[mqtt5.Packet]:
@@ -85,7 +99,46 @@ class Publisher:
                 )
             except Unavailable as error:
                 raise Refused(BACKEND_UNAVAILABLE, f"attributes: {error}") from None
-        return [mqtt5.SubAckPacket(subscribe.packet_id, codes)]
+        suback: list[mqtt5.Packet] = [mqtt5.SubAckPacket(subscribe.packet_id, codes)]
+        patterns = {f.pattern for f in subscribe.topic_filters}
+        # Calls that waited are delivered once the device (or gateway) listens for them.
+        if not self.takes_rpc and any(topics.takes_rpc(pattern) for pattern in patterns):
+            self.takes_rpc = True
+            suback += await self._deliver_own([])
+        if not self.gateway.takes_rpc and topics.GATEWAY_RPC in patterns:
+            suback += await self.gateway.listen()
+        return suback
+
+    async def deliver_rpcs(self, device_id: str | None, rpc_ids: list[str]) -> list[mqtt5.Packet]:
+        """The calls awaiting delivery (of `rpc_ids`, or all) of the device `device_id`: the
+        connection's own or a machine behind it (None: every one of them)."""
+        delivered = []
+        if device_id in (None, self.device.device_id):
+            delivered += await self._deliver_own(rpc_ids)
+        for machine in list(self.gateway.machines.values()):
+            if device_id in (None, machine.device_id):
+                delivered += await self.gateway.deliver(machine, rpc_ids)
+        return delivered
+
+    async def _deliver_own(self, rpc_ids: list[str]) -> list[mqtt5.Packet]:
+        """The device's calls, taken from the registry as they are published: each is
+        delivered once, at most."""
+        if not self.takes_rpc:
+            return []
+        try:
+            calls = await self.backends.claim_rpcs(self.device, rpc_ids)
+        except (Unavailable, Rejected) as error:
+            # They stay queued: delivered at the next subscription or reconnection.
+            log.warning("rpc not delivered", extra={"device_id": self.device.device_id, "why": str(error)})
+            return []
+        metrics.MESSAGES.labels("rpc_call", "delivered").inc(len(calls))
+        return [
+            _publish(
+                topics.rpc_request(rpcs.topic_id(call.rpc_id)),
+                rpcs.call_payload(call.method, call.params_json),
+            )
+            for call in calls
+        ]
 
     def shared_changed(self, after: dict[str, Any]) -> list[mqtt5.Packet]:
         """The update to publish to a subscribed device whose shared attributes are now `after`."""
@@ -103,15 +156,23 @@ class Publisher:
         code = mqtt5.PubAckReasonCode(refusal.v5) if refusal and self.v5 else mqtt5.PubAckReasonCode.SUCCESS
         return [mqtt5.PubAckPacket(publish.packet_id, reason_code=code)]
 
+    async def _for_machines(self, where: Destination, payload: bytes) -> list[mqtt5.Packet]:
+        return await self.gateway.handlers[where.kind](payload)
+
     async def _telemetry(self, _: Destination, payload: bytes) -> list[mqtt5.Packet]:
-        result = await self.backends.ingest(self.device, payload)
+        await self._ingest(self.device, payload)
+        return []
+
+    async def _ingest(self, device: Device, payload: bytes) -> None:
+        """Hands readings of `device` to telemetry; BadPayload when it took none."""
+        result = await self.backends.ingest(device, payload)
         metrics.READINGS.labels("accepted").inc(result.accepted)
         metrics.READINGS.labels("rejected").inc(result.rejected)
         if result.rejected:
             log.info(
                 "readings rejected",
                 extra={
-                    "device_id": self.device.device_id,
+                    "device_id": device.device_id,
                     "accepted": result.accepted,
                     "rejected": result.rejected,
                     "reasons": list(result.reasons),
@@ -119,7 +180,6 @@ class Publisher:
             )
             if not result.accepted:
                 raise payloads.BadPayload(f"every reading rejected: {'; '.join(result.reasons)}")
-        return []
 
     async def _attributes(self, _: Destination, payload: bytes) -> list[mqtt5.Packet]:
         await self.backends.report_attributes(self.device, payloads.json_object(payload))
@@ -143,12 +203,20 @@ class Publisher:
             answer = payloads.rpc_error(f"no such method: {call.method[:64]}")
         return [_publish(topics.rpc_response(where.request_id), answer)]
 
-    async def _rpc_response(self, where: Destination, _: bytes) -> list[mqtt5.Packet]:
-        # Server-side RPC is not served yet: no call waits for an answer.
-        log.info(
-            "rpc response without a request",
-            extra={"device_id": self.device.device_id, "request_id": where.request_id},
-        )
+    async def _rpc_response(self, where: Destination, payload: bytes) -> list[mqtt5.Packet]:
+        """A device's answer to a server-side RPC; one that no call awaits (unknown, expired,
+        answered) is taken and dropped, as sending it again would change nothing."""
+        rpc_id = rpcs.rpc_id_of(where.request_id)
+        answer = rpcs.answer_json(payload)
+        try:
+            if rpc_id is None:
+                raise Rejected("no server-side RPC has this id")
+            await self.backends.answer_rpc(self.device, rpc_id, answer)
+        except Rejected as error:
+            log.info(
+                "rpc answer dropped",
+                extra={"device_id": self.device.device_id, "request_id": where.request_id, "why": str(error)},
+            )
         return []
 
 

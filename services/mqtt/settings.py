@@ -27,6 +27,9 @@ class MqttSettings:
     max_inflight: int
     # How long a device's access token is trusted before the registry is asked again.
     auth_cache_seconds: float
+    # A connected device is online in the registry this long unless reported again
+    # (every third of it): the most a replica that died leaves it online.
+    connectivity_lease_seconds: int
 
     @property
     def tls(self) -> bool:
@@ -45,4 +48,5 @@ class MqttSettings:
             rate_burst=int(env("MQTT_RATE_BURST", "200")),
             max_inflight=int(env("MQTT_MAX_INFLIGHT", "32")),
             auth_cache_seconds=float(env("MQTT_AUTH_CACHE_SECONDS", "5")),
+            connectivity_lease_seconds=int(env("MQTT_CONNECTIVITY_LEASE_SECONDS", "60")),
         )

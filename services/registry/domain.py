@@ -140,6 +140,8 @@ class Device:
     created_at: datetime
     updated_at: datetime
     last_seen_at: datetime | None = None
+    # Connected to a protocol adapter until then, unless the adapter reports it again.
+    connected_until: datetime | None = None
 
     def moved_to(self, state: DeviceState, now: datetime) -> Device:
         """This device in `state`; FailedPrecondition when its lifecycle forbids the move."""
@@ -148,6 +150,8 @@ class Device:
         return replace(self, state=state, version=self.version + 1, updated_at=now)
 
     def connectivity(self, online_window: timedelta, now: datetime) -> Connectivity:
+        if self.connected_until is not None and now < self.connected_until:
+            return Connectivity.ONLINE
         if self.last_seen_at is None:
             return Connectivity.NEVER_SEEN
         return Connectivity.ONLINE if now - self.last_seen_at <= online_window else Connectivity.OFFLINE

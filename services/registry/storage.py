@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     ForeignKey,
     ForeignKeyConstraint,
@@ -87,6 +88,8 @@ devices = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     Column("last_seen_at", UtcDateTime()),
+    # Reported by protocol adapters while the device is connected (a lease).
+    Column("connected_until", UtcDateTime()),
     ForeignKeyConstraint(
         ["profile_id", "profile_version"],
         ["profile_versions.profile_id", "profile_versions.version"],
@@ -131,4 +134,26 @@ device_client_attributes = Table(
     Column("device_id", String(36), ForeignKey("devices.id"), primary_key=True),
     Column("attributes", JSON, nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# Server-side RPCs to devices: kept until they are answered or expire, and listed after.
+device_rpcs = Table(
+    "device_rpcs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("device_id", String(36), ForeignKey("devices.id"), nullable=False),
+    Column("method", String(128), nullable=False),
+    Column("params", JSON),
+    Column("one_way", Boolean, nullable=False),
+    Column("timeout_ms", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("response", JSON),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("sent_at", UtcDateTime()),
+    Column("answered_at", UtcDateTime()),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Index("ix_device_rpcs_device_created", "device_id", "created_at", "id"),
+    # Delivery looks only for the few RPCs still waiting.
+    Index("ix_device_rpcs_device_waiting", "device_id", "status", "expires_at"),
 )

@@ -11,6 +11,7 @@ from services.gateway.routes import (
     marketplace_listings,
     marketplace_orders,
     performance,
+    rpcs,
     telemetry,
     tenants,
     thingsboard,
@@ -21,6 +22,7 @@ from services.gateway.routes import (
 ENDPOINTS: list[Endpoint] = [
     *tenants.ENDPOINTS,
     *devices.ENDPOINTS,
+    *rpcs.ENDPOINTS,
     *telemetry.ENDPOINTS,
     *thingsboard.ENDPOINTS,
     *marketplace_listings.ENDPOINTS,

@@ -11,13 +11,30 @@ ATTRIBUTES_REQUEST = "v1/devices/me/attributes/request/"
 ATTRIBUTES_RESPONSE = "v1/devices/me/attributes/response/"
 RPC_REQUEST = "v1/devices/me/rpc/request/"
 RPC_RESPONSE = "v1/devices/me/rpc/response/"
+# ThingsBoard's gateway API: an edge gateway device speaks for the machines behind it.
+GATEWAY_CONNECT = "v1/gateway/connect"
+GATEWAY_DISCONNECT = "v1/gateway/disconnect"
+GATEWAY_TELEMETRY = "v1/gateway/telemetry"
+GATEWAY_ATTRIBUTES = "v1/gateway/attributes"
+GATEWAY_RPC = "v1/gateway/rpc"
 
 # Request ids are echoed into the response topic: bounded, so a topic stays short.
 MAX_REQUEST_ID_LENGTH = 32
 
 # The filters a device may subscribe to: its own attribute updates and the answers to its
 # requests (ThingsBoard's SDK subscribes to all four as it connects).
-OWN_FILTERS = frozenset({ATTRIBUTES, ATTRIBUTES_RESPONSE + "+", RPC_REQUEST + "+", RPC_RESPONSE + "+"})
+OWN_FILTERS = frozenset(
+    {
+        ATTRIBUTES,
+        ATTRIBUTES_RESPONSE + "+",
+        RPC_REQUEST + "+",
+        RPC_RESPONSE + "+",
+        # ThingsBoard's gateway SDK subscribes to these as it connects.
+        GATEWAY_ATTRIBUTES,
+        GATEWAY_ATTRIBUTES + "/response",
+        GATEWAY_RPC,
+    }
+)
 
 
 class Kind(enum.Enum):
@@ -26,6 +43,11 @@ class Kind(enum.Enum):
     ATTRIBUTES_REQUEST = "attributes_request"
     RPC_REQUEST = "rpc_request"
     RPC_RESPONSE = "rpc_response"
+    GATEWAY_CONNECT = "gateway_connect"
+    GATEWAY_DISCONNECT = "gateway_disconnect"
+    GATEWAY_TELEMETRY = "gateway_telemetry"
+    GATEWAY_ATTRIBUTES = "gateway_attributes"
+    GATEWAY_RPC = "gateway_rpc"
 
 
 @dataclass(frozen=True)
@@ -36,6 +58,17 @@ class Destination:
     request_id: str = ""
 
 
+_EXACT = {
+    TELEMETRY: Kind.TELEMETRY,
+    ATTRIBUTES: Kind.ATTRIBUTES,
+    GATEWAY_CONNECT: Kind.GATEWAY_CONNECT,
+    GATEWAY_DISCONNECT: Kind.GATEWAY_DISCONNECT,
+    GATEWAY_TELEMETRY: Kind.GATEWAY_TELEMETRY,
+    GATEWAY_ATTRIBUTES: Kind.GATEWAY_ATTRIBUTES,
+    GATEWAY_RPC: Kind.GATEWAY_RPC,
+}
+GATEWAY_KINDS = frozenset(kind for topic, kind in _EXACT.items() if topic.startswith("v1/gateway/"))
+
 _WITH_ID = (
     (ATTRIBUTES_REQUEST, Kind.ATTRIBUTES_REQUEST),
     (RPC_REQUEST, Kind.RPC_REQUEST),
@@ -45,10 +78,8 @@ _WITH_ID = (
 
 def destination(topic: str) -> Destination | None:
     """The destination of a publish to `topic`; None for a topic that is not the device's."""
-    if topic == TELEMETRY:
-        return Destination(Kind.TELEMETRY)
-    if topic == ATTRIBUTES:
-        return Destination(Kind.ATTRIBUTES)
+    if exact := _EXACT.get(topic):
+        return Destination(exact)
     for prefix, kind in _WITH_ID:
         if topic.startswith(prefix):
             request_id = topic[len(prefix) :]
@@ -64,6 +95,15 @@ def may_subscribe(topic_filter: str) -> bool:
         if topic_filter.startswith(prefix) and _is_request_id(topic_filter[len(prefix) :]):
             return True
     return False
+
+
+def takes_rpc(topic_filter: str) -> bool:
+    """Whether a subscription to `topic_filter` receives server-side RPC."""
+    return topic_filter == RPC_REQUEST + "+"
+
+
+def rpc_request(request_id: str) -> str:
+    return RPC_REQUEST + request_id
 
 
 def attributes_response(request_id: str) -> str:

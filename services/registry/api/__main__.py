@@ -6,7 +6,7 @@ loop, and every other call on the server's threads.
 Beside the gRPC server, an event listener keeps the process's authentication cache
 fresh: revocations and changes of devices and tenants, wherever they are made,
 evict what they make stale, and while the listener is disconnected the cache
-serves nothing.
+serves nothing. It also wakes the calls waiting for a server-side RPC's outcome.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from gantry.v1 import registry_pb2_grpc
 
 from services.kit import grpc_server, settings
 from services.kit.bus import ConfirmingPublisher, Topology
+from services.kit.events import Event
 from services.kit.grpc_calls import Instrumented
 from services.kit.listener import EventListener
 from services.kit.store import Store
+from services.registry.api import rpc_waiters
 from services.registry.api.servicer import SERVICE_NAME, RegistryServicer
 from services.registry.storage import metadata
 from services.registry.usecases.cache import EVICTING_EVENTS
@@ -29,11 +31,16 @@ def main() -> None:
     store = Store("registry", metadata, publisher)
     servicer = RegistryServicer(store)
     cache = servicer.cache
+
+    def heard(event: Event) -> None:
+        cache.evict_for(event)
+        servicer.rpc_waiters.heard(event)
+
     listener = EventListener(
         settings.amqp_url(),
         topology,
-        EVICTING_EVENTS,
-        cache.evict_for,
+        (*EVICTING_EVENTS, *rpc_waiters.EVENT_TYPES),
+        heard,
         on_connected=cache.resume,
         on_disconnected=cache.suspend,
     )

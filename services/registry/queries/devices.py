@@ -80,6 +80,11 @@ def find_devices(connection: Connection, device_ids: Iterable[str]) -> list[Devi
     ]
 
 
+def devices_by_serial(connection: Connection, tenant_id: str, serials: Iterable[str]) -> dict[str, Device]:
+    query = select(devices).where(devices.c.tenant_id == tenant_id, devices.c.serial_number.in_(set(serials)))
+    return {row.serial_number: _device(row) for row in connection.execute(query)}
+
+
 def taken_serials(connection: Connection, tenant_id: str, serials: Iterable[str]) -> set[str]:
     query = select(devices.c.serial_number).where(
         devices.c.tenant_id == tenant_id, devices.c.serial_number.in_(set(serials))
@@ -142,9 +147,13 @@ def count_devices(connection: Connection, tenant_id: str, wanted: DeviceFilter) 
     return connection.execute(query).scalar_one()
 
 
+# Never changed by an update: keys, and what readings and connections move meanwhile.
+_NOT_SAVED = ("id", "tenant_id", "created_at", "last_seen_at", "connected_until")
+
+
 def save_device(connection: Connection, device: Device, expected_version: int) -> bool:
     """Stores a changed device if it is still at `expected_version`; replaces its labels."""
-    values = {k: v for k, v in vars(device).items() if k not in ("id", "tenant_id", "created_at")}
+    values = {k: v for k, v in vars(device).items() if k not in _NOT_SAVED}
     result = connection.execute(
         update(devices)
         .where(
