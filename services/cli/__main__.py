@@ -9,6 +9,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import orjson
+
+if TYPE_CHECKING:
+    from services.cli.output import CliError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,9 +86,7 @@ def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser
     return found
 
 
-def _failed(error: object, output: str) -> int:
-    import orjson
-
+def _failed(error: CliError, output: str) -> int:
     print(f"{error}", *(f"  {violation}" for violation in error.violations), sep="\n", file=sys.stderr)
     if output == "json":
         body = {"error": str(error), "violations": error.violations, "exit_code": int(error.code)}
