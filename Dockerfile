@@ -32,6 +32,10 @@ COPY --from=builder /app/generated generated/
 COPY services/ services/
 COPY protos/ protos/
 COPY tools/ tools/
+COPY pyproject.toml README.md ./
+# The project's commands (`gantry`, `kubectl-gantry`) on PATH; editable, so that they run
+# the code in /app rather than a second copy of it.
+RUN pip install --no-cache-dir --no-deps --no-build-isolation -e . && rm -rf gantry.egg-info
 # Bytecode is compiled at build time because the root filesystem is read-only at run time.
 RUN python -m compileall -q services generated tools
 # Numeric so that Kubernetes can verify runAsNonRoot without a user database.

@@ -15,10 +15,12 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/generated
 
 setup: $(STAMP) $(GENERATED)
 
-$(STAMP): requirements-dev.lock
+$(STAMP): requirements-dev.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.lock
+	# The project itself, for its commands (`gantry`, `kubectl-gantry`) in $(BIN).
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
 
 $(GENERATED): $(STAMP) $(PROTOS) tools/protogen.py

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from importlib import metadata
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Histogram, Info, start_http_server
 
 from services.kit import settings
 
@@ -19,11 +20,22 @@ EVENTS_CONSUMED = Counter(
 EVENT_LATENCY = Histogram("gantry_event_handling_seconds", "Event handling duration", ["queue"])
 HTTP_HANDLED = Counter("gantry_http_requests_total", "HTTP requests answered", ["route", "status"])
 HTTP_LATENCY = Histogram("gantry_http_request_seconds", "HTTP request duration", ["route"])
+BUILD = Info("gantry_build", "The release of Gantry this process runs")
+
+
+def version() -> str:
+    """The release installed (`pip install -e .`, as `make setup` and the image do), or
+    `unknown` when the project runs from its sources alone."""
+    try:
+        return metadata.version("gantry")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def serve(process: str) -> None:
     """Starts the metrics HTTP endpoint of `process` unless its port is 0."""
     port = settings.metrics_port(process)
+    BUILD.info({"version": version(), "process": process})
     if port:
         start_http_server(port, addr=settings.bind_host())
         log.info("metrics served", extra={"port": port})
