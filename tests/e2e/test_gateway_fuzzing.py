@@ -22,6 +22,11 @@ from tests.support.client import PartnerClient
 from tests.support.platform import OPERATOR_TOKEN, Platform
 
 MAX_PATH_VALUES = 2048
+# Headers that frame the HTTP message: a malformed one (a Content-Length of "b") is refused
+# by the HTTP server itself (400, text/plain) before any route sees the request.
+FRAMING_HEADERS = frozenset(
+    {"content-length", "transfer-encoding", "host", "connection", "upgrade", "expect", "te"}
+)
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 OPERATIONS = [
     result.ok() for result in schemathesis.openapi.from_dict(openapi.build(ENDPOINTS)).get_all_operations()
@@ -47,6 +52,7 @@ def test_no_input_breaks_the_contract(operation: object, platform: Platform, adm
         # Request lines of many kilobytes are refused by the HTTP server itself
         # (400, text/plain) before any route sees them.
         assume(sum(len(str(value)) for value in (case.path_parameters or {}).values()) <= MAX_PATH_VALUES)
+        assume(not FRAMING_HEADERS & {name.lower() for name in case.headers or {}})
         headers = {"Authorization": f"Bearer {admin_key}"}
         case.call_and_validate(base_url=platform.gateway_url, headers=headers, checks=CHECKS)
 
