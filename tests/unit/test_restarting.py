@@ -18,9 +18,12 @@ ROOT = Path(__file__).resolve().parents[2]
 WAIT_SECONDS = 20
 
 
-def restarting(command: list[str]) -> subprocess.Popen:
+def restarting(command: list[str], stderr: Path | None = None) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, str(ROOT / "tools" / "restarting.py"), *command], env=env)
+    with open(stderr or os.devnull, "ab") as errors:
+        return subprocess.Popen(
+            [sys.executable, str(ROOT / "tools" / "restarting.py"), *command], env=env, stderr=errors
+        )
 
 
 @pytest.fixture
@@ -34,12 +37,14 @@ def supervisor() -> Iterator[list[subprocess.Popen]]:
 
 
 def test_a_process_that_exits_is_started_again(tmp_path: Path, supervisor: list) -> None:
-    runs = tmp_path / "runs"
+    runs, said = tmp_path / "runs", tmp_path / "stderr"
     crashing = f"open({str(runs)!r}, 'a').write('run\\n'); raise SystemExit(3)"
-    process = restarting([sys.executable, "-c", crashing])
+    process = restarting([sys.executable, "-c", crashing], stderr=said)
     supervisor.append(process)
 
-    eventually(lambda: runs.exists() and len(runs.read_text().splitlines()) >= 3, WAIT_SECONDS, "three runs")
+    # Stopped in the pause after a third failed run, not while a run is still ending (which
+    # the stop signal would end cleanly).
+    eventually(lambda: said.read_text().count("exited with status 3") >= 3, WAIT_SECONDS, "three runs")
     process.send_signal(signal.SIGTERM)
 
     assert process.wait(WAIT_SECONDS) == 3
