@@ -11,12 +11,11 @@ from sqlalchemy import Connection, Select, case, column, func, select, table
 
 from services.kit.batches import Scalar, utc_of
 from services.kit.db import conflict_aware_insert, driver_connection
-from services.telemetry.queries.readings import bucket_start, one_row_per_bucket, windowed
+from services.telemetry.queries.readings import VALUE_COLUMNS, bucket_start, one_row_per_bucket, windowed
 from services.telemetry.rollups import Aggregate, Rollups
 from services.telemetry.storage import rollups
 
 KEY = ("device_id", "channel", "resolution", "bucket", "retention_days")
-_VALUE_KINDS = {"float": "float", "int": "int", "bool": "bool", "string": "text", "enum": "text"}
 _TYPED = tuple(f"{end}_{kind}" for end in ("first", "last") for kind in ("float", "int", "bool", "text"))
 
 
@@ -102,7 +101,8 @@ def series(
     table = rollups
     bucket = bucket_start(dialect, bucket_seconds, int(start.timestamp()), table.c.bucket)
     over = windowed(bucket, table.c.first_ts)
-    kind = _VALUE_KINDS[value_type]
+    # A rollup keeps first and last in the column readings keep the value in: float_value -> first_float.
+    kind = VALUE_COLUMNS[value_type].name.removesuffix("_value")
     columns = {
         "count": over(func.sum(table.c.count)),
         "min": over(func.min(table.c.min)),
