@@ -9,6 +9,7 @@ import sys
 from importlib.resources import files
 from pathlib import Path
 
+from google.rpc import status_pb2
 from grpc_tools import protoc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,10 +23,13 @@ def proto_files() -> list[Path]:
 def generate(output: Path) -> None:
     output.mkdir(parents=True, exist_ok=True)
     well_known = str(files("grpc_tools") / "_proto")
+    # google/rpc/*.proto, beside the modules googleapis-common-protos generated from them.
+    googleapis = str(Path(status_pb2.__file__).parents[2])
     args = [
         "protoc",
         f"-I{PROTO_ROOT}",
         f"-I{well_known}",
+        f"-I{googleapis}",
         f"--python_out={output}",
         f"--pyi_out={output}",
         f"--grpc_python_out={output}",

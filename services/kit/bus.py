@@ -16,16 +16,15 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
-from pika.exceptions import AMQPError, ConnectionBlockedTimeout, UnroutableError
-from sqlalchemy import Engine, MetaData, delete, select, update
+from pika.exceptions import AMQPError, ConnectionBlockedTimeout
 
 from services.kit import metrics, settings
+from services.kit.confirms import Confirms, Publication, Ticket, Waiting
 from services.kit.consumers import ConsumerQueue
 from services.kit.logs import REQUEST_ID_HEADER
 
@@ -43,6 +42,10 @@ PROBE_ROUTING_KEY = "no-queue.publisher-probe"
 # queue bound to it (telemetry-writer's; analytics').
 READINGS = "readings"
 FAN_OUTS = (READINGS,)
+# The most work messages published together, waiting once for the broker's confirms.
+MAX_LOT = 256
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -142,13 +145,14 @@ class ConfirmingPublisher:
     """Publishes persistent messages over one pika connection, returning once the broker
     has taken responsibility for them.
 
-    A work message goes on a channel in confirm mode, one confirmed publication each.
+    Work messages go on a channel in confirm mode; those that callers send at the same
+    time go as one lot whose confirms are awaited together (see `services/kit/confirms.py`).
     Events go on a second channel in transaction mode, all of one call committed at once:
     the broker answers the commit once every queue has them, as a confirm would, but for
     the lot in one round trip instead of one per event (measured: 8,000 events/s into a
     quorum queue against 1,300 confirmed one by one).
 
-    Safe to share between the threads of a gRPC server: calls are serialised.
+    Safe to share between the threads of a gRPC server: publications are serialised.
     `confirming` says whether the broker took the last attempt, a publication or a
     `check`; `on_failure` is called as soon as one fails, for whoever watches.
     """
@@ -163,6 +167,8 @@ class ConfirmingPublisher:
         self._lock = threading.Lock()
         self._connection: pika.BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
+        self._confirms: Confirms
+        self._waiting = Waiting()
         self._events_channel: BlockingChannel | None = None
         self.confirming = True
         self.on_failure: Callable[[], None] = lambda: None
@@ -176,7 +182,30 @@ class ConfirmingPublisher:
     def send(self, message: WorkMessage) -> None:
         """Puts a message on the work queues its exchange feeds; PublishError unless they
         took it."""
-        self._confirmed(self._publish_work, message)
+        self.send_all([message])
+
+    def send_all(self, messages: Sequence[WorkMessage]) -> None:
+        """Puts messages on the work queues their exchanges feed; PublishError unless they
+        took every one. Messages sent from several threads at once share one wait for the
+        broker: whichever caller publishes next takes every message waiting."""
+        tickets = [Ticket(self._work_publication(message)) for message in messages]
+        self._waiting.add(tickets)
+        if not self._lock.acquire(timeout=BLOCKED_SECONDS):
+            if self._waiting.withdraw(tickets):
+                raise PublishError("the broker is holding publications up")
+            # Another caller took some: see the rest through once it is done, within its
+            # own bounded wait.
+            self._lock.acquire()
+        try:
+            while not all(ticket.settled.is_set() for ticket in tickets):
+                self._publish_waiting()
+        finally:
+            self._lock.release()
+        for ticket in tickets:
+            if ticket.error is not None:
+                raise PublishError(str(ticket.error)) from ticket.error
+            if not ticket.taken:
+                raise PublishError("no queue took the message")
 
     def check(self, queue: str) -> bool:
         """Whether the broker takes messages for the work queue `queue` now: asks whether
@@ -187,6 +216,31 @@ class ConfirmingPublisher:
             self._confirmed(self._probe, queue)
         return self.confirming
 
+    def _publish_waiting(self) -> None:
+        tickets = self._waiting.take(MAX_LOT)
+        metrics.WORK_LOTS.observe(len(tickets))
+        try:
+            outcomes = self._retried(self._publish_work, [t.publication for t in tickets])
+        except Exception as error:
+            # Every caller waiting on these is told, whatever went wrong.
+            for ticket in tickets:
+                ticket.settle(None, error)
+            if not isinstance(error, PublishError):
+                raise
+            self._failed()
+            return
+        for ticket, taken in zip(tickets, outcomes, strict=True):
+            ticket.settle(taken)
+        # A message no queue took says the queues it was for are gone.
+        if all(outcomes):
+            self.confirming = True
+        else:
+            self._failed()
+
+    def _failed(self) -> None:
+        self.confirming = False
+        self.on_failure()
+
     def _confirmed(self, attempt: Callable[[Any], None], what: Any) -> None:
         # Callers queued behind a publication the broker holds up fail rather than wait
         # past their own deadlines.
@@ -195,18 +249,15 @@ class ConfirmingPublisher:
         try:
             self._retried(attempt, what)
         except PublishError:
-            self.confirming = False
-            self.on_failure()
+            self._failed()
             raise
         finally:
             self._lock.release()
         self.confirming = True
 
-    def _retried(self, attempt: Callable[[Any], None], what: Any) -> None:
+    def _retried(self, attempt: Callable[[Any], T], what: Any) -> T:
         try:
-            attempt(what)
-        except UnroutableError as error:
-            raise PublishError("no queue took the message") from error
+            return attempt(what)
         except ConnectionBlockedTimeout as error:
             # The broker blocks every publishing connection alike: another is no better.
             self._reset()
@@ -216,7 +267,7 @@ class ConfirmingPublisher:
             # fresh connection is worth a try before reporting failure.
             self._reset()
             try:
-                attempt(what)
+                return attempt(what)
             except AMQPError as error:
                 self._reset()
                 raise PublishError(str(error)) from error
@@ -228,8 +279,8 @@ class ConfirmingPublisher:
         # A broker short of memory or disk still answers a declaration but holds every
         # publication: a probe no queue takes is returned and confirmed at once, unless it
         # is held up so (ConnectionBlockedTimeout).
-        with contextlib.suppress(UnroutableError):
-            channel.basic_publish("", self._topology.queue(PROBE_ROUTING_KEY), b"", mandatory=True)
+        probe = pika.BasicProperties(message_id=PROBE_ROUTING_KEY)
+        self._confirms.publish([Publication("", self._topology.queue(PROBE_ROUTING_KEY), b"", probe)])
 
     def _publish_events(self, messages: Sequence[OutgoingMessage]) -> None:
         channel = self._open_events_channel()
@@ -244,16 +295,15 @@ class ConfirmingPublisher:
             )
         channel.tx_commit()
 
-    def _publish_work(self, message: WorkMessage) -> None:
+    def _work_publication(self, message: WorkMessage) -> Publication:
         # Mandatory: a message no queue takes comes back as an error, not a silent loss.
         # The broker confirms it once every queue bound to the exchange has it.
-        self._open_channel().basic_publish(
-            self._topology.exchange(message.exchange),
-            routing_key="",
-            body=message.body,
-            properties=_persistent(message.id, message.request_id),
-            mandatory=True,
-        )
+        properties = _persistent(message.id, message.request_id)
+        return Publication(self._topology.exchange(message.exchange), "", message.body, properties)
+
+    def _publish_work(self, publications: list[Publication]) -> list[bool]:
+        self._open_channel()
+        return self._confirms.publish(publications)
 
     def _open_channel(self) -> BlockingChannel:
         if self._channel is None or not self._channel.is_open:
@@ -261,7 +311,7 @@ class ConfirmingPublisher:
             self._connection = pika.BlockingConnection(self._parameters)
             self._channel = self._connection.channel()
             self._topology.declare(self._channel)
-            self._channel.confirm_delivery()
+            self._confirms = Confirms(self._channel)
         return self._channel
 
     def _open_events_channel(self) -> BlockingChannel:
@@ -289,75 +339,3 @@ def _persistent(message_id: str, request_id: str) -> pika.BasicProperties:
         message_id=message_id,
         headers={REQUEST_ID_HEADER: request_id},
     )
-
-
-class OutboxRelay:
-    """Moves committed events from a service's outbox table to the bus.
-
-    The API publishes right after its commit; the worker's timer relays whatever
-    that missed (broker down, process killed), so an event is published at least
-    once. Consumers are idempotent, so a second publication has no effect.
-    """
-
-    def __init__(self, engine: Engine, metadata: MetaData, publish: Publish) -> None:
-        self._engine = engine
-        self._outbox = metadata.tables["outbox"]
-        self._processed = metadata.tables["processed_events"]
-        self._publish = publish
-
-    def publish_now(self, messages: Sequence[OutgoingMessage]) -> None:
-        """Publishes just-committed events, as their unit of work wrote them to the outbox;
-        on failure leaves them to the relay."""
-        if not messages:
-            return
-        try:
-            self._publish_and_mark(list(messages))
-        except PublishError:
-            log.warning("events left in the outbox for the relay", exc_info=True)
-
-    def relay_pending(self, min_age: timedelta = timedelta(seconds=5), batch: int = 500) -> int:
-        """Publishes every event older than `min_age` still unpublished, `batch` at a time:
-        events left to the relay on purpose may come faster than one batch per tick."""
-        cutoff = datetime.now(UTC) - min_age
-        relayed = 0
-        while published := self._publish_where(self._outbox.c.created_at < cutoff, batch):
-            relayed += published
-            if published < batch:
-                break
-        return relayed
-
-    def prune(self, keep: timedelta) -> int:
-        """Deletes events published longer than `keep` ago, and the record of events
-        this service handled that long ago: redeliveries never come that late."""
-        cutoff = datetime.now(UTC) - keep
-        processed = self._processed
-        with self._engine.begin() as connection:
-            published = connection.execute(
-                delete(self._outbox).where(self._outbox.c.published_at < cutoff)
-            ).rowcount
-            handled = connection.execute(delete(processed).where(processed.c.processed_at < cutoff)).rowcount
-        return published + handled
-
-    def _publish_where(self, condition: Any, limit: int | None = None) -> int:
-        table = self._outbox
-        query = (
-            select(table.c.id, table.c.type, table.c.body, table.c.request_id)
-            .where(table.c.published_at.is_(None), condition)
-            .order_by(table.c.created_at)
-            .limit(limit)
-        )
-        with self._engine.connect() as connection:
-            messages = [OutgoingMessage(*row) for row in connection.execute(query)]
-        if messages:
-            self._publish_and_mark(messages)
-        return len(messages)
-
-    def _publish_and_mark(self, messages: list[OutgoingMessage]) -> None:
-        self._publish(messages)
-        table = self._outbox
-        with self._engine.begin() as connection:
-            connection.execute(
-                update(table)
-                .where(table.c.id.in_([m.id for m in messages]))
-                .values(published_at=datetime.now(UTC))
-            )

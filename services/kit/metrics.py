@@ -14,6 +14,11 @@ log = logging.getLogger(__name__)
 GRPC_HANDLED = Counter("gantry_grpc_server_handled_total", "gRPC calls handled", ["method", "code"])
 GRPC_LATENCY = Histogram("gantry_grpc_server_handling_seconds", "gRPC call duration", ["method"])
 EVENTS_PUBLISHED = Counter("gantry_events_published_total", "Events confirmed by the broker", ["type"])
+WORK_LOTS = Histogram(
+    "gantry_bus_work_lot_messages",
+    "Work messages published together, sharing one wait for the broker's confirms",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
 EVENTS_CONSUMED = Counter(
     "gantry_events_consumed_total", "Events handled by a consumer", ["queue", "outcome"]
 )

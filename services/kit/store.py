@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from sqlalchemy import MetaData
 
 from services.kit import settings
-from services.kit.bus import OutboxRelay, OutgoingMessage, Publish
+from services.kit.bus import OutgoingMessage, Publish
 from services.kit.db import UnitOfWork, make_engine
+from services.kit.outbox import OutboxRelay
 
 log = logging.getLogger(__name__)
 

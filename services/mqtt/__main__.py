@@ -15,7 +15,7 @@ from services.mqtt.settings import MqttSettings
 
 
 async def serve(settings: MqttSettings) -> None:
-    backends = Backends(settings.auth_cache_seconds)
+    backends = Backends(settings.auth_cache_seconds, settings.ingest_calls)
     backends.open()
     server = Server(settings, backends)
     stopping = asyncio.Event()

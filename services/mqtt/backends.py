@@ -4,6 +4,7 @@ refused (`Refusal`), or the platform could not answer (`Unavailable`)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,7 @@ from google.protobuf import json_format, struct_pb2
 from services.kit import settings
 from services.kit.logs import REQUEST_ID_HEADER, current_request_id
 from services.mqtt.domain.payloads import AttributesRequest
+from services.mqtt.ingest_lots import IngestLots
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,10 @@ _REFUSALS = {
     grpc.StatusCode.NOT_FOUND,
     grpc.StatusCode.UNAUTHENTICATED,
 }
+
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
+# The most messages one telemetry call carries.
+INGEST_LOT_REQUESTS = 500
 
 Reply = TypeVar("Reply")
 
@@ -75,10 +81,11 @@ class Ingested:
 class Backends:
     """Channels opened on the event loop that uses them: asyncio channels belong to it."""
 
-    def __init__(self, auth_cache_seconds: float) -> None:
+    def __init__(self, auth_cache_seconds: float, ingest_calls: int) -> None:
         # False records a rejected token, so that guessing tokens costs no registry calls.
         self._tokens: TTLCache[str, Device | bool] = TTLCache(maxsize=100_000, ttl=auth_cache_seconds)
         self._channels: list[grpc.aio.Channel] = []
+        self._ingest_calls = ingest_calls
 
     def open(self) -> None:
         registry = grpc.aio.insecure_channel(settings.grpc_target("registry"))
@@ -86,6 +93,9 @@ class Backends:
         self._channels = [registry, telemetry]
         self.registry = registry_pb2_grpc.RegistryServiceStub(registry)
         self.telemetry = telemetry_pb2_grpc.TelemetryServiceStub(telemetry)
+        self._lots = IngestLots(
+            functools.partial(_call, self.telemetry.IngestJsonMany), self._ingest_calls, INGEST_LOT_REQUESTS
+        )
 
     async def close(self) -> None:
         for channel in self._channels:
@@ -120,7 +130,10 @@ class Backends:
             device_id=device.device_id,
             body=payload,
         )
-        result = await _call(self.telemetry.IngestJson, request)
+        outcome = await self._lots.ingest(request)
+        if outcome.HasField("error"):
+            raise _failure(grpc.StatusCode(_CODES[outcome.error.code]), outcome.error.message)
+        result = outcome.response
         reasons = tuple(
             f"{r.channel or f'[{r.sample_index}]'}: {telemetry_pb2.RejectionReason.Name(r.reason)} {r.detail}"
             for r in result.rejections[:5]
@@ -200,7 +213,11 @@ async def _call(method: Callable[..., Awaitable[Reply]], request: Any) -> Reply:
             request, timeout=CALL_TIMEOUT_SECONDS, metadata=((REQUEST_ID_HEADER, current_request_id()),)
         )
     except grpc.aio.AioRpcError as error:
-        if error.code() in _REFUSALS:
-            raise Rejected(error.details() or error.code().name) from None
-        log.warning("backend call failed", extra={"code": error.code().name, "details": error.details()})
-        raise Unavailable(error.code().name) from None
+        raise _failure(error.code(), error.details()) from None
+
+
+def _failure(code: grpc.StatusCode, details: str | None) -> Rejected | Unavailable:
+    if code in _REFUSALS:
+        return Rejected(details or code.name)
+    log.warning("backend call failed", extra={"code": code.name, "details": details})
+    return Unavailable(code.name)

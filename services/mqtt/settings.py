@@ -25,6 +25,8 @@ class MqttSettings:
     rate_burst: int
     # QoS 1 publishes of a connection awaiting telemetry at once (MQTT 5's receive maximum).
     max_inflight: int
+    # Telemetry calls in flight at once; messages that arrive meanwhile go in the next call.
+    ingest_calls: int
     # How long a device's access token is trusted before the registry is asked again.
     auth_cache_seconds: float
     # A connected device is online in the registry this long unless reported again
@@ -47,6 +49,7 @@ class MqttSettings:
             rate_per_second=float(env("MQTT_RATE_PER_SECOND", "100")),
             rate_burst=int(env("MQTT_RATE_BURST", "200")),
             max_inflight=int(env("MQTT_MAX_INFLIGHT", "32")),
+            ingest_calls=int(env("MQTT_INGEST_CALLS", "4")),
             auth_cache_seconds=float(env("MQTT_AUTH_CACHE_SECONDS", "5")),
             connectivity_lease_seconds=int(env("MQTT_CONNECTIVITY_LEASE_SECONDS", "60")),
         )

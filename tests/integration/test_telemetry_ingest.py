@@ -1,4 +1,5 @@
-"""Ingest through gRPC onto the real broker, and the bulk writer into the real database."""
+"""Ingest through gRPC onto the real broker (one request, or many of several tenants in one
+call), and the bulk writer into the real database."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import orjson
 import pika
 import pytest
 from gantry.v1 import telemetry_pb2 as pb
+from google.rpc import error_details_pb2
 from sqlalchemy import select
 
 from services.kit.batches import AcceptedBatch
@@ -21,6 +23,7 @@ from services.kit.bus import ConfirmingPublisher, Topology
 from services.kit.consumers import ConsumerQueue
 from services.kit.store import Store
 from services.telemetry import storage
+from services.telemetry.api.ingest import MAX_JSON_REQUESTS
 from services.telemetry.bus import READINGS
 from services.telemetry.settings import IngestLimits
 from tests.integration.conftest import CapturedEvents
@@ -42,6 +45,7 @@ from tests.support.telemetry import (
 from tests.support.waiting import eventually
 
 TENANT = str(uuid.uuid4())
+OTHER_TENANT = str(uuid.uuid4())
 NOW_MS = int(time.time() * 1000)
 
 
@@ -309,3 +313,68 @@ def test_a_request_over_the_size_limit_is_refused_by_the_server(telemetry: Stub)
     body = b" " * (17 * 1024 * 1024)
     request = pb.IngestJsonRequest(tenant_id=TENANT, format=pb.JSON_FORMAT_BATCH, body=body)
     assert code_of(lambda: telemetry.IngestJson(request)) == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def thingsboard(tenant_id: str, device_id: str, body: object) -> pb.IngestJsonRequest:
+    return pb.IngestJsonRequest(
+        tenant_id=tenant_id, format=pb.JSON_FORMAT_THINGSBOARD, device_id=device_id, body=orjson.dumps(body)
+    )
+
+
+def queued_batches(topology: Topology) -> list[AcceptedBatch]:
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    channel = connection.channel()
+    batches = []
+    while (taken := channel.basic_get(topology.queue(READINGS.name), auto_ack=True))[0] is not None:
+        batches.append(AcceptedBatch.decode(taken[2]))
+    connection.close()
+    return batches
+
+
+def test_each_request_is_answered_as_its_own_call_and_each_tenant_gets_one_batch(
+    store: Store, telemetry: Stub, topology: Topology
+) -> None:
+    first, second = teach_device(store, TENANT), teach_device(store, OTHER_TENANT)
+    requests = [
+        thingsboard(TENANT, first, {"ts": NOW_MS - 2000, "values": {"spindle_temp": 20.5, "mode": "idle"}}),
+        thingsboard(OTHER_TENANT, second, {"spindle_rpm": 1200, "spindle_temp": "hot"}),
+        thingsboard(TENANT, first, [1, 2]),
+        # Another tenant's device is unknown to this one, as a device that does not exist.
+        thingsboard(TENANT, second, {"spindle_temp": 21.0}),
+        thingsboard(TENANT, first, {"ts": NOW_MS - 1000, "values": {"spindle_temp": 21.5}}),
+    ]
+    outcomes = telemetry.IngestJsonMany(pb.IngestJsonManyRequest(requests=requests)).outcomes
+
+    kinds = [outcome.WhichOneof("outcome") for outcome in outcomes]
+    assert kinds == ["response", "response", "error", "response", "response"]
+    verdicts = [(o.response.accepted, o.response.rejected) for o in outcomes if o.HasField("response")]
+    assert verdicts == [(2, 0), (1, 1), (0, 1), (1, 0)]
+    assert pb.RejectionReason.Name(outcomes[1].response.rejections[0].reason) == "WRONG_TYPE"
+    assert pb.RejectionReason.Name(outcomes[3].response.rejections[0].reason) == "UNKNOWN_DEVICE"
+    error = outcomes[2].error
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    bad_request = error_details_pb2.BadRequest()
+    assert error.details[0].Unpack(bad_request) and bad_request.field_violations
+
+    batches = sorted(queued_batches(topology), key=lambda batch: batch.tenant_id != TENANT)
+    assert [(b.tenant_id, b.reading_count()) for b in batches] == [(TENANT, 3), (OTHER_TENANT, 1)]
+    assert [device for device, _ in batches[0].devices] == [first, first]
+
+
+def test_nothing_of_many_requests_is_accepted_when_no_queue_takes_the_readings(
+    store: Store, telemetry: Stub, topology: Topology
+) -> None:
+    device = teach_device(store, TENANT)
+    delete_readings_queue(topology)
+    request = pb.IngestJsonManyRequest(requests=[thingsboard(TENANT, device, {"spindle_temp": 20.0})])
+    assert code_of(lambda: telemetry.IngestJsonMany(request)) == grpc.StatusCode.UNAVAILABLE
+
+
+def test_too_many_requests_in_one_call_are_refused_whole(
+    store: Store, telemetry: Stub, topology: Topology
+) -> None:
+    device = teach_device(store, TENANT)
+    one = thingsboard(TENANT, device, {"spindle_temp": 20.0})
+    request = pb.IngestJsonManyRequest(requests=[one] * (MAX_JSON_REQUESTS + 1))
+    assert code_of(lambda: telemetry.IngestJsonMany(request)) == grpc.StatusCode.INVALID_ARGUMENT
+    assert queued_batches(topology) == []

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from services.kit.bus import Topology
+from services.kit.bus import FAN_OUTS, Topology
 from services.kit.db import normalise_url
 
 POSTGRES_URL = os.environ.get("GANTRY_TEST_POSTGRES_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -64,6 +64,10 @@ def bus_namespace(queue_names: list[str], amqp_url: str = AMQP_URL) -> Iterator[
         channel = connection.channel()
         for queue in [topology.dead_letter_queue, *(topology.queue(name) for name in queue_names)]:
             channel.queue_delete(queue)
-        channel.exchange_delete(topology.events_exchange)
-        channel.exchange_delete(topology.dead_letter_exchange)
+        for exchange in [
+            topology.events_exchange,
+            topology.dead_letter_exchange,
+            *map(topology.exchange, FAN_OUTS),
+        ]:
+            channel.exchange_delete(exchange)
         connection.close()

@@ -42,7 +42,7 @@ def everywhere(values: list[object]) -> np.ndarray:
 
 def ingest(*devices: DeviceColumns) -> tuple[IngestResult, list[AcceptedBatch]]:
     sent: list[AcceptedBatch] = []
-    use_case = Ingest(DEVICES.get, lambda tenant: RETENTION_DAYS, sent.append, LIMITS, lambda: NOW)
+    use_case = Ingest(DEVICES.get, lambda tenant: RETENTION_DAYS, sent.extend, LIMITS, lambda: NOW)
     return use_case.ingest_columns(TENANT, devices), sent
 
 

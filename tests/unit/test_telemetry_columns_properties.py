@@ -109,7 +109,7 @@ def outcome(result: IngestResult, sent: list[AcceptedBatch]) -> tuple[Any, ...]:
 
 def ingest(columnar: bool, devices: Any) -> tuple[Any, ...]:
     sent: list[AcceptedBatch] = []
-    use_case = Ingest({MILL: RULES}.get, lambda tenant: RETENTION_DAYS, sent.append, LIMITS, lambda: NOW)
+    use_case = Ingest({MILL: RULES}.get, lambda tenant: RETENTION_DAYS, sent.extend, LIMITS, lambda: NOW)
     result = use_case.ingest_columns(TENANT, devices) if columnar else use_case.ingest(TENANT, devices)
     return outcome(result, sent)
 

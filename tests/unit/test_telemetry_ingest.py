@@ -31,7 +31,7 @@ DEVICES = {
 
 def ingest(devices: list[DeviceInput]) -> tuple[IngestResult, list[AcceptedBatch]]:
     sent: list[AcceptedBatch] = []
-    use_case = Ingest(DEVICES.get, lambda tenant: RETENTION_DAYS, sent.append, LIMITS, lambda: NOW)
+    use_case = Ingest(DEVICES.get, lambda tenant: RETENTION_DAYS, sent.extend, LIMITS, lambda: NOW)
     return use_case.ingest(TENANT, devices), sent
 
 
@@ -126,4 +126,4 @@ def test_a_request_over_the_limit_is_refused_as_a_whole() -> None:
 def test_the_tenant_must_be_a_uuid() -> None:
     sent: list[AcceptedBatch] = []
     with pytest.raises(InvalidArgument):
-        Ingest(DEVICES.get, lambda tenant: RETENTION_DAYS, sent.append, LIMITS).ingest("tenant", [])
+        Ingest(DEVICES.get, lambda tenant: RETENTION_DAYS, sent.extend, LIMITS).ingest("tenant", [])

@@ -3,7 +3,7 @@ verdicts out."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import grpc
 import numpy as np
@@ -11,13 +11,17 @@ from gantry.v1 import telemetry_pb2 as pb
 
 from services.kit.batches import AcceptedBatch
 from services.kit.bus import ConfirmingPublisher, PublishError, WorkMessage
-from services.kit.errors import FieldViolation, InvalidArgument, NotDone
+from services.kit.errors import FieldViolation, GantryError, InvalidArgument, NotDone
+from services.kit.grpc_calls import status_of
 from services.kit.logs import current_request_id
 from services.kit.protos import scalar_of
 from services.telemetry import payloads
 from services.telemetry.bus import READINGS
 from services.telemetry.columns import Column, DeviceColumns, Values
-from services.telemetry.usecases.ingest import DeviceInput, Ingest, IngestResult
+from services.telemetry.usecases.ingest import Checked, DeviceInput, Ingest, IngestResult
+
+# The most requests of one IngestJsonMany call.
+MAX_JSON_REQUESTS = 1_000
 
 
 def devices_of(request: pb.IngestRequest) -> list[DeviceInput]:
@@ -87,17 +91,25 @@ def response_of(result: IngestResult) -> pb.IngestResponse:
     )
 
 
-def sender(publisher: ConfirmingPublisher) -> Callable[[AcceptedBatch], None]:
+def sender(publisher: ConfirmingPublisher) -> Callable[[Sequence[AcceptedBatch]], None]:
     """Sends batches to the readings exchange, returning once the broker has them in
     every queue it feeds (the writer's, analytics')."""
 
-    def send(batch: AcceptedBatch) -> None:
+    def send(batches: Sequence[AcceptedBatch]) -> None:
+        request_id = current_request_id()
+        messages = [WorkMessage(READINGS.fed_by, batch.id, batch.encode(), request_id) for batch in batches]
         try:
-            publisher.send(WorkMessage(READINGS.fed_by, batch.id, batch.encode(), current_request_id()))
+            publisher.send_all(messages)
         except PublishError as error:
             raise NotDone("the broker did not confirm the readings; none were accepted") from error
 
     return send
+
+
+def _outcome_of(outcome: Checked | GantryError) -> pb.IngestJsonOutcome:
+    if isinstance(outcome, GantryError):
+        return pb.IngestJsonOutcome(error=status_of(outcome))
+    return pb.IngestJsonOutcome(response=response_of(outcome.result))
 
 
 class IngestApi:
@@ -112,6 +124,26 @@ class IngestApi:
         return response_of(self.ingest.ingest_columns(request.tenant_id, columns_of(request)))
 
     def IngestJson(self, request: pb.IngestJsonRequest, context: grpc.ServicerContext) -> pb.IngestResponse:
+        checked = self._check_json(request)
+        self.ingest.accept([checked])
+        return response_of(checked.result)
+
+    def IngestJsonMany(
+        self, request: pb.IngestJsonManyRequest, context: grpc.ServicerContext
+    ) -> pb.IngestJsonManyResponse:
+        if len(request.requests) > MAX_JSON_REQUESTS:
+            violation = FieldViolation("requests", f"at most {MAX_JSON_REQUESTS} requests in one call")
+            raise InvalidArgument([violation])
+        outcomes: list[Checked | GantryError] = []
+        for item in request.requests:
+            try:
+                outcomes.append(self._check_json(item))
+            except GantryError as refused:
+                outcomes.append(refused)
+        self.ingest.accept([outcome for outcome in outcomes if isinstance(outcome, Checked)])
+        return pb.IngestJsonManyResponse(outcomes=[_outcome_of(outcome) for outcome in outcomes])
+
+    def _check_json(self, request: pb.IngestJsonRequest) -> Checked:
         if request.format == pb.JSON_FORMAT_THINGSBOARD:
             devices = payloads.thingsboard_samples(request.device_id, request.body)
         elif request.format == pb.JSON_FORMAT_BATCH:
@@ -119,8 +151,8 @@ class IngestApi:
         else:
             raise InvalidArgument([FieldViolation("format", "must be BATCH or THINGSBOARD")])
         if devices and isinstance(devices[0], DeviceColumns):
-            return response_of(self.ingest.ingest_columns(request.tenant_id, devices))
-        return response_of(self.ingest.ingest(request.tenant_id, devices))
+            return self.ingest.check_columns(request.tenant_id, devices)
+        return self.ingest.check(request.tenant_id, devices)
 
     def IngestStream(
         self, requests: Iterator[pb.IngestRequest], context: grpc.ServicerContext

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from services.kit.batches import AcceptedBatch, Samples, Scalar
@@ -45,12 +46,22 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+@dataclass
+class Checked:
+    """One request's verdicts, and the readings it accepts once they are sent."""
+
+    tenant_id: str
+    retention_days: int
+    result: IngestResult = field(default_factory=IngestResult)
+    accepted: list[tuple[str, Samples]] = field(default_factory=list)
+
+
 class Ingest:
     def __init__(
         self,
         rules: Callable[[str], DeviceRules | None],
         retention_days: Callable[[str], int],
-        send: Callable[[AcceptedBatch], None],
+        send: Callable[[Sequence[AcceptedBatch]], None],
         limits: IngestLimits = DEFAULT_LIMITS,
         now_ms: Callable[[], int] = _now_ms,
         on_rejected: Callable[[str, int], None] = lambda tenant_id, rejected: None,
@@ -65,6 +76,19 @@ class Ingest:
     def ingest(self, tenant_id: str, devices: Sequence[DeviceInput]) -> IngestResult:
         """Accepts the good readings and reports each bad one; raises InvalidArgument for a
         malformed or oversized request, Unavailable when the bus did not take the readings."""
+        checked = self.check(tenant_id, devices)
+        self.accept([checked])
+        return checked.result
+
+    def ingest_columns(self, tenant_id: str, devices: Sequence[DeviceColumns]) -> IngestResult:
+        """The same for devices' readings in columns; TooManyReadings beyond the columnar limit."""
+        checked = self.check_columns(tenant_id, devices)
+        self.accept([checked])
+        return checked.result
+
+    def check(self, tenant_id: str, devices: Sequence[DeviceInput]) -> Checked:
+        """The verdicts on one request's readings, and those it would accept, not sent yet;
+        InvalidArgument for a malformed or oversized request."""
         tenant_id = require_uuid(tenant_id, "tenant_id")
         readings = sum(_sample_readings(samples) for _, samples in devices)
         if readings > self._limits.max_readings:
@@ -72,29 +96,51 @@ class Ingest:
                 "devices", f"{readings} readings; at most {self._limits.max_readings} in one request"
             )
             raise InvalidArgument([violation], "too many readings")
-        return self._accept(tenant_id, devices, _sample_readings, _check_samples)
+        return self._check(tenant_id, devices, _sample_readings, _check_samples)
 
-    def ingest_columns(self, tenant_id: str, devices: Sequence[DeviceColumns]) -> IngestResult:
+    def check_columns(self, tenant_id: str, devices: Sequence[DeviceColumns]) -> Checked:
         """The same for devices' readings in columns; TooManyReadings beyond the columnar limit."""
         tenant_id = require_uuid(tenant_id, "tenant_id")
         readings = sum(device.reading_count() for device in devices)
         if readings > self._limits.max_columnar_readings:
             raise TooManyReadings(readings, self._limits.max_columnar_readings)
         by_id = [(device.device_id, device) for device in devices]
-        return self._accept(tenant_id, by_id, DeviceColumns.reading_count, check_columns)
+        return self._check(tenant_id, by_id, DeviceColumns.reading_count, check_columns)
 
-    def _accept(
+    def accept(self, requests: Sequence[Checked]) -> None:
+        """Hands what checked requests accepted to the bus, one batch per tenant, all
+        confirmed together; Unavailable, and nothing accepted, when the bus did not take them."""
+        by_tenant: dict[str, list[Checked]] = {}
+        for checked in requests:
+            if checked.accepted:
+                by_tenant.setdefault(checked.tenant_id, []).append(checked)
+        batches = [
+            AcceptedBatch(
+                str(uuid.uuid4()),
+                tenant_id,
+                same[0].retention_days,
+                [device for checked in same for device in checked.accepted],
+            )
+            for tenant_id, same in by_tenant.items()
+        ]
+        if batches:
+            self._send(batches)
+        for checked in requests:
+            if checked.result.rejected:
+                self._on_rejected(checked.tenant_id, checked.result.rejected)
+
+    def _check(
         self,
         tenant_id: str,
         devices: Sequence[tuple[str, Readings]],
         count: Callable[[Readings], int],
         check: Check[Readings],
-    ) -> IngestResult:
+    ) -> Checked:
         retention = self._retention_days(tenant_id)
         now = self._now_ms()
         window = (now - retention * DAY_MS, now + self._limits.future_skew_ms)
-        result = IngestResult()
-        accepted = []
+        checked = Checked(tenant_id, retention)
+        result = checked.result
         for index, (device_id, readings) in enumerate(devices):
             rules = self._device(tenant_id, device_id)
             if rules is None or not rules.accepting:
@@ -102,12 +148,8 @@ class Ingest:
                 continue
             kept = check(index, rules, readings, window, result)
             if kept:
-                accepted.append((rules.device_id, kept))
-        if accepted:
-            self._send(AcceptedBatch(str(uuid.uuid4()), tenant_id, retention, accepted))
-        if result.rejected:
-            self._on_rejected(tenant_id, result.rejected)
-        return result
+                checked.accepted.append((rules.device_id, kept))
+        return checked
 
     def _device(self, tenant_id: str, device_id: str) -> DeviceRules | None:
         try:
