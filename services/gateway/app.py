@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.gateway import openapi
+from services.gateway import docs, openapi
 from services.gateway.auth import Authenticator
 from services.gateway.clients import Backends
 from services.gateway.endpoints import Guards, json_response, starlette_handler
@@ -30,11 +30,6 @@ from services.kit.logs import bind_request_id
 access_log = logging.getLogger("gantry.access")
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-DOCS_PAGE = """<!doctype html>
-<html><head><title>Gantry partner API</title><meta charset="utf-8"></head>
-<body><script id="api-reference" data-url="/v1/openapi.json"></script>
-<script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script></body></html>"""
 
 
 class RequestIdMiddleware:
@@ -120,9 +115,6 @@ def create_app(config: GatewaySettings | None = None) -> Starlette:
     async def openapi_json(request: Request) -> Response:
         return json_response(document)
 
-    async def docs(request: Request) -> Response:
-        return HTMLResponse(DOCS_PAGE)
-
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         backends.open()
@@ -137,7 +129,7 @@ def create_app(config: GatewaySettings | None = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route(openapi.OPENAPI_PATH, openapi_json),
-        Route("/docs", docs),
+        *docs.routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
     app.add_middleware(RequestIdMiddleware)

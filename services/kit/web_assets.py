@@ -18,7 +18,7 @@ from pathlib import Path
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "console" / "assets"
 NODE_MODULES = ASSETS_DIR / "node_modules"
@@ -65,8 +65,8 @@ class HashedFiles:
         page naming a missing file fails as it renders rather than in the browser."""
         return f"{self.prefix}/{self.assets[name].digest}/{name}"
 
-    def route(self) -> Route:
-        return Route(self.prefix + "/{digest}/{name:path}", self.serve, methods=["GET", "HEAD"])
+    def mount(self) -> Mount:
+        return Mount(self.prefix, routes=[Route("/{digest}/{name:path}", self.serve, methods=["GET", "HEAD"])])
 
     async def serve(self, request: Request) -> Response:
         asset = self.assets.get(request.path_params["name"])
