@@ -25,6 +25,7 @@ from services.gateway.ratelimit import RateLimiting
 from services.gateway.routes import ENDPOINTS
 from services.gateway.settings import GatewaySettings
 from services.kit import metrics
+from services.kit.http import probe_routes
 from services.kit.logs import bind_request_id
 
 access_log = logging.getLogger("gantry.access")
@@ -102,16 +103,6 @@ def create_app(config: GatewaySettings | None = None) -> Starlette:
     )
     document = openapi.build(ENDPOINTS)
 
-    async def healthz(request: Request) -> Response:
-        return json_response({"status": "ok"})
-
-    async def readyz(request: Request) -> Response:
-        checks = await backends.health()
-        ready = all(status == "SERVING" for status in checks.values())
-        return json_response(
-            {"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503
-        )
-
     async def openapi_json(request: Request) -> Response:
         return json_response(document)
 
@@ -126,8 +117,7 @@ def create_app(config: GatewaySettings | None = None) -> Starlette:
     routes = [
         Route(e.path, starlette_handler(e, backends, guards), methods=[e.method]) for e in ENDPOINTS
     ] + [
-        Route("/healthz", healthz),
-        Route("/readyz", readyz),
+        *probe_routes(backends),
         Route(openapi.OPENAPI_PATH, openapi_json),
         *docs.routes(),
     ]

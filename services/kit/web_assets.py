@@ -49,24 +49,31 @@ class Asset:
 
 class HashedFiles:
     """The files of some directories, read once at start, served at
-    `<prefix>/<digest>/<name>`; `url(name)` is what pages link to."""
+    `<prefix>/<digest>/<name>`; `url(name)` is what pages link to. Each directory comes with
+    the start of its files' names ("" or e.g. "vendor/")."""
 
-    def __init__(self, prefix: str, directories: list[Path]) -> None:
+    def __init__(self, prefix: str, directories: list[tuple[str, Path]]) -> None:
         self.prefix = prefix.rstrip("/")
         self.assets: dict[str, Asset] = {}
-        for directory in directories:
+        for name_start, directory in directories:
             for path in sorted(directory.rglob("*")):
                 if path.is_file() and not path.name.startswith("."):
-                    name = path.relative_to(directory).as_posix()
+                    name = name_start + path.relative_to(directory).as_posix()
                     self.assets[name] = Asset(path, _digest(path))
 
     def url(self, name: str) -> str:
         """The versioned URL of a file; a KeyError for a file that is not there, so that a
         page naming a missing file fails as it renders rather than in the browser."""
+        if name not in self.assets:
+            raise KeyError(
+                f"{name} is not among the files served at {self.prefix}; vendored ones come from `make setup`"
+            )
         return f"{self.prefix}/{self.assets[name].digest}/{name}"
 
     def mount(self) -> Mount:
-        return Mount(self.prefix, routes=[Route("/{digest}/{name:path}", self.serve, methods=["GET", "HEAD"])])
+        return Mount(
+            self.prefix, routes=[Route("/{digest}/{name:path}", self.serve, methods=["GET", "HEAD"])]
+        )
 
     async def serve(self, request: Request) -> Response:
         asset = self.assets.get(request.path_params["name"])
