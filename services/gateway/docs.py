@@ -46,7 +46,7 @@ PAGE = """<!doctype html>
 
 def routes() -> list[BaseRoute]:
     """The page and its files, read once as the gateway starts."""
-    files = HashedFiles(ASSETS_PREFIX, [VENDOR_DIR, Path(__file__).parent / "docs_static"])
+    files = HashedFiles(ASSETS_PREFIX, [("", VENDOR_DIR), ("", Path(__file__).parent / "docs_static")])
     page = PAGE.format(
         css=files.url("swagger-ui.css"),
         openapi=OPENAPI_PATH,
