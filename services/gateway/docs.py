@@ -39,7 +39,7 @@ HEADERS = {
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Gantry partner API</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="stylesheet" href="{css}"></head>
+<link rel="stylesheet" href="{css}"><link rel="stylesheet" href="{contrast}"></head>
 <body><main id="api-reference" data-url="{openapi}"></main>
 <script src="{bundle}"></script><script src="{start}"></script></body></html>"""
 
@@ -49,6 +49,7 @@ def routes() -> list[BaseRoute]:
     files = HashedFiles(ASSETS_PREFIX, [("", VENDOR_DIR), ("", Path(__file__).parent / "docs_static")])
     page = PAGE.format(
         css=files.url("swagger-ui.css"),
+        contrast=files.url("docs.css"),
         openapi=OPENAPI_PATH,
         bundle=files.url("swagger-ui-bundle.js"),
         start=files.url("docs.js"),

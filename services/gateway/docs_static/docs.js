@@ -5,6 +5,7 @@ window.addEventListener("DOMContentLoaded", function () {
     dom_id: "#api-reference",
     // Swagger UI would otherwise send the document to validator.swagger.io.
     validatorUrl: null,
-    deepLinking: true,
+    // Deep links put a link inside each operation's toggle, a control within a control.
+    deepLinking: false,
   });
 });
