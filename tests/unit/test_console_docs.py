@@ -21,7 +21,12 @@ def test_docs_load_nothing_from_another_origin_and_run_no_inline_code() -> None:
     assert "unsafe" not in policy and "frame-ancestors 'none'" in policy
 
     files = re.findall(r"(?:src|href)=\"(/docs/assets/[0-9a-f]{16}/[^\"]+)\"", page.text)
-    assert {path.rsplit("/", 1)[1] for path in files} == {"swagger-ui.css", "docs.css", "swagger-ui-bundle.js", "docs.js"}
+    assert {path.rsplit("/", 1)[1] for path in files} == {
+        "swagger-ui.css",
+        "docs.css",
+        "swagger-ui-bundle.js",
+        "docs.js",
+    }
     for path in files:
         served = client.get(path)
         assert served.status_code == 200
