@@ -9,6 +9,9 @@ import pytest
 from babel import Locale
 
 from services.console.formatting import moment, money
+from services.console.i18n import load_languages
+from services.console.pages import Pages
+from services.kit.web_assets import HashedFiles
 
 ENGLISH = Locale.parse("en")
 CHINESE = Locale.parse("zh_Hans_CN")
@@ -41,3 +44,15 @@ def test_an_instant_is_shown_in_the_readers_zone_and_language() -> None:
 def test_a_datetime_without_zone_is_refused() -> None:
     with pytest.raises(ValueError, match="time zone"):
         moment(datetime(2026, 12, 6, 20, 0), ZoneInfo("UTC"), ENGLISH)
+
+
+def test_templates_format_with_the_pages_language_and_the_readers_zone() -> None:
+    files = HashedFiles("/static", [])
+    pages = Pages(load_languages(), files, "UTC", {})
+    template = "{{ 123456|money('CNY') }} | {{ at|moment('short') }}"
+    evening_in_utc = datetime(2026, 12, 6, 20, 0, tzinfo=UTC)
+    shanghai = ZoneInfo("Asia/Shanghai")
+    chinese = pages.environments["zh_Hans_CN"].from_string(template)
+    english = pages.environments["en"].from_string(template)
+    assert chinese.render(at=evening_in_utc, time_zone=shanghai) == "¥1,234.56 | 2026/12/7 04:00"
+    assert english.render(at=evening_in_utc, time_zone=shanghai) == "CN¥1,234.56 | 12/7/26, 4:00\u202fAM"
