@@ -10,7 +10,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
@@ -41,16 +41,6 @@ def create_app(config: ConsoleSettings | None = None) -> ASGIApp:
         {"api_docs_url": config.api_docs_url, "has_page": lambda name: _has_route(routes, name)},
     )
     cookies = Cookies(config.secure_cookies)
-
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    async def readyz(request: Request) -> Response:
-        checks = await backends.health()
-        ready = all(status == "SERVING" for status in checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503
-        )
 
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
