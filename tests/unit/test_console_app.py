@@ -13,6 +13,8 @@ from starlette.testclient import TestClient
 from services.console.app import create_app
 from services.console.security import Cookies
 from services.console.settings import ConsoleSettings
+from services.kit.settings import SERVICES
+from tests.support.platform import free_port
 
 SETTINGS = ConsoleSettings("127.0.0.1", 0, True, "http://gateway.test/docs", "Asia/Shanghai")
 
@@ -148,3 +150,12 @@ def test_cookies_may_drop_secure_only_when_told() -> None:
 
 def test_liveness(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_readiness_names_each_backend_that_does_not_serve(monkeypatch: pytest.MonkeyPatch) -> None:
+    for service in SERVICES:
+        monkeypatch.setenv(f"GANTRY_{service.upper()}_GRPC_TARGET", f"127.0.0.1:{free_port()}")
+    with TestClient(create_app(SETTINGS)) as client:
+        answer = client.get("/readyz")
+    assert answer.status_code == 503
+    assert answer.json() == {"status": "unavailable", "checks": dict.fromkeys(SERVICES, "UNAVAILABLE")}
