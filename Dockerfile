@@ -2,6 +2,14 @@
 # One image for every Gantry process; the command chooses the process (see Procfile).
 
 ARG PYTHON_IMAGE=python:3.11-slim
+ARG NODE_IMAGE=node:20-slim
+
+# The console's and /docs' front-end files from the npm registry, as the lock file pins them;
+# only the files the processes serve reach the image (services/kit/web_assets.py).
+FROM ${NODE_IMAGE} AS assets
+WORKDIR /assets
+COPY services/console/assets/package.json services/console/assets/package-lock.json services/console/assets/.npmrc ./
+RUN npm ci --omit=dev
 
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 \
@@ -14,6 +22,10 @@ RUN pip install -r requirements.lock
 COPY protos/ protos/
 COPY tools/ tools/
 RUN python tools/protogen.py /app/generated
+COPY --from=assets /assets/node_modules /tmp/node_modules
+COPY services/__init__.py services/
+COPY services/kit/__init__.py services/kit/web_assets.py services/kit/
+RUN python -m services.kit.web_assets /tmp/node_modules /app/vendor
 
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
@@ -30,6 +42,7 @@ WORKDIR /app
 COPY --from=builder /opt/venv /opt/venv
 COPY --from=builder /app/generated generated/
 COPY services/ services/
+COPY --from=builder /app/vendor services/console/assets/vendor/
 COPY protos/ protos/
 COPY tools/ tools/
 COPY pyproject.toml README.md ./
@@ -40,5 +53,5 @@ RUN pip install --no-cache-dir --no-deps --no-build-isolation -e . && rm -rf gan
 RUN python -m compileall -q services generated tools
 # Numeric so that Kubernetes can verify runAsNonRoot without a user database.
 USER 10001:10001
-EXPOSE 8080 1883 9100 50051 50052 50053 50054
+EXPOSE 8080 8090 1883 9100 50051 50052 50053 50054
 CMD ["python", "-m", "services.gateway"]

@@ -6,6 +6,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 GENERATED := generated/.stamp
+ASSETS := services/console/assets
+# npm ci runs again only when the lock file changed; vendor/ holds the only files served of it.
+NPM_STAMP := $(ASSETS)/node_modules/.installed
+VENDOR_STAMP := $(ASSETS)/vendor/.stamp
 PROTOS := $(wildcard protos/gantry/v1/*.proto)
 BENCH ?=
 
@@ -13,7 +17,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/generated
 
 .PHONY: run test proto migrate lint format bench up down lock clean setup
 
-setup: $(STAMP) $(GENERATED)
+setup: $(STAMP) $(GENERATED) $(VENDOR_STAMP)
 
 $(STAMP): requirements-dev.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +34,15 @@ $(GENERATED): $(STAMP) $(PROTOS) tools/protogen.py
 
 proto: $(GENERATED)
 
+$(NPM_STAMP): $(ASSETS)/package-lock.json $(ASSETS)/package.json
+	@command -v npm >/dev/null || { echo "npm is needed for the console's and /docs' files (Debian: apt-get install npm)" >&2; exit 1; }
+	cd $(ASSETS) && npm ci
+	@touch $@
+
+$(VENDOR_STAMP): $(NPM_STAMP) $(STAMP) services/kit/web_assets.py
+	$(BIN)/python -m services.kit.web_assets
+	@touch $@
+
 migrate: setup
 	$(BIN)/python tools/preflight.py amqp
 	$(BIN)/python -m services.kit.migrate
@@ -41,6 +54,7 @@ run: setup
 
 test: setup
 	$(BIN)/python tools/preflight.py amqp postgres redis
+	tools/browser.sh
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: setup

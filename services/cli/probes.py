@@ -13,7 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.cli import settings
-from services.gateway.clients import SERVICE_NAMES
+from services.kit.grpc_clients import SERVICE_NAMES
 from services.kit.settings import grpc_target
 
 SERVING = "SERVING"

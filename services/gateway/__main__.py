@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import uvicorn
-
 from services.gateway.settings import GatewaySettings
 from services.kit import logs, metrics
+from services.kit.http import serve
 
 
 def main() -> None:
@@ -15,16 +14,7 @@ def main() -> None:
     config = GatewaySettings.from_env()
     if not config.operator_token:
         raise SystemExit("set GANTRY_OPERATOR_TOKEN: the operator credential of this gateway")
-    uvicorn.run(
-        "services.gateway.app:create_app",
-        factory=True,
-        host=config.host,
-        port=config.port,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        timeout_graceful_shutdown=10,
-    )
+    serve("services.gateway.app:create_app", config.host, config.port)
 
 
 if __name__ == "__main__":

@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.gateway import openapi
+from services.gateway import docs, openapi
 from services.gateway.auth import Authenticator
 from services.gateway.clients import Backends
 from services.gateway.endpoints import Guards, json_response, starlette_handler
@@ -25,16 +25,12 @@ from services.gateway.ratelimit import RateLimiting
 from services.gateway.routes import ENDPOINTS
 from services.gateway.settings import GatewaySettings
 from services.kit import metrics
+from services.kit.http import probe_routes
 from services.kit.logs import bind_request_id
 
 access_log = logging.getLogger("gantry.access")
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-DOCS_PAGE = """<!doctype html>
-<html><head><title>Gantry partner API</title><meta charset="utf-8"></head>
-<body><script id="api-reference" data-url="/v1/openapi.json"></script>
-<script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script></body></html>"""
 
 
 class RequestIdMiddleware:
@@ -107,21 +103,8 @@ def create_app(config: GatewaySettings | None = None) -> Starlette:
     )
     document = openapi.build(ENDPOINTS)
 
-    async def healthz(request: Request) -> Response:
-        return json_response({"status": "ok"})
-
-    async def readyz(request: Request) -> Response:
-        checks = await backends.health()
-        ready = all(status == "SERVING" for status in checks.values())
-        return json_response(
-            {"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503
-        )
-
     async def openapi_json(request: Request) -> Response:
         return json_response(document)
-
-    async def docs(request: Request) -> Response:
-        return HTMLResponse(DOCS_PAGE)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -134,10 +117,9 @@ def create_app(config: GatewaySettings | None = None) -> Starlette:
     routes = [
         Route(e.path, starlette_handler(e, backends, guards), methods=[e.method]) for e in ENDPOINTS
     ] + [
-        Route("/healthz", healthz),
-        Route("/readyz", readyz),
+        *probe_routes(backends),
         Route(openapi.OPENAPI_PATH, openapi_json),
-        Route("/docs", docs),
+        *docs.routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
     app.add_middleware(RequestIdMiddleware)

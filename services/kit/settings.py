@@ -27,6 +27,7 @@ DEFAULT_METRICS_PORTS = {
     "analytics-notifier": 9124,
     "gateway": 9105,
     "mqtt": 9106,
+    "console": 9107,
 }
 
 

@@ -185,6 +185,7 @@ def running_platform(
             "GANTRY_OPERATOR_TOKEN": OPERATOR_TOKEN,
             "GANTRY_GATEWAY_PORT": str(free_port()),
             "GANTRY_MQTT_PORT": str(free_port()),
+            "GANTRY_CONSOLE_PORT": str(free_port()),
             "GANTRY_LOG_LEVEL": log_level,
             # Buckets in Redis as in production, but too large to slow the shared platform
             # down; tests/e2e/test_gateway_rate_limits.py starts gateways that limit.
