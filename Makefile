@@ -41,6 +41,7 @@ run: setup
 
 test: setup
 	$(BIN)/python tools/preflight.py amqp postgres redis
+	$(BIN)/python tools/kubectl.py
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: setup
