@@ -9,6 +9,7 @@ import json
 import re
 from functools import cache
 
+import promql_parser
 import pytest
 
 from tests.unit.test_deployment import ROOT, procfile
@@ -73,15 +74,20 @@ def exported_metrics() -> frozenset[str]:
     return frozenset(names)
 
 
+def selectors(expr: str) -> list[promql_parser.VectorSelector]:
+    """The series selectors of an expression, which must parse as PromQL."""
+    found: list[promql_parser.VectorSelector] = []
+
+    def visit(node: object) -> None:
+        if isinstance(node, promql_parser.VectorSelector):
+            found.append(node)
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return found
+
+
 def metric_names(expr: str) -> set[str]:
-    """The series an expression reads: its identifiers less label matchers, strings,
-    grouping clauses, function names, keywords and durations."""
-    expr = re.sub(r'"(?:\\.|[^"\\])*"', "", expr)
-    expr = re.sub(r"\{[^}]*\}", "", expr)
-    expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
-    expr = re.sub(r"\[[^\]]*\]", "", expr)
-    identifiers = re.findall(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(\s*\()?", expr)
-    return {name for name, call in identifiers if not call and name not in PROMQL_WORDS}
+    return {selector.name for selector in selectors(expr)}
 
 
 def alerting_rules(variant: str) -> list[dict[str, object]]:
@@ -137,17 +143,19 @@ def test_every_alert_says_what_it_means_and_what_to_do(variant: str) -> None:
     assert all(word in names for word in WATCHED)
 
 
-def queue_matchers(expr: str) -> dict[str, str]:
-    """`queue` matchers of an expression, operator -> regular expression, PromQL's string
-    escapes undone."""
-    found = re.findall(r'queue\s*(=~|!~|=)\s*"((?:\\.|[^"\\])*)"', expr)
-    return {op: value.encode().decode("unicode_escape") for op, value in found}
-
-
 def watches(expr: str, queue: str) -> bool:
-    matchers = queue_matchers(expr)
-    matched = re.fullmatch(matchers["=~"], queue) if "=~" in matchers else queue == matchers["="]
-    return bool(matched) and not ("!~" in matchers and re.fullmatch(matchers["!~"], queue))
+    """Whether some selector of `expr` takes the series of `queue` (by its `queue` label)."""
+    tests = {
+        int(promql_parser.MatchOp.Equal): lambda value: queue == value,
+        int(promql_parser.MatchOp.NotEqual): lambda value: queue != value,
+        int(promql_parser.MatchOp.Re): lambda value: re.fullmatch(value, queue) is not None,
+        int(promql_parser.MatchOp.NotRe): lambda value: re.fullmatch(value, queue) is None,
+    }
+    return any(
+        all(tests[int(m.op)](m.value) for m in selector.matchers.matchers if m.name == "queue")
+        and any(m.name == "queue" for m in selector.matchers.matchers)
+        for selector in selectors(expr)
+    )
 
 
 def test_the_queue_alerts_watch_the_queues_of_the_platform() -> None:
@@ -217,3 +225,29 @@ def test_the_rules_watch_the_ledger_check_that_the_component_schedules() -> None
     (cron_job,) = of_kind("production+monitoring", "CronJob")
     rules = [rule for rule in alerting_rules("production+monitoring") if "Ledger" in rule["alert"]]
     assert rules and all(f'cronjob="{cron_job}"' in rule["expr"] for rule in rules)
+
+
+def grpc_methods() -> set[str]:
+    """Every method as the servers name it in metrics: /gantry.v1.<Service>/<Method>."""
+    methods = set()
+    for proto in (ROOT / "protos" / "gantry" / "v1").glob("*.proto"):
+        for service, body in re.findall(r"service (\w+) \{(.*?)\n\}", proto.read_text(), re.S):
+            methods |= {f"/gantry.v1.{service}/{rpc}" for rpc in re.findall(r"rpc (\w+)\(", body)}
+    return methods
+
+
+def test_the_grpc_methods_of_the_dashboard_exist() -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    patterns = [
+        matcher.value
+        for expr in dashboard_expressions(dashboard)
+        for selector in selectors(expr)
+        for matcher in selector.matchers.matchers
+        if matcher.name == "method"
+    ]
+    assert patterns
+    for pattern in patterns:
+        named = {method for method in grpc_methods() if re.fullmatch(pattern, method)}
+        assert named and all(method.endswith(alternative) for method in named for alternative in [""]), (
+            pattern
+        )

@@ -6,6 +6,7 @@ skipped, saying why, only where no kubectl can be had (`tools/kubectl.py` instal
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -43,6 +44,8 @@ WORKLOAD_KINDS = {"Deployment", "Job", "CronJob"}
 PRESTOP_SECONDS = 5
 # The gateway's uvicorn waits as long for requests in flight (services/gateway/__main__.py).
 DRAIN_SECONDS = SHUTDOWN_GRACE_SECONDS
+KUBERNETES_GRACE_SECONDS = 30
+OPERATIONS = ROOT / "docs" / "operations.md"
 
 
 def kubectl() -> str | None:
@@ -210,7 +213,7 @@ def test_what_serves_traffic_leaves_its_endpoints_before_it_drains(variant: str)
         if not is_gantry(deployment):
             continue
         pod = deployment["spec"]["template"]
-        grace = pod["spec"]["terminationGracePeriodSeconds"]
+        grace = pod["spec"].get("terminationGracePeriodSeconds", KUBERNETES_GRACE_SECONDS)
         if not any(
             selects({"matchLabels": s["spec"]["selector"]}, pod["metadata"]["labels"]) for s in services
         ):
@@ -242,3 +245,27 @@ def test_no_secret_holds_a_placeholder(variant: str) -> None:
     for secret in of_kind(variant, "Secret").values():
         assert secret["metadata"]["name"].startswith(SECRET_NAME)
         assert "REPLACE-ME" not in yaml.safe_dump(secret)
+
+
+def first_apply_components() -> set[str]:
+    """The components docs/operations.md's upgrade applies first (`-l '... in (a,b)'`)."""
+    (selector,) = re.findall(r"-l 'app\.kubernetes\.io/component in \(([a-z,]+)\)'", OPERATIONS.read_text())
+    return set(selector.split(","))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_an_upgrade_first_applies_the_migrations_and_all_they_read(variant: str) -> None:
+    first = {
+        (doc["kind"], doc["metadata"]["name"])
+        for doc in rendered(variant)
+        if doc["metadata"].get("labels", {}).get("app.kubernetes.io/component") in first_apply_components()
+    }
+    assert {("Job", "migrate"), ("ServiceAccount", "migrate")} <= first
+    assert not {kind for kind, _ in first} & WORKLOAD_KINDS - {"Job"}
+    secrets = of_kind(variant, "Secret")
+    for container in all_containers(of_kind(variant, "Job")["migrate"]):
+        for source in container.get("envFrom", []):
+            if "configMapRef" in source:
+                assert ("ConfigMap", source["configMapRef"]["name"]) in first
+            elif source["secretRef"]["name"] in secrets:
+                assert ("Secret", source["secretRef"]["name"]) in first
