@@ -269,3 +269,18 @@ def test_an_upgrade_first_applies_the_migrations_and_all_they_read(variant: str)
                 assert ("ConfigMap", source["configMapRef"]["name"]) in first
             elif source["secretRef"]["name"] in secrets:
                 assert ("Secret", source["secretRef"]["name"]) in first
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("process", procfile())
+def test_every_process_is_probed_as_it_can_answer(variant: str, process: str) -> None:
+    container = main_container(of_kind(variant, "Deployment")[process])
+    for probe in (container["readinessProbe"], container["livenessProbe"]):
+        if process.endswith("-api"):
+            assert probe["grpc"]["port"] == next(
+                p["containerPort"] for p in container["ports"] if p["name"] == "grpc"
+            )
+        elif process == "gateway":
+            assert probe["httpGet"]["path"] == "/healthz"
+        else:
+            assert {"httpGet", "tcpSocket", "exec"} & set(probe), process
