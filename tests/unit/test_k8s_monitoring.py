@@ -12,7 +12,7 @@ from functools import cache
 import promql_parser
 import pytest
 
-from tests.unit.test_deployment import ROOT, procfile
+from tests.unit.test_deployment import METRICS_PORT, ROOT, procfile
 from tests.unit.test_k8s_environments import QUEUE_CONSUMERS, TOPOLOGY
 from tests.unit.test_k8s_overlays import MONITORING, OVERLAYS, Manifest, of_kind, selects
 
@@ -191,14 +191,21 @@ def test_the_dashboard_is_a_config_map_for_grafanas_sidecar(variant: str) -> Non
 @pytest.mark.parametrize("process", procfile())
 def test_every_procfile_process_is_scraped_on_its_metrics_port(variant: str, process: str) -> None:
     pod = of_kind(variant, "Deployment")[process]["spec"]["template"]
-    ports = {port["name"] for container in pod["spec"]["containers"] for port in container.get("ports", [])}
+    ports = {
+        port["name"]: port["containerPort"]
+        for container in pod["spec"]["containers"]
+        for port in container["ports"]
+    }
     scraping = [
         endpoint["port"]
         for monitor in of_kind(variant, "PodMonitor").values()
         if selected_by(monitor, pod["metadata"]["labels"])
         for endpoint in monitor["spec"]["podMetricsEndpoints"]
     ]
-    assert scraping == ["metrics"] and "metrics" in ports
+    assert scraping == ["metrics"]
+    # The port named so is the one the process serves its metrics on (GANTRY_METRICS_PORT).
+    serving = int(of_kind(variant, "ConfigMap")["gantry-config"]["data"]["GANTRY_METRICS_PORT"])
+    assert ports["metrics"] == serving == METRICS_PORT
 
 
 def selected_by(monitor: Manifest, labels: dict[str, str]) -> bool:
