@@ -160,6 +160,7 @@ ENDPOINT_FIELDS: dict[str, Schema] = {
     "path": {"type": "string", "pattern": "^/"},
     "interval": {"type": "string", "pattern": "^[0-9]+[smh]$"},
     "relabelings": {"type": "array", "items": RELABELING},
+    "params": {"type": "object", "additionalProperties": {"type": "array", "items": STRING}},
 }
 POD_MONITOR = resource(
     closed(

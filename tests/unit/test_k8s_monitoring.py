@@ -20,7 +20,7 @@ MONITORED = [f"{overlay}+monitoring" for overlay in OVERLAYS]
 DASHBOARD = MONITORING / "dashboard.json"
 # Series of the parts around the platform, by who exports them.
 EXTERNAL_METRICS = {
-    "rabbitmq_queue_messages": "RabbitMQ's rabbitmq_prometheus plugin, /metrics/per-object",
+    "rabbitmq_detailed_queue_messages": "RabbitMQ's rabbitmq_prometheus plugin, /metrics/detailed",
     "kube_cronjob_status_last_schedule_time": "kube-state-metrics",
     "kube_cronjob_status_last_successful_time": "kube-state-metrics",
     "certmanager_certificate_expiration_timestamp_seconds": "cert-manager",
