@@ -248,9 +248,11 @@ def test_no_secret_holds_a_placeholder(variant: str) -> None:
 
 
 def first_apply_components() -> set[str]:
-    """The components docs/operations.md's upgrade applies first (`-l '... in (a,b)'`)."""
-    (selector,) = re.findall(r"-l 'app\.kubernetes\.io/component in \(([a-z,]+)\)'", OPERATIONS.read_text())
-    return set(selector.split(","))
+    """The components docs/operations.md's upgrade applies before the rest, one
+    `kubectl apply -k $OVERLAY -l app.kubernetes.io/component=...` each."""
+    return set(
+        re.findall(r"apply -k \$OVERLAY -l app\.kubernetes\.io/component=([a-z]+)", OPERATIONS.read_text())
+    )
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
