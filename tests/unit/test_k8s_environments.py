@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from services.analytics.partitions import WHOLE
+from services.kit import settings
 from services.kit.bus import Topology
 from services.telemetry.bus import READINGS
 from tests.unit.test_deployment import api_processes, documented_secret_keys, service_of
@@ -203,3 +204,14 @@ def test_the_gateway_ingress_terminates_tls_with_a_cert_manager_certificate() ->
     assert tls["hosts"] == [rule["host"]] and tls["secretName"]
     (path,) = rule["http"]["paths"]
     assert path["backend"]["service"] == {"name": "gateway", "port": {"name": "http"}}
+
+
+@pytest.mark.parametrize("variant", ["local", "production"])
+def test_queue_names_are_those_of_the_default_bus_namespace(
+    variant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # KEDA's queue names and the alerts' matchers assume it; an overlay that sets another
+    # namespace must change them too.
+    monkeypatch.delenv("GANTRY_BUS_NAMESPACE", raising=False)
+    assert settings.bus_namespace() == TOPOLOGY.namespace
+    assert "GANTRY_BUS_NAMESPACE" not in of_kind(variant, "ConfigMap")["gantry-config"]["data"]
