@@ -203,6 +203,8 @@ def test_every_procfile_process_is_scraped_on_its_metrics_port(variant: str, pro
         for endpoint in monitor["spec"]["podMetricsEndpoints"]
     ]
     assert scraping == ["metrics"]
+    # Alerts and panels name the process by the `container` label of its series.
+    assert [container["name"] for container in pod["spec"]["containers"]] == [process]
     # The port named so is the one the process serves its metrics on (GANTRY_METRICS_PORT).
     serving = int(of_kind(variant, "ConfigMap")["gantry-config"]["data"]["GANTRY_METRICS_PORT"])
     assert ports["metrics"] == serving == METRICS_PORT
