@@ -55,6 +55,7 @@ run: setup
 test: setup
 	$(BIN)/python tools/preflight.py amqp postgres redis
 	tools/browser.sh
+	$(BIN)/python tools/kubectl.py
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: setup

@@ -18,6 +18,9 @@ PROCFILE = ROOT / "Procfile"
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 K8S_BASE = ROOT / "k8s" / "base"
 K8S_LOCAL = ROOT / "k8s" / "overlays" / "local"
+K8S_PRODUCTION = ROOT / "k8s" / "overlays" / "production"
+K8S_README = ROOT / "k8s" / "README.md"
+SECRET_NAME = "gantry-secrets"
 KUBERNETES_VERSION = "1.30"
 METRICS_PORT = 9100
 WORKLOAD_KINDS = {"Deployment", "Job"}
@@ -262,12 +265,13 @@ def test_every_base_manifest_file_is_a_kustomization_resource() -> None:
     assert on_disk == listed
 
 
-def test_the_local_overlay_only_patches_the_base() -> None:
-    resources = [K8S_LOCAL / name for name in kustomization(K8S_LOCAL).get("resources", [])]
-    assert all((path / "kustomization.yaml").exists() for path in resources), resources
-    patches = {path.resolve() for path in referenced_paths(K8S_LOCAL)} - {p.resolve() for p in resources}
-    own_files = {path.resolve() for path in K8S_LOCAL.glob("*.y*ml") if path.name != "kustomization.yaml"}
-    assert own_files <= patches
+@pytest.mark.parametrize("directory", [K8S_LOCAL, K8S_PRODUCTION], ids=lambda path: path.name)
+def test_an_overlay_builds_on_the_base_and_uses_every_file_it_has(directory: Path) -> None:
+    resources = [directory / name for name in kustomization(directory).get("resources", [])]
+    assert K8S_BASE.resolve() in [path.resolve() for path in resources]
+    listed = {path.resolve() for path in referenced_paths(directory)}
+    own_files = {path.resolve() for path in directory.glob("*.y*ml") if path.name != "kustomization.yaml"}
+    assert own_files <= listed
 
 
 @pytest.mark.parametrize("manifest", base_manifests(), ids=manifest_id)
@@ -342,10 +346,15 @@ def test_gateway_readiness_does_not_follow_its_backends() -> None:
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
 
 
-def test_gateway_has_a_disruption_budget() -> None:
-    budget = manifests_of_kind("PodDisruptionBudget")["gateway"]
-    labels = manifests_of_kind("Deployment")["gateway"]["spec"]["selector"]["matchLabels"]
-    assert budget["spec"]["selector"]["matchLabels"] == labels
+@pytest.mark.parametrize(
+    "deployment",
+    [doc for doc in manifests_of_kind("Deployment").values() if doc["spec"]["replicas"] > 1],
+    ids=manifest_id,
+)
+def test_every_multi_replica_deployment_has_a_disruption_budget(deployment: Manifest) -> None:
+    budget = manifests_of_kind("PodDisruptionBudget")[deployment["metadata"]["name"]]
+    assert budget["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    assert budget["spec"]["maxUnavailable"] == 1
 
 
 @pytest.mark.parametrize("process", [*api_processes(), "gateway"])
@@ -367,9 +376,18 @@ def test_every_pod_template_matches_its_selector(workload: Manifest) -> None:
     assert template_labels["app.kubernetes.io/part-of"] == "gantry"
 
 
-def test_config_and_secret_hold_every_setting_and_only_credentials_are_secret() -> None:
+def documented_secret_keys(secret: str) -> set[str]:
+    """The keys k8s/README.md lists for `secret`: the table after the line that names it."""
+    after = K8S_README.read_text().split(f"\n`{secret}`, ", 1)[1]
+    table = after.split("\n\n", 2)[1]
+    return {row.split("`")[1] for row in table.splitlines() if row.startswith("| `")}
+
+
+def test_config_and_the_documented_secret_hold_every_setting_and_only_credentials_are_secret() -> None:
+    # The base holds no Secret: production's is the operator's, local's is generated.
+    assert "Secret" not in {doc["kind"] for doc in base_manifests()}
     config = set(manifests_of_kind("ConfigMap")["gantry-config"]["data"])
-    secret = set(manifests_of_kind("Secret")["gantry-secrets"]["stringData"])
+    secret = documented_secret_keys(SECRET_NAME)
     assert config | secret == expected_settings()
     assert not config & secret
     assert all(is_secret_setting(name) for name in secret)
