@@ -32,10 +32,21 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 10
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
-_OPTIONS = [
-    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-]
+# Calls under way when a connection reaches its age keep this long to finish: longer than
+# the longest (a CSV export's 600 s).
+MAX_CONNECTION_AGE_GRACE_MS = 630_000
+
+
+def _options() -> list[tuple[str, int]]:
+    return [
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        # Clients keep one connection to a Service for as long as it lasts, so replicas
+        # an autoscaler adds would take no calls from them: ending each connection after
+        # a while (gRPC adds jitter) makes clients connect again, spread over the replicas.
+        ("grpc.max_connection_age_ms", int(settings.grpc_max_connection_age_seconds() * 1000)),
+        ("grpc.max_connection_age_grace_ms", MAX_CONNECTION_AGE_GRACE_MS),
+    ]
 
 
 def _workers() -> futures.ThreadPoolExecutor:
@@ -65,7 +76,7 @@ def build_server(
     register: Callable[[Instrumented], None], service_names: list[str], port: int
 ) -> tuple[grpc.Server, health.HealthServicer, int]:
     """A started threaded server answering `service_names`, health and reflection; returns its bound port."""
-    server = grpc.server(_workers(), options=_OPTIONS)
+    server = grpc.server(_workers(), options=_options())
     health_servicer = health.HealthServicer()
     bound = _prepare(server, register, health_servicer, service_names, port)
     server.start()
@@ -78,7 +89,7 @@ async def build_async_server(
     register: Callable[[Instrumented], None], service_names: list[str], port: int
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
     """`build_server` on the running event loop, with an asyncio server."""
-    server = grpc.aio.server(migration_thread_pool=_workers(), options=_OPTIONS)
+    server = grpc.aio.server(migration_thread_pool=_workers(), options=_options())
     health_servicer = health.aio.HealthServicer()
     bound = _prepare(server, register, health_servicer, service_names, port)
     await server.start()

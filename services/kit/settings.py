@@ -68,6 +68,11 @@ def grpc_target(service: str) -> str:
     return env(f"{service.upper()}_GRPC_TARGET", f"127.0.0.1:{grpc_port(service)}")
 
 
+def grpc_max_connection_age_seconds() -> float:
+    """How long a gRPC server keeps a client's connection before asking it to reconnect."""
+    return float(env("GRPC_MAX_CONNECTION_AGE_SECONDS", "300"))
+
+
 def grpc_workers() -> int:
     """Threads serving each gRPC server's calls. Few: the calls share one interpreter
     lock, so more threads add switching, not throughput (measured by bench/registry.py)."""
