@@ -49,17 +49,19 @@ def address_violations(address: str, field: str = "client_address") -> list[Fiel
     return []
 
 
-def new_person(email: str, name: str, password: str, prefix: str = "") -> str:
-    """The normalised e-mail of a new person whose name and password pass; every violation at once."""
+def person_violations(email: str, name: str, password: str, prefix: str = "") -> list[FieldViolation]:
     normalised = normalise_email(email)
-    violations = (
+    return (
         email_violations(normalised, f"{prefix}email")
         + name_violations(name, f"{prefix}name")
         + password_violations(password, normalised)
     )
-    if violations:
-        raise InvalidArgument(violations)
-    return normalised
+
+
+def new_person(email: str, name: str, password: str) -> str:
+    """The normalised e-mail of a new person whose name and password pass; every violation at once."""
+    require(person_violations(email, name, password))
+    return normalise_email(email)
 
 
 def require(violations: list[FieldViolation]) -> None:

@@ -35,6 +35,7 @@ from services.registry.domain_people import (
     email_domain,
     hash_password,
     new_token,
+    normalise_email,
     token_hash,
 )
 from services.registry.queries import people as people_queries
@@ -42,7 +43,12 @@ from services.registry.queries import sign_ups as queries
 from services.registry.usecases import Clock, UnitOfWorkFactory, utc_now
 from services.registry.usecases.people import EMAIL_TAKEN, add_user, created_and_id, new_user
 from services.registry.usecases.people_access import Actor, acting, require_operator
-from services.registry.usecases.people_input import address_violations, new_person, presented_token, require
+from services.registry.usecases.people_input import (
+    address_violations,
+    person_violations,
+    presented_token,
+    require,
+)
 from services.registry.usecases.tenants import TenantSchema, add_new_tenant
 
 SIGN_UP_REFUSED = "sign-up is invalid or expired"
@@ -97,9 +103,12 @@ class SignUps:
     def start(self, request: dict[str, Any]) -> SignUp:
         """A pending sign-up and its confirmation token, valid 24 hours."""
         self._open()
-        company = _company(request)
-        email = new_person(request["admin_email"], request["admin_name"], request["password"], "admin_")
-        require(address_violations(request["client_address"]))
+        company, violations = _company(request)
+        violations += person_violations(
+            request["admin_email"], request["admin_name"], request["password"], "admin_"
+        )
+        require(violations + address_violations(request["client_address"]))
+        email = normalise_email(request["admin_email"])
         now = self._clock()
         password_hash = hash_password(request["password"])
         token = new_token()
@@ -221,19 +230,18 @@ class SignUps:
                 raise SignUpThrottled(THROTTLED, wait)
 
 
-def _company(request: dict[str, Any]) -> dict[str, Any]:
+def _company(request: dict[str, Any]) -> tuple[dict[str, Any], list[FieldViolation]]:
+    """The company of a sign-up checked as a tenant's fields are, and what is wrong with it."""
     fields = {
         "name": request["company_name"],
         "country": request["country"],
         "size_class": request["size_class"],
     }
     try:
-        return load(TenantSchema(only=("name", "country", "size_class")), fields)
+        return load(TenantSchema(only=("name", "country", "size_class")), fields), []
     except InvalidArgument as error:
         renamed = {"name": "company_name"}
-        raise InvalidArgument(
-            [FieldViolation(renamed.get(v.field, v.field), v.description) for v in error.violations]
-        ) from None
+        return {}, [FieldViolation(renamed.get(v.field, v.field), v.description) for v in error.violations]
 
 
 def _complete(uow: Any, row: Any, before: SignUpStatus, now: datetime) -> Completed:
