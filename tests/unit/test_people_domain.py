@@ -108,4 +108,5 @@ def test_a_totp_code_is_accepted_in_its_step_or_one_either_side_and_never_twice(
     assert totp_step(secret, totp.at(NOW, counter_offset=2), NOW, None) is None
     assert totp_step(secret, totp.at(NOW), NOW, last_step=step) is None
     assert totp_step(secret, "12345", NOW, None) is None
-    assert totp_step(secret, "\uff11\uff12\uff13\uff14\uff15\uff16"  # full-width digits, NOW, None) is None
+    full_width_digits = "\uff11\uff12\uff13\uff14\uff15\uff16"
+    assert totp_step(secret, full_width_digits, NOW, None) is None
