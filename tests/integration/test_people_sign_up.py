@@ -157,8 +157,18 @@ def test_sign_up_input_is_checked_field_by_field(world: People) -> None:
         "password",
         "client_address",
     }
+
+
+def test_a_taken_e_mail_is_told_only_at_confirmation(world: People, store: Store) -> None:
     signed_up(world, "ada@acme.example")
-    assert code_of(lambda: start_sign_up(world, "ADA@acme.example")) == grpc.StatusCode.ALREADY_EXISTS
+    # Starting reveals nothing; the holder of the mailed token learns it, and nothing is made.
+    again = start_sign_up(world, "ADA@acme.example", company_name="Acme Again")
+    taken = rpc_error(lambda: confirm(world, again.confirmation_token))
+    assert (taken.code(), taken.details()) == (
+        grpc.StatusCode.ALREADY_EXISTS,
+        "a user with this e-mail exists",
+    )
+    assert row_counts(store)["tenants"] == 1
 
 
 def test_an_abandoned_sign_up_is_pruned_and_leaves_no_tenant(world: People, store: Store) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 
 from services.kit.errors import (
     AlreadyExists,
+    FailedPrecondition,
     FieldViolation,
     InvalidArgument,
     Unauthenticated,
@@ -243,6 +244,8 @@ class People:
             by = acting(uow.connection, actor)
             user = target_user(uow.connection, user_id, administered_tenant(by, f"{action} users"))
             not_themselves(by, user, action)
+            if user.tenant_id is None and "role" in changes:
+                raise FailedPrecondition("an operator's role does not change")
             if expected_version and user.version != expected_version:
                 raise VersionMismatch(f"user is at version {user.version}, not {expected_version}")
             updated = replace(user, **changes, version=user.version + 1, updated_at=now)

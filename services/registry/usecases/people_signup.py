@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import Connection
 
 from services.kit.errors import (
-    AlreadyExists,
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
@@ -41,7 +40,7 @@ from services.registry.domain_people import (
 from services.registry.queries import people as people_queries
 from services.registry.queries import sign_ups as queries
 from services.registry.usecases import Clock, UnitOfWorkFactory, utc_now
-from services.registry.usecases.people import EMAIL_TAKEN, add_user, created_and_id, new_user
+from services.registry.usecases.people import add_user, created_and_id, new_user
 from services.registry.usecases.people_access import Actor, acting, require_operator
 from services.registry.usecases.people_input import (
     address_violations,
@@ -128,9 +127,9 @@ class SignUps:
             "tenant_id": None,
         }
         with self._unit_of_work() as uow:
+            # Whether a user has the e-mail is told only at confirmation, to whoever holds
+            # the token mailed to it: starting a sign-up reveals no one's account.
             self._check_throttles(uow.connection, row, now)
-            if people_queries.email_taken(uow.connection, email):
-                raise AlreadyExists(EMAIL_TAKEN)
             queries.add_sign_up(uow.connection, {**row, "token_hash": token_hash(token)})
             uow.commit()
         return SignUp(
