@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 
 import grpc
@@ -16,14 +15,13 @@ from sqlalchemy import select
 from services.kit.store import Store
 from services.registry import storage
 from services.registry.domain_people import csrf_secret, token_hash
-from tests.support.access import ManualClock, code_of, rpc_error, violations
-from tests.support.backends import postgres_database
+from tests.support import people as people_fixtures
+from tests.support.access import code_of, rpc_error, violations
 from tests.support.people import (
     OPERATOR,
     People,
     as_user,
     invited,
-    people_server,
     reason,
     resolve,
     retry_after,
@@ -32,21 +30,13 @@ from tests.support.people import (
     signed_up,
 )
 
+# The fixtures of people's tests: PostgreSQL only, and PeopleService served on it.
+database_url = people_fixtures.database_url
+world = people_fixtures.world
+
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
 EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED
 EMAIL = "ada@acme.example"
-
-
-@pytest.fixture
-def database_url() -> Iterator[str]:
-    with postgres_database() as url:
-        yield url
-
-
-@pytest.fixture
-def world(store: Store, clock: ManualClock) -> Iterator[People]:
-    with people_server(store, clock) as served:
-        yield served
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from gantry.v1 import registry_pb2
 from services.kit.store import Store
 from services.registry.domain_people import SignUpMode
 from tests.integration.conftest import CapturedEvents
+from tests.support import people as people_fixtures
 from tests.support.access import ManualClock, code_of, row_counts, rpc_error, violations
-from tests.support.backends import postgres_database
 from tests.support.people import (
     OPERATOR,
     People,
@@ -31,19 +31,11 @@ from tests.support.people import (
     start_sign_up,
 )
 
+# The fixtures of people's tests: PostgreSQL only, and PeopleService served on it.
+database_url = people_fixtures.database_url
+world = people_fixtures.world
+
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
-
-
-@pytest.fixture
-def database_url() -> Iterator[str]:
-    with postgres_database() as url:
-        yield url
-
-
-@pytest.fixture
-def world(store: Store, clock: ManualClock) -> Iterator[People]:
-    with people_server(store, clock) as served:
-        yield served
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ sign-in, codes accepted once, throttling, and a tenant that requires them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import grpc
@@ -11,9 +10,8 @@ import pyotp
 import pytest
 from gantry.v1 import people_pb2 as pb
 
-from services.kit.store import Store
-from tests.support.access import ManualClock, code_of, rpc_error
-from tests.support.backends import postgres_database
+from tests.support import people as people_fixtures
+from tests.support.access import code_of, rpc_error
 from tests.support.people import (
     ADDRESS,
     OPERATOR,
@@ -21,25 +19,16 @@ from tests.support.people import (
     as_user,
     enrolled,
     invited,
-    people_server,
     resolve,
     sign_in,
     signed_up,
 )
 
+# The fixtures of people's tests: PostgreSQL only, and PeopleService served on it.
+database_url = people_fixtures.database_url
+world = people_fixtures.world
+
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
-
-
-@pytest.fixture
-def database_url() -> Iterator[str]:
-    with postgres_database() as url:
-        yield url
-
-
-@pytest.fixture
-def world(store: Store, clock: ManualClock) -> Iterator[People]:
-    with people_server(store, clock) as served:
-        yield served
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ status, password resets, and every admin call refused across tenants."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import grpc
@@ -12,38 +11,28 @@ from gantry.v1 import common_pb2, registry_pb2
 from gantry.v1 import people_pb2 as pb
 from google.protobuf import field_mask_pb2
 
-from services.kit.store import Store
 from services.registry.domain_people import ROLE_SCOPES, Role
-from tests.support.access import ManualClock, code_of, rpc_error, violations
-from tests.support.backends import postgres_database
+from tests.support import people as people_fixtures
+from tests.support.access import code_of, rpc_error, violations
 from tests.support.people import (
     OPERATOR,
     PASSWORD,
     People,
     as_user,
     invited,
-    people_server,
     resolve,
     session_of,
     sign_in,
     signed_up,
 )
 
+# The fixtures of people's tests: PostgreSQL only, and PeopleService served on it.
+database_url = people_fixtures.database_url
+world = people_fixtures.world
+
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
 DENIED = grpc.StatusCode.PERMISSION_DENIED
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
-
-
-@pytest.fixture
-def database_url() -> Iterator[str]:
-    with postgres_database() as url:
-        yield url
-
-
-@pytest.fixture
-def world(store: Store, clock: ManualClock) -> Iterator[People]:
-    with people_server(store, clock) as served:
-        yield served
 
 
 @pytest.fixture

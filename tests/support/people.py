@@ -12,8 +12,10 @@ from typing import Any
 
 import grpc
 import pyotp
+import pytest
 from gantry.v1 import people_pb2 as pb
 from gantry.v1 import people_pb2_grpc, registry_pb2, registry_pb2_grpc
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -23,6 +25,7 @@ from services.registry.domain_people import SignUpMode, SignUpPolicy, Throttle
 from services.registry.usecases.cache import EvictingCache
 from services.registry.usecases.people_signup import SignUps
 from tests.support.access import AccessServicer, ManualClock
+from tests.support.backends import postgres_database
 from tests.support.serving import serving_async
 
 PASSWORD = "correct horse battery"
@@ -132,24 +135,37 @@ def enrolled(world: People, user: pb.User) -> pyotp.TOTP:
     return totp
 
 
-def retry_after(error: grpc.RpcError) -> int:
-    """The seconds of the RetryInfo detail of a throttled call."""
+def _detail(error: grpc.RpcError, kind: type[Message]) -> Message | None:
     status = rpc_status.from_call(error)
     assert status is not None
     for detail in status.details:
-        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-            info = error_details_pb2.RetryInfo()
-            detail.Unpack(info)
-            return info.retry_delay.seconds
-    raise AssertionError("no RetryInfo detail")
+        if detail.Is(kind.DESCRIPTOR):
+            found = kind()
+            detail.Unpack(found)
+            return found
+    return None
+
+
+def retry_after(error: grpc.RpcError) -> int:
+    """The seconds of the RetryInfo detail of a throttled call."""
+    info = _detail(error, error_details_pb2.RetryInfo)
+    assert isinstance(info, error_details_pb2.RetryInfo), "no RetryInfo detail"
+    return info.retry_delay.seconds
 
 
 def reason(error: grpc.RpcError) -> str:
-    status = rpc_status.from_call(error)
-    assert status is not None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return info.reason
-    return ""
+    info = _detail(error, error_details_pb2.ErrorInfo)
+    return info.reason if isinstance(info, error_details_pb2.ErrorInfo) else ""
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    """People's tests run on PostgreSQL only, the database of production."""
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def world(store: Store, clock: ManualClock) -> Iterator[People]:
+    with people_server(store, clock) as served:
+        yield served
