@@ -9,16 +9,18 @@ from datetime import timedelta
 
 import grpc
 import pytest
+from argon2 import PasswordHasher
 from gantry.v1 import people_pb2 as pb
 from sqlalchemy import select
 
 from services.kit.store import Store
 from services.registry import storage
-from services.registry.domain_people import csrf_secret, token_hash
+from services.registry.domain_people import csrf_secret, needs_rehash, token_hash
 from tests.support import people as people_fixtures
-from tests.support.access import code_of, rpc_error, violations
+from tests.support.access import code_of, rpc_error, set_row, violations
 from tests.support.people import (
     OPERATOR,
+    PASSWORD,
     People,
     as_user,
     invited,
@@ -215,3 +217,16 @@ def test_a_user_may_not_sign_out_another_user_of_the_tenant(world: People, admin
     viewer = invited(world, admin, "vic@acme.example")
     request = pb.SignOutEverywhereRequest(actor=as_user(viewer), user_id=admin.id)
     assert code_of(lambda: world.people.SignOutEverywhere(request)) == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_a_password_hashed_with_older_parameters_is_rehashed_at_sign_in(
+    world: People, admin: pb.User, store: Store
+) -> None:
+    weaker = PasswordHasher(time_cost=1, memory_cost=8192).hash(PASSWORD)
+    set_row(store, storage.users, admin.id, password_hash=weaker)
+    sign_in(world, EMAIL)
+    with store.engine.connect() as connection:
+        query = select(storage.users.c.password_hash).where(storage.users.c.id == admin.id)
+        rehashed = connection.execute(query).scalar_one()
+    assert rehashed != weaker and not needs_rehash(rehashed)
+    assert sign_in(world, EMAIL).session.token
