@@ -126,3 +126,18 @@ def test_a_tenant_that_requires_two_factor_gives_no_scope_until_the_user_enrols(
     )
     world.clock.advance(timedelta(seconds=30))
     assert code_of(lambda: complete(world, challenge, totp.at(world.clock.now))) == UNAUTHENTICATED
+
+
+def test_an_admin_resets_a_lost_second_factor_in_their_tenant_only(world: People, admin: pb.User) -> None:
+    viewer = invited(world, admin, "vic@acme.example")
+    enrolled(world, viewer)
+    challenge = sign_in(world, viewer.email).second_factor_needed
+    assert challenge.challenge_token
+    other = signed_up(world, "olga@other.example").admin
+    foreign = pb.ResetTwoFactorRequest(actor=as_user(other), user_id=viewer.id)
+    assert code_of(lambda: world.people.ResetTwoFactor(foreign)) == grpc.StatusCode.NOT_FOUND
+    by_viewer = pb.ResetTwoFactorRequest(actor=as_user(viewer), user_id=viewer.id)
+    assert code_of(lambda: world.people.ResetTwoFactor(by_viewer)) == grpc.StatusCode.PERMISSION_DENIED
+    reset = world.people.ResetTwoFactor(pb.ResetTwoFactorRequest(actor=as_user(admin), user_id=viewer.id))
+    assert not reset.two_factor_enrolled
+    assert sign_in(world, viewer.email).WhichOneof("outcome") == "session"

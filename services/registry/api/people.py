@@ -128,6 +128,9 @@ class PeopleServicer(people_pb2_grpc.PeopleServiceServicer):
         user = self.two_factor.confirm_enrolment(messages.actor(request.actor), request.code)
         return messages.user_message(user)
 
+    def ResetTwoFactor(self, request: pb.ResetTwoFactorRequest, context: Context) -> pb.User:
+        return messages.user_message(self.two_factor.reset(messages.actor(request.actor), request.user_id))
+
     def SetTwoFactorRequired(
         self, request: pb.SetTwoFactorRequiredRequest, context: Context
     ) -> pb.TenantSecurity:

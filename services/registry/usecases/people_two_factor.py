@@ -17,7 +17,7 @@ from services.kit.errors import (
 from services.registry.domain_people import User, new_totp_secret, otpauth_uri, totp_step
 from services.registry.queries import people as queries
 from services.registry.usecases import Clock, UnitOfWorkFactory, utc_now
-from services.registry.usecases.people_access import Acting, Actor, acting, administered_tenant
+from services.registry.usecases.people_access import Acting, Actor, acting, administered_tenant, target_user
 from services.registry.usecases.people_sessions import WRONG_CODE
 
 
@@ -59,6 +59,18 @@ class TwoFactor:
             if step is None:
                 raise Unauthenticated(WRONG_CODE)
             updated = self._save(uow.connection, user, totp_confirmed=True, totp_last_step=step)
+            uow.commit()
+        return updated
+
+    def reset(self, actor: Actor, user_id: str) -> User:
+        """Clears a user's second factor (a lost authenticator) and ends their sessions."""
+        with self._unit_of_work() as uow:
+            by = acting(uow.connection, actor)
+            user = target_user(uow.connection, user_id, administered_tenant(by, "reset two-factor"))
+            updated = self._save(
+                uow.connection, user, totp_secret=None, totp_confirmed=False, totp_last_step=None
+            )
+            queries.end_user_sessions(uow.connection, user.id, self._clock())
             uow.commit()
         return updated
 
