@@ -47,6 +47,8 @@ Press Ctrl-C to stop.
     # Capacity measured every minute rather than every hour: the simulated factory's
     # capacity listing shows its measured figures within minutes of the start.
     os.environ.setdefault("GANTRY_ANALYTICS_CAPACITY_SECONDS", "60")
+    # A developer signs companies up without an operator to approve them.
+    os.environ.setdefault("GANTRY_SIGNUP_MODE", "open")
     venv_bin = Path(sys.executable).parent
     # The Procfile's `python` and `nameko` must be this environment's.
     os.environ["PATH"] = f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 
 class GantryError(Exception):
@@ -75,6 +76,14 @@ class PermissionDenied(GantryError):
 
 class ResourceExhausted(GantryError):
     """More than a limit allows in one call: the same in smaller calls is welcome."""
+
+
+class Throttled(ResourceExhausted):
+    """Too many attempts of late: the same call is welcome after `retry_after`."""
+
+    def __init__(self, message: str, retry_after: timedelta) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Unavailable(GantryError):

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import inspect
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -59,6 +60,11 @@ def status_of(error: errors.GantryError) -> status_pb2.Status:
     if error.reason:
         detail = any_pb2.Any()
         detail.Pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN))
+        status.details.append(detail)
+    if isinstance(error, errors.Throttled):
+        detail = any_pb2.Any()
+        wait = duration_pb2.Duration(seconds=math.ceil(error.retry_after.total_seconds()))
+        detail.Pack(error_details_pb2.RetryInfo(retry_delay=wait))
         status.details.append(detail)
     return status
 

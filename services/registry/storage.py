@@ -157,3 +157,97 @@ device_rpcs = Table(
     # Delivery looks only for the few RPCs still waiting.
     Index("ix_device_rpcs_device_waiting", "device_id", "status", "expires_at"),
 )
+
+# People: users of a tenant, and the platform's operators (no tenant).
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id")),
+    # Lower case, so unique without regard to case.
+    Column("email", String(254), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    # A TOTP secret must be read to check codes, so it is kept, not hashed.
+    Column("totp_secret", String(64)),
+    Column("totp_confirmed", Boolean, nullable=False),
+    Column("totp_last_step", Integer),
+    Index("ix_users_tenant_created", "tenant_id", "created_at", "id"),
+)
+
+user_sessions = Table(
+    "user_sessions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", String(36), ForeignKey("users.id"), nullable=False, index=True),
+    Column("client_address", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("last_used_at", UtcDateTime(), nullable=False),
+    Column("ended_at", UtcDateTime()),
+)
+
+# Failed sign-ins, counted per account (e-mail) and per client address within a window;
+# in the database, so that every replica of registry-api counts the same.
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("subject", String(254), nullable=False),
+    Column("failed_at", UtcDateTime(), nullable=False),
+    Index("ix_sign_in_failures_subject", "kind", "subject", "failed_at"),
+)
+
+# Invitations, password resets and second-factor challenges: used once, then kept
+# until pruned.
+one_time_tokens = Table(
+    "one_time_tokens",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("purpose", String(24), nullable=False),
+    Column("tenant_id", String(36)),
+    Column("user_id", String(36)),
+    Column("email", String(254), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False, index=True),
+    Column("used_at", UtcDateTime()),
+)
+
+tenant_security = Table(
+    "tenant_security",
+    metadata,
+    Column("tenant_id", String(36), ForeignKey("tenants.id"), primary_key=True),
+    Column("two_factor_required", Boolean, nullable=False),
+)
+
+sign_ups = Table(
+    "sign_ups",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("company_name", String(200), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("size_class", String(16), nullable=False),
+    Column("admin_email", String(254), nullable=False),
+    Column("admin_name", String(200), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("client_address", String(64), nullable=False),
+    Column("email_domain", String(254), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("tenant_id", String(36)),
+    Index("ix_sign_ups_created", "created_at", "id"),
+    Index("ix_sign_ups_address", "client_address", "created_at"),
+    Index("ix_sign_ups_domain", "email_domain", "created_at"),
+    Index("ix_sign_ups_status_expires", "status", "expires_at"),
+)

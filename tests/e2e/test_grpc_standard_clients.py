@@ -11,10 +11,10 @@ from services.kit.settings import SERVICES
 from tests.support.platform import Platform
 
 SERVICE_NAMES = {
-    "registry": "gantry.v1.RegistryService",
-    "telemetry": "gantry.v1.TelemetryService",
-    "marketplace": "gantry.v1.MarketplaceService",
-    "analytics": "gantry.v1.AnalyticsService",
+    "registry": ("gantry.v1.RegistryService", "gantry.v1.PeopleService"),
+    "telemetry": ("gantry.v1.TelemetryService",),
+    "marketplace": ("gantry.v1.MarketplaceService",),
+    "analytics": ("gantry.v1.AnalyticsService",),
 }
 
 
@@ -22,12 +22,12 @@ SERVICE_NAMES = {
 def test_health_and_reflection(platform: Platform, service: str) -> None:
     with grpc.insecure_channel(platform.grpc_target(service)) as channel:
         health = health_pb2_grpc.HealthStub(channel)
-        for name in ("", SERVICE_NAMES[service]):
+        for name in ("", *SERVICE_NAMES[service]):
             reply = health.Check(health_pb2.HealthCheckRequest(service=name), timeout=5)
             assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
         reflected = ProtoReflectionDescriptorDatabase(channel)
         services = set(reflected.get_services())
-        assert {SERVICE_NAMES[service], "grpc.health.v1.Health"} <= services
-        descriptor = reflected.FindFileContainingSymbol(SERVICE_NAMES[service])
-        assert descriptor.package == "gantry.v1"
+        assert {*SERVICE_NAMES[service], "grpc.health.v1.Health"} <= services
+        for name in SERVICE_NAMES[service]:
+            assert reflected.FindFileContainingSymbol(name).package == "gantry.v1"

@@ -1,6 +1,7 @@
 """Runs the registry's `-api` process: python -m services.registry.api
 
-It serves on an asyncio server: GetDevice, the hottest read, is answered on the event
+It serves RegistryService and PeopleService (users, sign-in sessions, sign-ups) on an
+asyncio server: GetDevice, the hottest read, is answered on the event
 loop, and every other call on the server's threads.
 
 Beside the gRPC server, an event listener keeps the process's authentication cache
@@ -11,7 +12,7 @@ serves nothing. It also wakes the calls waiting for a server-side RPC's outcome.
 
 from __future__ import annotations
 
-from gantry.v1 import registry_pb2_grpc
+from gantry.v1 import people_pb2_grpc, registry_pb2_grpc
 
 from services.kit import grpc_server, settings
 from services.kit.bus import ConfirmingPublisher, Topology
@@ -20,7 +21,9 @@ from services.kit.grpc_calls import Instrumented
 from services.kit.listener import EventListener
 from services.kit.store import Store
 from services.registry.api import rpc_waiters
+from services.registry.api.people import PEOPLE_SERVICE_NAME, PeopleServicer
 from services.registry.api.servicer import SERVICE_NAME, RegistryServicer
+from services.registry.settings import sign_in_throttles, sign_up_policy
 from services.registry.storage import metadata
 from services.registry.usecases.cache import EVICTING_EVENTS
 
@@ -30,6 +33,7 @@ def main() -> None:
     publisher = ConfirmingPublisher(settings.amqp_url(), topology)
     store = Store("registry", metadata, publisher)
     servicer = RegistryServicer(store)
+    people = PeopleServicer(store, sign_up_policy(), sign_in_throttles())
     cache = servicer.cache
 
     def heard(event: Event) -> None:
@@ -47,6 +51,7 @@ def main() -> None:
 
     def register(server: Instrumented) -> None:
         registry_pb2_grpc.add_RegistryServiceServicer_to_server(servicer, server)
+        people_pb2_grpc.add_PeopleServiceServicer_to_server(people, server)
         listener.start()
 
     def stop() -> None:
@@ -58,7 +63,7 @@ def main() -> None:
     grpc_server.run(
         "registry-api",
         register,
-        [SERVICE_NAME],
+        [SERVICE_NAME, PEOPLE_SERVICE_NAME],
         settings.grpc_port("registry"),
         on_stop=stop,
         asynchronous=True,

@@ -9,6 +9,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from services.kit.db import UnitOfWork
 from services.kit.errors import FieldViolation, InvalidArgument, NotFound, Unauthenticated, VersionMismatch
 from services.kit.events import Event, new_event
 from services.kit.pagination import decode_cursor, encode_cursor, page_size, time_and_id
@@ -70,20 +71,8 @@ class Tenancy:
     def create(self, request: dict[str, Any]) -> tuple[Tenant, IssuedSecret]:
         """A new active tenant and its first API key, with the scope `admin`."""
         command = load(TenantSchema(exclude=("status",)), request)
-        now = self._clock()
-        tenant = Tenant(
-            str(uuid.uuid4()),
-            **command,
-            status=TenantStatus.ACTIVE,
-            version=1,
-            created_at=now,
-            updated_at=now,
-        )
-        key, secret = _new_key(tenant.id, FIRST_KEY_NAME, ("admin",), None, now)
         with self._unit_of_work() as uow:
-            queries.add_tenant(uow.connection, tenant)
-            queries.add_api_key(uow.connection, key)
-            uow.emit(_tenant_event("tenant.created", tenant))
+            tenant, secret = add_new_tenant(uow, command, self._clock())
             uow.commit()
         return tenant, secret
 
@@ -194,6 +183,19 @@ class Tenancy:
             return Remembered(identity, (key.tenant_id, key.id), key.expires_at)
 
         return self._cache.remembered(presented, ApiKeyIdentity, now, look_up)
+
+
+def add_new_tenant(uow: UnitOfWork, command: dict[str, Any], now: datetime) -> tuple[Tenant, IssuedSecret]:
+    """Adds an active tenant of a checked `command`, its first API key (scope `admin`) and
+    its `tenant.created` event to a unit of work, which the caller commits."""
+    tenant = Tenant(
+        str(uuid.uuid4()), **command, status=TenantStatus.ACTIVE, version=1, created_at=now, updated_at=now
+    )
+    key, secret = _new_key(tenant.id, FIRST_KEY_NAME, ("admin",), None, now)
+    queries.add_tenant(uow.connection, tenant)
+    queries.add_api_key(uow.connection, key)
+    uow.emit(_tenant_event("tenant.created", tenant))
+    return tenant, secret
 
 
 def _new_key(
