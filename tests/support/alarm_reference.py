@@ -166,7 +166,8 @@ class ReferenceDevice:
         alarm = self.alarms.get(rule_id)
         if alarm is None or alarm.severity is None or alarm.alarm_id != alarm_id:
             return False
-        self.alarms[rule_id] = _Alarm(awaiting_unmet=True)
+        decisions = self.decisions.get(rule_id, [])
+        self.alarms[rule_id] = _Alarm(awaiting_unmet=bool(decisions) and decisions[-1].top is not None)
         return True
 
     def alarm_id(self, rule_id: str) -> str:

@@ -301,14 +301,16 @@ def apply_tick(
 
 def forget_alarm(device: DeviceState, rule_id: str, alarm_id: str) -> bool:
     """Drops the rule's active alarm if it is `alarm_id`, which a person cleared; whether
-    it was. The rule raises a new alarm once its create triggers have all been unmet."""
+    it was. The rule raises a new alarm once its create triggers have all been unmet: at
+    once if none is met as the person clears it, so that what follows never depends on
+    when the next evaluation comes."""
     state = device.rules.get(rule_id)
     if state is None or state.severity is None or state.alarm_id != alarm_id:
         return False
     state.severity = None
     state.alarm_id = ""
     state.unmet_since = None
-    state.awaiting_unmet = True
+    state.awaiting_unmet = any(tracker.met for key, tracker in state.trackers.items() if key != CLEAR)
     return True
 
 
