@@ -11,6 +11,7 @@ from gantry.v1 import (
     analytics_pb2_grpc,
     marketplace_pb2,
     marketplace_pb2_grpc,
+    people_pb2_grpc,
     registry_pb2,
     registry_pb2_grpc,
     telemetry_pb2,
@@ -46,6 +47,8 @@ class Backends:
             service: grpc.aio.insecure_channel(settings.grpc_target(service)) for service in SERVICE_NAMES
         }
         self.registry = registry_pb2_grpc.RegistryServiceStub(self.channels["registry"])
+        # People are the registry's: registry-api serves PeopleService beside RegistryService.
+        self.people = people_pb2_grpc.PeopleServiceStub(self.channels["registry"])
         self.telemetry = telemetry_pb2_grpc.TelemetryServiceStub(self.channels["telemetry"])
         self.marketplace = marketplace_pb2_grpc.MarketplaceServiceStub(self.channels["marketplace"])
         self.analytics = analytics_pb2_grpc.AnalyticsServiceStub(self.channels["analytics"])
