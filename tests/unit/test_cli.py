@@ -4,10 +4,7 @@ replay goes, the management API's figures, and how it is packaged (console scrip
 from __future__ import annotations
 
 import hashlib
-import http.server
-import threading
 import tomllib
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from importlib import import_module
 
@@ -17,7 +14,6 @@ import pytest
 import yaml
 
 from k8s.krew.archive import archive
-from services.cli import broker
 from services.cli.__main__ import ROOT, parser
 from services.cli.commands.dead_letters import duration
 from services.cli.dead_letters import REPLAYS_HEADER, DeadLetter, Selection
@@ -102,39 +98,6 @@ def test_a_replay_keeps_the_headers_and_counts_itself() -> None:
 )
 def test_selections(selection: Selection, matches: bool) -> None:
     assert selection.matches(letter(), TOPOLOGY, NOW) is matches
-
-
-@pytest.fixture
-def management_api() -> Iterator[str]:
-    queues = [{"name": "ns.dead-letter", "messages_ready": 2, "messages_unacknowledged": 1, "consumers": 0}]
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            found = self.path.startswith("/api/queues/%2F?") and self.headers["Authorization"]
-            self.send_response(200 if found else 404)
-            self.end_headers()
-            self.wfile.write(orjson.dumps(queues if found else {}))
-
-        def log_message(self, *_: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://guest:guest@127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-
-
-def test_unacknowledged_counts_come_from_the_management_api(
-    management_api: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("GANTRY_RABBITMQ_MANAGEMENT_URL", management_api)
-    stats = broker.queue_stats(["ns.dead-letter", "ns.gone"])
-    assert stats == [
-        broker.QueueStats("ns.dead-letter", 2, 1, 0),
-        broker.QueueStats("ns.gone", problem="missing (run the migrations)"),
-    ]
 
 
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
