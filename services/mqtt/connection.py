@@ -35,6 +35,8 @@ DRAIN_SECONDS = 10.0
 _STOPPED = (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError)
 
 Answer = asyncio.Future[list[mqtt5.Packet]]
+# The answers' queue is empty for now (None in it says the device stopped sending).
+_NO_ANSWER_YET = object()
 
 
 class Connection:
@@ -175,9 +177,9 @@ class Connection:
         idle_seconds = keep_alive * 1.5 if keep_alive else None
         while True:
             try:
-                frame = await asyncio.wait_for(
-                    read_frame(self.reader, self.settings.max_packet_bytes), idle_seconds
-                )
+                # A deadline on the running task, not a task per frame as wait_for makes.
+                async with asyncio.timeout(idle_seconds):
+                    frame = await read_frame(self.reader, self.settings.max_packet_bytes)
             except TimeoutError:
                 raise Refused(refusals.KEEP_ALIVE_TIMEOUT, f"nothing for {idle_seconds}s") from None
             packet = self.codec.decode(frame)
@@ -222,8 +224,26 @@ class Connection:
         return _ready(publisher.acknowledge(publish, refusals.NOT_AUTHORIZED))
 
     async def _respond(self) -> None:
-        while (answer := await self._answers.get()) is not None:
-            await self._write(await answer)
+        answer: Answer | object | None = await self._answers.get()
+        try:
+            while isinstance(answer, asyncio.Future):
+                packets = list(await answer)
+                # Answers already settled go out in the same write: the PUBACKs of the
+                # messages one telemetry call carried are settled together.
+                answer = self._next_answer()
+                while isinstance(answer, asyncio.Future) and _settled_well(answer):
+                    packets += answer.result()
+                    answer = self._next_answer()
+                await self._write(packets)
+                if answer is _NO_ANSWER_YET:
+                    answer = await self._answers.get()
+        finally:
+            # One taken from the queue but not awaited is nobody's concern any more.
+            if isinstance(answer, asyncio.Future):
+                answer.add_done_callback(_retrieved)
+
+    def _next_answer(self) -> Answer | object | None:
+        return _NO_ANSWER_YET if self._answers.empty() else self._answers.get_nowait()
 
     async def _write(self, packets: list[mqtt5.Packet]) -> None:
         assert self.codec is not None
@@ -254,6 +274,10 @@ class Connection:
 
 def _key(device: Device) -> DeviceKey:
     return device.tenant_id, device.device_id
+
+
+def _settled_well(answer: Answer) -> bool:
+    return answer.done() and not answer.cancelled() and answer.exception() is None
 
 
 def _ready(packets: list[mqtt5.Packet]) -> Answer:

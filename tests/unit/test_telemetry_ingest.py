@@ -127,3 +127,26 @@ def test_the_tenant_must_be_a_uuid() -> None:
     sent: list[AcceptedBatch] = []
     with pytest.raises(InvalidArgument):
         Ingest(DEVICES.get, lambda tenant: RETENTION_DAYS, sent.extend, LIMITS).ingest("tenant", [])
+
+
+def test_requests_checked_for_one_call_look_each_device_up_once_and_go_in_one_batch_per_tenant() -> None:
+    looked_up: list[str] = []
+
+    def rules(device_id: str) -> DeviceRules | None:
+        looked_up.append(device_id)
+        return DEVICES.get(device_id)
+
+    sent: list[AcceptedBatch] = []
+    use_case = Ingest(rules, lambda tenant: RETENTION_DAYS, sent.extend, LIMITS, lambda: NOW)
+    known: dict[str, DeviceRules | None] = {}
+    checked = [
+        use_case.check(TENANT, [(MILL, [(NOW - 2000, {"temp": 20.0})])], known),
+        use_case.check(
+            TENANT, [(MILL, [(NOW - 1000, {"temp": 21.0})]), (UNKNOWN, [(NOW, {"temp": 1.0})])], known
+        ),
+        use_case.check(OTHER_TENANT, [(FOREIGN, [(NOW, {"on": True})])], known),
+    ]
+    use_case.accept(checked)
+    assert looked_up == [MILL, UNKNOWN, FOREIGN]
+    assert [(c.result.accepted, c.result.rejected) for c in checked] == [(1, 0), (1, 1), (1, 0)]
+    assert [(b.tenant_id, b.reading_count()) for b in sent] == [(TENANT, 2), (OTHER_TENANT, 1)]

@@ -18,7 +18,7 @@ from services.kit.protos import scalar_of
 from services.telemetry import payloads
 from services.telemetry.bus import READINGS
 from services.telemetry.columns import Column, DeviceColumns, Values
-from services.telemetry.usecases.ingest import Checked, DeviceInput, Ingest, IngestResult
+from services.telemetry.usecases.ingest import Checked, DeviceInput, Ingest, IngestResult, Known
 
 # The most requests of one IngestJsonMany call.
 MAX_JSON_REQUESTS = 1_000
@@ -135,15 +135,17 @@ class IngestApi:
             violation = FieldViolation("requests", f"at most {MAX_JSON_REQUESTS} requests in one call")
             raise InvalidArgument([violation])
         outcomes: list[Checked | GantryError] = []
+        # A device's rules are looked up once for the call, however many of its messages it holds.
+        known: Known = {}
         for item in request.requests:
             try:
-                outcomes.append(self._check_json(item))
+                outcomes.append(self._check_json(item, known))
             except GantryError as refused:
                 outcomes.append(refused)
         self.ingest.accept([outcome for outcome in outcomes if isinstance(outcome, Checked)])
         return pb.IngestJsonManyResponse(outcomes=[_outcome_of(outcome) for outcome in outcomes])
 
-    def _check_json(self, request: pb.IngestJsonRequest) -> Checked:
+    def _check_json(self, request: pb.IngestJsonRequest, known: Known | None = None) -> Checked:
         if request.format == pb.JSON_FORMAT_THINGSBOARD:
             devices = payloads.thingsboard_samples(request.device_id, request.body)
         elif request.format == pb.JSON_FORMAT_BATCH:
@@ -151,8 +153,8 @@ class IngestApi:
         else:
             raise InvalidArgument([FieldViolation("format", "must be BATCH or THINGSBOARD")])
         if devices and isinstance(devices[0], DeviceColumns):
-            return self.ingest.check_columns(request.tenant_id, devices)
-        return self.ingest.check(request.tenant_id, devices)
+            return self.ingest.check_columns(request.tenant_id, devices, known)
+        return self.ingest.check(request.tenant_id, devices, known)
 
     def IngestStream(
         self, requests: Iterator[pb.IngestRequest], context: grpc.ServicerContext

@@ -31,6 +31,8 @@ DEFAULT_LIMITS = IngestLimits()
 SampleInput = tuple[int, Mapping[str, Any]]
 DeviceInput = tuple[str, Sequence[SampleInput]]
 Readings = TypeVar("Readings")
+# Device id -> its rules (None: unknown), as one call found them.
+Known = dict[str, DeviceRules | None]
 # Checks one device's readings: the samples kept, the verdicts on the others in the result.
 Check = Callable[[int, DeviceRules, Readings, tuple[int, int], IngestResult], Samples]
 
@@ -86,9 +88,10 @@ class Ingest:
         self.accept([checked])
         return checked.result
 
-    def check(self, tenant_id: str, devices: Sequence[DeviceInput]) -> Checked:
+    def check(self, tenant_id: str, devices: Sequence[DeviceInput], known: Known | None = None) -> Checked:
         """The verdicts on one request's readings, and those it would accept, not sent yet;
-        InvalidArgument for a malformed or oversized request."""
+        InvalidArgument for a malformed or oversized request. Requests checked for one call
+        share `known`, the devices' rules as the call first found them."""
         tenant_id = require_uuid(tenant_id, "tenant_id")
         readings = sum(_sample_readings(samples) for _, samples in devices)
         if readings > self._limits.max_readings:
@@ -96,16 +99,18 @@ class Ingest:
                 "devices", f"{readings} readings; at most {self._limits.max_readings} in one request"
             )
             raise InvalidArgument([violation], "too many readings")
-        return self._check(tenant_id, devices, _sample_readings, _check_samples)
+        return self._check(tenant_id, devices, _sample_readings, _check_samples, known)
 
-    def check_columns(self, tenant_id: str, devices: Sequence[DeviceColumns]) -> Checked:
+    def check_columns(
+        self, tenant_id: str, devices: Sequence[DeviceColumns], known: Known | None = None
+    ) -> Checked:
         """The same for devices' readings in columns; TooManyReadings beyond the columnar limit."""
         tenant_id = require_uuid(tenant_id, "tenant_id")
         readings = sum(device.reading_count() for device in devices)
         if readings > self._limits.max_columnar_readings:
             raise TooManyReadings(readings, self._limits.max_columnar_readings)
         by_id = [(device.device_id, device) for device in devices]
-        return self._check(tenant_id, by_id, DeviceColumns.reading_count, check_columns)
+        return self._check(tenant_id, by_id, DeviceColumns.reading_count, check_columns, known)
 
     def accept(self, requests: Sequence[Checked]) -> None:
         """Hands what checked requests accepted to the bus, one batch per tenant, all
@@ -135,6 +140,7 @@ class Ingest:
         devices: Sequence[tuple[str, Readings]],
         count: Callable[[Readings], int],
         check: Check[Readings],
+        known: Known | None,
     ) -> Checked:
         retention = self._retention_days(tenant_id)
         now = self._now_ms()
@@ -142,7 +148,7 @@ class Ingest:
         checked = Checked(tenant_id, retention)
         result = checked.result
         for index, (device_id, readings) in enumerate(devices):
-            rules = self._device(tenant_id, device_id)
+            rules = self._device(tenant_id, device_id, {} if known is None else known)
             if rules is None or not rules.accepting:
                 result.reject(count(readings), (index, -1, ""), NOT_ACCEPTING if rules else UNKNOWN_DEVICE)
                 continue
@@ -151,12 +157,14 @@ class Ingest:
                 checked.accepted.append((rules.device_id, kept))
         return checked
 
-    def _device(self, tenant_id: str, device_id: str) -> DeviceRules | None:
+    def _device(self, tenant_id: str, device_id: str, known: Known) -> DeviceRules | None:
         try:
             canonical = str(uuid.UUID(device_id))
         except ValueError:
             return None
-        rules = self._rules(canonical)
+        if canonical not in known:
+            known[canonical] = self._rules(canonical)
+        rules = known[canonical]
         # Another tenant's device is refused exactly as one that does not exist.
         return rules if rules is not None and rules.tenant_id == tenant_id else None
 
