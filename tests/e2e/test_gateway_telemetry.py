@@ -210,3 +210,22 @@ def test_a_device_reports_and_reads_attributes_as_on_thingsboard(
         httpx.get(f"{platform.gateway_url}/api/v1/gdt_unknown_token/attributes", timeout=10).status_code
         == 401
     )
+
+
+def test_an_admin_chooses_how_long_the_tenants_readings_are_kept(platform: Platform) -> None:
+    operator = PartnerClient(platform.gateway_url, OPERATOR_TOKEN)
+    admin = operator.as_tenant(operator.create_tenant("Retention Works")["api_key"])
+    other = operator.as_tenant(operator.create_tenant("Other Works")["api_key"])
+    assert admin.http.get("/v1/telemetry/retention").json() == {"days": 365}
+    assert admin.http.put("/v1/telemetry/retention", json={"days": 90}).json() == {"days": 90}
+    assert admin.http.get("/v1/telemetry/retention").json() == {"days": 90}
+    assert other.http.get("/v1/telemetry/retention").json() == {"days": 365}
+    for bad in ({"days": 91}, {"days": "90"}, {"days": None}, {}, {"days": 90, "tenant_id": "x"}):
+        refused = admin.http.put("/v1/telemetry/retention", json=bad)
+        assert refused.status_code == 422, bad
+        assert refused.headers["content-type"] == "application/problem+json"
+    reader_key = admin.http.post("/v1/api-keys", json={"name": "reader", "scopes": ["telemetry:read"]}).json()
+    reader = operator.as_tenant(reader_key["secret"])
+    assert reader.http.get("/v1/telemetry/retention").json() == {"days": 90}
+    assert reader.http.put("/v1/telemetry/retention", json={"days": 30}).status_code == 403
+    assert operator.http.get("/v1/telemetry/retention").status_code in (403, 422)

@@ -68,6 +68,20 @@ async def ingest_telemetry(c: Call) -> Response:
     return json_response(to_json(await call(c.backends.telemetry.IngestJson, request)))
 
 
+async def get_retention(c: Call) -> Response:
+    request = pb.GetRetentionRequest(tenant_id=c.tenant_id)
+    return json_response(_retention_json(await call(c.backends.telemetry.GetRetention, request)))
+
+
+async def set_retention(c: Call) -> Response:
+    request = pb.Retention(tenant_id=c.tenant_id, days=c.body["days"])
+    return json_response(_retention_json(await call(c.backends.telemetry.SetRetention, request)))
+
+
+def _retention_json(retention: pb.Retention) -> dict[str, int]:
+    return {"days": retention.days}
+
+
 ENDPOINTS = [
     Endpoint(
         "GET",
@@ -127,5 +141,27 @@ ENDPOINTS = [
         response=None,
         media_type=CSV,
         errors=(401, 403, 404, 422),
+    ),
+    Endpoint(
+        "GET",
+        "/v1/telemetry/retention",
+        get_retention,
+        "How long the tenant's readings are kept, in days",
+        "telemetry",
+        scope="telemetry:read",
+        response=schemas.Retention,
+        errors=(401, 403),
+    ),
+    Endpoint(
+        "PUT",
+        "/v1/telemetry/retention",
+        set_retention,
+        "Choose how long the tenant's readings are kept from now on (readings already stored "
+        "keep the retention they were written with)",
+        "telemetry",
+        scope="admin",
+        body=schemas.Retention,
+        response=schemas.Retention,
+        errors=(401, 403, 422),
     ),
 ]

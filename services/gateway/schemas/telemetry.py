@@ -173,3 +173,14 @@ class SeriesResult(Schema):
 class LatestValues(Schema):
     device_id = fields.String(required=True, metadata={"format": "uuid"})
     values = fields.List(fields.Nested(ChannelValue), required=True)
+
+
+class Retention(Schema):
+    # Telemetry checks the tier, as it does for every caller; the range keeps what the
+    # gateway forwards within the message's 32 bits.
+    days = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=1, max=3650),
+        metadata={"description": "A retention tier: 30, 90, 365, 1095 or 3650 days", "example": 365},
+    )
