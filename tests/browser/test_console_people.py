@@ -5,17 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+import pyotp
 import pytest
-from gantry.v1 import people_pb2_grpc
+from gantry.v1 import people_pb2, people_pb2_grpc
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import PeopleServers, Watch, check_page
 from tests.support.console_people import (
+    PASSWORD,
     Person,
     enrolled,
+    new_operator,
     new_tenant_admin,
     new_user,
     people_client,
+    session_token,
+    unique_email,
 )
 
 
@@ -100,3 +105,140 @@ def test_the_sign_in_page_in_chinese(open_page: Callable[[str], Page], people_se
     expect(page.get_by_role("heading", level=1)).to_have_text("登录")
     expect(page.locator("html")).to_have_attribute("lang", "zh-Hans-CN")
     check_page(page, "console-sign-in-zh")
+
+
+def with_session(page: Page, console: str, token: str) -> Page:
+    """The page's browser holds a real session of the registry, made through its API."""
+    page.context.add_cookies(
+        [
+            {
+                "name": "gantry_session",
+                "value": token,
+                "url": console,
+                "httpOnly": True,
+                "secure": True,
+                "sameSite": "Lax",
+            }
+        ]
+    )
+    return page
+
+
+def test_an_invited_person_accepts_and_signs_in(
+    open_page: Callable[[str], Page],
+    people_servers: PeopleServers,
+    people: people_pb2_grpc.PeopleServiceStub,
+    watch: Watch,
+) -> None:
+    console = people_servers.console
+    allow_missing_overview(watch, console)
+    admin = new_tenant_admin(people, company="Invitations Ltd")
+    page = with_session(open_page("en-US"), console, session_token(people, admin))
+    page.goto(f"{console}/settings/people")
+    expect(page.get_by_role("heading", level=1)).to_have_text("People")
+    email = unique_email("invitee")
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Name", exact=True).fill("Ina Invitee")
+    page.get_by_label("Role", exact=True).select_option("ROLE_ENGINEER")
+    page.get_by_role("button", name="Invite", exact=True).click()
+    shown = page.locator("#issued-link").inner_text()
+    check_page(page, "console-settings-people-invited")
+    mailed = people_servers.mailbox.link_to(email, "/invitations/accept")
+    assert mailed == shown
+
+    invitee = open_page("en-US")
+    invitee.goto(mailed)
+    expect(invitee.get_by_role("heading", level=1)).to_have_text("Accept your invitation")
+    check_page(invitee, "console-invitation")
+    invitee.get_by_label("Password (at least 10 characters)").fill(PASSWORD)
+    invitee.get_by_role("button", name="Accept and sign in").click()
+    invitee.wait_for_url(f"{console}/overview")
+    invitee.goto(f"{console}/account")
+    expect(invitee.locator(".facts")).to_contain_text("Ina Invitee")
+    expect(invitee.locator(".facts")).to_contain_text("Engineer")
+
+
+def test_self_sign_up_by_mail(
+    open_page: Callable[[str], Page], people_servers: PeopleServers, watch: Watch
+) -> None:
+    console = people_servers.console
+    allow_missing_overview(watch, console)
+    page = open_page("en-US")
+    page.goto(f"{console}/sign-up")
+    check_page(page, "console-sign-up")
+    email = unique_email("founder")
+    page.get_by_label("Company name").fill("<script>alert(1)</script> Works")
+    page.get_by_label("Country").select_option("DE")
+    page.get_by_label("Company size").select_option("medium")
+    page.get_by_label("Your name").fill("Fay Founder")
+    page.get_by_label("Your e-mail address").fill(email)
+    page.get_by_label("Password (at least 10 characters)").fill(PASSWORD)
+    page.get_by_role("button", name="Sign up", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check your e-mail")
+    link = people_servers.mailbox.link_to(email, "/sign-up/confirm")
+    page.goto(link)
+    check_page(page, "console-sign-up-confirm")
+    page.get_by_role("button", name="Confirm and create my company").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign-up confirmed")
+    expect(page.locator("main")).to_contain_text("<script>alert(1)</script> Works is ready")
+    assert page.locator("#api-key").inner_text().startswith("gnt_")
+    check_page(page, "console-sign-up-done")
+    page.get_by_role("link", name="Sign in").last.click()
+    expect(page.get_by_role("status")).to_contain_text("Your company is ready")
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").last.click()
+    page.wait_for_url(f"{console}/overview")
+
+
+def test_enrolling_in_two_factor_from_the_account_page(
+    page: Page, people_servers: PeopleServers, people: people_pb2_grpc.PeopleServiceStub
+) -> None:
+    console = people_servers.console
+    person = new_user(people, new_tenant_admin(people))
+    with_session(page, console, session_token(people, person))
+    page.goto(f"{console}/account")
+    page.get_by_role("button", name="Set up an authenticator app").click()
+    uri = page.locator("#otpauth-uri").inner_text()
+    assert uri.startswith("otpauth://totp/")
+    assert (
+        page.get_by_role("img", name="QR code of your authenticator key")
+        .get_attribute("src")
+        .startswith("data:image/svg+xml")
+    )
+    check_page(page, "console-account-enrolment")
+    page.get_by_label("Code").fill(pyotp.parse_uri(uri).now())
+    page.get_by_role("button", name="Turn on two-factor sign-in").click()
+    expect(page.get_by_role("status")).to_contain_text("Two-factor sign-in is on")
+
+
+def test_a_required_second_factor_sends_to_enrolment_from_every_page(
+    page: Page, people_servers: PeopleServers, people: people_pb2_grpc.PeopleServiceStub, watch: Watch
+) -> None:
+    console = people_servers.console
+    watch.expected_failures.add(f"{console}/settings/people")
+    admin = new_tenant_admin(people)
+    person = new_user(people, admin)
+    people.SetTwoFactorRequired(people_pb2.SetTwoFactorRequiredRequest(actor=admin.actor, required=True))
+    with_session(page, console, session_token(people, person))
+    for path in ("/settings/people", "/overview", "/operator/sign-ups"):
+        page.goto(f"{console}{path}")
+        page.wait_for_url(f"{console}/account")
+    expect(page.locator("main")).to_contain_text("Your company requires a second factor")
+    page.get_by_role("button", name="Set up an authenticator app").click()
+    page.get_by_label("Code").fill(pyotp.parse_uri(page.locator("#otpauth-uri").inner_text()).now())
+    page.get_by_role("button", name="Turn on two-factor sign-in").click()
+    expect(page.get_by_role("status")).to_contain_text("Two-factor sign-in is on")
+    page.goto(f"{console}/settings/people")
+    # Enrolled, with a new session of the role's scopes: a viewer's 403, not enrolment.
+    expect(page.locator(".status")).to_have_text("Error 403")
+
+
+def test_the_operator_approves_a_sign_up(
+    page: Page, people_servers: PeopleServers, people: people_pb2_grpc.PeopleServiceStub
+) -> None:
+    operator = new_operator(people)
+    with_session(page, people_servers.console, session_token(people, operator))
+    page.goto(f"{people_servers.console}/operator/sign-ups")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign-ups awaiting approval")
+    check_page(page, "console-operator-sign-ups")

@@ -39,14 +39,13 @@ def routes(ctx: PeopleContext) -> list[Route]:
         )
 
     async def show(request: Request, principal: Principal, status: int = 200, **context: object) -> Response:
-        notice = request.query_params.get("notice", "")
         return ctx.render(
             request,
             "people/account.html",
             status,
             principal=principal,
             user=await own_user(principal),
-            notice=notice if notice in NOTICES else "",
+            notice=ctx.notice(request, NOTICES),
             **{"enrolment": None, "qr_code": "", "refusal": None, **context},
         )
 

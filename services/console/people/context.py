@@ -88,5 +88,11 @@ class PeopleContext:
         subject, _, body = text.strip().partition("\n")
         await self.mailer.send(Mail(to=to, subject=subject.strip(), body=body.strip() + "\n"))
 
+    @staticmethod
+    def notice(request: Request, known: frozenset[str]) -> str:
+        """The notice another page sent the reader here with, when it is one this page words."""
+        notice = request.query_params.get("notice", "")
+        return notice if notice in known else ""
+
     def address(self, request: Request) -> str:
         return client_address(request)

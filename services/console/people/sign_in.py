@@ -25,13 +25,12 @@ CHALLENGE_EXPIRED = "sign-in challenge is invalid or expired"
 
 def routes(ctx: PeopleContext) -> list[Route]:
     async def sign_in_page(request: Request) -> Response:
-        notice = request.query_params.get("notice", "")
         return ctx.render_form(
             request,
             "people/sign_in.html",
             next=_next_of(request.query_params.get("next", "")),
             email=request.query_params.get("email", "")[:254],
-            notice=notice if notice in NOTICES else "",
+            notice=ctx.notice(request, NOTICES),
         )
 
     async def sign_in(request: Request) -> Response:
