@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +21,13 @@ from tests.support.mailbox import Mailbox, running_mailbox
 def mailbox(tmp_path: Path) -> Iterator[Mailbox]:
     with running_mailbox(tmp_path) as running:
         yield running
+
+
+def deliver(sending: Coroutine[Any, Any, None]) -> None:
+    """Runs a send on a loop of its own thread: other tests of the session (the browser's)
+    may hold a running loop in this one."""
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, sending).result()
 
 
 def settings_of(mailbox: Mailbox, **changes: str) -> MailSettings:
@@ -36,7 +45,7 @@ def settings_of(mailbox: Mailbox, **changes: str) -> MailSettings:
 
 def test_a_mail_arrives_over_starttls_with_a_login(mailbox: Mailbox) -> None:
     body = "Accept it: https://console.test/invitations/accept?token=abc&x=1\n"
-    asyncio.run(Mailer(settings_of(mailbox)).send(Mail("ed@example.test", "You are invited", body)))
+    deliver(Mailer(settings_of(mailbox)).send(Mail("ed@example.test", "You are invited", body)))
     [message] = mailbox.to("ed@example.test")
     assert message["Subject"] == "You are invited"
     assert message["From"] == "Gantry <console@gantry.test>"
@@ -48,7 +57,7 @@ def test_a_mail_arrives_over_starttls_with_a_login(mailbox: Mailbox) -> None:
 
 def test_a_relay_whose_certificate_is_not_trusted_is_refused(mailbox: Mailbox) -> None:
     with pytest.raises(ssl.SSLCertVerificationError):
-        asyncio.run(Mailer(settings_of(mailbox, ca_file="")).send(Mail("ed@example.test", "s", "b")))
+        deliver(Mailer(settings_of(mailbox, ca_file="")).send(Mail("ed@example.test", "s", "b")))
     assert mailbox.to("ed@example.test") == []
 
 
@@ -56,8 +65,6 @@ def test_without_a_host_the_mail_is_logged(caplog: pytest.LogCaptureFixture) -> 
     mailer = Mailer(MailSettings("", 587, "", "", "Gantry <g@localhost>", ""))
     assert not mailer.configured
     with caplog.at_level(logging.INFO, logger="services.console.mail"):
-        asyncio.run(
-            mailer.send(Mail("ed@example.test", "Reset", "https://console.test/password-reset?token=t"))
-        )
+        deliver(mailer.send(Mail("ed@example.test", "Reset", "https://console.test/password-reset?token=t")))
     assert "https://console.test/password-reset?token=t" in caplog.text
     assert "ed@example.test" in caplog.text
