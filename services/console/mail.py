@@ -56,12 +56,18 @@ class Mailer:
     def configured(self) -> bool:
         return bool(self.settings.host)
 
-    async def send(self, mail: Mail) -> None:
-        """Sends `mail` without holding up the event loop (smtplib blocks)."""
+    async def send(self, mail: Mail) -> bool:
+        """Sends `mail` without holding up the event loop (smtplib blocks); False when the
+        relay could not take it (logged), so that a page can say so instead of failing."""
         if not self.configured:
             log.info("no SMTP host set: mail to %s not sent\n%s\n\n%s", mail.to, mail.subject, mail.body)
-            return
-        await run_in_threadpool(self._send, mail)
+            return True
+        try:
+            await run_in_threadpool(self._send, mail)
+        except (OSError, smtplib.SMTPException):
+            log.exception("mail to %s could not be sent through %s", mail.to, self.settings.host)
+            return False
+        return True
 
     def _send(self, mail: Mail) -> None:
         message = EmailMessage()

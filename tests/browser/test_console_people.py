@@ -242,3 +242,38 @@ def test_the_operator_approves_a_sign_up(
     page.goto(f"{people_servers.console}/operator/sign-ups")
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign-ups awaiting approval")
     check_page(page, "console-operator-sign-ups")
+
+
+def test_an_admin_manages_a_user_and_resets_their_password(
+    open_page: Callable[[str], Page],
+    people_servers: PeopleServers,
+    people: people_pb2_grpc.PeopleServiceStub,
+    watch: Watch,
+) -> None:
+    console = people_servers.console
+    allow_missing_overview(watch, console)
+    admin = new_tenant_admin(people, company="Managed Ltd")
+    person = new_user(people, admin, name="Mia Managed")
+    page = with_session(open_page("en-US"), console, session_token(people, admin))
+    page.goto(f"{console}/settings/people")
+    page.get_by_label("Role of Mia Managed").select_option("ROLE_ENGINEER")
+    page.locator("form", has=page.get_by_label("Role of Mia Managed")).get_by_role("button").click()
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+    page.get_by_role("button", name="Disable Mia Managed").click()
+    expect(page.get_by_role("button", name="Enable Mia Managed")).to_be_visible()
+    seen = people.GetUser(people_pb2.GetUserRequest(actor=admin.actor, user_id=person.user.id))
+    assert (seen.role, seen.status) == (people_pb2.ROLE_ENGINEER, people_pb2.USER_STATUS_DISABLED)
+    page.get_by_role("button", name="Enable Mia Managed").click()
+    page.locator("tr", has_text="Mia Managed").get_by_role("button", name="Reset password").click()
+    expect(page.get_by_role("status").first).to_contain_text("It was sent to them by e-mail.")
+    check_page(page, "console-settings-people-reset")
+
+    link = people_servers.mailbox.link_to(person.email, "/password-reset")
+    user_page = open_page("en-US")
+    user_page.goto(link)
+    check_page(user_page, "console-password-reset")
+    user_page.get_by_label("New password (at least 10 characters)").fill("a brand new passphrase")
+    user_page.get_by_role("button", name="Set the new password").click()
+    expect(user_page.get_by_role("status")).to_have_text("Your password is changed. Sign in with it.")
+    sign_in(user_page, console, person, password="a brand new passphrase")
+    user_page.wait_for_url(f"{console}/overview")

@@ -81,12 +81,13 @@ class PeopleContext:
     def link(self, path: str) -> str:
         return f"{self.console_url.rstrip('/')}{path}"
 
-    async def mail(self, request: Request, template: str, to: str, **context: Any) -> None:
-        """Renders a mail (its first line the subject) in the reader's language and sends it."""
+    async def mail(self, request: Request, template: str, to: str, **context: Any) -> bool:
+        """Renders a mail (its first line the subject) in the reader's language and sends it;
+        False when the relay did not take it."""
         language = self.pages.language_of(request)
         text = self.pages.environments[language.code].get_template(template).render(**context)
         subject, _, body = text.strip().partition("\n")
-        await self.mailer.send(Mail(to=to, subject=subject.strip(), body=body.strip() + "\n"))
+        return await self.mailer.send(Mail(to=to, subject=subject.strip(), body=body.strip() + "\n"))
 
     @staticmethod
     def notice(request: Request, known: frozenset[str]) -> str:

@@ -87,7 +87,7 @@ def routes(ctx: PeopleContext) -> list[Route]:
         if isinstance(invitation, Refusal):
             return await show(request, principal, invitation.status, refusal=invitation, invite_form=form)
         link = ctx.link(f"/invitations/accept?token={invitation.token}")
-        await ctx.mail(
+        mailed = await ctx.mail(
             request,
             "mail/invitation.txt",
             invitation.email,
@@ -96,7 +96,7 @@ def routes(ctx: PeopleContext) -> list[Route]:
             link=link,
         )
         return await show(
-            request, principal, issued={"kind": "invitation", "email": invitation.email, "link": link}
+            request, principal, issued=_issued("invitation", invitation.email, link, mailed, ctx)
         )
 
     @admin
@@ -151,10 +151,8 @@ def routes(ctx: PeopleContext) -> list[Route]:
         if isinstance(reset, Refusal):
             return await outcome(request, principal, reset)
         link = ctx.link(f"/password-reset?token={reset.token}")
-        await ctx.mail(request, "mail/password_reset.txt", user.email, user=user, link=link)
-        return await show(
-            request, principal, issued={"kind": "password_reset", "email": user.email, "link": link}
-        )
+        mailed = await ctx.mail(request, "mail/password_reset.txt", user.email, user=user, link=link)
+        return await show(request, principal, issued=_issued("password_reset", user.email, link, mailed, ctx))
 
     @admin
     async def reset_two_factor(request: Request, principal: Principal) -> Response:
@@ -203,3 +201,9 @@ def _version(form: dict[str, str]) -> int:
 def _role(form: dict[str, str]) -> int:
     role = form.get("role", "")
     return people_pb2.Role.Value(role) if role in ROLES else people_pb2.ROLE_UNSPECIFIED
+
+
+def _issued(kind: str, email: str, link: str, mailed: bool, ctx: PeopleContext) -> dict[str, str]:
+    """A one-time link the page shows its admin, and whether it went by mail too."""
+    mail = "sent" if mailed and ctx.mailer.configured else "failed" if not mailed else "none"
+    return {"kind": kind, "email": email, "link": link, "mail": mail}

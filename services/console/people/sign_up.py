@@ -56,7 +56,8 @@ def routes(ctx: PeopleContext) -> list[Route]:
         if isinstance(answer, Refusal):
             return form_page(request, values, answer)
         link = ctx.link(f"/sign-up/confirm?token={answer.confirmation_token}")
-        await ctx.mail(request, "mail/sign_up.txt", answer.admin_email, sign_up=answer, link=link)
+        if not await ctx.mail(request, "mail/sign_up.txt", answer.admin_email, sign_up=answer, link=link):
+            return form_page(request, values, Refusal("mail_failed", 503))
         return ctx.render(request, "people/sign_up_sent.html", email=answer.admin_email)
 
     async def confirm_page(request: Request) -> Response:
