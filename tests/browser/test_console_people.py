@@ -175,6 +175,7 @@ def test_self_sign_up_by_mail(
     page.get_by_label("Password (at least 10 characters)").fill(PASSWORD)
     page.get_by_role("button", name="Sign up", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Check your e-mail")
+    check_page(page, "console-sign-up-sent")
     link = people_servers.mailbox.link_to(email, "/sign-up/confirm")
     page.goto(link)
     check_page(page, "console-sign-up-confirm")

@@ -296,3 +296,18 @@ def test_an_admin_cannot_act_on_another_tenants_user(
         victim.user.version,
     )
     people.ResolveSession(people_pb2.ResolveSessionRequest(token=session_token(people, victim)))
+
+
+def test_signing_out_everywhere_ends_every_session(
+    console: httpx.Client, people: people_pb2_grpc.PeopleServiceStub
+) -> None:
+    person = new_user(people, new_tenant_admin(people))
+    here, elsewhere = session_token(people, person), session_token(people, person)
+    answer = console.post(
+        "/sign-out/everywhere", data={"csrf_token": csrf_of(console, here)}, headers=session(here)
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/sign-in?notice=signed_out"
+    assert "max-age=0" in cookies_set(answer)["gantry_session"].lower()
+    for token in (here, elsewhere):
+        assert console.get("/account", headers=session(token)).status_code == 303
