@@ -256,7 +256,8 @@ def people_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PeopleS
             "GANTRY_REGISTRY_DATABASE_URL": database,
             "GANTRY_REGISTRY_GRPC_PORT": str(registry_port),
             "GANTRY_REGISTRY_GRPC_TARGET": registry,
-            "GANTRY_SIGNUP_MODE": "open",
+            # Sign-ups wait for the operator, whose page approves them.
+            "GANTRY_SIGNUP_MODE": "approval",
             "GANTRY_CONSOLE_PORT": str(console_port),
             "GANTRY_CONSOLE_PUBLIC_URL": f"http://127.0.0.1:{console_port}",
             "GANTRY_METRICS_PORT": "0",

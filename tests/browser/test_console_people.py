@@ -7,11 +7,12 @@ from collections.abc import Callable, Iterator
 
 import pyotp
 import pytest
-from gantry.v1 import people_pb2, people_pb2_grpc
+from gantry.v1 import people_pb2, people_pb2_grpc, registry_pb2
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import PeopleServers, Watch, check_page
 from tests.support.console_people import (
+    OPERATOR,
     PASSWORD,
     Person,
     enrolled,
@@ -158,8 +159,11 @@ def test_an_invited_person_accepts_and_signs_in(
     expect(invitee.locator(".facts")).to_contain_text("Engineer")
 
 
-def test_self_sign_up_by_mail(
-    open_page: Callable[[str], Page], people_servers: PeopleServers, watch: Watch
+def test_self_sign_up_by_mail_approved_by_the_operator(
+    open_page: Callable[[str], Page],
+    people_servers: PeopleServers,
+    people: people_pb2_grpc.PeopleServiceStub,
+    watch: Watch,
 ) -> None:
     console = people_servers.console
     allow_missing_overview(watch, console)
@@ -181,15 +185,46 @@ def test_self_sign_up_by_mail(
     check_page(page, "console-sign-up-confirm")
     page.get_by_role("button", name="Confirm and create my company").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign-up confirmed")
-    expect(page.locator("main")).to_contain_text("<script>alert(1)</script> Works is ready")
-    assert page.locator("#api-key").inner_text().startswith("gnt_")
-    check_page(page, "console-sign-up-done")
-    page.get_by_role("link", name="Sign in").last.click()
-    expect(page.get_by_role("status")).to_contain_text("Your company is ready")
-    page.get_by_label("E-mail address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").last.click()
+    expect(page.locator("main")).to_contain_text(
+        "Your sign-up of <script>alert(1)</script> Works is awaiting approval"
+    )
+    check_page(page, "console-sign-up-awaiting")
+
+    operator = with_session(open_page("en-US"), console, session_token(people, new_operator(people)))
+    operator.goto(f"{console}/operator/sign-ups")
+    expect(operator.get_by_role("heading", level=1)).to_have_text("Sign-ups awaiting approval")
+    check_page(operator, "console-operator-sign-ups")
+    operator.get_by_role("button", name="Approve <script>alert(1)</script> Works").click()
+    expect(operator.get_by_role("status")).to_contain_text("Approved")
+
+    sign_in(page, console, Person(people_pb2.User(), email))
     page.wait_for_url(f"{console}/overview")
+
+
+def test_the_operator_rejects_a_sign_up(
+    page: Page, people_servers: PeopleServers, people: people_pb2_grpc.PeopleServiceStub
+) -> None:
+    started = people.StartSignUp(
+        people_pb2.StartSignUpRequest(
+            company_name="Refused Works",
+            country="FR",
+            size_class=registry_pb2.SIZE_CLASS_MICRO,
+            admin_email=unique_email("refused"),
+            admin_name="Rae Refused",
+            password=PASSWORD,
+            client_address="192.0.2.99",
+        )
+    )
+    people.ConfirmSignUp(people_pb2.ConfirmSignUpRequest(token=started.confirmation_token))
+    with_session(page, people_servers.console, session_token(people, new_operator(people)))
+    page.goto(f"{people_servers.console}/operator/sign-ups")
+    page.get_by_role("button", name="Reject Refused Works").click()
+    expect(page.get_by_role("status")).to_contain_text("Rejected")
+    expect(page.get_by_role("button", name="Reject Refused Works")).to_have_count(0)
+    listed = people.ListSignUps(
+        people_pb2.ListSignUpsRequest(actor=OPERATOR, status=people_pb2.SIGN_UP_STATUS_REJECTED)
+    )
+    assert started.id in {sign_up.id for sign_up in listed.sign_ups}
 
 
 def test_enrolling_in_two_factor_from_the_account_page(
@@ -233,16 +268,6 @@ def test_a_required_second_factor_sends_to_enrolment_from_every_page(
     page.goto(f"{console}/settings/people")
     # Enrolled, with a new session of the role's scopes: a viewer's 403, not enrolment.
     expect(page.locator(".status")).to_have_text("Error 403")
-
-
-def test_the_operator_approves_a_sign_up(
-    page: Page, people_servers: PeopleServers, people: people_pb2_grpc.PeopleServiceStub
-) -> None:
-    operator = new_operator(people)
-    with_session(page, people_servers.console, session_token(people, operator))
-    page.goto(f"{people_servers.console}/operator/sign-ups")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Sign-ups awaiting approval")
-    check_page(page, "console-operator-sign-ups")
 
 
 def test_an_admin_manages_a_user_and_resets_their_password(

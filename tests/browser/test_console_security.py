@@ -223,6 +223,11 @@ def test_names_are_shown_escaped(console: httpx.Client, people: people_pb2_grpc.
     assert done.status_code == 200
     assert payload not in done.text
     assert "&lt;script&gt;" in done.text
+    # And as the operator's sign-ups list it.
+    listing = console.get("/operator/sign-ups", headers=session(session_token(people, new_operator(people))))
+    assert started.id in listing.text
+    assert payload not in listing.text
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in listing.text
 
 
 def test_guessing_passwords_is_throttled(
