@@ -316,3 +316,49 @@ def test_signing_out_everywhere_ends_every_session(
     assert "max-age=0" in cookies_set(answer)["gantry_session"].lower()
     for token in (here, elsewhere):
         assert console.get("/account", headers=session(token)).status_code == 303
+
+
+def test_wrong_input_is_told_field_by_field(
+    console: httpx.Client, people: people_pb2_grpc.PeopleServiceStub
+) -> None:
+    form, token = form_cookie(console)
+    answer = console.post(
+        "/sign-up",
+        data={
+            "form_token": token,
+            "company_name": "Short Password Works",
+            "country": "CN",
+            "size_class": "small",
+            "admin_name": "Sam",
+            "admin_email": unique_email("weak"),
+            "password": "short",
+        },
+        headers={"Cookie": f"gantry_form={form}"},
+    )
+    assert answer.status_code == 400
+    assert "Use 10 to 128 characters, and not your e-mail address." in answer.text
+    assert 'id="password" name="password"' in answer.text and 'aria-invalid="true"' in answer.text
+    # The other fields are kept.
+    assert 'value="Short Password Works"' in answer.text
+    admin = session_token(people, new_tenant_admin(people))
+    invited = console.post(
+        "/settings/people/invitations",
+        data={
+            "csrf_token": csrf_of(console, admin),
+            "email": "not an address",
+            "name": "N",
+            "role": "ROLE_VIEWER",
+        },
+        headers=session(admin),
+    )
+    assert invited.status_code == 400
+    assert "Enter a valid e-mail address." in invited.text
+
+
+def test_a_cursor_of_someones_making_starts_from_the_first_page(
+    console: httpx.Client, people: people_pb2_grpc.PeopleServiceStub
+) -> None:
+    admin = session_token(people, new_tenant_admin(people))
+    answer = console.get("/settings/people?after=not-a-cursor", headers=session(admin))
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/settings/people"
