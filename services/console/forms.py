@@ -40,8 +40,14 @@ async def read_form(request: Request, max_fields: int = 8) -> dict[str, str]:
 
 def local_path(target: str, fallback: str = "/") -> str:
     """Where to go back to: a path of this console only, never another site (`//host`,
-    `/\\host` and schemes would leave it)."""
-    if target.startswith("/") and not target.startswith(("//", "/\\")) and "\\" not in target:
+    `/\\host` and schemes would leave it; browsers drop tabs and line breaks, so `/<tab>/host`
+    is `//host` to them)."""
+    if (
+        target.startswith("/")
+        and not target.startswith(("//", "/\\"))
+        and "\\" not in target
+        and target.isprintable()
+    ):
         return target
     return fallback
 

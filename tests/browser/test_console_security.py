@@ -163,7 +163,7 @@ def test_a_next_of_another_site_is_not_followed(
     console: httpx.Client, people: people_pb2_grpc.PeopleServiceStub
 ) -> None:
     person = new_user(people, new_tenant_admin(people))
-    for target in ("//evil.example", "https://evil.example/", "/\\evil.example"):
+    for target in ("//evil.example", "https://evil.example/", "/\\evil.example", "/\t/evil.example"):
         form, token = form_cookie(console)
         answer = console.post(
             "/sign-in",

@@ -11,7 +11,7 @@ import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from services.gateway.problems import error_reason, field_violations
+from services.gateway.problems import field_violations
 
 # Refusals a person's input or situation explains; any other is the console's failure (500).
 _PROBLEMS = {
@@ -54,10 +54,6 @@ def refusal_of(error: grpc.aio.AioRpcError) -> Refusal:
         retry_after_minutes=math.ceil(retry / 60) if retry else 0,
         fields=frozenset(v.field for v in field_violations(error)),
     )
-
-
-def throttled_sign_up(error: grpc.aio.AioRpcError) -> bool:
-    return error_reason(error) == "SIGN_UP_THROTTLED"
 
 
 def _retry_seconds(error: grpc.aio.AioRpcError) -> float:
