@@ -280,8 +280,21 @@ def test_an_admin_manages_a_user_and_resets_their_password(
     allow_missing_overview(watch, console)
     admin = new_tenant_admin(people, company="Managed Ltd")
     person = new_user(people, admin, name="Mia Managed")
-    page = with_session(open_page("en-US"), console, session_token(people, admin))
+    enrolled(people, person)
+    token = session_token(people, admin)
+    # Requiring a second factor binds its admin too, at once.
+    enrolled(people, admin)
+    page = with_session(open_page("en-US"), console, token)
     page.goto(f"{console}/settings/people")
+    page.locator("tr", has_text="Mia Managed").get_by_role("button", name="Reset second factor").click()
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+    assert not people.GetUser(
+        people_pb2.GetUserRequest(actor=admin.actor, user_id=person.user.id)
+    ).two_factor_enrolled
+    page.get_by_role("button", name="Require a second factor").click()
+    expect(page.get_by_role("status")).to_have_text("Everyone now needs a second factor to sign in.")
+    page.get_by_role("button", name="Make it optional").click()
+    expect(page.get_by_role("status")).to_have_text("A second factor is now optional.")
     page.get_by_label("Role of Mia Managed").select_option("ROLE_ENGINEER")
     page.locator("form", has=page.get_by_label("Role of Mia Managed")).get_by_role("button").click()
     expect(page.get_by_role("status")).to_have_text("Saved.")
