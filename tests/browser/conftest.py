@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -236,6 +236,20 @@ class PeopleServers:
 
 @pytest.fixture(scope="session")
 def people_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PeopleServers]:
+    """Sign-ups wait for the operator, whose page approves them."""
+    with _people_servers(tmp_path_factory, "approval") as servers:
+        yield servers
+
+
+@pytest.fixture(scope="session")
+def open_sign_up_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PeopleServers]:
+    """A confirmed sign-up makes its company at once."""
+    with _people_servers(tmp_path_factory, "open") as servers:
+        yield servers
+
+
+@contextmanager
+def _people_servers(tmp_path_factory: pytest.TempPathFactory, sign_up_mode: str) -> Iterator[PeopleServers]:
     logs = tmp_path_factory.mktemp("people-logs")
     registry_port, console_port = free_port(), free_port()
     with ExitStack() as stack:
@@ -256,8 +270,7 @@ def people_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PeopleS
             "GANTRY_REGISTRY_DATABASE_URL": database,
             "GANTRY_REGISTRY_GRPC_PORT": str(registry_port),
             "GANTRY_REGISTRY_GRPC_TARGET": registry,
-            # Sign-ups wait for the operator, whose page approves them.
-            "GANTRY_SIGNUP_MODE": "approval",
+            "GANTRY_SIGNUP_MODE": sign_up_mode,
             "GANTRY_CONSOLE_PORT": str(console_port),
             "GANTRY_CONSOLE_PUBLIC_URL": f"http://127.0.0.1:{console_port}",
             "GANTRY_METRICS_PORT": "0",
