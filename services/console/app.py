@@ -9,14 +9,19 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
-from services.console import public
+from services.console import people, public
+from services.console.forms import FormTokens
 from services.console.i18n import load_languages
+from services.console.mail import Mailer, MailSettings
 from services.console.pages import Pages
+from services.console.people.account import EnrolmentGate
+from services.console.people.context import PeopleContext
 from services.console.security import Cookies, SecurityHeaders
 from services.console.settings import ConsoleSettings
 from services.kit.grpc_clients import Backends
@@ -63,12 +68,23 @@ def create_app(config: ConsoleSettings | None = None) -> ASGIApp:
 
     routes += [
         *public.routes(pages, cookies),
+        *people.routes(
+            PeopleContext(
+                pages,
+                cookies,
+                backends,
+                Mailer(MailSettings.from_env()),
+                FormTokens(cookies),
+                config.public_url,
+            )
+        ),
         *probe_routes(backends),
         assets.mount(),
     ]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(EnrolmentGate, backends=backends)],
         exception_handlers={HTTPException: http_error, 500: server_error},
     )
     # Outside Starlette's own error handling, so that its error pages get the headers too.

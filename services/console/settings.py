@@ -18,6 +18,8 @@ class ConsoleSettings:
     api_docs_url: str
     # Dates are shown in the browser's zone once it has told it (console.js); until then in this one.
     time_zone: str
+    # The console's address as people reach it, for the links of the mails it sends.
+    public_url: str
 
     @classmethod
     def from_env(cls) -> ConsoleSettings:
@@ -27,4 +29,5 @@ class ConsoleSettings:
             secure_cookies=not flag("CONSOLE_INSECURE_COOKIES"),
             api_docs_url=env("CONSOLE_API_DOCS_URL", f"http://127.0.0.1:{env('GATEWAY_PORT', '8080')}/docs"),
             time_zone=env("CONSOLE_TIME_ZONE", "UTC"),
+            public_url=env("CONSOLE_PUBLIC_URL", f"http://127.0.0.1:{env('CONSOLE_PORT', '8090')}"),
         )

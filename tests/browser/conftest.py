@@ -9,12 +9,13 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import pika
 import pytest
 from playwright.sync_api import (
     Browser,
@@ -26,8 +27,11 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from services.kit.migrate import upgrade
 from services.kit.web_assets import NODE_MODULES
-from tests.support.platform import ROOT, free_port, procfile
+from tests.support.backends import AMQP_URL, bus_namespace, postgres_database
+from tests.support.mailbox import Mailbox, running_mailbox
+from tests.support.platform import ROOT, free_port, grpc_serving, procfile
 from tests.support.waiting import eventually
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -216,3 +220,74 @@ def check_page(page: Page, name: str) -> None:
     """A page as every browser test leaves it, once drawn: photographed, and accessible."""
     screenshot(page, name)
     assert serious_accessibility_violations(page) == []
+
+
+# People's pages need the registry's PeopleService: registry-api on a database of its own,
+# and a console of their own that reaches it and mails through a real SMTP server.
+
+
+@dataclass
+class PeopleServers:
+    console: str
+    # registry-api's gRPC address, where tests make users and sessions.
+    registry: str
+    mailbox: Mailbox
+
+
+@pytest.fixture(scope="session")
+def people_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PeopleServers]:
+    """Sign-ups wait for the operator, whose page approves them."""
+    with _people_servers(tmp_path_factory, "approval") as servers:
+        yield servers
+
+
+@pytest.fixture(scope="session")
+def open_sign_up_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PeopleServers]:
+    """A confirmed sign-up makes its company at once."""
+    with _people_servers(tmp_path_factory, "open") as servers:
+        yield servers
+
+
+@contextmanager
+def _people_servers(tmp_path_factory: pytest.TempPathFactory, sign_up_mode: str) -> Iterator[PeopleServers]:
+    logs = tmp_path_factory.mktemp("people-logs")
+    registry_port, console_port = free_port(), free_port()
+    with ExitStack() as stack:
+        topology = stack.enter_context(bus_namespace([]))
+        database = stack.enter_context(postgres_database())
+        upgrade("registry", database)
+        connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+        topology.declare(connection.channel())
+        connection.close()
+        mailbox = stack.enter_context(running_mailbox(tmp_path_factory.mktemp("smtp")))
+        registry = f"127.0.0.1:{registry_port}"
+        env = {
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'generated'}",
+            "GANTRY_AMQP_URL": AMQP_URL,
+            "GANTRY_BUS_NAMESPACE": topology.namespace,
+            "GANTRY_REGISTRY_DATABASE_URL": database,
+            "GANTRY_REGISTRY_GRPC_PORT": str(registry_port),
+            "GANTRY_REGISTRY_GRPC_TARGET": registry,
+            "GANTRY_SIGNUP_MODE": sign_up_mode,
+            "GANTRY_CONSOLE_PORT": str(console_port),
+            "GANTRY_CONSOLE_PUBLIC_URL": f"http://127.0.0.1:{console_port}",
+            "GANTRY_METRICS_PORT": "0",
+            **mailbox.env,
+        }
+        started = {name: _start(stack, name, env, logs) for name in ("registry-api", "console")}
+        console = f"http://127.0.0.1:{console_port}"
+        eventually(lambda: _serving(registry, started["registry-api"], logs), 30, "registry-api to serve")
+        eventually(
+            lambda: _answers(f"{console}/healthz", started["console"], logs / "console.log"),
+            30,
+            "console to answer",
+        )
+        yield PeopleServers(console=console, registry=registry, mailbox=mailbox)
+
+
+def _serving(target: str, process: subprocess.Popen, logs: Path) -> bool:
+    if process.poll() is not None:
+        raise AssertionError(f"registry-api exited:\n{(logs / 'registry-api.log').read_text()[-3000:]}")
+    return grpc_serving(target)

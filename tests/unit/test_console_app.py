@@ -16,7 +16,9 @@ from services.console.settings import ConsoleSettings
 from services.kit.settings import SERVICES
 from tests.support.platform import free_port
 
-SETTINGS = ConsoleSettings("127.0.0.1", 0, True, "http://gateway.test/docs", "Asia/Shanghai")
+SETTINGS = ConsoleSettings(
+    "127.0.0.1", 0, True, "http://gateway.test/docs", "Asia/Shanghai", "http://console.test"
+)
 
 
 @pytest.fixture
@@ -64,8 +66,7 @@ def test_the_start_page_says_what_gantry_is_and_links_to_the_docs(client: TestCl
     assert '<html lang="en">' in page.text
     assert "Sell idle capacity" in page.text
     assert 'href="http://gateway.test/docs"' in page.text
-    # There is no sign-in page yet: nothing links to one.
-    assert "/sign-in" not in page.text
+    assert 'href="/sign-in"' in page.text
     assert page.headers["vary"] == "Accept-Language, Cookie"
 
 

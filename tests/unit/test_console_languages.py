@@ -41,7 +41,7 @@ def test_the_language_of_a_request(cookie: str | None, accept_language: str, cho
 def template_messages() -> set[str]:
     """Every message of the templates, as `pybabel extract` finds them with the console's
     configuration."""
-    method_map = [("**/templates/**.html", "jinja2")]
+    method_map = [("**/templates/**.html", "jinja2"), ("**/templates/mail/**.txt", "jinja2")]
     return {
         message if isinstance(message, str) else message[0]
         for _file, _line, message, _comments, _context in extract_from_dir(str(CONSOLE_DIR), method_map)

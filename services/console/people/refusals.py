@@ -1,0 +1,66 @@
+"""What PeopleService refused, in the terms the pages show: a problem the templates word in
+the reader's language, the HTTP status of the page that tells it, how long to wait, and
+which fields were wrong."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from services.gateway.problems import field_violations
+
+# Refusals a person's input or situation explains; any other is the console's failure (500).
+_PROBLEMS = {
+    grpc.StatusCode.INVALID_ARGUMENT: ("invalid", 400),
+    grpc.StatusCode.UNAUTHENTICATED: ("unauthenticated", 401),
+    grpc.StatusCode.PERMISSION_DENIED: ("forbidden", 403),
+    grpc.StatusCode.NOT_FOUND: ("not_found", 404),
+    grpc.StatusCode.ALREADY_EXISTS: ("email_taken", 409),
+    grpc.StatusCode.FAILED_PRECONDITION: ("precondition", 409),
+    grpc.StatusCode.ABORTED: ("stale", 409),
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ("throttled", 429),
+}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    problem: str
+    status: int
+    # The registry's own words, for the problems a page tells apart by them.
+    message: str = ""
+    retry_after_minutes: int = 0
+    fields: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_minutes * 60)} if self.retry_after_minutes else {}
+
+
+def refusal_of(error: grpc.aio.AioRpcError) -> Refusal:
+    """The refusal of a PeopleService call; re-raises an error no person's input explains."""
+    known = _PROBLEMS.get(error.code())
+    if known is None:
+        raise error
+    problem, status = known
+    retry = _retry_seconds(error)
+    return Refusal(
+        problem=problem,
+        status=status,
+        message=error.details() or "",
+        retry_after_minutes=math.ceil(retry / 60) if retry else 0,
+        fields=frozenset(v.field for v in field_violations(error)),
+    )
+
+
+def _retry_seconds(error: grpc.aio.AioRpcError) -> float:
+    status = rpc_status.from_call(error) if error.trailing_metadata() else None
+    for detail in status.details if status else []:
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            info = error_details_pb2.RetryInfo()
+            detail.Unpack(info)
+            return info.retry_delay.seconds + info.retry_delay.nanos / 1e9
+    return 0.0
