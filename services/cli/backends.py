@@ -14,7 +14,7 @@ from google.protobuf.message import Message
 
 from services.cli import settings
 from services.cli.output import CliError, Exit
-from services.gateway.problems import field_violations
+from services.kit.grpc_errors import field_violations
 from services.kit.settings import grpc_target
 
 Reply = TypeVar("Reply")

@@ -7,11 +7,10 @@ from typing import Any
 
 import grpc
 import orjson
-from google.rpc import error_details_pb2, status_pb2
-from grpc_status import rpc_status
 from starlette.responses import Response
 
 from services.kit.errors import FieldViolation, NotDone
+from services.kit.grpc_errors import error_reason, field_violations, status_of_error
 from services.kit.logs import current_request_id
 
 log = logging.getLogger(__name__)
@@ -105,41 +104,6 @@ _REASON_TO_HTTP = {
 }
 
 
-def _status(error: grpc.aio.AioRpcError) -> status_pb2.Status | None:
-    """The google.rpc.Status a Gantry backend sends with every error it raises on purpose
-    (`services.kit.grpc_calls`); None for grpc's own errors, such as a lost connection."""
-    return rpc_status.from_call(error) if error.trailing_metadata() else None
-
-
-def _details(error: grpc.aio.AioRpcError) -> list[Any]:
-    status = _status(error)
-    return list(status.details) if status else []
-
-
-def field_violations(error: grpc.aio.AioRpcError, prefix: str = "") -> list[FieldViolation]:
-    """The BadRequest violations of a gRPC error, field names without `prefix`."""
-    violations: list[FieldViolation] = []
-    for detail in _details(error):
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad_request = error_details_pb2.BadRequest()
-            detail.Unpack(bad_request)
-            violations += [
-                FieldViolation(v.field.removeprefix(prefix), v.description)
-                for v in bad_request.field_violations
-            ]
-    return violations
-
-
-def error_reason(error: grpc.aio.AioRpcError) -> str:
-    """The reason a gRPC error names in its ErrorInfo, or ""."""
-    for detail in _details(error):
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return info.reason
-    return ""
-
-
 # How grpc words a call that found no connection to send it on: the backend never saw it.
 _NEVER_SENT = ("failed to connect to all addresses", "DNS resolution failed", "empty address list")
 
@@ -181,7 +145,7 @@ def from_grpc(error: grpc.aio.AioRpcError, field_prefix: str = "", service: str 
     off may have run to its end."""
     status, slug = _GRPC_TO_HTTP.get(error.code(), (502, "backend-error"))
     status, slug = _REASON_TO_HTTP.get(error_reason(error), (status, slug))
-    deliberate = _status(error) is not None
+    deliberate = status_of_error(error) is not None
     if not deliberate:
         log.warning(
             "backend call failed",

@@ -8,10 +8,8 @@ import math
 from dataclasses import dataclass, field
 
 import grpc
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
-from services.gateway.problems import field_violations
+from services.kit.grpc_errors import field_violations, retry_seconds
 
 # Refusals a person's input or situation explains; any other is the console's failure (500).
 _PROBLEMS = {
@@ -46,7 +44,7 @@ def refusal_of(error: grpc.aio.AioRpcError) -> Refusal:
     if known is None:
         raise error
     problem, status = known
-    retry = _retry_seconds(error)
+    retry = retry_seconds(error)
     return Refusal(
         problem=problem,
         status=status,
@@ -54,13 +52,3 @@ def refusal_of(error: grpc.aio.AioRpcError) -> Refusal:
         retry_after_minutes=math.ceil(retry / 60) if retry else 0,
         fields=frozenset(v.field for v in field_violations(error)),
     )
-
-
-def _retry_seconds(error: grpc.aio.AioRpcError) -> float:
-    status = rpc_status.from_call(error) if error.trailing_metadata() else None
-    for detail in status.details if status else []:
-        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-            info = error_details_pb2.RetryInfo()
-            detail.Unpack(info)
-            return info.retry_delay.seconds + info.retry_delay.nanos / 1e9
-    return 0.0
