@@ -83,6 +83,9 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     if endpoint.device_token:
         operation["x-required-scope"] = "device"
         operation["description"] = "Authenticated by the device's access token in the path."
+    elif not endpoint.scope:
+        # A device provisioning itself has no credential yet: its request carries its proof.
+        operation["x-required-scope"] = "none"
     if endpoint.body is not None:
         shapes = [endpoint.body, *endpoint.other_bodies]
         body = {"anyOf": shapes} if endpoint.other_bodies else endpoint.body
