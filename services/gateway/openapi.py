@@ -49,7 +49,7 @@ def _errors(endpoint: Endpoint) -> list[int]:
     if _UUID in _path_parameters(endpoint).values():
         # The backend refuses an id that is no UUID as an invalid argument.
         errors.add(422)
-    if endpoint.scope is not None or endpoint.device_token:
+    if endpoint.scope is not None or endpoint.device_token or endpoint.limit_by_address:
         errors.add(429)
     if endpoint.body is not None:
         errors |= {400, 413, 415}

@@ -124,8 +124,9 @@ device_credentials = Table(
     Column("valid_from", UtcDateTime()),
     Column("valid_until", UtcDateTime()),
     Column("revoked_at", UtcDateTime()),
-    # Tokens a device chose when provisioning itself are found by their hash.
-    Index("ix_device_credentials_secret_hash", "secret_hash"),
+    # Tokens a device chose when provisioning itself are found by their hash, which is
+    # therefore unique (random secrets' hashes are anyway).
+    Index("ux_device_credentials_secret_hash", "secret_hash", unique=True),
 )
 
 # What each device reported about itself; apart from `devices` so that a report

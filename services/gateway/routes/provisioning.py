@@ -67,6 +67,7 @@ ENDPOINTS = [
         "A device provisions itself with its profile's key and secret, as with ThingsBoard's HTTP API",
         "device api",
         scope=None,
+        limit_by_address=True,
         body=schemas.ThingsBoardProvisionRequest,
         raw_body=True,
         response=schemas.ThingsBoardProvisionResponse,

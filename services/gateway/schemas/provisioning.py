@@ -6,16 +6,17 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 STRATEGIES = ("disabled", "allow_create_new_devices", "check_pre_provisioned_devices")
 _KEY_CHARACTERS = r"^[A-Za-z0-9._-]*$"
+_KEY_MESSAGE = "letters, digits or ._- only"
 
 
 class ProvisioningSet(Schema):
     strategy = fields.String(required=True, validate=validate.OneOf(STRATEGIES))
     provision_key = fields.String(
-        validate=[validate.Length(min=8, max=64), validate.Regexp(_KEY_CHARACTERS)],
+        validate=[validate.Length(min=8, max=64), validate.Regexp(_KEY_CHARACTERS, error=_KEY_MESSAGE)],
         metadata={"description": "8-64 letters, digits or ._-; a new random one when absent"},
     )
     provision_secret = fields.String(
-        validate=[validate.Length(min=16, max=128), validate.Regexp(_KEY_CHARACTERS)],
+        validate=[validate.Length(min=16, max=128), validate.Regexp(_KEY_CHARACTERS, error=_KEY_MESSAGE)],
         metadata={"description": "16-128 letters, digits or ._-; a new random one when absent"},
     )
 

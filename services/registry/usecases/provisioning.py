@@ -149,9 +149,12 @@ class Provisioning:
                 claimed = False
             if not claimed:
                 raise ProvisionRefused(FAILURE, f"device {name} was provisioned already")
-            credential_queries.add_credentials(
-                uow.connection, [_credential(device.tenant_id, device.id, issued, now)]
-            )
+            try:
+                credential_queries.add_credentials(
+                    uow.connection, [_credential(device.tenant_id, device.id, issued, now)]
+                )
+            except IntegrityError:
+                raise ProvisionRefused(FAILURE, "an access token another device took meanwhile") from None
             uow.commit()
         return Provisioned(device.tenant_id, device.id, issued.presented)
 

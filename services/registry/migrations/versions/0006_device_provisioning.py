@@ -35,10 +35,10 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['device_id'], ['devices.id'], name=op.f('fk_provisioned_devices_device_id_devices')),
     sa.PrimaryKeyConstraint('device_id', name=op.f('pk_provisioned_devices'))
     )
-    op.create_index('ix_device_credentials_secret_hash', 'device_credentials', ['secret_hash'], unique=False)
+    op.create_index('ux_device_credentials_secret_hash', 'device_credentials', ['secret_hash'], unique=True)
 
 
 def downgrade() -> None:
-    op.drop_index('ix_device_credentials_secret_hash', table_name='device_credentials')
+    op.drop_index('ux_device_credentials_secret_hash', table_name='device_credentials')
     op.drop_table('provisioned_devices')
     op.drop_table('profile_provisioning')
