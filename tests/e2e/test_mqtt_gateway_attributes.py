@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from tests.support.client import PartnerClient
-from tests.support.mqtt import WAIT_SECONDS, RawClient, gateway_device
+from tests.support.mqtt import WAIT_SECONDS, PahoDevice, RawClient, gateway_device
 from tests.support.platform import OPERATOR_TOKEN, Platform
 from tests.support.waiting import eventually
 
@@ -112,3 +112,31 @@ def test_a_machine_of_another_tenant_is_never_read(platform: Platform, client: P
         assert orjson.loads(answer.payload) == {"id": 5, "device": theirs["serial_number"]}
     finally:
         raw.close()
+
+
+def test_paho_asks_for_one_shared_attribute_by_key_over_3_1_1(
+    platform: Platform, client: PartnerClient
+) -> None:
+    gateway = gateway_device(client)
+    name = f"Lathe-{uuid.uuid4().hex[:8]}"
+    heard: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+    paho_gateway = PahoDevice(platform.mqtt_port, gateway["access_token"], 4)
+    paho_gateway.client.on_message = lambda _c, _d, message: heard.put(
+        (message.topic, orjson.loads(message.payload))
+    )
+    try:
+        paho_gateway.client.subscribe([("v1/gateway/attributes/response", 1), ("v1/gateway/attributes", 1)])
+        paho_gateway.publish("v1/gateway/connect", orjson.dumps({"device": name}))
+        share(client, name, {"target_rpm": 1200, "coolant": "on"})
+        assert heard.get(timeout=WAIT_SECONDS) == (
+            "v1/gateway/attributes",
+            {"device": name, "data": {"target_rpm": 1200, "coolant": "on"}},
+        )
+        request = {"id": 42, "device": name, "client": False, "key": "target_rpm"}
+        paho_gateway.publish("v1/gateway/attributes/request", orjson.dumps(request))
+        assert heard.get(timeout=WAIT_SECONDS) == (
+            "v1/gateway/attributes/response",
+            {"id": 42, "device": name, "value": 1200},
+        )
+    finally:
+        paho_gateway.close()
