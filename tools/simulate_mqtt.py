@@ -12,6 +12,7 @@ Usage: python tools/simulate_mqtt.py   (GANTRY_GATEWAY_PORT, GANTRY_MQTT_PORT, G
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -38,6 +39,7 @@ TELEMETRY = "v1/devices/me/telemetry"
 
 @dataclass
 class MqttMachines:
+    tenant_id: str
     device_token: str
     gateway_token: str
 
@@ -53,25 +55,43 @@ def wait_for_factory(state: Path) -> Factory:
 
 
 def open_machines(http: httpx.Client, factory: Factory, state: Path) -> MqttMachines:
-    """The machines of an earlier run if their tokens are still the factory's, else new ones."""
+    """The machines of an earlier run if they are the factory's and their token works, else new ones."""
     key = bearer(factory.api_key)
     if state.exists():
-        known = MqttMachines(**json.loads(state.read_text()))
-        if http.get(f"/api/v1/{known.device_token}/attributes").status_code == 200:
-            return known
+        with contextlib.suppress(TypeError):
+            known = MqttMachines(**json.loads(state.read_text()))
+            works = http.get(f"/api/v1/{known.device_token}/attributes").status_code == 200
+            if known.tenant_id == factory.tenant_id and works:
+                return known
     profile_id = ok(http.get(f"/v1/devices/{factory.devices[0]['id']}", headers=key))["profile_id"]
-    bodies = [
-        {"serial_number": serial, "display_name": name, "profile_id": profile_id, "site": SITE}
+    device, gateway = (
+        registered(
+            http, key, {"serial_number": serial, "display_name": name, "profile_id": profile_id, "site": SITE}
+        )
         for serial, name in ((DEVICE_SERIAL, "Machining centre (MQTT)"), (GATEWAY_SERIAL, "Edge gateway"))
-    ]
-    device, gateway = ok(http.post("/v1/devices/bulk", headers=key, json={"devices": bodies}))["items"]
+    )
     # The gateway names the profile of the machines behind it (ThingsBoard's gateway API).
     patch = {"attributes": {"gateway_profile_id": profile_id}}
-    ok(http.patch(f"/v1/devices/{gateway['id']}", headers={**key, "If-Match": '"1"'}, json=patch))
-    machines = MqttMachines(device["access_token"], gateway["access_token"])
+    ok(
+        http.patch(
+            f"/v1/devices/{gateway['id']}", headers={**key, "If-Match": f'"{gateway["version"]}"'}, json=patch
+        )
+    )
+    machines = MqttMachines(factory.tenant_id, device["access_token"], gateway["access_token"])
     state.write_text(json.dumps(asdict(machines)))
     state.chmod(0o600)
     return machines
+
+
+def registered(http: httpx.Client, key: dict[str, str], body: dict[str, str]) -> dict[str, Any]:
+    """The device of `body` with an access token: registered, or, registered by an earlier run
+    whose state is lost, given a new token."""
+    found = ok(http.get("/v1/devices", headers=key, params={"q": body["serial_number"]}))["items"]
+    same = [d for d in found if d["serial_number"] == body["serial_number"]]
+    if not same:
+        return ok(http.post("/v1/devices", headers=key, json=body))
+    token = ok(http.post(f"/v1/devices/{same[0]['id']}/credentials", headers=key, json={}))["access_token"]
+    return {**same[0], "access_token": token}
 
 
 def connected_client(port: int, token: str, on_connect: Any = None) -> paho.Client:

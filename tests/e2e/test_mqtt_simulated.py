@@ -23,6 +23,10 @@ def test_the_mqtt_machines_readings_become_queryable(platform: Platform, tmp_pat
         # Started again, the machines are the same devices.
         machines = open_machines(http, factory, tmp_path / STATE_FILE)
         assert open_machines(http, factory, tmp_path / STATE_FILE) == machines
+        # Its state lost, the simulator finds its devices again and gives them new tokens.
+        (tmp_path / STATE_FILE).unlink()
+        again = open_machines(http, factory, tmp_path / STATE_FILE)
+        assert again.tenant_id == machines.tenant_id and again.device_token != machines.device_token
         env = {
             **platform.env,
             "GANTRY_DATA_DIR": str(tmp_path),
