@@ -2,7 +2,8 @@
 
 Prints the gateway URL and the operator credential first: GANTRY_OPERATOR_TOKEN when
 set, otherwise a new random token for this run. Unless SIMULATE=0, a simulated factory
-(tools/simulate.py) streams telemetry beside them. A process that exits is started
+(tools/simulate.py) streams telemetry beside them, and simulated MQTT machines
+(tools/simulate_mqtt.py) join it. A process that exits is started
 again (tools/restarting.py). Ctrl-C stops every process, and a clean stop exits 0.
 """
 
@@ -35,7 +36,8 @@ Gantry is starting.
   Try:            curl -s -X POST http://127.0.0.1:{port}/v1/tenants \\
                     -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\
                     -d '{{"name": "Acme Precision", "country": "CN", "size_class": "small"}}'
-A simulated factory streams telemetry once the gateway is ready (SIMULATE=0 turns it off).
+A simulated factory streams telemetry once the gateway is ready, some of its machines over
+MQTT (SIMULATE=0 turns it off).
 Press Ctrl-C to stop.
 """,
         flush=True,
@@ -66,6 +68,7 @@ def processes() -> dict[str, str]:
     entries = [line for line in (ROOT / "Procfile").read_text().splitlines() if line.strip()]
     if os.environ.get("SIMULATE", "1") != "0":
         entries.append("factory: python tools/simulate.py")
+        entries.append("mqtt-machines: python tools/simulate_mqtt.py")
     commands = dict(entry.partition(":")[::2] for entry in entries)
     # exec: the shell honcho starts gives way to the process, which then gets the stop signal.
     return {

@@ -147,6 +147,9 @@ class Endpoint:
     media_type: str = JSON
     # Authenticated by the device access token in the path, not by an API key.
     device_token: bool = False
+    # Without a credential (a device provisioning itself): limited per client address, with
+    # the device quota.
+    limit_by_address: bool = False
     # Moves money or places an order: the backend keeps each Idempotency-Key's first
     # result itself, so the header is required and forwarded (`Call.idempotency_key`).
     keyed: bool = False
@@ -268,6 +271,9 @@ async def _admitted(endpoint: Endpoint, call: Call, guards: Guards) -> tuple[Cal
             raise Problem(403, "insufficient-scope", f"this route needs the scope {endpoint.scope!r}")
         if caller.is_operator and not endpoint.for_operator:
             raise _needs_tenant_key()
+    elif endpoint.limit_by_address:
+        address = request.client.host if request.client else ""
+        quota = await guards.limits.take("device", f"address {address}")
     if endpoint.device_token:
         token = request.path_params["device_token"]
         call.device = await guards.auth.device(token)

@@ -49,7 +49,7 @@ def _errors(endpoint: Endpoint) -> list[int]:
     if _UUID in _path_parameters(endpoint).values():
         # The backend refuses an id that is no UUID as an invalid argument.
         errors.add(422)
-    if endpoint.scope is not None or endpoint.device_token:
+    if endpoint.scope is not None or endpoint.device_token or endpoint.limit_by_address:
         errors.add(429)
     if endpoint.body is not None:
         errors |= {400, 413, 415}
@@ -83,6 +83,9 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     if endpoint.device_token:
         operation["x-required-scope"] = "device"
         operation["description"] = "Authenticated by the device's access token in the path."
+    elif not endpoint.scope:
+        # A device provisioning itself has no credential yet: its request carries its proof.
+        operation["x-required-scope"] = "none"
     if endpoint.body is not None:
         shapes = [endpoint.body, *endpoint.other_bodies]
         body = {"anyOf": shapes} if endpoint.other_bodies else endpoint.body

@@ -18,6 +18,7 @@ from google.protobuf import json_format, struct_pb2
 
 from services.kit import settings
 from services.kit.logs import REQUEST_ID_HEADER, current_request_id
+from services.kit.thingsboard_provisioning import ProvisionRequest
 from services.mqtt.domain.payloads import AttributesRequest
 from services.mqtt.ingest_lots import IngestLots
 
@@ -197,6 +198,10 @@ class Backends:
             d.name: Device(gateway.tenant_id, d.device_id, gateway.credential_id, d.state)
             for d in found.devices
         }
+
+    async def provision(self, wanted: ProvisionRequest) -> registry_pb2.ProvisionDeviceResponse:
+        """The registry's answer to a device provisioning itself: a status, and its token."""
+        return await _call(self.registry.ProvisionDevice, wanted.message())
 
     async def _resolve(self, token: str) -> Device | bool:
         request = registry_pb2.AuthenticateDeviceRequest(access_token=token)

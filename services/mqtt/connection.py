@@ -17,12 +17,13 @@ from services.mqtt import metrics
 from services.mqtt.backends import Backends, Device
 from services.mqtt.codec.framing import read_frame
 from services.mqtt.codec.versions import Codec, CodecRefused
-from services.mqtt.domain import refusals, topics
-from services.mqtt.domain.limits import DeviceBuckets, TokenBucket
+from services.mqtt.domain import refusals
+from services.mqtt.domain.limits import DeviceBuckets, HostBuckets, TokenBucket
 from services.mqtt.domain.presence import DeviceKey
 from services.mqtt.domain.refusals import Refused
 from services.mqtt.domain.revocations import Connected
 from services.mqtt.handshake import Session, connack, handshake
+from services.mqtt.provisioning import ProvisionPublisher
 from services.mqtt.publishing import Publisher, SessionLimits
 from services.mqtt.sessions import Sessions
 from services.mqtt.settings import MqttSettings
@@ -48,6 +49,7 @@ class Connection:
         backends: Backends,
         buckets: DeviceBuckets,
         sessions: Sessions,
+        provision_buckets: HostBuckets,
     ) -> None:
         self.reader = reader
         self.writer = writer
@@ -55,6 +57,7 @@ class Connection:
         self.backends = backends
         self.buckets = buckets
         self.sessions = sessions
+        self.provision_buckets = provision_buckets
         self.peer = str(writer.get_extra_info("peername"))
         self.codec: Codec | None = None
         self.device_id = ""
@@ -65,7 +68,7 @@ class Connection:
         # Set once the CONNECT is accepted.
         self.connected: Connected | None = None
         self.token = ""
-        self._publisher: Publisher | None = None
+        self._publisher: Publisher | ProvisionPublisher | None = None
         # Updates pushed to the device, waiting for room among the answers.
         self._pushes: set[asyncio.Future[None]] = set()
 
@@ -78,6 +81,9 @@ class Connection:
             return
         except (asyncio.IncompleteReadError, ConnectionError):
             self.writer.close()
+            return
+        if session.device is None:
+            await self._provision(session)
             return
         self.codec, self.device_id, self.token = (
             session.codec,
@@ -94,12 +100,35 @@ class Connection:
         self.sessions.held(self, _key(device))
         try:
             await self._write([connack(session, self.settings)])
-            await self._converse(session, bucket)
+            publisher = Publisher(
+                self.backends,
+                device,
+                self.codec.is_v5,
+                self._limits(),
+                attached=lambda machine: self.sessions.held(self, _key(machine)),
+                detached=lambda machine: self.sessions.released(self, _key(machine)),
+            )
+            await self._converse(session, bucket, publisher)
         finally:
             self.sessions.released(self, _key(device))
             metrics.CONNECTIONS.labels(version).dec()
             self.buckets.release(self.device_id)
             log.info("device disconnected", extra=self._about())
+
+    async def _provision(self, session: Session) -> None:
+        """A device provisioning itself: its requests, limited per client address."""
+        self.codec = session.codec
+        metrics.CONNECTS.labels("provisioning").inc()
+        log.info("provisioning connected", extra=self._about(client_id=session.connect.client_id))
+        host = self.peer_host
+        publisher = ProvisionPublisher(self.backends, self.codec.is_v5, self.peer)
+        await self._write([connack(session, self.settings)])
+        await self._converse(session, self.provision_buckets.of(host), publisher)
+
+    @property
+    def peer_host(self) -> str:
+        peer = self.writer.get_extra_info("peername")
+        return str(peer[0]) if isinstance(peer, tuple) else str(peer)
 
     def end(self, refused: Refused) -> None:
         """Ends the connection from outside (shutdown, revocation): what the device sent
@@ -108,8 +137,11 @@ class Connection:
         if self._reading is not None:
             self._reading.cancel()
 
-    async def _converse(self, session: Session, bucket: TokenBucket) -> None:
-        reading = self._reading = asyncio.create_task(self._read(session, bucket))
+    async def _converse(
+        self, session: Session, bucket: TokenBucket, publisher: Publisher | ProvisionPublisher
+    ) -> None:
+        self._publisher = publisher
+        reading = self._reading = asyncio.create_task(self._read(session, bucket, publisher))
         responding = asyncio.create_task(self._respond())
         if self._ending is not None:
             reading.cancel()
@@ -130,8 +162,7 @@ class Connection:
         except (*_STOPPED, TimeoutError) as error:
             log.info("connection lost", extra=self._about(why=repr(error)))
         finally:
-            if self._publisher is not None:
-                self._publisher.gateway.close()
+            publisher.close()
             self._publisher = None
             for task in (reading, responding, *self._pushes):
                 task.cancel()
@@ -146,15 +177,18 @@ class Connection:
             if (answer := self._answers.get_nowait()) is not None:
                 answer.add_done_callback(_retrieved)
 
-    def attributes_changed(self, after: dict[str, Any]) -> None:
-        """Tells a device subscribed to its shared attributes what changed in them."""
-        if self._publisher is not None and (update := self._publisher.shared_changed(after)):
+    def attributes_changed(self, device_id: str, after: dict[str, Any]) -> None:
+        """Tells a device subscribed to its shared attributes (or those of a machine behind
+        it, `device_id`) what changed in them."""
+        if isinstance(self._publisher, Publisher) and (
+            update := self._publisher.shared_changed(device_id, after)
+        ):
             self._push(_ready(update))
 
     def rpc_requested(self, device_id: str | None, rpc_ids: list[str]) -> None:
         """Delivers server-side calls (all awaiting delivery when `rpc_ids` is empty) of a
         device of this connection (None: of each), if it subscribed to them."""
-        if self._publisher is not None:
+        if isinstance(self._publisher, Publisher):
             self._push(asyncio.ensure_future(self._publisher.deliver_rpcs(device_id, rpc_ids)))
 
     def _push(self, packets: Answer) -> None:
@@ -162,17 +196,11 @@ class Connection:
         self._pushes.add(task := asyncio.ensure_future(self._answers.put(packets)))
         task.add_done_callback(self._pushes.discard)
 
-    async def _read(self, session: Session, bucket: TokenBucket) -> None:
+    async def _read(
+        self, session: Session, bucket: TokenBucket, publisher: Publisher | ProvisionPublisher
+    ) -> None:
         """Reads until DISCONNECT; a refusal of what the device sent stops it."""
         assert self.codec is not None
-        publisher = self._publisher = Publisher(
-            self.backends,
-            session.device,
-            self.codec.is_v5,
-            self._limits(),
-            attached=lambda machine: self.sessions.held(self, _key(machine)),
-            detached=lambda machine: self.sessions.released(self, _key(machine)),
-        )
         keep_alive = session.connect.keep_alive
         idle_seconds = keep_alive * 1.5 if keep_alive else None
         while True:
@@ -187,7 +215,9 @@ class Connection:
                 return
             await self._answers.put(self._answer(packet, publisher, bucket))
 
-    def _answer(self, packet: mqtt5.Packet, publisher: Publisher, bucket: TokenBucket) -> Answer:
+    def _answer(
+        self, packet: mqtt5.Packet, publisher: Publisher | ProvisionPublisher, bucket: TokenBucket
+    ) -> Answer:
         match packet:
             case mqtt5.PublishPacket():
                 return self._publish(packet, publisher, bucket)
@@ -200,7 +230,9 @@ class Connection:
                 return _ready([mqtt5.PingRespPacket()])
         raise Refused(refusals.PROTOCOL_ERROR, f"a {type(packet).__name__} from a device")
 
-    def _publish(self, publish: mqtt5.PublishPacket, publisher: Publisher, bucket: TokenBucket) -> Answer:
+    def _publish(
+        self, publish: mqtt5.PublishPacket, publisher: Publisher | ProvisionPublisher, bucket: TokenBucket
+    ) -> Answer:
         """Checks a publish as it is read; its use case then runs while the next is read."""
         if publish.qos == mqtt5.QoS.EXACTLY_ONCE:
             raise Refused(refusals.QOS_NOT_SUPPORTED, "QoS 2: ThingsBoard's device API takes QoS 0 and 1")
@@ -208,12 +240,14 @@ class Connection:
             raise Refused(refusals.RETAIN_NOT_SUPPORTED, "a retained publish: none are kept")
         if not bucket.take(time.monotonic()):
             raise Refused(refusals.RATE_TOO_HIGH, f"over {bucket.rate:g} messages a second")
-        where = topics.destination(publish.topic)
+        where = publisher.destination(publish.topic)
         if where is None:
             return self._publish_elsewhere(publish, publisher)
         return asyncio.ensure_future(publisher.handle(publish, where))
 
-    def _publish_elsewhere(self, publish: mqtt5.PublishPacket, publisher: Publisher) -> Answer:
+    def _publish_elsewhere(
+        self, publish: mqtt5.PublishPacket, publisher: Publisher | ProvisionPublisher
+    ) -> Answer:
         """A publish outside the device's own topics: refused by its PUBACK in MQTT 5 at QoS 1,
         and otherwise by closing, since acknowledging would say it was taken."""
         detail = f"a publish to {publish.topic[:128]!r}"

@@ -15,7 +15,7 @@ import orjson
 
 from services.mqtt import metrics
 from services.mqtt.backends import Backends, Device, Rejected, Unavailable
-from services.mqtt.domain import gateway, payloads, rpcs, topics
+from services.mqtt.domain import attributes, gateway, payloads, rpcs, topics
 from services.mqtt.domain.topics import Kind
 
 log = logging.getLogger(__name__)
@@ -39,12 +39,16 @@ class EdgeGateway:
         self.machines: dict[str, Device] = {}
         # Whether the gateway subscribed to its machines' calls.
         self.takes_rpc = False
+        # The shared attributes last told of each machine (by device id), once the gateway
+        # subscribed to their updates on `v1/gateway/attributes`.
+        self.shared: dict[str, dict[str, Any]] | None = None
         self._closed = False
         self.handlers: dict[Kind, Handler] = {
             Kind.GATEWAY_CONNECT: self._connect,
             Kind.GATEWAY_DISCONNECT: self._disconnect,
             Kind.GATEWAY_TELEMETRY: self._telemetry,
             Kind.GATEWAY_ATTRIBUTES: self._attributes,
+            Kind.GATEWAY_ATTRIBUTES_REQUEST: self._attributes_request,
             Kind.GATEWAY_RPC: self._answer,
         }
 
@@ -54,6 +58,7 @@ class EdgeGateway:
         for machine in self.machines.values():
             self._detached(machine)
         self.machines.clear()
+        self.shared = None
 
     async def listen(self) -> list[mqtt5.Packet]:
         """The gateway subscribed to its machines' calls: those that waited come now."""
@@ -78,6 +83,32 @@ class EdgeGateway:
             )
             for call in calls
         ]
+
+    async def listen_to_attributes(self) -> None:
+        """The gateway subscribed to its machines' shared-attribute updates: each machine's
+        start from its attributes as they are."""
+        self.shared = {}
+        for machine in list(self.machines.values()):
+            await self._remember_shared(machine)
+
+    def shared_changed(self, device_id: str, after: dict[str, Any]) -> list[mqtt5.Packet]:
+        """The update to relay on `v1/gateway/attributes` for a machine whose shared
+        attributes are now `after`."""
+        name = self._name_of(device_id)
+        if self.shared is None or name is None or (before := self.shared.get(device_id)) is None:
+            return []
+        self.shared[device_id] = after
+        update = attributes.shared_update(before, after)
+        return (
+            [mqtt5.PublishPacket(topics.GATEWAY_ATTRIBUTES, gateway.shared_update(name, update))]
+            if update
+            else []
+        )
+
+    async def _remember_shared(self, machine: Device) -> None:
+        _, shared = await self.backends.attributes(machine, payloads.AttributesRequest((), ()))
+        if self.shared is not None:
+            self.shared[machine.device_id] = shared
 
     def machine(self, device_id: str) -> Device | None:
         return next((m for m in self.machines.values() if m.device_id == device_id), None)
@@ -108,6 +139,23 @@ class EdgeGateway:
 
         await self._each(payload, report)
         return []
+
+    async def _attributes_request(self, payload: bytes) -> list[mqtt5.Packet]:
+        """A machine's client or shared attributes, answered on `v1/gateway/attributes/response`."""
+        request = gateway.attributes_request(payload)
+        machine = (await self._connected([request.name]))[request.name]
+        keys = (
+            payloads.AttributesRequest(request.keys, ())
+            if request.client
+            else payloads.AttributesRequest((), request.keys)
+        )
+        client, shared = await self.backends.attributes(machine, keys)
+        found = client if request.client else shared
+        return [
+            mqtt5.PublishPacket(
+                topics.GATEWAY_ATTRIBUTES_RESPONSE, gateway.attributes_response(request, found)
+            )
+        ]
 
     async def _answer(self, payload: bytes) -> list[mqtt5.Packet]:
         answer = gateway.machine_answer(payload)
@@ -140,4 +188,6 @@ class EdgeGateway:
                     raise Rejected(f"machine {name} is suspended or decommissioned")
                 self.machines[name] = machine
                 self._attached(machine)
+                if self.shared is not None:
+                    await self._remember_shared(machine)
         return {name: self.machines[name] for name in names}

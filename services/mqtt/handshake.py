@@ -12,7 +12,7 @@ import mqtt5
 from services.mqtt.backends import Backends, Device, Unavailable
 from services.mqtt.codec.framing import read_frame
 from services.mqtt.codec.versions import Codec, CodecRefused, codec_of
-from services.mqtt.domain import refusals
+from services.mqtt.domain import provisioning, refusals
 from services.mqtt.domain.refusals import Refused
 from services.mqtt.settings import MqttSettings
 
@@ -23,7 +23,8 @@ MAX_CLIENT_ID_LENGTH = 256
 class Session:
     codec: Codec
     connect: mqtt5.ConnectPacket
-    device: Device
+    # None for a device provisioning itself: it has no token yet.
+    device: Device | None
 
 
 async def handshake(reader: asyncio.StreamReader, settings: MqttSettings, backends: Backends) -> Session:
@@ -49,11 +50,13 @@ async def handshake(reader: asyncio.StreamReader, settings: MqttSettings, backen
         raise CodecRefused(refused, codec) from None
 
 
-async def _authenticate(connect: mqtt5.ConnectPacket, backends: Backends) -> Device:
+async def _authenticate(connect: mqtt5.ConnectPacket, backends: Backends) -> Device | None:
     if len(connect.client_id) > MAX_CLIENT_ID_LENGTH:
         raise Refused(refusals.CLIENT_ID_REJECTED, f"a client id of {len(connect.client_id)} characters")
     if not connect.username:
         raise Refused(refusals.NO_CREDENTIALS, "no user name: a device connects with its access token")
+    if connect.username == provisioning.USER_NAME:
+        return None
     try:
         device = await backends.authenticate(connect.username)
     except Unavailable as error:

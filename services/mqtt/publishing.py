@@ -107,6 +107,11 @@ class Publisher:
             suback += await self._deliver_own([])
         if not self.gateway.takes_rpc and topics.GATEWAY_RPC in patterns:
             suback += await self.gateway.listen()
+        if self.gateway.shared is None and topics.GATEWAY_ATTRIBUTES in patterns:
+            try:
+                await self.gateway.listen_to_attributes()
+            except Unavailable as error:
+                raise Refused(BACKEND_UNAVAILABLE, f"attributes: {error}") from None
         return suback
 
     async def deliver_rpcs(self, device_id: str | None, rpc_ids: list[str]) -> list[mqtt5.Packet]:
@@ -140,8 +145,11 @@ class Publisher:
             for call in calls
         ]
 
-    def shared_changed(self, after: dict[str, Any]) -> list[mqtt5.Packet]:
-        """The update to publish to a subscribed device whose shared attributes are now `after`."""
+    def shared_changed(self, device_id: str, after: dict[str, Any]) -> list[mqtt5.Packet]:
+        """The update to publish to a subscribed device whose shared attributes (or those of
+        `device_id`, a machine behind it) are now `after`."""
+        if device_id != self.device.device_id:
+            return self.gateway.shared_changed(device_id, after)
         if self.shared is None:
             return []
         update = attributes.shared_update(self.shared, after)
@@ -149,12 +157,13 @@ class Publisher:
         return [_publish(topics.ATTRIBUTES, orjson.dumps(update))] if update else []
 
     def acknowledge(self, publish: mqtt5.PublishPacket, refusal: Refusal | None = None) -> list[mqtt5.Packet]:
-        """The PUBACK of a QoS 1 publish; in MQTT 5 with the refusal's reason code. MQTT 3.1.1
-        cannot refuse: a refusal that sending again would not change is acknowledged."""
-        if publish.qos == mqtt5.QoS.AT_MOST_ONCE or publish.packet_id is None:
-            return []
-        code = mqtt5.PubAckReasonCode(refusal.v5) if refusal and self.v5 else mqtt5.PubAckReasonCode.SUCCESS
-        return [mqtt5.PubAckPacket(publish.packet_id, reason_code=code)]
+        return acknowledgement(publish, self.v5, refusal)
+
+    def destination(self, topic: str) -> Destination | None:
+        return topics.destination(topic)
+
+    def close(self) -> None:
+        self.gateway.close()
 
     async def _for_machines(self, where: Destination, payload: bytes) -> list[mqtt5.Packet]:
         return await self.gateway.handlers[where.kind](payload)
@@ -223,3 +232,14 @@ class Publisher:
 def _publish(topic: str, payload: bytes) -> mqtt5.PublishPacket:
     # At most once: the adapter keeps no session in which to retry a delivery; a device asks again.
     return mqtt5.PublishPacket(topic, payload)
+
+
+def acknowledgement(
+    publish: mqtt5.PublishPacket, v5: bool, refusal: Refusal | None = None
+) -> list[mqtt5.Packet]:
+    """The PUBACK of a QoS 1 publish; in MQTT 5 with the refusal's reason code. MQTT 3.1.1
+    cannot refuse: a refusal that sending again would not change is acknowledged."""
+    if publish.qos == mqtt5.QoS.AT_MOST_ONCE or publish.packet_id is None:
+        return []
+    code = mqtt5.PubAckReasonCode(refusal.v5) if refusal and v5 else mqtt5.PubAckReasonCode.SUCCESS
+    return [mqtt5.PubAckPacket(publish.packet_id, reason_code=code)]

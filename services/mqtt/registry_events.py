@@ -60,7 +60,7 @@ class RegistryEvents:
 
     def _attributes_changed(self, device_id: str, after: dict[str, Any]) -> None:
         for connection in self.server.sessions.of_device(device_id):
-            connection.attributes_changed(after)
+            connection.attributes_changed(device_id, after)
 
     def _reconnected(self) -> None:
         asyncio.run_coroutine_threadsafe(self._recheck(), self.loop)

@@ -8,7 +8,7 @@ import ssl
 
 from services.mqtt.backends import Backends
 from services.mqtt.connection import Connection
-from services.mqtt.domain.limits import DeviceBuckets
+from services.mqtt.domain.limits import DeviceBuckets, HostBuckets
 from services.mqtt.domain.refusals import SHUTTING_DOWN, Refused
 from services.mqtt.sessions import Sessions
 from services.mqtt.settings import MqttSettings
@@ -32,6 +32,7 @@ class Server:
         self.settings = settings
         self.backends = backends
         self.buckets = DeviceBuckets(settings.rate_per_second, settings.rate_burst)
+        self.provision_buckets = HostBuckets(settings.provision_rate_per_second, settings.provision_burst)
         self.sessions = Sessions(backends, settings.connectivity_lease_seconds)
         # Each connection and the task serving it, awaited at shutdown.
         self.connections: dict[Connection, asyncio.Task[None]] = {}
@@ -60,7 +61,9 @@ class Server:
                 log.warning("connections still open at shutdown", extra={"count": len(pending)})
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connection = Connection(reader, writer, self.settings, self.backends, self.buckets, self.sessions)
+        connection = Connection(
+            reader, writer, self.settings, self.backends, self.buckets, self.sessions, self.provision_buckets
+        )
         self.connections[connection] = asyncio.current_task()  # type: ignore[assignment]
         try:
             await connection.serve()

@@ -23,6 +23,10 @@ class MqttSettings:
     # Messages a second each device may publish on average, and at once.
     rate_per_second: float
     rate_burst: int
+    # Provisioning requests a second each client address may make on average, and at once:
+    # guessing a profile's secret stays hopeless.
+    provision_rate_per_second: float
+    provision_burst: int
     # QoS 1 publishes of a connection awaiting telemetry at once (MQTT 5's receive maximum).
     max_inflight: int
     # Telemetry calls in flight at once; messages that arrive meanwhile go in the next call.
@@ -48,6 +52,8 @@ class MqttSettings:
             max_packet_bytes=int(env("MQTT_MAX_PACKET_BYTES", str(256 * 1024))),
             rate_per_second=float(env("MQTT_RATE_PER_SECOND", "100")),
             rate_burst=int(env("MQTT_RATE_BURST", "200")),
+            provision_rate_per_second=float(env("MQTT_PROVISION_RATE_PER_SECOND", "10")),
+            provision_burst=int(env("MQTT_PROVISION_BURST", "100")),
             max_inflight=int(env("MQTT_MAX_INFLIGHT", "32")),
             ingest_calls=int(env("MQTT_INGEST_CALLS", "4")),
             auth_cache_seconds=float(env("MQTT_AUTH_CACHE_SECONDS", "5")),

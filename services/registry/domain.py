@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -197,6 +198,11 @@ def issue_secret(prefix: str, credential_id: str) -> IssuedSecret:
     return IssuedSecret(
         credential_id, hash_secret(secret), f"{prefix}_{credential_id.replace('-', '')}_{secret}"
     )
+
+
+def own_secret(token: str) -> IssuedSecret:
+    """The credential of an access token a device chose for itself, kept by its hash."""
+    return IssuedSecret(str(uuid.uuid4()), hash_secret(token), token)
 
 
 def parse_secret(prefix: str, presented: str) -> tuple[str, str]:

@@ -124,6 +124,9 @@ device_credentials = Table(
     Column("valid_from", UtcDateTime()),
     Column("valid_until", UtcDateTime()),
     Column("revoked_at", UtcDateTime()),
+    # Tokens a device chose when provisioning itself are found by their hash, which is
+    # therefore unique (random secrets' hashes are anyway).
+    Index("ux_device_credentials_secret_hash", "secret_hash", unique=True),
 )
 
 # What each device reported about itself; apart from `devices` so that a report
@@ -250,4 +253,28 @@ sign_ups = Table(
     Index("ix_sign_ups_address", "client_address", "created_at"),
     Index("ix_sign_ups_domain", "email_domain", "created_at"),
     Index("ix_sign_ups_status_expires", "status", "expires_at"),
+)
+
+
+# A profile's device provisioning: its key, unique across tenants since a device names
+# nothing else, and its secret, hashed.
+profile_provisioning = Table(
+    "profile_provisioning",
+    metadata,
+    Column("profile_id", String(36), ForeignKey("profiles.id"), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("strategy", String(32), nullable=False),
+    Column("provision_key", String(64), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("provision_key", name="uq_profile_provisioning_key"),
+)
+
+# Devices that provisioned themselves, or were provisioned beforehand and claimed: a
+# pre-provisioned device provisions once.
+provisioned_devices = Table(
+    "provisioned_devices",
+    metadata,
+    Column("device_id", String(36), ForeignKey("devices.id"), primary_key=True),
+    Column("provisioned_at", UtcDateTime(), nullable=False),
 )

@@ -13,7 +13,7 @@ import pytest
 from gantry.v1 import registry_pb2, registry_pb2_grpc
 
 from tests.support.client import PartnerClient
-from tests.support.mqtt import WAIT_SECONDS
+from tests.support.mqtt import WAIT_SECONDS, gateway_device
 from tests.support.platform import OPERATOR_TOKEN, Platform
 from tests.support.waiting import eventually
 
@@ -28,18 +28,6 @@ def client(platform: Platform) -> PartnerClient:
 def registry(platform: Platform) -> Iterator[registry_pb2_grpc.RegistryServiceStub]:
     with grpc.insecure_channel(platform.grpc_target("registry")) as channel:
         yield registry_pb2_grpc.RegistryServiceStub(channel)
-
-
-def gateway_device(client: PartnerClient) -> dict[str, Any]:
-    """A device naming the profile of the machines it brings."""
-    device = client.register_device()
-    patched = client.http.patch(
-        f"/v1/devices/{device['id']}",
-        json={"attributes": {"gateway_profile_id": client.profile_id()}},
-        headers={"If-Match": f'"{device["version"]}"'},
-    )
-    assert patched.status_code == 200, patched.text
-    return device
 
 
 def machine(client: PartnerClient, name: str) -> dict[str, Any] | None:

@@ -31,6 +31,18 @@ WAIT_SECONDS = 10.0
 TELEMETRY = "v1/devices/me/telemetry"
 
 
+def gateway_device(client: PartnerClient) -> dict[str, Any]:
+    """A device naming the profile of the machines it brings (an edge gateway)."""
+    device = client.register_device()
+    patched = client.http.patch(
+        f"/v1/devices/{device['id']}",
+        json={"attributes": {"gateway_profile_id": client.profile_id()}},
+        headers={"If-Match": f'"{device["version"]}"'},
+    )
+    assert patched.status_code == 200, patched.text
+    return device
+
+
 def known_device(platform: Platform, client: PartnerClient) -> dict[str, Any]:
     """A new device that telemetry has learned of, so that its first readings are taken."""
     device = client.register_device()

@@ -11,6 +11,7 @@ from services.gateway.routes import (
     marketplace_listings,
     marketplace_orders,
     performance,
+    provisioning,
     rpcs,
     telemetry,
     tenants,
@@ -22,6 +23,7 @@ from services.gateway.routes import (
 ENDPOINTS: list[Endpoint] = [
     *tenants.ENDPOINTS,
     *devices.ENDPOINTS,
+    *provisioning.ENDPOINTS,
     *rpcs.ENDPOINTS,
     *telemetry.ENDPOINTS,
     *thingsboard.ENDPOINTS,

@@ -8,10 +8,21 @@ from typing import Any
 
 import orjson
 
-from services.mqtt.domain.payloads import BadPayload, json_object
+from services.mqtt.domain.payloads import MAX_KEYS, BadPayload, json_object
 from services.mqtt.domain.rpcs import call_body
 
 MAX_MACHINES = 100
+
+
+@dataclass(frozen=True)
+class MachineAttributesRequest:
+    """A gateway's request for a machine's attributes: `{"id": 1, "device": "Press-1",
+    "client": false, "keys": ["a", "b"]}` (or `"key": "a"`), one scope at a time."""
+
+    request_id: int
+    name: str
+    client: bool
+    keys: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -49,3 +60,34 @@ def machine_answer(payload: bytes) -> MachineAnswer:
 def machine_call(name: str, request_id: str, method: str, params_json: str) -> bytes:
     """A call relayed to a machine, as the gateway API carries it."""
     return orjson.dumps({"device": name, "data": {"id": request_id, **call_body(method, params_json)}})
+
+
+def attributes_request(payload: bytes) -> MachineAttributesRequest:
+    document = json_object(payload)
+    name, request_id, client = machine_name(payload), document.get("id"), document.get("client")
+    if not isinstance(request_id, int) or isinstance(request_id, bool):
+        raise BadPayload("'id' must be an integer")
+    if not isinstance(client, bool):
+        raise BadPayload("'client' must be true (client attributes) or false (shared ones)")
+    keys = [document["key"]] if "key" in document else document.get("keys")
+    if not isinstance(keys, list) or not all(isinstance(key, str) and key for key in keys):
+        raise BadPayload("'key' must name an attribute, or 'keys' list them")
+    if len(keys) > MAX_KEYS:
+        raise BadPayload(f"at most {MAX_KEYS} keys")
+    return MachineAttributesRequest(request_id, name, client, tuple(keys))
+
+
+def attributes_response(request: MachineAttributesRequest, found: dict[str, Any]) -> bytes:
+    """ThingsBoard's answer: one attribute found is `value`, several are `values` by key,
+    none is neither."""
+    answer: dict[str, Any] = {"id": request.request_id, "device": request.name}
+    if len(found) == 1:
+        answer["value"] = next(iter(found.values()))
+    elif found:
+        answer["values"] = found
+    return orjson.dumps(answer)
+
+
+def shared_update(name: str, update: dict[str, Any]) -> bytes:
+    """A machine's shared attributes changed, as ThingsBoard tells its gateway."""
+    return orjson.dumps({"device": name, "data": update})

@@ -1,8 +1,11 @@
-"""How much a device may send: a token bucket per device, refilled continuously."""
+"""How much a device may send: a token bucket per device, refilled continuously; and how
+many provisioning requests one address may make."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from cachetools import TTLCache
 
 
 @dataclass
@@ -52,3 +55,18 @@ class DeviceBuckets:
 
     def __len__(self) -> int:
         return len(self._buckets)
+
+
+class HostBuckets:
+    """One bucket per client address for provisioning requests, remembered a while after
+    its connections close, so that reconnecting does not refill it."""
+
+    def __init__(self, rate: float, burst: int, remember_seconds: float = 600.0) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._buckets: TTLCache[str, TokenBucket] = TTLCache(maxsize=100_000, ttl=remember_seconds)
+
+    def of(self, host: str) -> TokenBucket:
+        if (bucket := self._buckets.get(host)) is None:
+            bucket = self._buckets[host] = TokenBucket(self.rate, self.burst)
+        return bucket

@@ -16,6 +16,8 @@ GATEWAY_CONNECT = "v1/gateway/connect"
 GATEWAY_DISCONNECT = "v1/gateway/disconnect"
 GATEWAY_TELEMETRY = "v1/gateway/telemetry"
 GATEWAY_ATTRIBUTES = "v1/gateway/attributes"
+GATEWAY_ATTRIBUTES_REQUEST = "v1/gateway/attributes/request"
+GATEWAY_ATTRIBUTES_RESPONSE = "v1/gateway/attributes/response"
 GATEWAY_RPC = "v1/gateway/rpc"
 
 # Request ids are echoed into the response topic: bounded, so a topic stays short.
@@ -31,7 +33,7 @@ OWN_FILTERS = frozenset(
         RPC_RESPONSE + "+",
         # ThingsBoard's gateway SDK subscribes to these as it connects.
         GATEWAY_ATTRIBUTES,
-        GATEWAY_ATTRIBUTES + "/response",
+        GATEWAY_ATTRIBUTES_RESPONSE,
         GATEWAY_RPC,
     }
 )
@@ -47,7 +49,9 @@ class Kind(enum.Enum):
     GATEWAY_DISCONNECT = "gateway_disconnect"
     GATEWAY_TELEMETRY = "gateway_telemetry"
     GATEWAY_ATTRIBUTES = "gateway_attributes"
+    GATEWAY_ATTRIBUTES_REQUEST = "gateway_attributes_request"
     GATEWAY_RPC = "gateway_rpc"
+    PROVISION_REQUEST = "provision_request"
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ _EXACT = {
     GATEWAY_DISCONNECT: Kind.GATEWAY_DISCONNECT,
     GATEWAY_TELEMETRY: Kind.GATEWAY_TELEMETRY,
     GATEWAY_ATTRIBUTES: Kind.GATEWAY_ATTRIBUTES,
+    GATEWAY_ATTRIBUTES_REQUEST: Kind.GATEWAY_ATTRIBUTES_REQUEST,
     GATEWAY_RPC: Kind.GATEWAY_RPC,
 }
 GATEWAY_KINDS = frozenset(kind for topic, kind in _EXACT.items() if topic.startswith("v1/gateway/"))

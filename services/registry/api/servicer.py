@@ -12,6 +12,7 @@ from services.registry.api.credentials import CredentialsApi
 from services.registry.api.devices import DevicesApi
 from services.registry.api.gateways import GatewaysApi
 from services.registry.api.profiles import ProfilesApi
+from services.registry.api.provisioning import ProvisioningApi
 from services.registry.api.rpc_waiters import RpcWaiters
 from services.registry.api.rpcs import RpcsApi
 from services.registry.api.tenants import TenantsApi
@@ -23,6 +24,7 @@ from services.registry.usecases.credentials import Credentials
 from services.registry.usecases.devices import Devices
 from services.registry.usecases.gateways import Gateways
 from services.registry.usecases.profiles import Profiles
+from services.registry.usecases.provisioning import Provisioning
 from services.registry.usecases.rpcs import Rpcs
 from services.registry.usecases.tenants import Tenancy
 
@@ -38,6 +40,7 @@ class RegistryServicer(
     ConnectionsApi,
     RpcsApi,
     GatewaysApi,
+    ProvisioningApi,
     registry_pb2_grpc.RegistryServiceServicer,
 ):
     def __init__(self, store: Store) -> None:
@@ -55,6 +58,7 @@ class RegistryServicer(
         self.rpcs = Rpcs(store.unit_of_work)
         self.rpc_waiters = RpcWaiters()
         self.gateways = Gateways(store.unit_of_work, self.devices)
+        self.provisioning = Provisioning(store.unit_of_work, self.devices)
 
 
 def add_servicer(server: Instrumented, store: Store) -> None:

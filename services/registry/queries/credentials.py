@@ -78,6 +78,15 @@ def revoke_credential(
 
 def find_holder(connection: Connection, credential_id: str) -> CredentialHolder | None:
     """A credential with its device and tenant, whichever tenant that is: for authentication only."""
+    return _holder(connection, device_credentials.c.id == credential_id)
+
+
+def find_holder_by_hash(connection: Connection, secret_hash: str) -> CredentialHolder | None:
+    """The credential of a token a device chose (its hash), with its device and tenant."""
+    return _holder(connection, device_credentials.c.secret_hash == secret_hash)
+
+
+def _holder(connection: Connection, condition: Any) -> CredentialHolder | None:
     query = (
         select(
             device_credentials,
@@ -92,7 +101,7 @@ def find_holder(connection: Connection, credential_id: str) -> CredentialHolder 
             & (devices.c.tenant_id == device_credentials.c.tenant_id),
         )
         .join(tenants, tenants.c.id == device_credentials.c.tenant_id)
-        .where(device_credentials.c.id == credential_id)
+        .where(condition)
     )
     row = connection.execute(query).first()
     if row is None:

@@ -3,6 +3,7 @@ can rotate its token, and their authentication."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,7 @@ from services.registry.domain import (
     DeviceState,
     IssuedSecret,
     TenantStatus,
+    hash_secret,
     issue_secret,
 )
 from services.registry.queries import credentials as queries
@@ -91,12 +93,17 @@ class Credentials:
 
     def authenticate(self, presented: str) -> DeviceIdentity:
         """Who a device access token identifies; Unauthenticated unless it is usable now."""
-        credential_id, secret = parsed(DEVICE_TOKEN_PREFIX, presented, REFUSED)
         now = self._clock()
+        if presented.startswith(DEVICE_TOKEN_PREFIX + "_"):
+            credential_id, secret = parsed(DEVICE_TOKEN_PREFIX, presented, REFUSED)
+            find = functools.partial(queries.find_holder, credential_id=credential_id)
+        else:  # a token the device chose as it provisioned itself
+            secret = presented
+            find = functools.partial(queries.find_holder_by_hash, secret_hash=hash_secret(presented))
 
         def look_up() -> Remembered[DeviceIdentity]:
             with self._unit_of_work(read_only=True) as uow:
-                holder = queries.find_holder(uow.connection, credential_id)
+                holder = find(uow.connection)
             matched = verified(holder.credential.secret_hash if holder else None, secret)
             if holder is None or not matched or not _admits(holder, now):
                 raise Unauthenticated(REFUSED)

@@ -33,6 +33,7 @@ from services.registry.domain import (
     IssuedSecret,
     issue_secret,
     online_window,
+    own_secret,
 )
 from services.registry.queries import devices as queries
 from services.registry.queries import profiles as profile_queries
@@ -106,10 +107,11 @@ class Devices:
         return device.connectivity(windows[(device.profile_id, device.profile_version)], now)
 
     def register(
-        self, tenant_id: str, specs: list[dict[str, Any]], bulk: bool
+        self, tenant_id: str, specs: list[dict[str, Any]], bulk: bool, own_token: str = ""
     ) -> list[tuple[Device, IssuedSecret]]:
         """Registers every device of `specs` or none. Errors name a bulk request's
-        items `devices[i]`, a single device `device`."""
+        items `devices[i]`, a single device `device`. `own_token`: the access token a
+        single device chose (provisioning), rather than a new one."""
         tenant_id = require_uuid(tenant_id, "tenant_id")
         if not 1 <= len(specs) <= MAX_BULK:
             raise InvalidArgument([FieldViolation("devices", f"between 1 and {MAX_BULK} devices")])
@@ -126,6 +128,8 @@ class Devices:
             registered = [
                 _new_device(tenant_id, c, version, now) for c, version in zip(commands, versions, strict=True)
             ]
+            if own_token:
+                registered = [(device, own_secret(own_token)) for device, _ in registered]
             try:
                 queries.add_devices(uow.connection, [device for device, _ in registered])
                 add_credentials(
