@@ -14,7 +14,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
-from services.console import public
+from services.console import plant, public
 from services.console.i18n import load_languages
 from services.console.pages import Pages
 from services.console.security import Cookies, SecurityHeaders
@@ -63,6 +63,7 @@ def create_app(config: ConsoleSettings | None = None) -> ASGIApp:
 
     routes += [
         *public.routes(pages, cookies),
+        *plant.routes(backends, pages),
         *probe_routes(backends),
         assets.mount(),
     ]

@@ -22,7 +22,7 @@ def routes(pages: Pages, cookies: Cookies) -> list[Route]:
         return pages.render(request, "start.html")
 
     async def switch_language(request: Request) -> Response:
-        form = await _small_form(request)
+        form = await small_form(request)
         locale = form.get("locale", "")
         if locale not in LOCALES:
             raise HTTPException(400, "unknown language")
@@ -36,14 +36,14 @@ def routes(pages: Pages, cookies: Cookies) -> list[Route]:
     ]
 
 
-async def _small_form(request: Request) -> dict[str, str]:
+async def small_form(request: Request, limit_bytes: int = FORM_LIMIT_BYTES) -> dict[str, str]:
     """An urlencoded form of a few fields, each field's first value."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
         raise HTTPException(415, "a form is expected")
     body = b""
     async for chunk in request.stream():
         body += chunk
-        if len(body) > FORM_LIMIT_BYTES:
+        if len(body) > limit_bytes:
             raise HTTPException(413, "form too large")
     try:
         fields = parse_qs(body.decode(), max_num_fields=8)
