@@ -27,7 +27,7 @@ from playwright.sync_api import (
 )
 
 from services.kit.web_assets import NODE_MODULES
-from tests.support.platform import ROOT, free_port, procfile
+from tests.support.platform import ROOT, Platform, free_port, procfile, running_platform
 from tests.support.waiting import eventually
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -216,3 +216,22 @@ def check_page(page: Page, name: str) -> None:
     """A page as every browser test leaves it, once drawn: photographed, and accessible."""
     screenshot(page, name)
     assert serious_accessibility_violations(page) == []
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """Every process of the platform, for the pages of a tenant's plant."""
+    with running_platform(tmp_path_factory.mktemp("platform-logs")) as running:
+        yield running
+
+
+def console_url(platform: Platform) -> str:
+    return f"http://127.0.0.1:{platform.env['GANTRY_CONSOLE_PORT']}"
+
+
+def signed_in(page: Page, platform: Platform, session_token: str) -> Page:
+    """The page's browser holds a real session of the registry, as after signing in."""
+    page.context.add_cookies(
+        [{"name": "gantry_session", "value": session_token, "url": console_url(platform), "httpOnly": True}]
+    )
+    return page

@@ -50,12 +50,22 @@ class PlantTenant:
         return response.json()
 
     def send(self, device_id: str, **values: Any) -> None:
-        """One reading of the device, now, through the gateway."""
-        sample = {"ts": int(time.time() * 1000), "values": values}
-        response = self.partner.http.post(
-            "/v1/telemetry", json={"devices": [{"device_id": device_id, "samples": [sample]}]}
-        )
-        assert response.status_code == 200 and response.json()["accepted"] == len(values), response.text
+        """One reading of the device, now, through the gateway; sent again while telemetry
+        has not yet heard of a device just registered."""
+
+        def accepted() -> bool:
+            sample = {"ts": int(time.time() * 1000), "values": values}
+            response = self.partner.http.post(
+                "/v1/telemetry", json={"devices": [{"device_id": device_id, "samples": [sample]}]}
+            )
+            assert response.status_code == 200, response.text
+            answer = response.json()
+            if answer["accepted"] == len(values):
+                return True
+            assert all(r["reason"] == "unknown_device" for r in answer["rejections"]), answer
+            return False
+
+        eventually(accepted, 15, "telemetry to accept the reading")
 
     def alarm_of(self, device_id: str) -> dict[str, Any]:
         """The device's alarm, once the evaluator raised it."""

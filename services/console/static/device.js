@@ -4,7 +4,8 @@
   "use strict";
 
   function formatTime(iso) {
-    return iso ? new Date(iso).toLocaleString(document.documentElement.lang) : "—";
+    var style = { dateStyle: "medium", timeStyle: "medium" };
+    return iso ? new Date(iso).toLocaleString(document.documentElement.lang, style) : "—";
   }
 
   function showLatest(values) {
@@ -66,6 +67,8 @@
         { label: names.minimum, stroke: "#5b6678" },
         { label: names.maximum, stroke: "#b3261e" },
       ],
+      // The range asked for, not only where readings fell.
+      scales: { x: { time: true, range: function () { return [series.from, series.to]; } } },
       axes: [{}, {}],
     };
     plot = new uPlot(options, [series.t, series.avg, series.min, series.max], container);
