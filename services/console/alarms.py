@@ -4,7 +4,7 @@ and commented on by htmx forms that carry the CSRF header; and a profile's alarm
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from gantry.v1 import analytics_pb2, common_pb2, registry_pb2
@@ -69,23 +69,22 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
         rows = await alarm_rows(principal, request.query_params)
         return render_rows(request, principal, rows, "plant/alarm_rows.html")
 
-    def action(method_name: str, with_text: bool = False):
+    def action(method_name: str) -> Callable[[Request], Awaitable[Response]]:
+        """Acknowledge, clear or comment: the changed row for htmx, else back to the list."""
+
         @for_tenant(backends, "analytics:write")
         async def act(request: Request, principal: Principal) -> Response:
             alarm_id = object_id(request, "alarm_id")
             form = await checked_form(request, principal)
             fields = {"tenant_id": principal.tenant_id, "alarm_id": alarm_id, "actor": _actor(principal)}
-            if with_text:
+            if method_name == "CommentAlarm":
                 text = form.get("text", "").strip()
                 if not text:
                     raise HTTPException(400, "a comment needs text")
-                changed = await ask(
-                    backends.analytics.CommentAlarm, analytics_pb2.CommentAlarmRequest(**fields, text=text)
-                )
+                asked: Any = analytics_pb2.CommentAlarmRequest(**fields, text=text)
             else:
-                changed = await ask(
-                    getattr(backends.analytics, method_name), analytics_pb2.AlarmActionRequest(**fields)
-                )
+                asked = analytics_pb2.AlarmActionRequest(**fields)
+            changed = await ask(getattr(backends.analytics, method_name), asked)
             if request.headers.get("hx-request") != "true":
                 return RedirectResponse("/alarms", status_code=303)
             row = alarm_view(changed)
@@ -131,9 +130,7 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
             name="acknowledge_alarm",
         ),
         Route("/alarms/{alarm_id}/clear", action("ClearAlarm"), methods=["POST"], name="clear_alarm"),
-        Route(
-            "/alarms/{alarm_id}/comment", action("", with_text=True), methods=["POST"], name="comment_alarm"
-        ),
+        Route("/alarms/{alarm_id}/comment", action("CommentAlarm"), methods=["POST"], name="comment_alarm"),
         Route("/device-profiles/{profile_id}/alarm-rules", alarm_rules, name="alarm_rules"),
     ]
 

@@ -90,21 +90,33 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
         request: Request, principal: Principal, device_id: str, issued: str | None
     ) -> Response:
         tenant_id = principal.tenant_id
-        device = await ask(
-            backends.registry.GetDevice,
-            registry_pb2.GetDeviceRequest(tenant_id=tenant_id, device_id=device_id),
-        )
-        profile, latest, alarms, credentials = await asyncio.gather(
-            ask(
+
+        async def device_and_profile() -> tuple[registry_pb2.Device, registry_pb2.DeviceProfile]:
+            device = await ask(
+                backends.registry.GetDevice,
+                registry_pb2.GetDeviceRequest(tenant_id=tenant_id, device_id=device_id),
+            )
+            profile = await ask(
                 backends.registry.GetProfile,
                 registry_pb2.GetProfileRequest(
                     tenant_id=tenant_id, profile_id=device.profile_id, version=device.profile_version
                 ),
-            ),
+            )
+            return device, profile
+
+        # All at once, each call naming the tenant; the device's own refusal (a 404 for
+        # another tenant's) is the one the page answers with.
+        answers = await asyncio.gather(
+            device_and_profile(),
             _latest(backends, principal, device_id),
             _active_alarms(backends, principal, device_id),
             _credentials(backends, principal, device_id),
+            return_exceptions=True,
         )
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                raise answer
+        (device, profile), latest, alarms, credentials = answers
         return pages.render(
             request,
             "plant/device.html",

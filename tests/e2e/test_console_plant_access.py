@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from collections.abc import Iterator
 from html import unescape
 
 import grpc
 import httpx
 import pytest
+from gantry.v1 import people_pb2, people_pb2_grpc
 
-from tests.support.plant import PlantTenant, console_client, plant_tenant
+from tests.support.people import PASSWORD
+from tests.support.plant import OPERATOR, PlantTenant, SignedIn, console_client, plant_tenant
 from tests.support.platform import Platform
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -186,3 +189,17 @@ def test_pages_need_a_session(platform: Platform) -> None:
     answer = httpx.get(f"{_console_url(platform)}/devices")
     assert answer.status_code == 303
     assert answer.headers["location"] == "/sign-in?next=%2Fdevices"
+
+
+def test_an_operator_has_no_plant_to_see(platform: Platform, registry_channel: grpc.Channel) -> None:
+    people = people_pb2_grpc.PeopleServiceStub(registry_channel)
+    email = f"operator-{uuid.uuid4().hex[:8]}@gantry.example"
+    people.CreateOperator(
+        people_pb2.CreateOperatorRequest(actor=OPERATOR, email=email, name="Olga Operator", password=PASSWORD)
+    )
+    session = people.SignIn(
+        people_pb2.SignInRequest(email=email, password=PASSWORD, client_address="192.0.2.9")
+    )
+    with console_client(_console_url(platform), SignedIn("", session.session.token, "")) as operator:
+        assert operator.get("/devices").status_code == 403
+        assert operator.get("/overview").status_code == 403
