@@ -203,3 +203,34 @@ def test_an_operator_has_no_plant_to_see(platform: Platform, registry_channel: g
     with console_client(_console_url(platform), SignedIn("", session.session.token, "")) as operator:
         assert operator.get("/devices").status_code == 403
         assert operator.get("/overview").status_code == 403
+
+
+def test_a_hostile_reading_in_an_alarms_details_renders_escaped(
+    platform: Platform, plant: PlantTenant
+) -> None:
+    profile = plant.partner.http.post(
+        "/v1/device-profiles", json={"name": "Notes", "channels": [{"key": "note", "value_type": "string"}]}
+    )
+    assert profile.status_code == 201, profile.text
+    device = plant.partner.http.post(
+        "/v1/devices",
+        json={"serial_number": "NOTE-0001", "display_name": "Notes", "profile_id": profile.json()["id"]},
+    )
+    assert device.status_code == 201, device.text
+    device_id = device.json()["id"]
+    predicate = {"channel": "note", "operator": "eq", "value": {"text": XSS}}
+    rule = {
+        "profile_id": profile.json()["id"],
+        "name": "hostile note",
+        "create": [
+            {"severity": "minor", "trigger": {"kind": "simple", "condition": {"predicates": [predicate]}}}
+        ],
+    }
+    assert plant.partner.http.post("/v1/alarm-rules", json=rule).status_code == 201
+    plant.send(device_id, note=XSS)
+    plant.alarm_of(device_id)
+    with console_client(_console_url(platform), plant.viewer) as viewer:
+        html = viewer.get("/alarms", params={"status": "all", "device": device_id}).text
+    details = re.search(r'<code class="raised-by">([^<]*)</code>', html)
+    assert details and "&lt;script&gt;alert(" in details.group(1)
+    assert "<script>alert" not in html and "<img src=x" not in html
