@@ -60,8 +60,7 @@ def test_the_devices_a_device_its_live_values_and_its_chart(
 def test_an_alarm_acknowledged_from_the_list(page: Page, platform: Platform, plant: PlantTenant) -> None:
     device = plant.partner.register_device("MILL-0002")
     plant.overheating_rule()
-    plant.send(device["id"], spindle_temp=96.0)
-    alarm = plant.alarm_of(device["id"])
+    alarm = plant.alarm_of(device["id"], spindle_temp=96.0)
     signed_in(page, platform, plant.admin.session_token)
     page.goto(f"{console_url(platform)}/alarms")
     row = page.locator(f"#alarm-{alarm['id']}")

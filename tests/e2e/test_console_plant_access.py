@@ -51,8 +51,7 @@ def alarmed(plant: PlantTenant) -> tuple[str, dict]:
     assert created.status_code == 201, created.text
     device_id = created.json()["id"]
     plant.overheating_rule(name=f"overheat {XSS}")
-    plant.send(device_id, spindle_temp=95.5)
-    return device_id, plant.alarm_of(device_id)
+    return device_id, plant.alarm_of(device_id, spindle_temp=95.5)
 
 
 def _form(member_csrf: str, **fields: str) -> dict[str, str]:
@@ -227,10 +226,27 @@ def test_a_hostile_reading_in_an_alarms_details_renders_escaped(
         ],
     }
     assert plant.partner.http.post("/v1/alarm-rules", json=rule).status_code == 201
-    plant.send(device_id, note=XSS)
-    plant.alarm_of(device_id)
+    plant.alarm_of(device_id, note=XSS)
     with console_client(_console_url(platform), plant.viewer) as viewer:
         html = viewer.get("/alarms", params={"status": "all", "device": device_id}).text
     details = re.search(r'<code class="raised-by">([^<]*)</code>', html)
     assert details and "&lt;script&gt;alert(" in details.group(1)
     assert "<script>alert" not in html and "<img src=x" not in html
+
+
+def test_the_live_stream_sends_the_latest_values_as_they_change(
+    platform: Platform, plant: PlantTenant, alarmed: tuple[str, dict]
+) -> None:
+    device_id, _alarm = alarmed
+    with (
+        console_client(_console_url(platform), plant.viewer) as viewer,
+        viewer.stream("GET", f"/devices/{device_id}/live", timeout=20) as stream,
+    ):
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        events = (line for line in stream.iter_lines() if line.startswith("data: "))
+        first = next(events)
+        assert '"channel":"spindle_temp"' in first
+        plant.send(device_id, spindle_temp=61.75)
+        # Each poll (2 s) either sends the change or a comment: the change comes within a few.
+        assert '"value":"61.75"' in next(events)

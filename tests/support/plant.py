@@ -67,14 +67,19 @@ class PlantTenant:
 
         eventually(accepted, 15, "telemetry to accept the reading")
 
-    def alarm_of(self, device_id: str) -> dict[str, Any]:
-        """The device's alarm, once the evaluator raised it."""
+    def alarm_of(self, device_id: str, **values: Any) -> dict[str, Any]:
+        """The device's alarm raised by these values: sent again until analytics, which
+        learns of new devices and rules from events, has raised it."""
 
         def raised() -> dict[str, Any] | None:
             alarms = self.partner.http.get("/v1/alarms", params={"device_id": device_id}).json()["items"]
-            return alarms[0] if alarms else None
+            if alarms:
+                return alarms[0]
+            self.send(device_id, **values)
+            return None
 
-        return eventually(raised, 30, "the alarm to be raised")
+        self.send(device_id, **values)
+        return eventually(raised, 60, "the alarm to be raised")
 
 
 def _signed_in(people: people_pb2_grpc.PeopleServiceStub, email: str) -> SignedIn:
