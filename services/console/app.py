@@ -15,7 +15,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
-from services.console import people, public
+from services.console import people, plant, public
 from services.console.forms import FormTokens
 from services.console.i18n import load_languages
 from services.console.mail import Mailer, MailSettings
@@ -78,6 +78,7 @@ def create_app(config: ConsoleSettings | None = None) -> ASGIApp:
                 config.public_url,
             )
         ),
+        *plant.routes(backends, pages),
         *probe_routes(backends),
         assets.mount(),
     ]

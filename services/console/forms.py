@@ -22,14 +22,16 @@ FORM_TOKEN_FIELD = "form_token"
 _TOKEN_LENGTH = 43  # secrets.token_urlsafe(32)
 
 
-async def read_form(request: Request, max_fields: int = 8) -> dict[str, str]:
+async def read_form(
+    request: Request, max_fields: int = 8, limit_bytes: int = FORM_LIMIT_BYTES
+) -> dict[str, str]:
     """An urlencoded form of a few fields, each field's first value."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
         raise HTTPException(415, "a form is expected")
     body = b""
     async for chunk in request.stream():
         body += chunk
-        if len(body) > FORM_LIMIT_BYTES:
+        if len(body) > limit_bytes:
             raise HTTPException(413, "form too large")
     try:
         fields = parse_qs(body.decode(), max_num_fields=max_fields)

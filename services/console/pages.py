@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
@@ -44,7 +45,8 @@ class Pages:
 
     def time_zone_of(self, request: Request) -> zoneinfo.ZoneInfo:
         """The zone the browser reported (console.js), when it is one the console knows."""
-        offered = request.cookies.get(TIME_ZONE_COOKIE, "")
+        # console.js writes it URL-encoded ("Asia%2FShanghai"), which cookie parsing keeps.
+        offered = unquote(request.cookies.get(TIME_ZONE_COOKIE, ""))
         return zoneinfo.ZoneInfo(offered) if offered in _known_zones() else self.default_time_zone
 
     def render(self, request: Request, template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
