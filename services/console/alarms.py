@@ -74,8 +74,9 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
 
         @for_tenant(backends, "analytics:write")
         async def act(request: Request, principal: Principal) -> Response:
-            alarm_id = object_id(request, "alarm_id")
+            # The token first: a forged form learns nothing, not even whether the alarm exists.
             form = await checked_form(request, principal)
+            alarm_id = object_id(request, "alarm_id")
             fields = {"tenant_id": principal.tenant_id, "alarm_id": alarm_id, "actor": _actor(principal)}
             if method_name == "CommentAlarm":
                 text = form.get("text", "").strip()

@@ -63,8 +63,8 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
 
     @for_tenant(backends, "devices:write")
     async def issue_token(request: Request, principal: Principal) -> Response:
-        device_id = object_id(request, "device_id")
         await checked_form(request, principal)
+        device_id = object_id(request, "device_id")
         issued = await ask(
             backends.registry.IssueDeviceCredential,
             registry_pb2.IssueDeviceCredentialRequest(tenant_id=principal.tenant_id, device_id=device_id),
@@ -74,8 +74,8 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
 
     @for_tenant(backends, "devices:write")
     async def revoke_token(request: Request, principal: Principal) -> Response:
-        device_id = object_id(request, "device_id")
         await checked_form(request, principal)
+        device_id = object_id(request, "device_id")
         await ask(
             backends.registry.RevokeDeviceCredential,
             registry_pb2.RevokeDeviceCredentialRequest(

@@ -31,7 +31,7 @@ from services.kit.migrate import upgrade
 from services.kit.web_assets import NODE_MODULES
 from tests.support.backends import AMQP_URL, bus_namespace, postgres_database
 from tests.support.mailbox import Mailbox, running_mailbox
-from tests.support.platform import ROOT, Platform, free_port, grpc_serving, procfile, running_platform
+from tests.support.platform import ROOT, Platform, free_port, grpc_serving, procfile
 from tests.support.waiting import eventually
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -291,13 +291,6 @@ def _serving(target: str, process: subprocess.Popen, logs: Path) -> bool:
     if process.poll() is not None:
         raise AssertionError(f"registry-api exited:\n{(logs / 'registry-api.log').read_text()[-3000:]}")
     return grpc_serving(target)
-
-
-@pytest.fixture(scope="session")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    """Every process of the platform, for the pages of a tenant's plant."""
-    with running_platform(tmp_path_factory.mktemp("platform-logs")) as running:
-        yield running
 
 
 def console_url(platform: Platform) -> str:

@@ -90,7 +90,7 @@ def post_routes() -> list[str]:
     """Every POST route of the console's application, as it is wired."""
     app = create_app(SETTINGS).app  # type: ignore[attr-defined]
     return sorted(
-        route.path.replace("{user_id}", PLACEHOLDER_ID).replace("{sign_up_id}", PLACEHOLDER_ID)
+        re.sub(r"\{\w+\}", PLACEHOLDER_ID, route.path)
         for route in app.routes
         if isinstance(route, Route) and "POST" in (route.methods or set())
     )
