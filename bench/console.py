@@ -30,7 +30,7 @@ import httpx
 from gantry.v1 import common_pb2, registry_pb2, registry_pb2_grpc
 from sqlalchemy import create_engine
 
-from bench.query import FIRST_DAY, QUERIED_CHANNEL, RETENTION_DAYS, YEAR_DAYS, timings, year_of_days
+from bench.query import FIRST_DAY, QUERIED_CHANNEL, RETENTION_DAYS, timings, year_of_days
 from services.kit.db import normalise_url
 from services.kit.store import Store
 from services.telemetry import storage
@@ -42,6 +42,8 @@ from tests.support.telemetry import teach_device
 
 DEVICES = int(os.environ.get("BENCH_CONSOLE_DEVICES", "100000"))
 REPEATS = int(os.environ.get("BENCH_CONSOLE_REPEATS", "200"))
+# The chart's range: a year, whatever size the query benchmark is run at.
+CHART_DAYS = 365
 CHUNK = 5000
 DEEP = 50_000
 # Consumers of events the pages do not need; stopped so that they do not compete.
@@ -110,10 +112,10 @@ def load_year(platform: Platform, tenant_id: str, device_id: str) -> None:
     )
     try:
         teach_device(store, tenant_id, channels=CHANNELS, device_id=device_id)
-        days = {(RETENTION_DAYS, (FIRST_DAY - timedelta(days=d)).date()) for d in range(YEAR_DAYS + 1)}
+        days = {(RETENTION_DAYS, (FIRST_DAY - timedelta(days=d)).date()) for d in range(CHART_DAYS + 1)}
         with store.engine.begin() as connection:
             ensure_day_partitions(connection, days)
-            rollup_statements.add(connection, year_of_days(device_id))
+            rollup_statements.add(connection, year_of_days(device_id, CHART_DAYS))
         with store.engine.connect() as connection:
             connection.exec_driver_sql("ANALYZE rollups")
     finally:
@@ -127,9 +129,9 @@ def pages(
         assert answer.status_code == 200 and answer.text.count('<a href="/devices/') >= 10, answer.text[:300]
 
     def year(answer: httpx.Response) -> None:
-        assert answer.status_code == 200 and len(answer.json()["t"]) == YEAR_DAYS, answer.text[:300]
+        assert answer.status_code == 200 and len(answer.json()["t"]) == CHART_DAYS, answer.text[:300]
 
-    year_start = int((FIRST_DAY - timedelta(days=YEAR_DAYS)).timestamp())
+    year_start = int((FIRST_DAY - timedelta(days=CHART_DAYS)).timestamp())
     return {
         "list_first_page": ("/devices", listed),
         "list_page_50000_in": (f"/devices?cursor={cursor}", listed),

@@ -98,15 +98,15 @@ def load(store: Store, queried: str) -> float:
     return copied / (time.perf_counter() - started)
 
 
-def year_of_days(queried: str) -> Rollups:
-    """Day rollups of the queried channel over the YEAR_DAYS days before the first."""
+def year_of_days(queried: str, days: int = YEAR_DAYS) -> Rollups:
+    """Day rollups of the queried channel over the `days` days before the first."""
     series = (queried, QUERIED_CHANNEL, RETENTION_DAYS)
     first_ms = int(FIRST_DAY.timestamp() * 1000)
     return {
         (series, DAY, day_ms): Aggregate(
             86_400, 43_200.0 * day, 1.0e9, 0.5, 996.5, day_ms, 0.5, day_ms + 86_399_000, 9.5
         )
-        for day in range(1, YEAR_DAYS + 1)
+        for day in range(1, days + 1)
         for day_ms in [first_ms - day * 86_400_000]
     }
 
