@@ -1,10 +1,14 @@
-"""The analytics benchmark's workload: 1,000 machines of one profile with 10 float
+"""The analytics benchmark's workloads: 1,000 machines of one profile with 10 float
 channels, the rules watching them, their machine model and shift calendar, and ingest
-requests of saw-tooth readings (see `bench/analytics.py`)."""
+requests of saw-tooth readings (see `bench/analytics.py`).
+
+Two workloads: `alarms`, ten rules of the four classic kinds; `machines`, those and an
+anomaly detector on every channel, with every machine's performance tracked."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from gantry.v1 import telemetry_pb2 as pb
@@ -30,7 +34,7 @@ def _rule(name: str, severity: str, trigger: dict[str, Any], *predicates: dict[s
 
 
 # Thresholds the readings' saw-tooth values (0.5 to 996.5) cross now and then.
-RULES = [
+ALARM_RULES = [
     _rule("ch0 high", "major", {"kind": "simple"}, _predicate("ch0", "gt", 990)),
     _rule("ch1 low", "minor", {"kind": "simple"}, _predicate("ch1", "lt", 3)),
     _rule("ch2 out of band", "warning", {"kind": "simple"}, _predicate("ch2", "outside", 5, 990)),
@@ -47,7 +51,9 @@ RULES = [
     _rule("ch8 silent", "major", {"kind": "no_data", "seconds": 900, "channel": "ch8"}),
     _rule("machine silent", "critical", {"kind": "no_data", "seconds": 1800}),
     _rule("probe", "major", {"kind": "simple"}, _predicate(PROBE, "gt", PROBE_THRESHOLD)),
-    # A detector on every channel; its alarm clears after 5 minutes without a verdict.
+]
+# A detector on every channel; its alarm clears after 5 minutes without a verdict.
+ANOMALY_RULES = [
     *(
         {
             **_rule(f"{key} anomaly", "warning", {"kind": "anomaly", "channel": key}),
@@ -76,6 +82,18 @@ SHIFTS = [
 CALENDAR = {
     "zone": "Europe/Berlin",
     "week": {day: SHIFTS for day in ("monday", "tuesday", "wednesday", "thursday", "friday")},
+}
+
+
+@dataclass(frozen=True)
+class Workload:
+    rules: list[dict[str, Any]]
+    machine_model: dict[str, Any] | None
+
+
+WORKLOADS = {
+    "alarms": Workload(ALARM_RULES, None),
+    "machines": Workload(ALARM_RULES + ANOMALY_RULES, MACHINE_MODEL),
 }
 
 # A channel's value at a reading: (the reading's time in s since the epoch, seconds since

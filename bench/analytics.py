@@ -1,10 +1,13 @@
 """Alarm rules on the live stream: how fast analytics-evaluator evaluates readings against
 the platform's ingest rate, and how soon an alarm follows the reading that raises it.
 
-1,000 devices x 10 float channels of one profile watched by 20 rules (SIMPLE, DURATION,
-REPEATING and NO_DATA, 1-2 predicates each, and an ANOMALY detector on every channel),
-with the performance of every machine tracked (a machine model and a shift calendar),
-readings through the public ingest path
+1,000 devices x 10 float channels of one profile, in two workloads measured one after
+the other on a fresh platform each (BENCH_ANALYTICS_WORKLOADS, both by default), their
+figures prefixed by the workload's name:
+- `alarms`: 10 rules, SIMPLE, DURATION, REPEATING and NO_DATA, 1-2 predicates each;
+- `machines`: those, an ANOMALY detector on every channel, and the performance of every
+  machine tracked (a machine model and a shift calendar).
+Readings go through the public ingest path
 (gRPC `Ingest` -> the readings exchange -> telemetry-writer's and analytics's queues),
 with telemetry-writer storing them meanwhile, as in production:
 
@@ -39,12 +42,12 @@ from sqlalchemy import func, select
 from bench._analytics_workload import (
     CALENDAR,
     CHANNELS,
-    MACHINE_MODEL,
     PROBE,
     PROBE_THRESHOLD,
-    RULES,
     SECONDS_PER_REQUEST,
     SITE,
+    WORKLOADS,
+    Workload,
     alternating,
     requests,
     sawtooth,
@@ -74,6 +77,7 @@ DEVICES = int(os.environ.get("BENCH_ANALYTICS_DEVICES", "1000"))
 # Evaluators sharing the stream, one per partition of the devices.
 PARTITIONS = int(os.environ.get("BENCH_ANALYTICS_PARTITIONS", "2"))
 LATENCY_REQUESTS = int(os.environ.get("BENCH_ANALYTICS_LATENCY_REQUESTS", "100"))
+MEASURED = os.environ.get("BENCH_ANALYTICS_WORKLOADS", ",".join(WORKLOADS)).split(",")
 LISTINGS = 200
 
 
@@ -210,16 +214,17 @@ class Platform:
         for target in (self.telemetry, self.analytics):
             eventually(lambda t=target: grpc_serving(t), 30, f"{target} to serve")
 
-    def factory(self) -> tuple[str, list[str]]:
-        """A tenant with DEVICES devices of one profile watched by RULES, their performance
-        tracked by MACHINE_MODEL on CALENDAR."""
+    def factory(self, workload: Workload) -> tuple[str, list[str]]:
+        """A tenant with DEVICES devices of one profile watched by the workload's rules, their
+        performance tracked by its machine model, if any, on CALENDAR."""
         tenant = str(uuid.uuid4())
         registry = analytics_support.ProfileRegistry()
         profile = registry.profile(tenant, {key: ProfileChannel("float") for key in CHANNELS})
-        for definition in RULES:
+        for definition in workload.rules:
             Rules(self.analytics_store.unit_of_work, registry).create(tenant, profile, definition)
         settings = PlantSettings(self.analytics_store.unit_of_work, registry)
-        settings.put_machine_model(tenant, profile, MACHINE_MODEL, 0)
+        if workload.machine_model is not None:
+            settings.put_machine_model(tenant, profile, workload.machine_model, 0)
         settings.put_site_calendar(tenant, SITE, CALENDAR, 0)
         channels = [{"key": key, "value_type": "float"} for key in CHANNELS]
         devices = []
@@ -260,18 +265,31 @@ def listing_p99_ms(target: str, tenant: str) -> float:
 
 
 def run() -> dict:
+    figures = {}
+    for name in MEASURED:
+        print(f"-- workload {name}", flush=True)
+        measured = measure(WORKLOADS[name])
+        for figure, value in measured.items():
+            print(f"{name}_{figure:32} {value}")
+        figures.update({f"{name}_{figure}": value for figure, value in measured.items()})
+    return figures
+
+
+def measure(workload: Workload) -> dict:
     seconds = max(SECONDS_PER_REQUEST, READINGS // (DEVICES * len(CHANNELS)))
     seconds -= seconds % SECONDS_PER_REQUEST
     total = seconds * DEVICES * len(CHANNELS)
     with ExitStack() as stack:
         platform = Platform(stack)
-        tenant, devices = platform.factory()
+        tenant, devices = platform.factory(workload)
         # Readings end near now, the latency phase a little after: NO_DATA rules watch
         # without firing, as on a plant whose machines all report.
         now_ms = int(time.time()) * 1000
         concurrent = list(requests(tenant, devices, now_ms - 2000 * seconds, seconds, sawtooth))
         drained = list(requests(tenant, devices, now_ms - 1000 * seconds, seconds, sawtooth))
-        print(f"{len(concurrent)} requests, {total} readings per phase, {len(RULES)} rules per device")
+        print(
+            f"{len(concurrent)} requests, {total} readings per phase, {len(workload.rules)} rules per device"
+        )
 
         evaluator = Evaluators(platform.env)
         eventually(lambda: evaluator.evaluated() == 0 and evaluator.serving(), 30, "the evaluators to start")
@@ -309,9 +327,9 @@ def run() -> dict:
         alarms = _count_alarms(platform.analytics_store)
         evaluator.stop()
 
-    figures = {
+    return {
         "readings": total,
-        "rules_per_device": len(RULES),
+        "rules_per_device": len(workload.rules),
         "ingest_readings_per_s": round(ingest_rate),
         "evaluation_lag_s": round(done - acknowledged, 2),
         "evaluator_readings_per_s": round(evaluator_rate),
@@ -322,9 +340,6 @@ def run() -> dict:
         "alarms_raised": alarms,
         "evaluator_peak_rss_mib": round(evaluator.peak_mib, 1),
     }
-    for name, value in figures.items():
-        print(f"{name:32} {value}")
-    return figures
 
 
 def _wait_for_stored(store: Store, total: int) -> None:

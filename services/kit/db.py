@@ -195,10 +195,13 @@ def pipelined(connection: Connection) -> AbstractContextManager[Any]:
     return nullcontext()
 
 
-def copy_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+def copy_rows(
+    connection: Connection, table: Table, rows: Sequence[dict[str, Any]], into: str | None = None
+) -> None:
     """Inserts rows with COPY on PostgreSQL: thousands of rows cost one statement, with no
     per-row parsing or planning; an ordinary INSERT elsewhere. Each value goes through its
-    column's type as an INSERT's would (JSON to text, times to UTC)."""
+    column's type as an INSERT's would (JSON to text, times to UTC). `into`: another
+    table of the same columns to copy them into instead (PostgreSQL only)."""
     if not rows:
         return
     if connection.dialect.name != "postgresql":
@@ -207,7 +210,7 @@ def copy_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any
     columns = [(name, table.c[name].type.bind_processor(connection.dialect)) for name in rows[0]]
     names = ", ".join(f'"{name}"' for name, _ in columns)
     cursor = driver_connection(connection).cursor()
-    with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+    with cursor.copy(f'COPY "{into or table.name}" ({names}) FROM STDIN') as copy:
         for row in rows:
             copy.write_row(
                 [row[name] if process is None else process(row[name]) for name, process in columns]

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, MetaData, delete, select, update
 
+from services.kit.bulk_rows import one_of
 from services.kit.bus import OutgoingMessage, Publish, PublishError
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,6 @@ class OutboxRelay:
         with self._engine.begin() as connection:
             connection.execute(
                 update(table)
-                .where(table.c.id.in_([m.id for m in messages]))
+                .where(one_of(connection, table.c.id, [m.id for m in messages]))
                 .values(published_at=datetime.now(UTC))
             )

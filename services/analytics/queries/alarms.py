@@ -6,11 +6,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 
 from services.analytics.domain.alarms import Alarm
 from services.analytics.domain.rules import Severity
 from services.analytics.storage import alarms
+from services.kit.bulk_rows import one_of, update_rows
 from services.kit.db import copy_rows
 
 
@@ -23,16 +24,8 @@ def add_alarms(connection: Connection, added: Sequence[Alarm]) -> None:
 
 
 def save_alarms(connection: Connection, changed: Sequence[Alarm]) -> None:
-    """Writes the alarms' new states, in one statement sent once per alarm."""
-    if not changed:
-        return
-    columns = [column.name for column in alarms.c if column.name != "id"]
-    statement = (
-        update(alarms)
-        .where(alarms.c.id == bindparam("alarm_id"))
-        .values({name: bindparam(name) for name in columns})
-    )
-    connection.execute(statement, [{"alarm_id": alarm.id, **_row(alarm)} for alarm in changed])
+    """Writes the alarms' new states, together."""
+    update_rows(connection, alarms, [_row(alarm) for alarm in changed])
 
 
 def save_alarm(connection: Connection, alarm: Alarm, while_active: bool = False) -> bool:
@@ -53,7 +46,8 @@ def find_alarm(connection: Connection, tenant_id: str, alarm_id: str, lock: bool
 
 
 def find_alarms(connection: Connection, alarm_ids: Sequence[str]) -> list[Alarm]:
-    rows = connection.execute(select(alarms).where(alarms.c.id.in_(alarm_ids)).with_for_update()).mappings()
+    query = select(alarms).where(one_of(connection, alarms.c.id, alarm_ids)).with_for_update()
+    rows = connection.execute(query).mappings()
     return [alarm_of(row) for row in rows]
 
 
@@ -65,7 +59,11 @@ def active_alarms_of(
     if not wanted:
         return {}
     devices = sorted({device for device, _ in wanted})
-    query = select(alarms).where(alarms.c.device_id.in_(devices), alarms.c.active.is_(True)).with_for_update()
+    query = (
+        select(alarms)
+        .where(one_of(connection, alarms.c.device_id, devices), alarms.c.active.is_(True))
+        .with_for_update()
+    )
     found = (alarm_of(row) for row in connection.execute(query).mappings())
     return {(a.device_id, a.rule_id): a for a in found if (a.device_id, a.rule_id) in wanted}
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, select
 
 from services.analytics.storage import device_activity, device_states, processed_batches, readings_per_minute
+from services.kit.bulk_rows import one_of, upsert_rows
 from services.kit.db import conflict_aware_insert
 
 
@@ -29,23 +30,14 @@ def forget_batches(connection: Connection, before: datetime) -> int:
 
 def load_states(connection: Connection, device_ids: Iterable[str]) -> dict[str, bytes]:
     query = select(device_states.c.device_id, device_states.c.state).where(
-        device_states.c.device_id.in_(list(device_ids))
+        one_of(connection, device_states.c.device_id, list(device_ids))
     )
     return {device_id: state for device_id, state in connection.execute(query)}
 
 
 def save_states(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Writes each device's state: `{"device_id", "tenant_id", "state", "updated_at"}`."""
-    if not rows:
-        return
-    statement = conflict_aware_insert(connection, device_states)
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=["device_id"],
-            set_={"state": statement.excluded.state, "updated_at": statement.excluded.updated_at},
-        ),
-        list(rows),
-    )
+    upsert_rows(connection, device_states, rows)
 
 
 def count_readings(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:

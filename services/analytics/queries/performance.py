@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, TIMESTAMP
 
 from services.analytics.domain.performance import Inputs
 from services.analytics.storage import COUNTED_INPUTS, QUARTER_INPUTS, machine_trackers, performance_quarters
-from services.kit.db import conflict_aware_insert
+from services.kit.bulk_rows import upsert_rows
 
 
 def load_trackers(connection: Connection, device_ids: Iterable[str]) -> dict[str, tuple[int, bytes]]:
@@ -25,38 +25,14 @@ def load_trackers(connection: Connection, device_ids: Iterable[str]) -> dict[str
 
 def save_trackers(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """`{"device_id", "tenant_id", "model_version", "state", "updated_at"}` each."""
-    if not rows:
-        return
-    statement = conflict_aware_insert(connection, machine_trackers)
-    excluded = statement.excluded
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=["device_id"],
-            set_={
-                "model_version": excluded.model_version,
-                "state": excluded.state,
-                "updated_at": excluded.updated_at,
-            },
-        ),
-        sorted(rows, key=lambda row: row["device_id"]),
-    )
+    upsert_rows(connection, machine_trackers, rows)
 
 
 def add_quarters(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Adds to each device's quarter hour what its machine did in it:
-    `{"device_id", "start", "tenant_id", "site", <QUARTER_INPUTS>...}`, in a stable order
-    against deadlocks."""
-    if not rows:
-        return
-    table = performance_quarters
-    statement = conflict_aware_insert(connection, table)
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=["device_id", "start"],
-            set_={name: table.c[name] + statement.excluded[name] for name in QUARTER_INPUTS},
-        ),
-        sorted(rows, key=lambda row: (row["device_id"], row["start"])),
-    )
+    `{"device_id", "start", "tenant_id", "site", <QUARTER_INPUTS>...}`, one row per
+    quarter of a device."""
+    upsert_rows(connection, performance_quarters, rows, added=QUARTER_INPUTS)
 
 
 def summed_quarters(

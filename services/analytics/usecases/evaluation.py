@@ -25,12 +25,17 @@ from prometheus_client import Counter
 from sqlalchemy import Connection
 
 from services.analytics.domain.evaluation import CompiledRule, apply_reading, apply_tick, next_deadline
+from services.analytics.domain.rules import AlarmRule
 from services.analytics.domain.states import DeviceState
 from services.analytics.partitions import WHOLE, Partition
 from services.analytics.queries import evaluation as queries
 from services.analytics.queries import machine_log
+from services.analytics.queries.directory import REVISION as DEVICES_REVISION
 from services.analytics.queries.directory import KnownDevice, devices_changed_since
+from services.analytics.queries.revisions import current_revisions
+from services.analytics.queries.rules import REVISION as RULES_REVISION
 from services.analytics.queries.rules import rules_changed_since
+from services.analytics.settings import online_window
 from services.analytics.usecases import Clock, UnitOfWorkFactory, utc_now
 from services.analytics.usecases.alarm_book import AlarmBook
 from services.analytics.usecases.performance_tracking import REMEMBER_MACHINE_LOG, PerformanceTracking
@@ -46,6 +51,9 @@ UNKNOWN_DEVICE_READINGS = Counter(
 # How long a batch's id is remembered: far longer than any redelivery takes.
 REMEMBER_BATCHES = timedelta(days=1)
 REMEMBER_COUNTS = timedelta(days=2)
+# A device's last reading time is written when it has moved by this part of the window
+# in which the overview counts the device online.
+ACTIVITY_STEPS_PER_WINDOW = 30
 
 Sample = tuple[int, Mapping[str, Scalar]]
 
@@ -64,6 +72,7 @@ class Evaluation:
         self._rules_revision = 0
         self._devices_revision = 0
         self._performance = PerformanceTracking()
+        self._activity = Activity(online_window() / ACTIVITY_STEPS_PER_WINDOW)
 
     def apply(self, batches: Sequence[AcceptedBatch]) -> None:
         """Evaluates the readings of the batches not applied before, and commits."""
@@ -80,7 +89,7 @@ class Evaluation:
             book.write(uow)
             self._save_states(uow.connection, changed, now)
             queries.count_readings(uow.connection, _counts(applied, self._partition, now))
-            queries.record_activity(uow.connection, _activity_rows(self._devices, samples))
+            queries.record_activity(uow.connection, self._activity.rows(self._devices, samples))
             self._performance.track(uow.connection, self._devices, samples, now)
             uow.commit()
 
@@ -135,6 +144,7 @@ class Evaluation:
         except BaseException:
             self._states.clear()
             self._performance.forget_trackers()
+            self._activity.forget()
             raise
 
     def _evaluate(self, book: AlarmBook, device_id: str, samples: list[Sample], now: datetime) -> bool:
@@ -172,8 +182,13 @@ class Evaluation:
 
     def _refresh(self, connection: Connection) -> None:
         """Reads the rules and devices changed since last read."""
-        rules, self._rules_revision = rules_changed_since(connection, self._rules_revision)
-        devices, self._devices_revision = devices_changed_since(connection, self._devices_revision)
+        counters = current_revisions(connection)
+        rules: list[AlarmRule] = []
+        devices: list[KnownDevice] = []
+        if counters.get(RULES_REVISION, 0) > self._rules_revision:
+            rules, self._rules_revision = rules_changed_since(connection, self._rules_revision)
+        if counters.get(DEVICES_REVISION, 0) > self._devices_revision:
+            devices, self._devices_revision = devices_changed_since(connection, self._devices_revision)
         for rule in rules:
             if rule.deleted:
                 self._rules.pop(rule.id, None)
@@ -183,7 +198,7 @@ class Evaluation:
             self._devices[device.id] = device
         if rules or devices:
             self._watching.clear()
-        self._performance.refresh(connection)
+        self._performance.refresh(connection, counters)
 
     def _load_states(self, connection: Connection, device_ids: Sequence[str]) -> None:
         missing = [device_id for device_id in device_ids if device_id not in self._states]
@@ -205,18 +220,38 @@ class Evaluation:
         queries.save_states(connection, rows)
 
 
-def _activity_rows(
-    devices: Mapping[str, KnownDevice], samples: Mapping[str, list[Sample]]
-) -> list[dict[str, Any]]:
-    return [
-        {
-            "device_id": device_id,
-            "tenant_id": devices[device_id].tenant_id,
-            "last_reading_at": utc_of(max(ts for ts, _ in found)),
-        }
-        for device_id, found in samples.items()
-        if device_id in devices and found
-    ]
+class Activity:
+    """The devices' last reading times as written, so that a device's is written again
+    only once it has moved by `step`: the overview's connectivity needs no finer time,
+    and a write per device per flush would cost every flush a statement of its size."""
+
+    def __init__(self, step: timedelta) -> None:
+        self._step_ms = int(step.total_seconds() * 1000)
+        self._written: dict[str, int] = {}
+
+    def rows(
+        self, devices: Mapping[str, KnownDevice], samples: Mapping[str, list[Sample]]
+    ) -> list[dict[str, Any]]:
+        rows = []
+        for device_id, found in samples.items():
+            if device_id not in devices or not found:
+                continue
+            newest = max(ts for ts, _ in found)
+            if newest - self._written.get(device_id, newest - self._step_ms) < self._step_ms:
+                continue
+            self._written[device_id] = newest
+            rows.append(
+                {
+                    "device_id": device_id,
+                    "tenant_id": devices[device_id].tenant_id,
+                    "last_reading_at": utc_of(newest),
+                }
+            )
+        return rows
+
+    def forget(self) -> None:
+        """After a failed flush, whose writes never committed."""
+        self._written.clear()
 
 
 def _samples_by_device(batches: Sequence[AcceptedBatch], partition: Partition) -> dict[str, list[Sample]]:

@@ -35,6 +35,7 @@ from services.analytics.domain.timeline import LateReading, MachineConfig, Machi
 from services.analytics.queries import machine_log as log
 from services.analytics.queries import performance as queries
 from services.analytics.queries.directory import KnownDevice
+from services.analytics.queries.plant_settings import REVISION as SETTINGS_REVISION
 from services.analytics.queries.plant_settings import settings_changed_since
 from services.analytics.storage import QUARTER_INPUTS
 from services.kit.batches import Scalar
@@ -67,8 +68,11 @@ class PerformanceTracking:
         self._trackers: dict[str, tuple[int, RecordedMachine]] = {}
         self._revision = 0
 
-    def refresh(self, connection: Connection) -> None:
-        """Reads the machine models and site calendars changed since last read."""
+    def refresh(self, connection: Connection, counters: Mapping[str, int]) -> None:
+        """Reads the machine models and site calendars changed since last read, if the
+        `counters` of `revisions.current_revisions` say any was."""
+        if counters.get(SETTINGS_REVISION, 0) <= self._revision:
+            return
         settings, self._revision = settings_changed_since(connection, self._revision)
         for setting in settings:
             self._learn(setting)
