@@ -81,7 +81,10 @@ class ConditionStates:
     channels: frozenset[str]
 
     def category(self, latest: Mapping[str, Scalar], attributes: Mapping[str, Any]) -> Category:
-        return next((category for category, test in self.tests if test(latest, attributes)), self.default)
+        for category, test in self.tests:
+            if test(latest, attributes):
+                return category
+        return self.default
 
 
 StateModel = ValueStates | ConditionStates
@@ -184,11 +187,11 @@ class MachineTracker:
         out = Timeline() if into is None else into
         self._count(ts_ms, values, out)
         # A NaN state is no state, and would not survive orjson (it writes null).
-        self.latest.update(
-            (channel, value)
-            for channel, value in values.items()
-            if channel in self.config.states.channels and not non_finite(value)
-        )
+        state_channels = self.config.states.channels
+        latest = self.latest
+        for channel, value in values.items():
+            if channel in state_channels and not non_finite(value):
+                latest[channel] = value
         category = self.config.states.category(self.latest, attributes)
         if self.last_ts is None:
             self.since, self.category = ts_ms, category
