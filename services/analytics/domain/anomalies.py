@@ -158,7 +158,12 @@ class ChannelDetector:
         sigma = math.sqrt(self.var)
         if self.run >= s.stuck_readings and sigma > s.min_sigma:
             return self._stuck(ts_ms, value, sigma)
-        sigma = max(sigma, s.min_sigma, _RELATIVE_FLOOR * abs(mean))
+        # max() by comparisons: this runs for every reading of every watched channel.
+        floor = _RELATIVE_FLOOR * (mean if mean > 0 else -mean)
+        if sigma < s.min_sigma:
+            sigma = s.min_sigma
+        if sigma < floor:
+            sigma = floor
         z = (value - mean) / sigma
         clip = s.clip
         side = (1 if z > 0 else -1) if abs(z) > clip else 0
@@ -169,14 +174,17 @@ class ChannelDetector:
         # From here on z is the winsorised delta, in sigma.
         z = clip if z > clip else -clip if z < -clip else z
         if self.relearnt > s.warmup:
-            up = max(0.0, self.up + z - s.shift_slack)
-            down = max(0.0, self.down - z - s.shift_slack)
+            up = self.up + z - s.shift_slack
+            up = up if up > 0.0 else 0.0
+            down = self.down - z - s.shift_slack
+            down = down if down > 0.0 else 0.0
             if up > s.shift_threshold or down > s.shift_threshold:
                 return self._shift(ts_ms, value, max(up, down), sigma)
             self.up = up
             self.down = down
         alpha = s.alpha
-        self.mean = mean + max(alpha, 1 / self.relearnt) * z * sigma
+        weight = 1 / self.relearnt
+        self.mean = mean + (weight if weight > alpha else alpha) * z * sigma
         self.var = (1 - alpha) * (self.var + alpha * z * z * sigma * sigma)
         return verdict
 
