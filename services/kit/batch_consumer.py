@@ -50,7 +50,7 @@ class BatchSettings:
     # Readings gathered before a flush: large enough to amortise a transaction,
     # small enough to keep the latency of each reading low.
     flush_readings: int = 20_000
-    # The longest a received reading waits for its flush.
+    # The longest a received reading waits for its flush while the consumer keeps up.
     flush_seconds: float = 0.2
     prefetch: int = 200
 
@@ -167,7 +167,7 @@ class BatchConsumer:
         for method, properties, body in channel.consume(queue, inactivity_timeout=IDLE_SECONDS):
             if method is not None:
                 self._receive(channel, pending, method.delivery_tag, properties, body)
-            if pending.deliveries and self._due(pending, idle=method is None):
+            if pending.deliveries and self._due(channel, pending, idle=method is None):
                 self._flush(channel, pending)
                 pending = Pending()
             if self._stopping.is_set():
@@ -191,13 +191,16 @@ class BatchConsumer:
         except MalformedBatch as error:
             self._dead_letter(channel, tag, "malformed", str(error))
 
-    def _due(self, pending: Pending, idle: bool) -> bool:
+    def _due(self, channel: BlockingChannel, pending: Pending, idle: bool) -> bool:
         config = self._config
+        if idle or pending.readings >= config.flush_readings or len(pending.deliveries) >= config.prefetch:
+            return True
+        # The time limit keeps readings from waiting while the consumer keeps up. Behind,
+        # with messages already waiting, a flush now would only make them wait for one
+        # more: a larger flush, whose fixed costs weigh less per reading, drains them sooner.
         return (
-            idle
-            or pending.readings >= config.flush_readings
-            or len(pending.deliveries) >= config.prefetch
-            or time.monotonic() - pending.since >= config.flush_seconds
+            time.monotonic() - pending.since >= config.flush_seconds
+            and not channel.get_waiting_message_count()
         )
 
     def _flush(self, channel: BlockingChannel, pending: Pending) -> None:
