@@ -1,0 +1,58 @@
+"""The tenant's money on the marketplace's ledger: its accounts in each currency (what is
+available, what is held in escrow), and the platform's figures for whoever the API shows
+them to (any tenant's readers, and the operator)."""
+
+from __future__ import annotations
+
+from gantry.v1 import marketplace_pb2 as pb
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from services.console.backend import ask, for_tenant
+from services.console.market.calls import TRADE
+from services.console.market.values import account_view, plain
+from services.console.pages import Pages
+from services.console.sessions import Principal, requires
+from services.kit.grpc_clients import Backends
+
+# The gateway's scope for the platform's figures; the operator holds every scope.
+FIGURES = "analytics:read"
+
+
+def routes(backends: Backends, pages: Pages) -> list[Route]:
+    @for_tenant(backends, TRADE)
+    async def accounts(request: Request, principal: Principal) -> Response:
+        found = await ask(
+            backends.marketplace.GetAccounts, pb.GetAccountsRequest(tenant_id=principal.tenant_id)
+        )
+        return pages.render(
+            request,
+            "market/accounts.html",
+            principal=principal,
+            accounts=sorted(
+                (account_view(account) for account in found.accounts),
+                key=lambda account: (account["currency"], account["kind"]),
+            ),
+        )
+
+    @requires(backends, FIGURES)
+    async def figures(request: Request, principal: Principal) -> Response:
+        query = request.query_params
+        stats = await ask(
+            backends.marketplace.GetPlatformStats,
+            pb.GetPlatformStatsRequest(from_day=query.get("from", ""), to_day=query.get("to", "")),
+        )
+        return pages.render(
+            request,
+            "market/figures.html",
+            principal=principal,
+            stats=stats,
+            totals=[plain(total) for total in stats.totals],
+            days=[{"day": day.day, "currencies": [plain(c) for c in day.currencies]} for day in stats.days],
+        )
+
+    return [
+        Route("/market/accounts", accounts, name="market_accounts"),
+        Route("/market/figures", figures, name="market_figures"),
+    ]
