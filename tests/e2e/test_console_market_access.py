@@ -18,7 +18,14 @@ from starlette.routing import Route
 
 from services.console.app import create_app
 from services.console.settings import ConsoleSettings
-from tests.support.console_market import PRODUCT_FORM, ConsoleMember, console_url, order_state, pay_in
+from tests.support.console_market import (
+    PRODUCT_FORM,
+    ConsoleMember,
+    account_id,
+    console_url,
+    order_state,
+    pay_in,
+)
 from tests.support.people import PASSWORD
 from tests.support.plant import OPERATOR, PlantTenant, plant_tenant
 from tests.support.platform import Platform
@@ -75,7 +82,9 @@ def test_another_tenants_draft_order_and_accounts_are_not_found(
     outsider = ConsoleMember(
         platform, plant_tenant(registry_channel, platform.gateway_url, "Outsider Works").admin
     )
+    account = account_id(buyer.http.get("/market/accounts").text)
     try:
+        assert outsider.http.get(f"/market/accounts/{account}").status_code == 404
         assert outsider.http.get(f"/market/listings/{draft}").status_code == 404
         assert outsider.http.get(f"/market/orders/{order}").status_code == 404
         assert outsider.move(order, "cancel").status_code == 404
@@ -87,7 +96,8 @@ def test_another_tenants_draft_order_and_accounts_are_not_found(
         )
         assert draft not in outsider.http.get("/market/listings").text
         assert order not in outsider.http.get("/market/orders").text
-        # The buyer's own order page shows it, and the cancel above changed nothing.
+        # The buyer's own pages show them, and the cancel above changed nothing.
+        assert "CN¥5,000.00" in buyer.http.get(f"/market/accounts/{account}").text
         assert order_state(buyer.http.get(f"/market/orders/{order}").text) == "Placed"
     finally:
         outsider.close()

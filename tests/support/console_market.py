@@ -94,3 +94,12 @@ def order_state(html: str) -> str:
     found = re.search(r'<dd id="order-state">([^<]*)</dd>', html)
     assert found, "the order page shows its state"
     return found[1]
+
+
+def account_id(html: str, kind: str = "available", currency: str = "CNY") -> str:
+    """The id of an account of the accounts page, from its link to its entries."""
+    found = re.search(
+        rf'<tr id="account-{kind}-{currency}">\s*<td><a href="/market/accounts/([0-9a-f-]+)"', html
+    )
+    assert found, f"the accounts page lists the {kind} account in {currency}"
+    return found[1]

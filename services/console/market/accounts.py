@@ -1,5 +1,5 @@
 """The tenant's money on the marketplace's ledger: its accounts in each currency (what is
-available, what is held in escrow), and the platform's figures for whoever the API shows
+available, what is held in escrow) and each account's entries, and the platform's figures for whoever the API shows
 them to (any tenant's readers, and the operator)."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.console.backend import ask, for_tenant
-from services.console.market.calls import TRADE
-from services.console.market.values import account_view, plain
+from services.console.backend import ask, for_tenant, object_id
+from services.console.market.calls import TRADE, page_request, pager
+from services.console.market.values import account_view, entry_view, plain
 from services.console.pages import Pages
 from services.console.sessions import Principal, requires
 from services.kit.grpc_clients import Backends
@@ -36,6 +36,29 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
             ),
         )
 
+    @for_tenant(backends, TRADE)
+    async def ledger_entries(request: Request, principal: Principal) -> Response:
+        """One account's transfers, newest first, a page at a time; another's account is a 404."""
+        account_id = object_id(request, "account_id")
+        found = await ask(
+            backends.marketplace.ListTransfers,
+            pb.ListTransfersRequest(
+                tenant_id=principal.tenant_id, account_id=account_id, page=page_request(request.query_params)
+            ),
+        )
+        owned = await ask(
+            backends.marketplace.GetAccounts, pb.GetAccountsRequest(tenant_id=principal.tenant_id)
+        )
+        [account] = [account_view(a) for a in owned.accounts if a.id == account_id]
+        return pages.render(
+            request,
+            "market/ledger.html",
+            principal=principal,
+            account=account,
+            entries=[entry_view(transfer, account_id) for transfer in found.transfers],
+            pages=pager(f"/market/accounts/{account_id}", request.query_params, (), found.page.next_cursor),
+        )
+
     @requires(backends, FIGURES)
     async def figures(request: Request, principal: Principal) -> Response:
         query = request.query_params
@@ -54,5 +77,6 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
 
     return [
         Route("/market/accounts", accounts, name="market_accounts"),
+        Route("/market/accounts/{account_id}", ledger_entries, name="ledger_entries"),
         Route("/market/figures", figures, name="market_figures"),
     ]

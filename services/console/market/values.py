@@ -134,6 +134,18 @@ def account_view(account: pb.Account) -> dict[str, Any]:
     return plain(account, kind=name_of(pb.AccountKind, account.kind))
 
 
+def entry_view(transfer: pb.Transfer, account_id: str) -> dict[str, Any]:
+    """A transfer as an entry of one of its two accounts: what it added to it (a credit)
+    or took from it (a debit, negative)."""
+    credited = transfer.credit_account_id == account_id
+    return plain(
+        transfer,
+        kind=name_of(pb.TransferKind, transfer.kind),
+        created_at=moment_of(transfer.created_at),
+        change=transfer.amount if credited else -transfer.amount,
+    )
+
+
 # Each move of an order the console offers, as the gateway names it: the state it makes
 # and the call that makes it. The marketplace's own table says who may make it, and when.
 MOVE_TARGETS: dict[str, OrderState] = {
