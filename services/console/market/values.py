@@ -135,14 +135,18 @@ def account_view(account: pb.Account) -> dict[str, Any]:
 
 
 def entry_view(transfer: pb.Transfer, account_id: str) -> dict[str, Any]:
-    """A transfer as an entry of one of its two accounts: what it added to it (a credit)
-    or took from it (a debit, negative)."""
-    credited = transfer.credit_account_id == account_id
+    """A transfer as an entry of one of its two accounts, signed: what it added to the
+    account (a credit) or took from it (a debit, negative). A pending transfer only holds
+    money, which its post (of all or part) or void settles: so `change` is what moved the
+    balance, `held` what a pending transfer set aside, and either is None otherwise."""
+    signed = transfer.amount if transfer.credit_account_id == account_id else -transfer.amount
+    kind = name_of(pb.TransferKind, transfer.kind)
     return plain(
         transfer,
-        kind=name_of(pb.TransferKind, transfer.kind),
+        kind=kind,
         created_at=moment_of(transfer.created_at),
-        change=transfer.amount if credited else -transfer.amount,
+        change=signed if kind in ("single", "post") else None,
+        held=signed if kind == "pending" else None,
     )
 
 
