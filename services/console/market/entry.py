@@ -16,7 +16,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.kit.grpc_errors import field_violations
 
-MAX_DIGITS = 18  # an int64 of minor units
+MAX_INT64 = 2**63 - 1  # what the API's amounts and quantities can hold
 
 
 class Unreadable(ValueError):
@@ -45,27 +45,26 @@ class Entry:
         return self.form.get(name, "").strip()
 
     def amount(self, name: str, currency: str) -> int:
-        """Minor units of `currency` from an amount written in its major units."""
+        """Minor units of `currency` from an amount written in its major units: exactly,
+        or the field is wrong (more decimals than the currency has, beyond 64 bits)."""
         try:
-            written = Decimal(self.text(name).replace(",", ""))
-            minor = written.scaleb(get_currency_precision(currency))
-            if (
-                not written.is_finite()
-                or minor != minor.to_integral_value()
-                or len(minor.as_tuple().digits) > MAX_DIGITS
-            ):
-                raise InvalidOperation
-            return int(minor)
-        except (InvalidOperation, ValueError):
-            self.wrong.add(name)
-            return 0
+            minor = Decimal(self.text(name).replace(",", "")).scaleb(get_currency_precision(currency))
+        except InvalidOperation:
+            minor = Decimal("NaN")
+        return self._within_64_bits(name, minor)
 
     def whole(self, name: str, default: int | None = None) -> int:
         written = self.text(name)
         if not written and default is not None:
             return default
-        if written.isascii() and written.lstrip("-").isdigit() and len(written) <= MAX_DIGITS:
-            return int(written)
+        if written.isascii() and written.lstrip("-").isdigit():
+            return self._within_64_bits(name, Decimal(written))
+        self.wrong.add(name)
+        return 0
+
+    def _within_64_bits(self, name: str, number: Decimal) -> int:
+        if number.is_finite() and number == number.to_integral_value() and abs(number) <= MAX_INT64:
+            return int(number)
         self.wrong.add(name)
         return 0
 
