@@ -9,6 +9,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from html import unescape
+from urllib.parse import urlencode
 
 import grpc
 import httpx
@@ -216,8 +217,33 @@ def test_pages_need_a_session(platform: Platform) -> None:
     assert answer.headers["location"] == "/sign-in?next=%2Fmarket%2Forders"
 
 
+def test_the_catalogue_pages_by_the_marketplaces_cursor_with_its_filters(
+    seller: ConsoleMember, buyer: ConsoleMember
+) -> None:
+    word = uuid.uuid4().hex[:8]
+    titles = [f"Flange {word} {n:02d}" for n in range(30)]
+    for n, title in enumerate(titles):
+        seller.published(title=title, price=f"{10 + n}.00")
+
+    def every_page(**filters: str) -> list[str]:
+        seen: list[str] = []
+        url: str | None = "/market/listings?" + urlencode({"q": word, "order_by": "price", **filters})
+        while url:
+            page = buyer.http.get(url)
+            assert page.status_code == 200
+            seen += re.findall(rf">(Flange {word} \d\d)</a>", page.text)
+            found = re.search(r'<a href="([^"]+)" rel="next">', page.text)
+            url = unescape(found[1]) if found else None
+        return seen
+
+    assert every_page() == titles
+    assert every_page(currency="CNY", min_price="15", max_price="19.99") == titles[5:10]
+    assert every_page(currency="USD") == []
+
+
 def test_lists_refuse_filters_they_cannot_be(buyer: ConsoleMember) -> None:
     assert buyer.http.get("/market/listings", params={"kind": "magic"}).status_code == 400
+    assert buyer.http.get("/market/listings", params={"max_price": "cheap"}).status_code == 400
     assert buyer.http.get("/market/listings", params={"cursor": "not-a-cursor"}).status_code == 400
     assert buyer.http.get("/market/listings/mine", params={"status": "lost"}).status_code == 400
     assert buyer.http.get("/market/orders/not-a-uuid").status_code == 404

@@ -25,7 +25,7 @@ from services.console.pages import Pages
 from services.console.sessions import Principal
 from services.kit.grpc_clients import Backends
 
-SEARCH_FILTERS = ("q", "category", "kind", "ship_from", "order_by")
+SEARCH_FILTERS = ("q", "category", "kind", "ship_from", "currency", "min_price", "max_price", "order_by")
 ORDERS_BY = ("-created_at", "price", "-price")
 STATUSES = ("draft", "published", "paused", "closed")
 # The moves of a listing's lifecycle each status offers its seller.
@@ -177,20 +177,29 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
 def _search(tenant_id: str, request: Request) -> pb.SearchListingsRequest:
     """The marketplace's search for the page's filters; a filter it cannot be is a 400."""
     query = request.query_params
-    kind = query.get("kind", "")
-    if kind and kind not in KINDS:
-        raise HTTPException(400, f"kind must be one of {', '.join(KINDS)}")
-    order_by = query.get("order_by", "") or ORDERS_BY[0]
-    if order_by not in ORDERS_BY:
-        raise HTTPException(400, f"order_by must be one of {', '.join(ORDERS_BY)}")
+    entry = Entry(dict(query))
+    kind = entry.choice("kind", ("", *KINDS))
+    order_by = entry.choice("order_by", ("", *ORDERS_BY))
+    currency = entry.choice("currency", ("", *CURRENCIES))
+    prices = {
+        name: entry.amount(name, currency or CURRENCIES[0])
+        for name in ("min_price", "max_price")
+        if entry.text(name)
+    }
+    try:
+        entry.check()
+    except Unreadable as unreadable:
+        raise HTTPException(400, f"these filters cannot be read: {unreadable}") from None
     return pb.SearchListingsRequest(
         tenant_id=tenant_id,
         page=page_request(query),
-        text=query.get("q", "").strip(),
-        category=query.get("category", ""),
+        text=entry.text("q"),
+        category=entry.text("category"),
         kind=value_of(pb.ListingKind, kind) if kind else 0,
-        ship_from=query.get("ship_from", "").strip().upper(),
-        order_by=order_by,
+        ship_from=entry.text("ship_from").upper(),
+        currency=currency,
+        order_by=order_by or ORDERS_BY[0],
+        **prices,
     )
 
 
