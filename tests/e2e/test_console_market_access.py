@@ -241,6 +241,28 @@ def test_the_catalogue_pages_by_the_marketplaces_cursor_with_its_filters(
     assert every_page(currency="USD") == []
 
 
+def test_money_is_paid_out_of_the_available_balance_alone(buyer: ConsoleMember) -> None:
+    account = account_id(buyer.http.get("/market/accounts").text)
+
+    def pay_out(amount: str) -> httpx.Response:
+        return buyer.post(
+            "/market/accounts/withdrawals",
+            currency="CNY",
+            amount=amount,
+            reason="to our bank",
+            idempotency_key=uuid.uuid4().hex,
+        )
+
+    assert pay_out("12.34").status_code == 303
+    newest = re.search(
+        r'<td class="money change">([^<]+)</td>', buyer.http.get(f"/market/accounts/{account}").text
+    )
+    assert newest and newest[1] == "-CN¥12.34"
+    refused = pay_out("99999999")
+    assert refused.status_code == 409 and 'role="alert"' in refused.text
+    assert pay_out("0.001").status_code == 400
+
+
 def test_lists_refuse_filters_they_cannot_be(buyer: ConsoleMember) -> None:
     assert buyer.http.get("/market/listings", params={"kind": "magic"}).status_code == 400
     assert buyer.http.get("/market/listings", params={"max_price": "cheap"}).status_code == 400

@@ -1,17 +1,21 @@
 """The tenant's money on the marketplace's ledger: its accounts in each currency (what is
-available, what is held in escrow) and each account's entries, and the platform's figures for whoever the API shows
-them to (any tenant's readers, and the operator)."""
+available, what is held in escrow), each account's entries, and money paid out of what is
+available; and the platform's figures for whoever the API shows them to (any tenant's
+readers, and the operator)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from gantry.v1 import marketplace_pb2 as pb
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from services.console.backend import ask, for_tenant, object_id
-from services.console.market.calls import TRADE, page_request, pager
-from services.console.market.values import account_view, entry_view, plain
+from services.console.backend import ask, checked_form, for_tenant, object_id
+from services.console.market.calls import TRADE, Refused, page_request, pager, renderer, submit
+from services.console.market.entry import Entry, Unreadable, idempotency_key
+from services.console.market.values import CURRENCIES, account_view, entry_view, plain
 from services.console.pages import Pages
 from services.console.sessions import Principal, requires
 from services.kit.grpc_clients import Backends
@@ -21,20 +25,53 @@ FIGURES = "analytics:read"
 
 
 def routes(backends: Backends, pages: Pages) -> list[Route]:
-    @for_tenant(backends, TRADE)
-    async def accounts(request: Request, principal: Principal) -> Response:
+    render = renderer(pages)
+
+    async def render_accounts(
+        request: Request, principal: Principal, status: int = 200, **problem: Any
+    ) -> Response:
         found = await ask(
             backends.marketplace.GetAccounts, pb.GetAccountsRequest(tenant_id=principal.tenant_id)
         )
-        return pages.render(
+        return render(
             request,
+            principal,
             "market/accounts.html",
-            principal=principal,
+            status,
             accounts=sorted(
                 (account_view(account) for account in found.accounts),
                 key=lambda account: (account["currency"], account["kind"]),
             ),
+            idempotency_key=idempotency_key(),
+            **problem,
         )
+
+    @for_tenant(backends, TRADE)
+    async def accounts(request: Request, principal: Principal) -> Response:
+        return await render_accounts(request, principal)
+
+    @for_tenant(backends, TRADE)
+    async def withdraw(request: Request, principal: Principal) -> Response:
+        """Money paid out of the available balance, to the company's bank as the operator
+        settles it."""
+        form = await checked_form(request, principal)
+        entry = Entry(form)
+        currency = entry.choice("currency", CURRENCIES)
+        try:
+            withdrawal = pb.WithdrawRequest(
+                tenant_id=principal.tenant_id,
+                idempotency_key=entry.text("idempotency_key"),
+                reason=entry.text("reason"),
+                currency=currency,
+                amount=entry.amount("amount", currency),
+            )
+            entry.check()
+            await submit(backends.marketplace.Withdraw, withdrawal)
+        except Unreadable as unreadable:
+            return await render_accounts(request, principal, 400, wrong=unreadable.fields, entered=form)
+        except Refused:
+            return await render_accounts(request, principal, 409, problem="refused", entered=form)
+        return RedirectResponse("/market/accounts", status_code=303)
 
     @for_tenant(backends, TRADE)
     async def ledger_entries(request: Request, principal: Principal) -> Response:
@@ -77,6 +114,7 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
 
     return [
         Route("/market/accounts", accounts, name="market_accounts"),
+        Route("/market/accounts/withdrawals", withdraw, methods=["POST"], name="withdraw"),
         Route("/market/accounts/{account_id}", ledger_entries, name="ledger_entries"),
         Route("/market/figures", figures, name="market_figures"),
     ]

@@ -80,7 +80,8 @@ def renderer(pages: Pages) -> Callable[..., Response]:
             currencies=CURRENCIES,
             kinds=KINDS,
             units=UNITS,
-            **context,
+            # A form drawn afresh: nothing entered, nothing wrong, nothing refused.
+            **({"entered": {}, "wrong": frozenset(), "problem": ""} | context),
         )
 
     return render

@@ -46,7 +46,9 @@ class Entry:
 
     def amount(self, name: str, currency: str) -> int:
         """Minor units of `currency` from an amount written in its major units: exactly,
-        or the field is wrong (more decimals than the currency has, beyond 64 bits)."""
+        or the field is wrong (more decimals than the currency has, beyond 64 bits). A
+        currency Babel does not know (the form's own field says so) has CLDR's default
+        precision."""
         try:
             minor = Decimal(self.text(name).replace(",", "")).scaleb(get_currency_precision(currency))
         except InvalidOperation:

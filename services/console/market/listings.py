@@ -79,7 +79,7 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
 
     @for_tenant(backends, TRADE)
     async def new_listing(request: Request, principal: Principal) -> Response:
-        return render(request, principal, "market/listing_new.html", entered={}, wrong=frozenset())
+        return render(request, principal, "market/listing_new.html")
 
     @for_tenant(backends, TRADE)
     async def create_listing(request: Request, principal: Principal) -> Response:
@@ -109,7 +109,7 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
             status_moves=STATUS_MOVES[view["status"]] if view["own"] else (),
             orderable=not view["own"] and view["status"] == "published" and view["kind"] in ORDERABLE_KINDS,
             idempotency_key=idempotency_key(),
-            **{"problem": "", "wrong": frozenset(), "entered": {}} | problem,
+            **problem,
         )
 
     @for_tenant(backends, TRADE)
@@ -215,7 +215,7 @@ def _draft(tenant_id: str, form: dict[str, str]) -> pb.CreateListingRequest:
         title=entry.text("title"),
         description=form.get("description", ""),
         category=entry.text("category"),
-        price=entry.amount("price", currency if currency in CURRENCIES else "CNY"),
+        price=entry.amount("price", currency),
         currency=currency,
         unit=value_of(pb.Unit, unit) if unit in UNITS else 0,
         min_order_quantity=entry.whole("min_order_quantity", default=1),

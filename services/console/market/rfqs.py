@@ -67,7 +67,7 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
     async def new_rfq(request: Request, principal: Principal) -> Response:
         # A listing's page links here with its category and title.
         entered = {name: request.query_params.get(name, "") for name in ("category", "title", "currency")}
-        return render(request, principal, "market/rfq_new.html", entered=entered, wrong=frozenset())
+        return render(request, principal, "market/rfq_new.html", entered=entered)
 
     @for_tenant(backends, TRADE)
     async def post_rfq(request: Request, principal: Principal) -> Response:
@@ -108,7 +108,7 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
             rfq=rfq_view(found.rfq, principal.tenant_id),
             quotes=[quote_view(quote, principal.tenant_id) for quote in found.quotes],
             idempotency_key=idempotency_key(),
-            **{"problem": "", "wrong": frozenset(), "entered": {}} | problem,
+            **problem,
         )
 
     @for_tenant(backends, TRADE)
@@ -125,7 +125,7 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
             quote_request = pb.SubmitQuoteRequest(
                 tenant_id=principal.tenant_id,
                 rfq_id=rfq_id,
-                price=entry.amount("price", currency if currency in CURRENCIES else "CNY"),
+                price=entry.amount("price", currency),
                 currency=currency,
                 lead_time_days=entry.whole("lead_time_days", default=0),
                 valid_until=entry.day_end("valid_until", pages.time_zone_of(request)),
