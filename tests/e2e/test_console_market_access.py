@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from html import unescape
 from urllib.parse import urlencode
 
@@ -239,6 +240,43 @@ def test_the_catalogue_pages_by_the_marketplaces_cursor_with_its_filters(
     assert every_page() == titles
     assert every_page(currency="CNY", min_price="15", max_price="19.99") == titles[5:10]
     assert every_page(currency="USD") == []
+
+
+def test_machine_hours_are_opened_by_the_seller_and_booked_by_the_buyer(
+    seller_company: PlantTenant, seller: ConsoleMember, buyer: ConsoleMember
+) -> None:
+    device = seller_company.partner.register_device()
+    capacity = {"kind": "capacity", "unit": "hour", "price": "180.00", "device_id": device["id"], "stock": ""}
+    listing = seller.published(title="VMC-850 machine-hours", category="cnc_machining", **capacity)
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    assert seller.moved(
+        f"/market/listings/{listing}/hours", start=f"{tomorrow}T08:00", end=f"{tomorrow}T12:00"
+    )
+    assert seller.post(f"/market/listings/{listing}/hours", start="soon", end="").status_code == 400
+
+    def free_hours() -> list[str]:
+        return re.findall(r'<option value="(\d+)">', buyer.http.get(f"/market/listings/{listing}").text)
+
+    hours = free_hours()
+    assert len(hours) == 4 and int(hours[1]) - int(hours[0]) == 3600
+    order = buyer.moved(
+        f"/market/listings/{listing}/orders",
+        first_slot=hours[1],
+        quantity="2",
+        reason="PO-77",
+        idempotency_key=uuid.uuid4().hex,
+    )
+    assert "CN¥360.00" in buyer.http.get(order).text
+    assert free_hours() == [hours[0], hours[3]]
+    # Hours not all free are the marketplace's refusal, told on the page.
+    taken = buyer.post(
+        f"/market/listings/{listing}/orders",
+        first_slot=hours[0],
+        quantity="2",
+        reason="PO-78",
+        idempotency_key=uuid.uuid4().hex,
+    )
+    assert taken.status_code == 409
 
 
 def test_money_is_paid_out_of_the_available_balance_alone(buyer: ConsoleMember) -> None:

@@ -17,6 +17,7 @@ from services.console.sessions import CSRF_FIELD, Principal
 from services.kit.protos import timestamp
 from services.kit.web_assets import VENDOR_DIR, HashedFiles
 
+FREE_HOUR = datetime(2026, 12, 8, 1, tzinfo=UTC)
 SELLER, BUYER = "5b7a3e0c-8d7e-4c55-9d4e-0f7f1b6c2a11", "0d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 
 
@@ -80,6 +81,7 @@ def draw(pages: Pages, language: str, tenant_id: str) -> str:
         listing=view,
         status_moves=("paused", "closed") if view["own"] else (),
         orderable=False,
+        free_hours=None if view["own"] else [FREE_HOUR],
         idempotency_key="k",
         problem="",
         wrong=frozenset(),
@@ -96,9 +98,12 @@ def test_what_the_platform_measured_is_shown_in_either_language(pages: Pages) ->
     assert "Mean time between failures</dt><dd>—" in english
     # A buyer is offered no publishing; the machine-hours are not ordered on this page.
     assert "/status" not in english and "Place the order" not in english
+    # It is offered the free hours instead, in the reader's zone.
+    assert f'<option value="{int(FREE_HOUR.timestamp())}">12/8/26, 9:00' in english
     chinese = draw(pages, "zh-CN", SELLER)
     assert "平台实测" in chinese and "¥180.00 / 小时" in chinese
     assert 'action="/market/listings/3f0e9d2c-1b4a-4c8e-9f7d-6a5b4c3d2e1f/status"' in chinese
+    assert 'action="/market/listings/3f0e9d2c-1b4a-4c8e-9f7d-6a5b4c3d2e1f/hours"' in chinese
 
 
 def test_the_listings_texts_are_escaped(pages: Pages) -> None:

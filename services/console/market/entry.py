@@ -87,6 +87,20 @@ class Entry:
         stamp.FromDatetime(datetime.combine(day + timedelta(days=1), time(), zone) - timedelta(seconds=1))
         return stamp
 
+    def moment(self, name: str, zone: ZoneInfo) -> Timestamp:
+        """The instant a datetime-local input names (YYYY-MM-DDTHH:MM) in the reader's zone."""
+        stamp = Timestamp()
+        try:
+            written = datetime.fromisoformat(self.text(name))
+        except ValueError:
+            self.wrong.add(name)
+            return stamp
+        if written.tzinfo is not None:
+            self.wrong.add(name)
+            return stamp
+        stamp.FromDatetime(written.replace(tzinfo=zone))
+        return stamp
+
     def check(self) -> None:
         if self.wrong:
             raise Unreadable(self.wrong)

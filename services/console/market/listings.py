@@ -1,6 +1,7 @@
 """Listings: every seller's published ones searched a page at a time (the marketplace's
 keyset cursor), the tenant's own of every status, a listing drafted from a form whose
-wrong fields the page marks, published, paused and closed, and ordered by a buyer."""
+wrong fields the page marks, published, paused and closed, its machine-hours opened, and
+ordered (or its free hours booked) by a buyer."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from starlette.routing import Route
 
 from services.console.backend import ask, checked_form, for_tenant, object_id
 from services.console.market.calls import TRADE, Refused, page_request, pager, renderer, submit
+from services.console.market.capacity import booked_hours, free_hours
 from services.console.market.entry import Entry, Unreadable, idempotency_key
 from services.console.market.values import (
     CURRENCIES,
@@ -100,6 +102,8 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
             pb.GetListingRequest(tenant_id=principal.tenant_id, listing_id=object_id(request, "listing_id")),
         )
         view = listing_view(listing, principal.tenant_id)
+        buyable = not view["own"] and view["status"] == "published"
+        bookable = buyable and view["kind"] == "capacity"
         return render(
             request,
             principal,
@@ -107,7 +111,8 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
             status,
             listing=view,
             status_moves=STATUS_MOVES[view["status"]] if view["own"] else (),
-            orderable=not view["own"] and view["status"] == "published" and view["kind"] in ORDERABLE_KINDS,
+            orderable=buyable and view["kind"] in ORDERABLE_KINDS,
+            free_hours=await free_hours(backends, principal.tenant_id, listing.id) if bookable else None,
             idempotency_key=idempotency_key(),
             **problem,
         )
@@ -145,6 +150,7 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
         form = await checked_form(request, principal)
         entry = Entry(form)
         quantity = entry.whole("quantity")
+        slots = booked_hours(entry, quantity)
         try:
             entry.check()
             order = await submit(
@@ -155,6 +161,7 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
                     reason=entry.text("reason"),
                     listing_id=object_id(request, "listing_id"),
                     quantity=quantity,
+                    slots=slots,
                 ),
             )
         except Unreadable as unreadable:
@@ -162,6 +169,28 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
         except Refused:
             return await render_listing(request, principal, 409, problem="refused", entered=form)
         return RedirectResponse(f"/market/orders/{order.id}", status_code=303)
+
+    @for_tenant(backends, TRADE)
+    async def open_hours(request: Request, principal: Principal) -> Response:
+        """The seller opens the hourly slots of a period of its capacity listing."""
+        form = await checked_form(request, principal)
+        listing_id = object_id(request, "listing_id")
+        entry = Entry(form)
+        zone = pages.time_zone_of(request)
+        try:
+            period = pb.AddAvailabilityRequest(
+                tenant_id=principal.tenant_id,
+                listing_id=listing_id,
+                start=entry.moment("start", zone),
+                end=entry.moment("end", zone),
+            )
+            entry.check()
+            await submit(backends.marketplace.AddAvailability, period)
+        except Unreadable as unreadable:
+            return await render_listing(request, principal, 400, wrong=unreadable.fields, entered=form)
+        except Refused:
+            return await render_listing(request, principal, 409, problem="refused", entered=form)
+        return RedirectResponse(f"/market/listings/{listing_id}", status_code=303)
 
     return [
         Route("/market/listings", catalogue, name="market_listings"),
@@ -171,6 +200,7 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
         Route("/market/listings/{listing_id}", listing_page, name="market_listing"),
         Route("/market/listings/{listing_id}/status", change_status, methods=["POST"], name="listing_status"),
         Route("/market/listings/{listing_id}/orders", place_order, methods=["POST"], name="order_listing"),
+        Route("/market/listings/{listing_id}/hours", open_hours, methods=["POST"], name="open_hours"),
     ]
 
 

@@ -18,7 +18,7 @@ CATEGORIES = catalogue.CATEGORIES
 CURRENCIES = catalogue.CURRENCIES
 KINDS = tuple(catalogue.ListingKind)
 UNITS = tuple(catalogue.Unit)
-# A capacity listing is booked by slot, which its own page of slots would choose.
+# Ordered by quantity; a capacity listing's hours are booked by slot instead.
 ORDERABLE_KINDS = ("capability", "product")
 
 
