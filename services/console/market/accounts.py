@@ -5,6 +5,7 @@ readers, and the operator)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from gantry.v1 import marketplace_pb2 as pb
@@ -13,8 +14,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from services.console.backend import ask, checked_form, for_tenant, object_id
-from services.console.market.calls import TRADE, Refused, page_request, pager, renderer, submit
-from services.console.market.entry import Entry, Unreadable, idempotency_key
+from services.console.market.calls import TRADE, page_request, pager, renderer, submitted
+from services.console.market.entry import Entry, idempotency_key
 from services.console.market.values import CURRENCIES, account_view, entry_view, plain
 from services.console.pages import Pages
 from services.console.sessions import Principal, requires
@@ -57,20 +58,21 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
         form = await checked_form(request, principal)
         entry = Entry(form)
         currency = entry.choice("currency", CURRENCIES)
-        try:
-            withdrawal = pb.WithdrawRequest(
-                tenant_id=principal.tenant_id,
-                idempotency_key=entry.text("idempotency_key"),
-                reason=entry.text("reason"),
-                currency=currency,
-                amount=entry.amount("amount", currency),
-            )
-            entry.check()
-            await submit(backends.marketplace.Withdraw, withdrawal)
-        except Unreadable as unreadable:
-            return await render_accounts(request, principal, 400, wrong=unreadable.fields, entered=form)
-        except Refused:
-            return await render_accounts(request, principal, 409, problem="refused", entered=form)
+        withdrawal = pb.WithdrawRequest(
+            tenant_id=principal.tenant_id,
+            idempotency_key=entry.text("idempotency_key"),
+            reason=entry.text("reason"),
+            currency=currency,
+            amount=entry.amount("amount", currency),
+        )
+        answer = await submitted(
+            entry,
+            backends.marketplace.Withdraw,
+            withdrawal,
+            functools.partial(render_accounts, request, principal),
+        )
+        if isinstance(answer, Response):
+            return answer
         return RedirectResponse("/market/accounts", status_code=303)
 
     @for_tenant(backends, TRADE)

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from services.console.backend import CALL_TIMEOUT_SECONDS, http_error_of
-from services.console.market.entry import Unreadable, refused_fields
+from services.console.market.entry import Entry, Unreadable, refused_fields
 from services.console.market.values import CATEGORIES, CURRENCIES, KINDS, UNITS
 from services.console.pages import Pages
 from services.console.sessions import CSRF_FIELD, Principal
@@ -42,6 +42,24 @@ async def submit(method: Callable[..., Awaitable[Reply]], request: Any) -> Reply
         if error.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ABORTED):
             raise Refused(error.details()) from None
         raise http_error_of(error) from None
+
+
+Redraw = Callable[..., Awaitable[Response]]
+
+
+async def submitted(
+    entry: Entry, method: Callable[..., Awaitable[Reply]], request: Any, redraw: Redraw
+) -> Reply | Response:
+    """A form's call, made when every field could be read: the answer, or the form drawn
+    again with what went wrong (the unreadable fields and those the API names, 400; a move
+    the state forbids, 409)."""
+    try:
+        entry.check()
+        return await submit(method, request)
+    except Unreadable as unreadable:
+        return await redraw(400, wrong=unreadable.fields, entered=entry.form)
+    except Refused:
+        return await redraw(409, problem="refused", entered=entry.form)
 
 
 def page_request(query: QueryParams) -> common_pb2.PageRequest:
@@ -85,3 +103,12 @@ def renderer(pages: Pages) -> Callable[..., Response]:
         )
 
     return render
+
+
+def redraw(render: Callable[..., Response], request: Request, principal: Principal, template: str) -> Redraw:
+    """The form page `template` drawn again, as `submitted` does after a refusal."""
+
+    async def again(status: int, **context: Any) -> Response:
+        return render(request, principal, template, status, **context)
+
+    return again

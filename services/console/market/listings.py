@@ -5,6 +5,8 @@ ordered (or its free hours booked) by a buyer."""
 
 from __future__ import annotations
 
+import functools
+
 from gantry.v1 import marketplace_pb2 as pb
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -12,7 +14,16 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from services.console.backend import ask, checked_form, for_tenant, object_id
-from services.console.market.calls import TRADE, Refused, page_request, pager, renderer, submit
+from services.console.market.calls import (
+    TRADE,
+    Refused,
+    page_request,
+    pager,
+    redraw,
+    renderer,
+    submit,
+    submitted,
+)
 from services.console.market.capacity import booked_hours, free_hours
 from services.console.market.entry import Entry, Unreadable, idempotency_key
 from services.console.market.values import (
@@ -85,13 +96,15 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
 
     @for_tenant(backends, TRADE)
     async def create_listing(request: Request, principal: Principal) -> Response:
-        form = await checked_form(request, principal, max_fields=LISTING_FIELDS)
-        try:
-            listing = await submit(backends.marketplace.CreateListing, _draft(principal.tenant_id, form))
-        except Unreadable as unreadable:
-            return render(
-                request, principal, "market/listing_new.html", 400, entered=form, wrong=unreadable.fields
-            )
+        entry = Entry(await checked_form(request, principal, max_fields=LISTING_FIELDS))
+        listing = await submitted(
+            entry,
+            backends.marketplace.CreateListing,
+            _draft(principal.tenant_id, entry),
+            redraw(render, request, principal, "market/listing_new.html"),
+        )
+        if isinstance(listing, Response):
+            return listing
         return RedirectResponse(f"/market/listings/{listing.id}", status_code=303)
 
     async def render_listing(
@@ -151,23 +164,21 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
         entry = Entry(form)
         quantity = entry.whole("quantity")
         slots = booked_hours(entry, quantity)
-        try:
-            entry.check()
-            order = await submit(
-                backends.marketplace.PlaceOrder,
-                pb.PlaceOrderRequest(
-                    tenant_id=principal.tenant_id,
-                    idempotency_key=entry.text("idempotency_key"),
-                    reason=entry.text("reason"),
-                    listing_id=object_id(request, "listing_id"),
-                    quantity=quantity,
-                    slots=slots,
-                ),
-            )
-        except Unreadable as unreadable:
-            return await render_listing(request, principal, 400, wrong=unreadable.fields, entered=form)
-        except Refused:
-            return await render_listing(request, principal, 409, problem="refused", entered=form)
+        order = await submitted(
+            entry,
+            backends.marketplace.PlaceOrder,
+            pb.PlaceOrderRequest(
+                tenant_id=principal.tenant_id,
+                idempotency_key=entry.text("idempotency_key"),
+                reason=entry.text("reason"),
+                listing_id=object_id(request, "listing_id"),
+                quantity=quantity,
+                slots=slots,
+            ),
+            functools.partial(render_listing, request, principal),
+        )
+        if isinstance(order, Response):
+            return order
         return RedirectResponse(f"/market/orders/{order.id}", status_code=303)
 
     @for_tenant(backends, TRADE)
@@ -177,19 +188,20 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
         listing_id = object_id(request, "listing_id")
         entry = Entry(form)
         zone = pages.time_zone_of(request)
-        try:
-            period = pb.AddAvailabilityRequest(
-                tenant_id=principal.tenant_id,
-                listing_id=listing_id,
-                start=entry.moment("start", zone),
-                end=entry.moment("end", zone),
-            )
-            entry.check()
-            await submit(backends.marketplace.AddAvailability, period)
-        except Unreadable as unreadable:
-            return await render_listing(request, principal, 400, wrong=unreadable.fields, entered=form)
-        except Refused:
-            return await render_listing(request, principal, 409, problem="refused", entered=form)
+        period = pb.AddAvailabilityRequest(
+            tenant_id=principal.tenant_id,
+            listing_id=listing_id,
+            start=entry.moment("start", zone),
+            end=entry.moment("end", zone),
+        )
+        answer = await submitted(
+            entry,
+            backends.marketplace.AddAvailability,
+            period,
+            functools.partial(render_listing, request, principal),
+        )
+        if isinstance(answer, Response):
+            return answer
         return RedirectResponse(f"/market/listings/{listing_id}", status_code=303)
 
     return [
@@ -233,9 +245,8 @@ def _search(tenant_id: str, request: Request) -> pb.SearchListingsRequest:
     )
 
 
-def _draft(tenant_id: str, form: dict[str, str]) -> pb.CreateListingRequest:
-    """The listing a form drafts; the fields that cannot be read raised together."""
-    entry = Entry(form)
+def _draft(tenant_id: str, entry: Entry) -> pb.CreateListingRequest:
+    """The listing a form drafts; the fields that cannot be read kept in `entry`."""
     currency = entry.choice("currency", CURRENCIES)
     kind = entry.choice("kind", KINDS)
     unit = entry.choice("unit", UNITS)
@@ -243,7 +254,7 @@ def _draft(tenant_id: str, form: dict[str, str]) -> pb.CreateListingRequest:
         tenant_id=tenant_id,
         kind=value_of(pb.ListingKind, kind) if kind in KINDS else 0,
         title=entry.text("title"),
-        description=form.get("description", ""),
+        description=entry.form.get("description", ""),
         category=entry.text("category"),
         price=entry.amount("price", currency),
         currency=currency,
@@ -255,5 +266,4 @@ def _draft(tenant_id: str, form: dict[str, str]) -> pb.CreateListingRequest:
     )
     if kind == "product":
         request.stock = entry.whole("stock")
-    entry.check()
     return request

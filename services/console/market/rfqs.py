@@ -4,6 +4,8 @@ buyer accepts a quote, which places the order at the quoted price."""
 
 from __future__ import annotations
 
+import functools
+
 from gantry.v1 import marketplace_pb2 as pb
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -11,7 +13,16 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from services.console.backend import ask, checked_form, for_tenant, object_id
-from services.console.market.calls import TRADE, Refused, page_request, pager, renderer, submit
+from services.console.market.calls import (
+    TRADE,
+    Refused,
+    page_request,
+    pager,
+    redraw,
+    renderer,
+    submit,
+    submitted,
+)
 from services.console.market.entry import Entry, Unreadable, idempotency_key
 from services.console.market.values import CATEGORIES, CURRENCIES, UNITS, quote_view, rfq_view, value_of
 from services.console.pages import Pages
@@ -74,23 +85,24 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
         form = await checked_form(request, principal, max_fields=RFQ_FIELDS)
         entry = Entry(form)
         unit = entry.choice("unit", UNITS)
-        try:
-            rfq_request = pb.PostRfqRequest(
-                tenant_id=principal.tenant_id,
-                category=entry.text("category"),
-                title=entry.text("title"),
-                specification=form.get("specification", ""),
-                quantity=entry.whole("quantity"),
-                unit=value_of(pb.Unit, unit) if unit in UNITS else 0,
-                currency=entry.choice("currency", CURRENCIES),
-                deadline=entry.day_end("deadline", pages.time_zone_of(request)),
-            )
-            entry.check()
-            rfq = await submit(backends.marketplace.PostRfq, rfq_request)
-        except Unreadable as unreadable:
-            return render(
-                request, principal, "market/rfq_new.html", 400, entered=form, wrong=unreadable.fields
-            )
+        rfq_request = pb.PostRfqRequest(
+            tenant_id=principal.tenant_id,
+            category=entry.text("category"),
+            title=entry.text("title"),
+            specification=form.get("specification", ""),
+            quantity=entry.whole("quantity"),
+            unit=value_of(pb.Unit, unit) if unit in UNITS else 0,
+            currency=entry.choice("currency", CURRENCIES),
+            deadline=entry.day_end("deadline", pages.time_zone_of(request)),
+        )
+        rfq = await submitted(
+            entry,
+            backends.marketplace.PostRfq,
+            rfq_request,
+            redraw(render, request, principal, "market/rfq_new.html"),
+        )
+        if isinstance(rfq, Response):
+            return rfq
         return RedirectResponse(f"/market/rfqs/{rfq.id}", status_code=303)
 
     async def render_rfq(
@@ -121,22 +133,23 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
         rfq_id = object_id(request, "rfq_id")
         entry = Entry(form)
         currency = entry.choice("currency", CURRENCIES)
-        try:
-            quote_request = pb.SubmitQuoteRequest(
-                tenant_id=principal.tenant_id,
-                rfq_id=rfq_id,
-                price=entry.amount("price", currency),
-                currency=currency,
-                lead_time_days=entry.whole("lead_time_days", default=0),
-                valid_until=entry.day_end("valid_until", pages.time_zone_of(request)),
-                note=form.get("note", ""),
-            )
-            entry.check()
-            await submit(backends.marketplace.SubmitQuote, quote_request)
-        except Unreadable as unreadable:
-            return await render_rfq(request, principal, 400, wrong=unreadable.fields, entered=form)
-        except Refused:
-            return await render_rfq(request, principal, 409, problem="refused", entered=form)
+        quote_request = pb.SubmitQuoteRequest(
+            tenant_id=principal.tenant_id,
+            rfq_id=rfq_id,
+            price=entry.amount("price", currency),
+            currency=currency,
+            lead_time_days=entry.whole("lead_time_days", default=0),
+            valid_until=entry.day_end("valid_until", pages.time_zone_of(request)),
+            note=form.get("note", ""),
+        )
+        answer = await submitted(
+            entry,
+            backends.marketplace.SubmitQuote,
+            quote_request,
+            functools.partial(render_rfq, request, principal),
+        )
+        if isinstance(answer, Response):
+            return answer
         return RedirectResponse(f"/market/rfqs/{rfq_id}", status_code=303)
 
     @for_tenant(backends, TRADE)
