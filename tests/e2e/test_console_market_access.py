@@ -279,6 +279,27 @@ def test_machine_hours_are_opened_by_the_seller_and_booked_by_the_buyer(
     assert taken.status_code == 409
 
 
+def test_a_quote_withdrawn_and_an_rfq_cancelled(seller: ConsoleMember, buyer: ConsoleMember) -> None:
+    rfq = {"title": "Castings", "category": "casting", "quantity": "40", "unit": "piece", "currency": "CNY"}
+    past = buyer.post("/market/rfqs", **rfq, deadline="2020-01-01")
+    assert past.status_code == 400 and 'id="deadline" name="deadline"' in past.text
+    assert re.search(r'id="deadline" name="deadline"[^>]*aria-invalid="true"', past.text)
+    soon = (datetime.now(UTC) + timedelta(days=20)).date().isoformat()
+    rfq_page = buyer.moved("/market/rfqs", **rfq, deadline=soon)
+    rfq_id = rfq_page.rsplit("/", 1)[-1]
+    assert rfq_id in seller.http.get("/market/rfqs", params={"category": "casting"}).text
+    valid = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
+    assert seller.moved(f"{rfq_page}/quotes", currency="CNY", price="18000", valid_until=valid) == rfq_page
+    quote_id = re.findall(r'<tr id="quote-([0-9a-f-]+)">', seller.http.get(rfq_page).text)[0]
+    # The buyer cannot withdraw the seller's quote; the seller can.
+    assert buyer.post(f"{rfq_page}/quotes/{quote_id}/withdraw").status_code == 404
+    assert seller.moved(f"{rfq_page}/quotes/{quote_id}/withdraw") == rfq_page
+    assert "Withdrawn" in buyer.http.get(rfq_page).text
+    assert buyer.moved(f"{rfq_page}/cancel") == rfq_page
+    assert re.search(r'<dd id="rfq-status">Cancelled</dd>', buyer.http.get(rfq_page).text)
+    assert buyer.post(f"{rfq_page}/cancel").status_code == 409
+
+
 def test_money_is_paid_out_of_the_available_balance_alone(buyer: ConsoleMember) -> None:
     account = account_id(buyer.http.get("/market/accounts").text)
 
