@@ -44,10 +44,16 @@ async def ask(method: Callable[..., Awaitable[Reply]], request: Any) -> Reply:
     try:
         return await method(request, timeout=CALL_TIMEOUT_SECONDS)
     except grpc.aio.AioRpcError as error:
-        status = HTTP_STATUS_OF.get(error.code())
-        if status is None:
-            raise
-        raise HTTPException(status, error.details() or error.code().name) from None
+        raise http_error_of(error) from None
+
+
+def http_error_of(error: grpc.aio.AioRpcError) -> Exception:
+    """The HTTP error a backend's refusal is to a page; the error itself when no reader's
+    input or situation explains it (a 500)."""
+    status = HTTP_STATUS_OF.get(error.code())
+    if status is None:
+        return error
+    return HTTPException(status, error.details() or error.code().name)
 
 
 def object_id(request: Request, name: str) -> str:
@@ -59,10 +65,10 @@ def object_id(request: Request, name: str) -> str:
         raise HTTPException(404, f"no such {name}") from None
 
 
-async def checked_form(request: Request, principal: Principal) -> dict[str, str]:
+async def checked_form(request: Request, principal: Principal, max_fields: int = 8) -> dict[str, str]:
     """A form of a signed-in person, refused (403) unless it carries the session's CSRF
     token, as a field or, from htmx, as the `X-CSRF-Token` header."""
-    form = await read_form(request, limit_bytes=FORM_LIMIT_BYTES)
+    form = await read_form(request, max_fields=max_fields, limit_bytes=FORM_LIMIT_BYTES)
     check_csrf(principal, request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD, ""))
     return form
 

@@ -351,3 +351,19 @@ def _product_body() -> dict[str, Any]:
         "ship_from": "CN",
         "stock": 5,
     }
+
+
+def test_an_accounts_ledger_entries_are_its_owners_alone(
+    platform: Platform, operator: PartnerClient, seller: Trader, buyer: Trader
+) -> None:
+    [available] = [a for a in buyer.ok("GET", "/v1/accounts")["items"] if a["kind"] == "available"]
+    entries = buyer.ok("GET", f"/v1/accounts/{available['id']}/transfers", params={"limit": 10})
+    assert [(t["code"], t["amount"], t["credit_account_id"]) for t in entries["items"]] == [
+        ("deposit", 100_000, available["id"])
+    ]
+    assert entries["next_cursor"] == ""
+    assert seller.http.get(f"/v1/accounts/{available['id']}/transfers").status_code == 404
+    platform_accounts = operator.http.get("/v1/accounts").json()["items"]
+    [external] = [a for a in platform_accounts if a["kind"] == "external" and a["currency"] == "CNY"]
+    assert operator.http.get(f"/v1/accounts/{external['id']}/transfers").status_code == 200
+    assert operator.http.get(f"/v1/accounts/{available['id']}/transfers").status_code == 404

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from services.gateway.auth import OPERATOR
 from services.gateway.clients import call
 from services.gateway.endpoints import Call, Handler, json_response
-from services.gateway.protojson import to_json, to_message
+from services.gateway.protojson import page_json, to_json, to_message
 from services.gateway.routes.marketplace import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS, page_of, trade
 from services.gateway.schemas import marketplace_orders as schemas
 from services.gateway.schemas.common import PageQuery
@@ -120,6 +120,17 @@ async def get_accounts(c: Call) -> Response:
     return json_response({"items": [to_json(account) for account in found.accounts]})
 
 
+async def list_transfers(c: Call) -> Response:
+    request = to_message(
+        pb.ListTransfersRequest,
+        c.query,
+        tenant_id=_operator_or_tenant(c),
+        account_id=c.path("account_id"),
+    )
+    found = await call(c.backends.marketplace.ListTransfers, request, field_prefix="page.")
+    return json_response(page_json(found.transfers, found.page))
+
+
 async def deposit(c: Call) -> Response:
     request = to_message(pb.DepositRequest, c.body, **_keyed(c, ""))
     return json_response(to_json(await call(c.backends.marketplace.Deposit, request)), 201)
@@ -224,6 +235,17 @@ ENDPOINTS = [
         for_operator=True,
         response=schemas.AccountList,
         errors=(401, 403),
+    ),
+    trade(
+        "GET",
+        "/v1/accounts/{account_id}/transfers",
+        list_transfers,
+        "The transfers of one of the caller's accounts, newest first: its ledger entries",
+        "accounts",
+        for_operator=True,
+        query=PageQuery,
+        response=schemas.TransferList,
+        errors=READ_ERRORS,
     ),
     trade(
         "POST",

@@ -148,6 +148,11 @@ class Account(Schema):
     spendable = fields.Integer(required=True, metadata={"description": "The balance less pending debits"})
 
 
+class TransferList(Schema):
+    items = fields.List(fields.Nested(Transfer), required=True)
+    next_cursor = fields.String(required=True, metadata={"description": "empty on the last page"})
+
+
 class AccountList(Schema):
     items = fields.List(fields.Nested(Account), required=True)
 

@@ -6,7 +6,7 @@ import grpc
 from gantry.v1 import marketplace_pb2 as pb
 
 from services.kit.errors import FailedPrecondition, FieldViolation, InvalidArgument
-from services.kit.protos import tenant_of, tenant_or_operator
+from services.kit.protos import page_args, page_info, tenant_of, tenant_or_operator
 from services.kit.registry import Registry
 from services.kit.validation import require_uuid
 from services.marketplace.api.messages import account_message, transfer_message
@@ -55,6 +55,15 @@ class LedgerApi:
     ) -> pb.GetAccountsResponse:
         owner = tenant_or_operator(request) or PLATFORM
         return pb.GetAccountsResponse(accounts=[account_message(a) for a in self.ledger.accounts(owner)])
+
+    def ListTransfers(
+        self, request: pb.ListTransfersRequest, context: grpc.ServicerContext
+    ) -> pb.ListTransfersResponse:
+        owner = tenant_or_operator(request) or PLATFORM
+        found, next_cursor = self.ledger.transfers(owner, request.account_id, *page_args(request.page))
+        return pb.ListTransfersResponse(
+            transfers=[transfer_message(t) for t in found], page=page_info(next_cursor)
+        )
 
     def CheckLedger(
         self, request: pb.CheckLedgerRequest, context: grpc.ServicerContext

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, tuple_, update
 
 from services.kit.db import driver_connection, insert_ignoring_duplicates, outbox_row
 from services.kit.events import Event
@@ -185,6 +185,26 @@ def resolution_of(connection: Connection, pending_id: str) -> Transfer | None:
 def owned_accounts(connection: Connection, owner: str) -> list[Account]:
     query = select(accounts).where(accounts.c.owner == owner).order_by(accounts.c.currency, accounts.c.kind)
     return [_account(row) for row in connection.execute(query)]
+
+
+def owned_account(connection: Connection, owner: str, account_id: str) -> Account | None:
+    query = select(accounts).where(accounts.c.id == account_id, accounts.c.owner == owner)
+    row = connection.execute(query).first()
+    return _account(row) if row else None
+
+
+def transfers_of(
+    connection: Connection, account_id: str, after: tuple[datetime, str] | None, limit: int
+) -> list[Transfer]:
+    """The transfers debiting or crediting an account, newest first: each side read by its
+    own index (account, created_at), the two merged."""
+    query = select(transfers).where(
+        or_(transfers.c.debit_account_id == account_id, transfers.c.credit_account_id == account_id)
+    )
+    if after is not None:
+        query = query.where(tuple_(transfers.c.created_at, transfers.c.id) < tuple_(*after))
+    query = query.order_by(transfers.c.created_at.desc(), transfers.c.id.desc()).limit(limit)
+    return [_transfer(row) for row in connection.execute(query)]
 
 
 def net_by_currency(connection: Connection) -> dict[str, tuple[int, int]]:

@@ -17,9 +17,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from services.kit import pagination
 from services.kit.batching import Batcher
 from services.kit.db import pipelined
-from services.kit.errors import GantryError
+from services.kit.errors import GantryError, NotFound
 from services.kit.logs import current_request_id
 from services.kit.validation import require_uuid
 from services.marketplace.domain.ledger import (
@@ -198,6 +199,21 @@ class Ledger:
     def accounts(self, owner: str) -> list[Account]:
         with self._unit_of_work(read_only=True) as uow:
             return queries.owned_accounts(uow.connection, owner)
+
+    def transfers(self, owner: str, account_id: str, size: int, cursor: str) -> tuple[list[Transfer], str]:
+        """An account's transfers, newest first, a page at a time; NotFound for an account
+        of another owner's."""
+        account_id = require_uuid(account_id, "account_id")
+        limit = pagination.page_size(size)
+        listing = {"account": account_id}
+        after = pagination.time_and_id(pagination.decode_cursor(cursor, listing))
+        with self._unit_of_work(read_only=True) as uow:
+            if queries.owned_account(uow.connection, owner, account_id) is None:
+                raise NotFound("account not found")
+            found = queries.transfers_of(uow.connection, account_id, after, limit + 1)
+        return pagination.keyset_page(
+            found, limit, lambda last: [last.created_at.isoformat(), last.id], listing
+        )
 
     def imbalances(self) -> dict[str, tuple[int, int]]:
         """Every currency whose debits and credits (posted, pending) do not sum to zero."""
