@@ -59,10 +59,10 @@ def object_id(request: Request, name: str) -> str:
         raise HTTPException(404, f"no such {name}") from None
 
 
-async def checked_form(request: Request, principal: Principal) -> dict[str, str]:
+async def checked_form(request: Request, principal: Principal, max_fields: int = 8) -> dict[str, str]:
     """A form of a signed-in person, refused (403) unless it carries the session's CSRF
     token, as a field or, from htmx, as the `X-CSRF-Token` header."""
-    form = await read_form(request, limit_bytes=FORM_LIMIT_BYTES)
+    form = await read_form(request, max_fields, FORM_LIMIT_BYTES)
     check_csrf(principal, request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD, ""))
     return form
 

@@ -31,6 +31,7 @@ from services.kit.migrate import upgrade
 from services.kit.web_assets import NODE_MODULES
 from tests.support.backends import AMQP_URL, bus_namespace, postgres_database
 from tests.support.mailbox import Mailbox, running_mailbox
+from tests.support.plant import console_url
 from tests.support.platform import ROOT, Platform, free_port, grpc_serving, procfile
 from tests.support.waiting import eventually
 
@@ -293,10 +294,6 @@ def _serving(target: str, process: subprocess.Popen, logs: Path) -> bool:
     if process.poll() is not None:
         raise AssertionError(f"registry-api exited:\n{(logs / 'registry-api.log').read_text()[-3000:]}")
     return grpc_serving(target)
-
-
-def console_url(platform: Platform) -> str:
-    return f"http://127.0.0.1:{platform.env['GANTRY_CONSOLE_PORT']}"
 
 
 def signed_in(page: Page, platform: Platform, session_token: str) -> Page:

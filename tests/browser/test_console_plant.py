@@ -4,7 +4,7 @@ devices listed, a device's live values and chart, an alarm acknowledged, Chinese
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import grpc
 import pytest
@@ -18,9 +18,8 @@ LIVE_TIMEOUT_MS = 15_000
 
 
 @pytest.fixture(scope="module")
-def plant(platform: Platform) -> Iterator[PlantTenant]:
-    with grpc.insecure_channel(platform.grpc_target("registry")) as channel:
-        yield plant_tenant(channel, platform.gateway_url, "Browser Works")
+def plant(platform: Platform, registry_channel: grpc.Channel) -> PlantTenant:
+    return plant_tenant(registry_channel, platform.gateway_url, "Browser Works")
 
 
 @pytest.fixture(scope="module")

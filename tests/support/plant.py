@@ -17,6 +17,7 @@ from gantry.v1 import people_pb2_grpc, registry_pb2
 from services.console.sessions import csrf_token
 from tests.support.client import PartnerClient
 from tests.support.people import PASSWORD
+from tests.support.platform import Platform
 from tests.support.waiting import eventually
 
 OPERATOR = pb.Actor(operator=True)
@@ -123,6 +124,20 @@ def plant_tenant(channel: grpc.Channel, gateway_url: str, company: str) -> Plant
         _signed_in(people, f"admin@{domain}"),
         _signed_in(people, f"viewer@{domain}"),
     )
+
+
+def operator(channel: grpc.Channel) -> SignedIn:
+    """A new platform operator (a person of no tenant), signed in."""
+    people = people_pb2_grpc.PeopleServiceStub(channel)
+    email = f"operator-{uuid.uuid4().hex[:8]}@gantry.example"
+    people.CreateOperator(
+        pb.CreateOperatorRequest(actor=OPERATOR, email=email, name="Olga Operator", password=PASSWORD)
+    )
+    return _signed_in(people, email)
+
+
+def console_url(platform: Platform) -> str:
+    return f"http://127.0.0.1:{platform.env['GANTRY_CONSOLE_PORT']}"
 
 
 def console_client(console_url: str, member: SignedIn) -> httpx.Client:

@@ -8,7 +8,6 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import grpc
 from gantry.v1 import people_pb2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -16,7 +15,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from services.console.forms import FormTokens, client_address
 from services.console.mail import Mail, Mailer
 from services.console.pages import Pages
-from services.console.people.refusals import Refusal, refusal_of
+from services.console.people.refusals import Refusal, attempt
 from services.console.security import Cookies
 from services.console.sessions import CALL_TIMEOUT_SECONDS, SESSION_COOKIE, SESSION_COOKIE_SECONDS
 from services.kit.grpc_clients import Backends
@@ -43,10 +42,7 @@ class PeopleContext:
     async def call(self, answer: Awaitable[T]) -> T | Refusal:
         """A PeopleService call's answer, or its refusal when a person's input or situation
         explains it."""
-        try:
-            return await answer
-        except grpc.aio.AioRpcError as error:
-            return refusal_of(error)
+        return await attempt(answer)
 
     def timeout(self) -> float:
         return CALL_TIMEOUT_SECONDS

@@ -108,7 +108,7 @@ def routes(ctx: PeopleContext) -> list[Route]:
                     actor=principal.actor(),
                     user_id=request.path_params["user_id"],
                     status=STATUSES.get(form.get("status", ""), people_pb2.USER_STATUS_UNSPECIFIED),
-                    expected_version=_version(form),
+                    expected_version=version_of(form),
                 ),
                 timeout=ctx.timeout(),
             )
@@ -124,7 +124,7 @@ def routes(ctx: PeopleContext) -> list[Route]:
                     actor=principal.actor(),
                     user_id=request.path_params["user_id"],
                     role=_role(form),
-                    expected_version=_version(form),
+                    expected_version=version_of(form),
                 ),
                 timeout=ctx.timeout(),
             )
@@ -193,7 +193,9 @@ def routes(ctx: PeopleContext) -> list[Route]:
     ]
 
 
-def _version(form: dict[str, str]) -> int:
+def version_of(form: dict[str, str]) -> int:
+    """The version a form read its record at; 0 for none and -1 for a malformed one, both
+    of which the registry refuses."""
     version = form.get("version", "0")
     return int(version) if version.isdigit() and len(version) < 19 else -1
 
