@@ -134,24 +134,37 @@ def test_stored_input_renders_escaped(
     assert XSS in unescape(pages[3])
 
 
-def test_the_device_list_pages_by_the_registrys_cursor(platform: Platform, plant: PlantTenant) -> None:
+def test_the_device_list_pages_both_ways_by_the_registrys_cursors(
+    platform: Platform, plant: PlantTenant
+) -> None:
     serials = [f"PAGE-{index:04d}" for index in range(120)]
     body = {
         "devices": [plant.partner.device_body(serial) | {"labels": {"batch": "paging"}} for serial in serials]
     }
     created = plant.partner.http.post("/v1/devices/bulk", json=body)
     assert created.status_code == 201, created.text
-    seen: list[str] = []
-    url: str | None = "/devices?label=batch%3Dpaging"
-    with console_client(console_url(platform), plant.viewer) as viewer:
+
+    def walk(url: str | None, rel: str) -> tuple[list[list[str]], str]:
+        """The pages from `url` following `rel` links, and the URL of the last one."""
+        pages, last = [], ""
         while url:
             page = viewer.get(url)
             assert page.status_code == 200
-            seen += re.findall(r">(PAGE-\d{4})</a>", page.text)
-            found = re.search(r'<a href="([^"]+)" rel="next">', page.text)
+            assert "Devices found: 120" in page.text
+            pages.append(re.findall(r">(PAGE-\d{4})</a>", page.text))
+            last = url
+            found = re.search(rf'<a href="([^"]+)" rel="{rel}">', page.text)
             url = unescape(found.group(1)) if found else None
-        assert seen == serials
+        return pages, last
+
+    with console_client(console_url(platform), plant.viewer) as viewer:
+        forwards, last = walk("/devices?label=batch%3Dpaging", "next")
+        assert [serial for page in forwards for serial in page] == serials
+        assert [len(page) for page in forwards] == [50, 50, 20]
+        backwards, _first = walk(last, "prev")
+        assert backwards == forwards[::-1]
         assert viewer.get("/devices", params={"cursor": "not-a-cursor"}).status_code == 400
+        assert viewer.get("/devices", params={"before": "not-a-cursor"}).status_code == 400
         assert viewer.get("/devices", params={"state": "melting"}).status_code == 400
 
 
