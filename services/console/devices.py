@@ -39,6 +39,9 @@ PROFILES_LISTED = 200
 FILTERS = ("q", "state", "profile", "label")
 STATES = ("provisioned", "active", "suspended", "decommissioned")
 ORDER = "serial_number"
+# Devices counted at most: beyond, the list says "more than" (an exact count of 100,000
+# doubles the time of a page).
+COUNTED = 1000
 
 
 def routes(backends: Backends, pages: Pages) -> list[Route]:
@@ -63,6 +66,7 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
             principal=principal,
             devices=[device_row(device, profiles) for device in listed],
             total=found.page.total,
+            counted=COUNTED,
             profiles=profiles,
             states=STATES,
             chosen={name: query.get(name, "") for name in FILTERS},
@@ -174,6 +178,7 @@ def _listing_request(tenant_id: str, query: QueryParams) -> registry_pb2.ListDev
         profile_id=query.get("profile", ""),
         order_by=f"-{ORDER}" if backwards else ORDER,
         include_total=True,
+        total_limit=COUNTED,
     )
     state = query.get("state", "")
     if state:

@@ -197,6 +197,12 @@ def test_a_page_gives_the_cursor_of_the_page_before_it(
     assert "page.cursor" in violations(lambda: page(third.previous_cursor, "-serial_number", site="Suzhou"))
     assert page(site="nowhere").previous_cursor == ""
 
+    def total(limit: int) -> int:
+        return page(include_total=True, total_limit=limit).page.total
+
+    # Counted no further than asked: one more than the limit says "more".
+    assert (total(0), total(12), total(11), total(5)) == (12, 12, 12, 6)
+
 
 def test_updates_need_the_current_version(
     registry: Stub, tenant: str, profile: pb.DeviceProfile, store: Store

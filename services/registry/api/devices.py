@@ -72,7 +72,12 @@ class DevicesApi:
             "order_by": request.order_by or "serial_number",
         }
         found, next_cursor, previous_cursor, total = self.devices.list(
-            request.tenant_id, options, request.page.page_size, request.page.cursor, request.include_total
+            request.tenant_id,
+            options,
+            request.page.page_size,
+            request.page.cursor,
+            request.include_total,
+            max(request.total_limit, 0),
         )
         return pb.ListDevicesResponse(
             devices=[_message(f) for f in found],
