@@ -296,9 +296,14 @@ def _serving(target: str, process: subprocess.Popen, logs: Path) -> bool:
     return grpc_serving(target)
 
 
-def signed_in(page: Page, platform: Platform, session_token: str) -> Page:
-    """The page's browser holds a real session of the registry, as after signing in."""
-    page.context.add_cookies(
-        [{"name": "gantry_session", "value": session_token, "url": console_url(platform), "httpOnly": True}]
-    )
+def with_session(page: Page, console: str, session_token: str) -> Page:
+    """The page's browser holds a real session of the registry, made through its API, as
+    after signing in at `console`."""
+    cookie = {"name": "gantry_session", "value": session_token, "url": console}
+    page.context.add_cookies([{**cookie, "httpOnly": True, "secure": True, "sameSite": "Lax"}])
     return page
+
+
+def signed_in(page: Page, platform: Platform, session_token: str) -> Page:
+    """`with_session` at the whole platform's console."""
+    return with_session(page, console_url(platform), session_token)

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from gantry.v1 import common_pb2, registry_pb2
+from gantry.v1 import registry_pb2
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from services.console.admin.calls import call, cursor_of, shown_once
+from services.console.admin.calls import call, issued_or_refused
 from services.console.backend import ask, checked_form, for_tenant, object_id
 from services.console.pages import Pages
-from services.console.people.context import PeopleContext
-from services.console.people.refusals import Refusal
+from services.console.people.context import PeopleContext, page_of
 from services.console.plant_values import moment_of
 from services.console.sessions import Principal
 from services.kit.grpc_clients import Backends
@@ -37,7 +36,7 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
             backends.registry.ListApiKeys,
             registry_pb2.ListApiKeysRequest(
                 tenant_id=principal.tenant_id,
-                page=common_pb2.PageRequest(page_size=PAGE_SIZE, cursor=cursor_of(request)),
+                page=page_of(request, PAGE_SIZE),
             ),
         )
         return pages.render(
@@ -66,11 +65,14 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
             backends.registry.CreateApiKey,
             registry_pb2.CreateApiKeyRequest(tenant_id=principal.tenant_id, name=name, scopes=chosen),
         )
-        if isinstance(created, Refusal):
-            entered = {"name": name, "scopes": chosen}
-            return await show(request, principal, created.status, refusal=created, entered=entered)
-        issued = {"name": created.api_key.name, "secret": created.secret}
-        return shown_once(await show(request, principal, issued=issued))
+        return await issued_or_refused(
+            created,
+            show,
+            request,
+            principal,
+            {"name": name, "scopes": chosen},
+            lambda created: {"name": created.api_key.name, "secret": created.secret},
+        )
 
     @admin
     async def revoke(request: Request, principal: Principal) -> Response:

@@ -7,17 +7,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from gantry.v1 import common_pb2, registry_pb2
+from gantry.v1 import registry_pb2
 from google.protobuf.field_mask_pb2 import FieldMask
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from services.console.admin.calls import call, cursor_of, shown_once
+from services.console.admin.calls import call, issued_or_refused
 from services.console.backend import ask, checked_form, object_id
 from services.console.pages import Pages
-from services.console.people.context import PeopleContext
+from services.console.people.context import PeopleContext, page_of
 from services.console.people.refusals import Refusal
 from services.console.people.settings_people import version_of
 from services.console.people.sign_up import SIZE_CLASSES, countries, size_class_of
@@ -37,9 +37,7 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
     async def show(request: Request, principal: Principal, status: int = 200, **context: Any) -> Response:
         listed = await ask(
             backends.registry.ListTenants,
-            registry_pb2.ListTenantsRequest(
-                page=common_pb2.PageRequest(page_size=PAGE_SIZE, cursor=cursor_of(request))
-            ),
+            registry_pb2.ListTenantsRequest(page=page_of(request, PAGE_SIZE)),
         )
         return pages.render(
             request,
@@ -71,10 +69,14 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
                 size_class=size_class_of(entered["size_class"]),
             ),
         )
-        if isinstance(created, Refusal):
-            return await show(request, principal, created.status, refusal=created, entered=entered)
-        issued = {"name": created.tenant.name, "api_key": created.api_key}
-        return shown_once(await show(request, principal, issued=issued))
+        return await issued_or_refused(
+            created,
+            show,
+            request,
+            principal,
+            entered,
+            lambda created: {"name": created.tenant.name, "api_key": created.api_key},
+        )
 
     def change_status(action: str) -> Callable[[Request], Awaitable[Response]]:
         @operator

@@ -9,16 +9,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from gantry.v1 import analytics_pb2, common_pb2
+from gantry.v1 import analytics_pb2
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from services.console.admin.calls import call, cursor_of, shown_once
+from services.console.admin.calls import call, issued_or_refused
 from services.console.backend import ask, checked_form, for_tenant, object_id
 from services.console.pages import Pages
-from services.console.people.context import PeopleContext
+from services.console.people.context import PeopleContext, page_of
 from services.console.people.refusals import Refusal
 from services.console.plant_values import moment_of
 from services.console.sessions import Principal
@@ -45,7 +45,7 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
             backends.analytics.ListWebhooks,
             analytics_pb2.ListWebhooksRequest(
                 tenant_id=principal.tenant_id,
-                page=common_pb2.PageRequest(page_size=PAGE_SIZE, cursor=cursor_of(request)),
+                page=page_of(request, PAGE_SIZE),
             ),
         )
         return pages.render(
@@ -78,11 +78,14 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
             backends.analytics.CreateWebhook,
             analytics_pb2.CreateWebhookRequest(tenant_id=principal.tenant_id, url=url, event_types=chosen),
         )
-        if isinstance(created, Refusal):
-            entered = {"url": url, "event_types": chosen}
-            return await show_list(request, principal, created.status, refusal=created, entered=entered)
-        issued = {"id": created.webhook.id, "url": created.webhook.url, "secret": created.secret}
-        return shown_once(await show_list(request, principal, issued=issued))
+        return await issued_or_refused(
+            created,
+            show_list,
+            request,
+            principal,
+            {"url": url, "event_types": chosen},
+            lambda created: {"id": created.webhook.id, "url": created.webhook.url, "secret": created.secret},
+        )
 
     async def show_one(
         request: Request, principal: Principal, webhook_id: str, status: int = 200, **context: Any
@@ -94,7 +97,7 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
             analytics_pb2.ListWebhookDeliveriesRequest(
                 tenant_id=principal.tenant_id,
                 webhook_id=webhook_id,
-                page=common_pb2.PageRequest(page_size=DELIVERIES_LISTED, cursor=cursor_of(request)),
+                page=page_of(request, DELIVERIES_LISTED),
             ),
         )
         return pages.render(

@@ -8,7 +8,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from gantry.v1 import people_pb2
+from gantry.v1 import common_pb2, people_pb2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -23,6 +23,14 @@ from services.kit.grpc_clients import Backends
 T = TypeVar("T")
 # Where a person goes once signed in, unless a page sent them to sign in.
 HOME = "/overview"
+MAX_CURSOR_LENGTH = 512
+
+
+def page_of(request: Request, size: int) -> common_pb2.PageRequest:
+    """The page of a list the request asks for: `size` items after its `after` cursor."""
+    return common_pb2.PageRequest(
+        page_size=size, cursor=request.query_params.get("after", "")[:MAX_CURSOR_LENGTH]
+    )
 
 
 @dataclass(frozen=True)
