@@ -70,6 +70,14 @@ def test_sign_in_and_out(page: Page, console: str, admin: Person) -> None:
     page.wait_for_url(f"{console}/sign-in?next=%2Faccount")
 
 
+def test_an_operator_signs_in_to_the_tenants(
+    page: Page, people_servers: PeopleServers, people: people_pb2_grpc.PeopleServiceStub
+) -> None:
+    sign_in(page, people_servers.console, new_operator(people))
+    page.wait_for_url(f"{people_servers.console}/operator/tenants")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Tenants")
+
+
 def test_a_wrong_password_is_told_as_an_unknown_email_is(
     page: Page, people_servers: PeopleServers, people: people_pb2_grpc.PeopleServiceStub, watch: Watch
 ) -> None:

@@ -21,8 +21,10 @@ from services.console.sessions import CALL_TIMEOUT_SECONDS, SESSION_COOKIE, SESS
 from services.kit.grpc_clients import Backends
 
 T = TypeVar("T")
-# Where a person goes once signed in, unless a page sent them to sign in.
+# Where a person goes once signed in, unless a page sent them to sign in; an operator, who
+# has no plant, to the tenants.
 HOME = "/overview"
+OPERATOR_HOME = "/operator/tenants"
 MAX_CURSOR_LENGTH = 512
 
 
@@ -73,6 +75,8 @@ class PeopleContext:
     async def start_session(self, request: Request, session: people_pb2.Session, target: str) -> Response:
         """Sends the person to `target` with the new session's cookie, in place of whatever
         session cookie the browser brought (which ends: no session is fixed in advance)."""
+        if target == HOME and not session.principal.tenant_id:
+            target = OPERATOR_HOME
         brought = request.cookies.get(SESSION_COOKIE, "")
         if brought and brought != session.token:
             await self.call(
