@@ -163,8 +163,19 @@ def test_a_refused_form_names_its_fields(platform: Platform, plant: PlantTenant)
         no_scope = admin.post("/settings/api-keys", data=_form(plant.admin, name="nothing"))
         assert no_scope.status_code == 400
         assert 'id="key-scopes-error"' in no_scope.text
+        scoped = {"scope:devices:read": "on"}
+        for_a_week = admin.post(
+            "/settings/api-keys", data=_form(plant.admin, name="week", lifetime="7", **scoped)
+        )
+        assert for_a_week.status_code == 400 and 'id="key-lifetime-error"' in for_a_week.text
+        for_a_month = admin.post(
+            "/settings/api-keys", data=_form(plant.admin, name="month", lifetime="30", **scoped)
+        )
+        assert for_a_month.status_code == 200
         bad_url = admin.post(
             "/settings/webhooks", data=_form(plant.admin, url="ftp://x", **{"event:alarm.raised": "on"})
         )
         assert bad_url.status_code == 400
         assert 'id="webhook-url-error"' in bad_url.text and 'value="ftp://x"' in bad_url.text
+    keys = {key["name"]: key for key in plant.partner.http.get("/v1/api-keys").json()["items"]}
+    assert "week" not in keys and keys["month"]["expires_at"] is not None

@@ -5,6 +5,7 @@ sends."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gantry.v1 import registry_pb2
@@ -16,6 +17,7 @@ from services.console.admin.calls import call, issued_or_refused
 from services.console.backend import ask, checked_form, for_tenant, object_id
 from services.console.pages import Pages
 from services.console.people.context import PeopleContext, page_of
+from services.console.people.refusals import Refusal
 from services.console.plant_values import moment_of
 from services.console.sessions import Principal
 from services.kit.grpc_clients import Backends
@@ -26,6 +28,8 @@ PAGE_SIZE = 50
 NOTICES = frozenset({"revoked"})
 # One checkbox per scope, named `scope:devices:read`.
 SCOPE_FIELD = "scope:"
+# How long a new key may live, in days; without one, until it is revoked.
+LIFETIMES_DAYS = ("30", "90", "365")
 
 
 def routes(backends: Backends, pages: Pages) -> list[Route]:
@@ -48,8 +52,14 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
             total=listed.page.total,
             next_cursor=listed.page.next_cursor,
             scopes=SCOPES,
+            lifetimes=LIFETIMES_DAYS,
             notice=PeopleContext.notice(request, NOTICES),
-            **{"refusal": None, "issued": None, "entered": {"name": "", "scopes": ()}, **context},
+            **{
+                "refusal": None,
+                "issued": None,
+                "entered": {"name": "", "scopes": (), "lifetime": ""},
+                **context,
+            },
         )
 
     @admin
@@ -58,19 +68,22 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
 
     @admin
     async def create(request: Request, principal: Principal) -> Response:
-        form = await checked_form(request, principal, max_fields=len(SCOPES) + 2)
-        name = form.get("name", "").strip()
+        form = await checked_form(request, principal, max_fields=len(SCOPES) + 3)
+        name, lifetime = form.get("name", "").strip(), form.get("lifetime", "")
         chosen = [scope for scope in SCOPES if form.get(f"{SCOPE_FIELD}{scope}")]
-        created = await call(
-            backends.registry.CreateApiKey,
-            registry_pb2.CreateApiKeyRequest(tenant_id=principal.tenant_id, name=name, scopes=chosen),
-        )
+        asked = registry_pb2.CreateApiKeyRequest(tenant_id=principal.tenant_id, name=name, scopes=chosen)
+        if lifetime in LIFETIMES_DAYS:
+            asked.expires_at.FromDatetime(datetime.now(UTC) + timedelta(days=int(lifetime)))
+        if lifetime and lifetime not in LIFETIMES_DAYS:
+            created: Any = Refusal("invalid", 400, fields=frozenset({"expires_at"}))
+        else:
+            created = await call(backends.registry.CreateApiKey, asked)
         return await issued_or_refused(
             created,
             show,
             request,
             principal,
-            {"name": name, "scopes": chosen},
+            {"name": name, "scopes": chosen, "lifetime": lifetime},
             lambda created: {"name": created.api_key.name, "secret": created.secret},
         )
 
