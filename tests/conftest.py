@@ -1,6 +1,7 @@
 import os
 from collections.abc import Iterator
 
+import grpc
 import pytest
 
 from tests.support.platform import Platform, running_platform
@@ -17,3 +18,10 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     PostgreSQL and RabbitMQ of the machine."""
     with running_platform(tmp_path_factory.mktemp("platform-logs")) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def registry_channel(platform: Platform) -> Iterator[grpc.Channel]:
+    """A channel to the platform's registry-api, where tests make people and sessions."""
+    with grpc.insecure_channel(platform.grpc_target("registry")) as channel:
+        yield channel

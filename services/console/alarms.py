@@ -1,5 +1,5 @@
 """The alarms: the live list (active first, the most severe first), acknowledged, cleared
-and commented on by htmx forms that carry the CSRF header; and a profile's alarm rules."""
+and commented on by htmx forms that carry the CSRF header."""
 
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ from services.console.plant_values import (
     alarm_view,
     severity_of,
 )
-from services.console.rule_text import rule_view
 from services.console.sessions import CSRF_FIELD, Principal
 from services.kit.grpc_clients import Backends
 
@@ -96,31 +95,6 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
 
         return act
 
-    @for_tenant(backends, "analytics:read")
-    async def alarm_rules(request: Request, principal: Principal) -> Response:
-        profile_id = object_id(request, "profile_id")
-        profile, rules = await asyncio.gather(
-            ask(
-                backends.registry.GetProfile,
-                registry_pb2.GetProfileRequest(tenant_id=principal.tenant_id, profile_id=profile_id),
-            ),
-            ask(
-                backends.analytics.ListAlarmRules,
-                analytics_pb2.ListAlarmRulesRequest(
-                    tenant_id=principal.tenant_id,
-                    profile_id=profile_id,
-                    page=common_pb2.PageRequest(page_size=PAGE_SIZE),
-                ),
-            ),
-        )
-        return pages.render(
-            request,
-            "plant/alarm_rules.html",
-            principal=principal,
-            profile=profile,
-            rules=[rule_view(r) for r in rules.rules],
-        )
-
     return [
         Route("/alarms", alarm_list, name="alarms"),
         Route("/alarms/rows", alarm_list_rows, name="alarm_rows"),
@@ -132,7 +106,6 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
         ),
         Route("/alarms/{alarm_id}/clear", action("ClearAlarm"), methods=["POST"], name="clear_alarm"),
         Route("/alarms/{alarm_id}/comment", action("CommentAlarm"), methods=["POST"], name="comment_alarm"),
-        Route("/device-profiles/{profile_id}/alarm-rules", alarm_rules, name="alarm_rules"),
     ]
 
 

@@ -15,7 +15,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
-from services.console import market, people, plant, public
+from services.console import admin, market, people, plant, public
 from services.console.forms import FormTokens
 from services.console.i18n import load_languages
 from services.console.mail import Mailer, MailSettings
@@ -80,6 +80,7 @@ def create_app(config: ConsoleSettings | None = None) -> ASGIApp:
         ),
         *plant.routes(backends, pages),
         *market.routes(backends, pages),
+        *admin.routes(backends, pages),
         *probe_routes(backends),
         assets.mount(),
     ]

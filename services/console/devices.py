@@ -1,6 +1,7 @@
-"""The devices: a list searched and filtered a page at a time (the registry's keyset
-cursor, so that a page costs the same over 100,000 devices as over 10), and each device's
-page: its profile, state, attributes, latest values, active alarms and access tokens."""
+"""The devices: a list searched and filtered a page at a time, forwards and backwards, with
+how many match (the registry's keyset cursors both ways, so that a page costs the same over
+100,000 devices as over 10), and each device's page: its profile, state, attributes, latest
+values, active alarms and access tokens."""
 
 from __future__ import annotations
 
@@ -31,30 +32,47 @@ from services.console.sessions import CSRF_FIELD, Principal
 from services.kit.grpc_clients import Backends
 
 PAGE_SIZE = 50
+# The query's cursor of the page after the one read, or the registry's reverse cursor of the
+# page before it.
+AFTER, BEFORE = "cursor", "before"
 PROFILES_LISTED = 200
 FILTERS = ("q", "state", "profile", "label")
 STATES = ("provisioned", "active", "suspended", "decommissioned")
+ORDER = "serial_number"
+# Devices counted at most: beyond, the list says "more than" (an exact count of 100,000
+# doubles the time of a page).
+COUNTED = 1000
 
 
 def routes(backends: Backends, pages: Pages) -> list[Route]:
     @for_tenant(backends, "devices:read")
     async def device_list(request: Request, principal: Principal) -> Response:
-        listing = _listing_request(principal.tenant_id, request.query_params)
+        query = request.query_params
+        listing = _listing_request(principal.tenant_id, query)
         found, profiles = await asyncio.gather(
             ask(backends.registry.ListDevices, listing), _profile_names(backends, principal.tenant_id)
+        )
+        backwards = BEFORE in query
+        # A page read backwards comes in the reverse order, and its cursors are swapped.
+        listed = list(reversed(found.devices)) if backwards else list(found.devices)
+        after, before = (
+            (found.previous_cursor, found.page.next_cursor)
+            if backwards
+            else (found.page.next_cursor, found.previous_cursor if listing.page.cursor else "")
         )
         return pages.render(
             request,
             "plant/devices.html",
             principal=principal,
-            devices=[device_row(device, profiles) for device in found.devices],
+            devices=[device_row(device, profiles) for device in listed],
+            total=found.page.total,
+            counted=COUNTED,
             profiles=profiles,
             states=STATES,
-            chosen={name: request.query_params.get(name, "") for name in FILTERS},
-            next_page=_page_url(request.query_params, found.page.next_cursor)
-            if found.page.next_cursor
-            else None,
-            first_page=_page_url(request.query_params, "") if listing.page.cursor else None,
+            chosen={name: query.get(name, "") for name in FILTERS},
+            next_page=_page_url(query, AFTER, after) if after else None,
+            previous_page=_page_url(query, BEFORE, before) if before else None,
+            first_page=_page_url(query) if listing.page.cursor else None,
         )
 
     @for_tenant(backends, "devices:read")
@@ -150,11 +168,17 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
 def _listing_request(tenant_id: str, query: QueryParams) -> registry_pb2.ListDevicesRequest:
     """The registry's request for the filters of the page's query; a filter it cannot be
     is a 400."""
+    backwards = BEFORE in query
     request = registry_pb2.ListDevicesRequest(
         tenant_id=tenant_id,
-        page=common_pb2.PageRequest(page_size=PAGE_SIZE, cursor=query.get("cursor", "")),
+        page=common_pb2.PageRequest(
+            page_size=PAGE_SIZE, cursor=query.get(BEFORE if backwards else AFTER, "")
+        ),
         text=query.get("q", "").strip(),
         profile_id=query.get("profile", ""),
+        order_by=f"-{ORDER}" if backwards else ORDER,
+        include_total=True,
+        total_limit=COUNTED,
     )
     state = query.get("state", "")
     if state:
@@ -170,11 +194,12 @@ def _listing_request(tenant_id: str, query: QueryParams) -> registry_pb2.ListDev
     return request
 
 
-def _page_url(query: QueryParams, cursor: str) -> str:
-    """The list's URL with the same filters at `cursor` (the first page for "")."""
+def _page_url(query: QueryParams, way: str = "", cursor: str = "") -> str:
+    """The list's URL with the same filters, at `cursor` going `way` (AFTER or BEFORE), or
+    at the first page."""
     kept = [(name, query[name]) for name in FILTERS if query.get(name)]
     if cursor:
-        kept.append(("cursor", cursor))
+        kept.append((way, cursor))
     return "/devices" + (f"?{urlencode(kept)}" if kept else "")
 
 

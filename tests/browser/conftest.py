@@ -31,6 +31,7 @@ from services.kit.migrate import upgrade
 from services.kit.web_assets import NODE_MODULES
 from tests.support.backends import AMQP_URL, bus_namespace, postgres_database
 from tests.support.mailbox import Mailbox, running_mailbox
+from tests.support.plant import console_url
 from tests.support.platform import ROOT, Platform, free_port, grpc_serving, procfile
 from tests.support.waiting import eventually
 
@@ -295,13 +296,14 @@ def _serving(target: str, process: subprocess.Popen, logs: Path) -> bool:
     return grpc_serving(target)
 
 
-def console_url(platform: Platform) -> str:
-    return f"http://127.0.0.1:{platform.env['GANTRY_CONSOLE_PORT']}"
+def with_session(page: Page, console: str, session_token: str) -> Page:
+    """The page's browser holds a real session of the registry, made through its API, as
+    after signing in at `console`."""
+    cookie = {"name": "gantry_session", "value": session_token, "url": console}
+    page.context.add_cookies([{**cookie, "httpOnly": True, "secure": True, "sameSite": "Lax"}])
+    return page
 
 
 def signed_in(page: Page, platform: Platform, session_token: str) -> Page:
-    """The page's browser holds a real session of the registry, as after signing in."""
-    page.context.add_cookies(
-        [{"name": "gantry_session", "value": session_token, "url": console_url(platform), "httpOnly": True}]
-    )
-    return page
+    """`with_session` at the whole platform's console."""
+    return with_session(page, console_url(platform), session_token)

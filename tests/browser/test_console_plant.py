@@ -4,7 +4,7 @@ devices listed, a device's live values and chart, an alarm acknowledged, Chinese
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import grpc
 import pytest
@@ -18,9 +18,8 @@ LIVE_TIMEOUT_MS = 15_000
 
 
 @pytest.fixture(scope="module")
-def plant(platform: Platform) -> Iterator[PlantTenant]:
-    with grpc.insecure_channel(platform.grpc_target("registry")) as channel:
-        yield plant_tenant(channel, platform.gateway_url, "Browser Works")
+def plant(platform: Platform, registry_channel: grpc.Channel) -> PlantTenant:
+    return plant_tenant(registry_channel, platform.gateway_url, "Browser Works")
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +72,34 @@ def test_an_alarm_acknowledged_from_the_list(page: Page, platform: Platform, pla
     row.get_by_role("button", name="Acknowledge").click()
     expect(page.locator(f"#alarm-{alarm['id']}")).to_contain_text("Active, acknowledged")
     assert plant.partner.http.get(f"/v1/alarms/{alarm['id']}").json()["status"] == "active_acknowledged"
+
+
+def test_the_alarm_lists_refresh_waits_for_a_comment_being_typed(
+    page: Page, platform: Platform, plant: PlantTenant
+) -> None:
+    device = plant.partner.register_device("MILL-0003")
+    plant.overheating_rule("typed over")
+    alarm = plant.alarm_of(device["id"], spindle_temp=97.0)
+    refreshes: list[str] = []
+    page.on(
+        "request", lambda request: refreshes.append(request.url) if "/alarms/rows" in request.url else None
+    )
+    # The page's timers run on a clock the test moves: ten seconds pass at once.
+    page.clock.install()
+    signed_in(page, platform, plant.admin.session_token)
+    page.goto(f"{console_url(platform)}/alarms")
+    comment = page.locator(f"#alarm-{alarm['id']}").get_by_placeholder("Comment")
+    comment.fill("checking the coolant")
+    page.clock.run_for(25_000)
+    assert refreshes == []
+    expect(comment).to_have_value("checking the coolant")
+    # Sent, the comment is the row's; with no field busy, the rows are asked for again.
+    with page.expect_response(lambda r: "/comment" in r.url):
+        page.locator(f"#alarm-{alarm['id']}").get_by_role("button", name="Add").click()
+    page.get_by_role("heading", level=1).click()
+    with page.expect_request(lambda r: "/alarms/rows" in r.url):
+        page.clock.run_for(11_000)
+    expect(page.locator(f"#alarm-{alarm['id']} .comments")).to_contain_text("checking the coolant")
 
 
 def test_the_overview_and_a_switch_to_chinese(

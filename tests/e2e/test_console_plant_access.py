@@ -6,30 +6,16 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
-from collections.abc import Iterator
 from html import unescape
 
 import grpc
 import httpx
 import pytest
-from gantry.v1 import people_pb2, people_pb2_grpc
 
-from tests.support.people import PASSWORD
-from tests.support.plant import OPERATOR, PlantTenant, SignedIn, console_client, plant_tenant
+from tests.support.plant import PlantTenant, console_client, console_url, operator, plant_tenant
 from tests.support.platform import Platform
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-
-
-def _console_url(platform: Platform) -> str:
-    return f"http://127.0.0.1:{platform.env['GANTRY_CONSOLE_PORT']}"
-
-
-@pytest.fixture(scope="module")
-def registry_channel(platform: Platform) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(platform.grpc_target("registry")) as channel:
-        yield channel
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +49,7 @@ def test_another_tenants_device_series_live_and_alarm_are_not_found(
 ) -> None:
     device_id, alarm = alarmed
     now = int(time.time())
-    with console_client(_console_url(platform), other.admin) as intruder:
+    with console_client(console_url(platform), other.admin) as intruder:
         assert intruder.get(f"/devices/{device_id}").status_code == 404
         series = intruder.get(
             f"/devices/{device_id}/series", params={"channel": "spindle_temp", "from": now - 3600, "to": now}
@@ -85,7 +71,7 @@ def test_a_viewer_reads_but_cannot_acknowledge_or_issue_tokens(
     platform: Platform, plant: PlantTenant, alarmed: tuple[str, dict]
 ) -> None:
     device_id, alarm = alarmed
-    with console_client(_console_url(platform), plant.viewer) as viewer:
+    with console_client(console_url(platform), plant.viewer) as viewer:
         page = viewer.get(f"/devices/{device_id}")
         assert page.status_code == 200
         assert "Issue an access token" not in page.text
@@ -101,7 +87,7 @@ def test_forms_without_the_sessions_token_are_refused(
     platform: Platform, plant: PlantTenant, alarmed: tuple[str, dict]
 ) -> None:
     device_id, alarm = alarmed
-    with console_client(_console_url(platform), plant.admin) as admin:
+    with console_client(console_url(platform), plant.admin) as admin:
         assert (
             admin.post(f"/alarms/{alarm['id']}/acknowledge", data={"csrf_token": "forged"}).status_code == 403
         )
@@ -112,7 +98,7 @@ def test_an_admin_issues_a_token_shown_once(
     platform: Platform, plant: PlantTenant, alarmed: tuple[str, dict]
 ) -> None:
     device_id, _alarm = alarmed
-    with console_client(_console_url(platform), plant.admin) as admin:
+    with console_client(console_url(platform), plant.admin) as admin:
         issued = admin.post(f"/devices/{device_id}/tokens", data=_form(plant.admin.csrf_token))
         assert issued.status_code == 200
         token = re.search(r'<code id="issued-token">([^<]+)</code>', issued.text)
@@ -129,7 +115,7 @@ def test_stored_input_renders_escaped(
     platform: Platform, plant: PlantTenant, alarmed: tuple[str, dict]
 ) -> None:
     device_id, alarm = alarmed
-    with console_client(_console_url(platform), plant.admin) as admin:
+    with console_client(console_url(platform), plant.admin) as admin:
         commented = admin.post(
             f"/alarms/{alarm['id']}/comment",
             data=_form(plant.admin.csrf_token, text=XSS),
@@ -148,24 +134,37 @@ def test_stored_input_renders_escaped(
     assert XSS in unescape(pages[3])
 
 
-def test_the_device_list_pages_by_the_registrys_cursor(platform: Platform, plant: PlantTenant) -> None:
+def test_the_device_list_pages_both_ways_by_the_registrys_cursors(
+    platform: Platform, plant: PlantTenant
+) -> None:
     serials = [f"PAGE-{index:04d}" for index in range(120)]
     body = {
         "devices": [plant.partner.device_body(serial) | {"labels": {"batch": "paging"}} for serial in serials]
     }
     created = plant.partner.http.post("/v1/devices/bulk", json=body)
     assert created.status_code == 201, created.text
-    seen: list[str] = []
-    url: str | None = "/devices?label=batch%3Dpaging"
-    with console_client(_console_url(platform), plant.viewer) as viewer:
+
+    def walk(url: str | None, rel: str) -> tuple[list[list[str]], str]:
+        """The pages from `url` following `rel` links, and the URL of the last one."""
+        pages, last = [], ""
         while url:
             page = viewer.get(url)
             assert page.status_code == 200
-            seen += re.findall(r">(PAGE-\d{4})</a>", page.text)
-            found = re.search(r'<a href="([^"]+)" rel="next">', page.text)
+            assert "Devices found: 120" in page.text
+            pages.append(re.findall(r">(PAGE-\d{4})</a>", page.text))
+            last = url
+            found = re.search(rf'<a href="([^"]+)" rel="{rel}">', page.text)
             url = unescape(found.group(1)) if found else None
-        assert seen == serials
+        return pages, last
+
+    with console_client(console_url(platform), plant.viewer) as viewer:
+        forwards, last = walk("/devices?label=batch%3Dpaging", "next")
+        assert [serial for page in forwards for serial in page] == serials
+        assert [len(page) for page in forwards] == [50, 50, 20]
+        backwards, _first = walk(last, "prev")
+        assert backwards == forwards[::-1]
         assert viewer.get("/devices", params={"cursor": "not-a-cursor"}).status_code == 400
+        assert viewer.get("/devices", params={"before": "not-a-cursor"}).status_code == 400
         assert viewer.get("/devices", params={"state": "melting"}).status_code == 400
 
 
@@ -173,7 +172,7 @@ def test_bad_chart_ranges_are_precise_problems(
     platform: Platform, plant: PlantTenant, alarmed: tuple[str, dict]
 ) -> None:
     device_id, _alarm = alarmed
-    with console_client(_console_url(platform), plant.viewer) as viewer:
+    with console_client(console_url(platform), plant.viewer) as viewer:
         backwards = viewer.get(
             f"/devices/{device_id}/series", params={"channel": "spindle_temp", "from": 10, "to": 5}
         )
@@ -185,23 +184,15 @@ def test_bad_chart_ranges_are_precise_problems(
 
 
 def test_pages_need_a_session(platform: Platform) -> None:
-    answer = httpx.get(f"{_console_url(platform)}/devices")
+    answer = httpx.get(f"{console_url(platform)}/devices")
     assert answer.status_code == 303
     assert answer.headers["location"] == "/sign-in?next=%2Fdevices"
 
 
 def test_an_operator_has_no_plant_to_see(platform: Platform, registry_channel: grpc.Channel) -> None:
-    people = people_pb2_grpc.PeopleServiceStub(registry_channel)
-    email = f"operator-{uuid.uuid4().hex[:8]}@gantry.example"
-    people.CreateOperator(
-        people_pb2.CreateOperatorRequest(actor=OPERATOR, email=email, name="Olga Operator", password=PASSWORD)
-    )
-    session = people.SignIn(
-        people_pb2.SignInRequest(email=email, password=PASSWORD, client_address="192.0.2.9")
-    )
-    with console_client(_console_url(platform), SignedIn("", session.session.token, "")) as operator:
-        assert operator.get("/devices").status_code == 403
-        assert operator.get("/overview").status_code == 403
+    with console_client(console_url(platform), operator(registry_channel)) as operator_session:
+        assert operator_session.get("/devices").status_code == 403
+        assert operator_session.get("/overview").status_code == 403
 
 
 def test_a_hostile_reading_in_an_alarms_details_renders_escaped(
@@ -227,7 +218,7 @@ def test_a_hostile_reading_in_an_alarms_details_renders_escaped(
     }
     assert plant.partner.http.post("/v1/alarm-rules", json=rule).status_code == 201
     plant.alarm_of(device_id, note=XSS)
-    with console_client(_console_url(platform), plant.viewer) as viewer:
+    with console_client(console_url(platform), plant.viewer) as viewer:
         html = viewer.get("/alarms", params={"status": "all", "device": device_id}).text
     details = re.search(r'<code class="raised-by">([^<]*)</code>', html)
     assert details and "&lt;script&gt;alert(" in details.group(1)
@@ -239,7 +230,7 @@ def test_the_live_stream_sends_the_latest_values_as_they_change(
 ) -> None:
     device_id, _alarm = alarmed
     with (
-        console_client(_console_url(platform), plant.viewer) as viewer,
+        console_client(console_url(platform), plant.viewer) as viewer,
         viewer.stream("GET", f"/devices/{device_id}/live", timeout=20) as stream,
     ):
         assert stream.status_code == 200

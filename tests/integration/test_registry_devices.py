@@ -162,6 +162,48 @@ def test_lists_filter_sort_and_page_through_every_device_once(
         assert "page.page_size" in violations(lambda r=request: registry.ListDevices(r))
 
 
+def test_a_page_gives_the_cursor_of_the_page_before_it(
+    registry: Stub, tenant: str, profile: pb.DeviceProfile
+) -> None:
+    specs = [spec(profile, f"B-{i:03d}", labels={"line": "back"}) for i in range(12)]
+    registry.RegisterDevices(pb.RegisterDevicesRequest(tenant_id=tenant, devices=specs))
+
+    def page(cursor: str = "", order_by: str = "", **filters: object) -> pb.ListDevicesResponse:
+        return registry.ListDevices(
+            pb.ListDevicesRequest(
+                tenant_id=tenant,
+                page=common_pb2.PageRequest(page_size=5, cursor=cursor),
+                order_by=order_by,
+                labels={"line": "back"},
+                **filters,
+            )
+        )
+
+    first = page()
+    second = page(first.page.next_cursor)
+    third = page(second.page.next_cursor)
+    assert [d.serial_number for d in third.devices] == ["B-010", "B-011"]
+    # Backwards from the third page: the second, then the first, each read in reverse.
+    back = page(third.previous_cursor, "-serial_number")
+    assert [d.serial_number for d in back.devices][::-1] == [d.serial_number for d in second.devices]
+    back_again = page(back.page.next_cursor, "-serial_number")
+    assert [d.serial_number for d in back_again.devices][::-1] == [d.serial_number for d in first.devices]
+    assert back_again.page.next_cursor == ""
+    # And forwards again from a page read backwards.
+    forwards = page(back.previous_cursor)
+    assert [d.serial_number for d in forwards.devices] == [d.serial_number for d in third.devices]
+    # A reverse cursor continues only the reverse list of the same filters.
+    assert "page.cursor" in violations(lambda: page(third.previous_cursor))
+    assert "page.cursor" in violations(lambda: page(third.previous_cursor, "-serial_number", site="Suzhou"))
+    assert page(site="nowhere").previous_cursor == ""
+
+    def total(limit: int) -> int:
+        return page(include_total=True, total_limit=limit).page.total
+
+    # Counted no further than asked: one more than the limit says "more".
+    assert (total(0), total(12), total(11), total(5)) == (12, 12, 12, 6)
+
+
 def test_updates_need_the_current_version(
     registry: Stub, tenant: str, profile: pb.DeviceProfile, store: Store
 ) -> None:

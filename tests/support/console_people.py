@@ -1,5 +1,6 @@
 """Tenants, users and sessions for the console's tests, made through the registry's real
-PeopleService over gRPC (self sign-up in open mode, or approved by the operator)."""
+PeopleService over gRPC (self sign-up in open mode, or approved by the operator): for the
+people pages' own registry, and for the whole platform's (`tests/support/plant.py`)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,15 @@ def unique_email(who: str) -> str:
 def new_tenant_admin(people: people_pb2_grpc.PeopleServiceStub, company: str = "Acme Precision") -> Person:
     """A tenant and its first admin, through sign-up; approved by the operator when the
     registry waits for approval."""
+    confirmed, email = signed_up(people, company)
+    return Person(confirmed.admin, email)
+
+
+def signed_up(
+    people: people_pb2_grpc.PeopleServiceStub, company: str
+) -> tuple[pb.ConfirmSignUpResponse, str]:
+    """A company signed up and confirmed (and approved, when the registry waits for the
+    operator): its tenant, first admin and API key, and the admin's e-mail address."""
     email = unique_email("admin")
     started = people.StartSignUp(
         pb.StartSignUpRequest(
@@ -61,7 +71,7 @@ def new_tenant_admin(people: people_pb2_grpc.PeopleServiceStub, company: str = "
     confirmed = people.ConfirmSignUp(pb.ConfirmSignUpRequest(token=started.confirmation_token))
     if confirmed.sign_up.status == pb.SIGN_UP_STATUS_AWAITING_APPROVAL:
         confirmed = people.ApproveSignUp(pb.DecideSignUpRequest(actor=OPERATOR, sign_up_id=started.id))
-    return Person(confirmed.admin, email)
+    return confirmed, email
 
 
 def new_user(
@@ -81,11 +91,16 @@ def new_operator(people: people_pb2_grpc.PeopleServiceStub) -> Person:
     return Person(user, email)
 
 
-def session_token(people: people_pb2_grpc.PeopleServiceStub, person: Person) -> str:
+def signed_in(people: people_pb2_grpc.PeopleServiceStub, person: Person) -> pb.Session:
+    """A new session of the person, who has no second factor."""
     answer = people.SignIn(
         pb.SignInRequest(email=person.email, password=person.password, client_address=next(_addresses))
     )
-    return answer.session.token
+    return answer.session
+
+
+def session_token(people: people_pb2_grpc.PeopleServiceStub, person: Person) -> str:
+    return signed_in(people, person).token
 
 
 def enrolled(people: people_pb2_grpc.PeopleServiceStub, person: Person) -> pyotp.TOTP:

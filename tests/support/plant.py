@@ -5,21 +5,20 @@ for the partner API, and real sessions of an admin and an invited viewer."""
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
 import httpx
 from gantry.v1 import people_pb2 as pb
-from gantry.v1 import people_pb2_grpc, registry_pb2
+from gantry.v1 import people_pb2_grpc
 
 from services.console.sessions import csrf_token
 from tests.support.client import PartnerClient
-from tests.support.people import PASSWORD
+from tests.support.console_people import Person, new_operator, new_user, signed_in, signed_up
+from tests.support.platform import Platform
 from tests.support.waiting import eventually
 
-OPERATOR = pb.Actor(operator=True)
 HOT = {"channel": "spindle_temp", "operator": "gt", "value": {"number": 90}}
 
 
@@ -82,10 +81,8 @@ class PlantTenant:
         return eventually(raised, 60, "the alarm to be raised")
 
 
-def _signed_in(people: people_pb2_grpc.PeopleServiceStub, email: str) -> SignedIn:
-    session = people.SignIn(
-        pb.SignInRequest(email=email, password=PASSWORD, client_address="192.0.2.1")
-    ).session
+def _signed_in(people: people_pb2_grpc.PeopleServiceStub, person: Person) -> SignedIn:
+    session = signed_in(people, person)
     principal = session.principal
     return SignedIn(principal.user.id, session.token, csrf_token(principal.csrf_secret, principal.session_id))
 
@@ -94,35 +91,25 @@ def plant_tenant(channel: grpc.Channel, gateway_url: str, company: str) -> Plant
     """A new tenant (its own e-mail domain and client address, so that sign-up's hourly
     limits never bite) with an admin and a viewer signed in."""
     people = people_pb2_grpc.PeopleServiceStub(channel)
-    domain = f"{uuid.uuid4().hex[:10]}.example"
-    started = people.StartSignUp(
-        pb.StartSignUpRequest(
-            company_name=company,
-            country="CN",
-            size_class=registry_pb2.SIZE_CLASS_SMALL,
-            admin_email=f"admin@{domain}",
-            admin_name="Ada Admin",
-            password=PASSWORD,
-            client_address=f"198.51.100.{uuid.uuid4().int % 250 + 1}",
-        )
-    )
-    people.ConfirmSignUp(pb.ConfirmSignUpRequest(token=started.confirmation_token))
-    approved = people.ApproveSignUp(pb.DecideSignUpRequest(actor=OPERATOR, sign_up_id=started.id))
-    invitation = people.InviteUser(
-        pb.InviteUserRequest(
-            actor=pb.Actor(tenant_id=approved.tenant.id, user_id=approved.admin.id),
-            email=f"viewer@{domain}",
-            name="Vic Viewer",
-            role=pb.ROLE_VIEWER,
-        )
-    )
-    people.AcceptInvitation(pb.AcceptInvitationRequest(token=invitation.token, password=PASSWORD))
+    confirmed, email = signed_up(people, company)
+    admin = Person(confirmed.admin, email)
+    viewer = new_user(people, admin, pb.ROLE_VIEWER, name="Vic Viewer")
     return PlantTenant(
-        approved.tenant.id,
-        PartnerClient(gateway_url, approved.api_key),
-        _signed_in(people, f"admin@{domain}"),
-        _signed_in(people, f"viewer@{domain}"),
+        confirmed.tenant.id,
+        PartnerClient(gateway_url, confirmed.api_key),
+        _signed_in(people, admin),
+        _signed_in(people, viewer),
     )
+
+
+def operator(channel: grpc.Channel) -> SignedIn:
+    """A new platform operator (a person of no tenant), signed in."""
+    people = people_pb2_grpc.PeopleServiceStub(channel)
+    return _signed_in(people, new_operator(people))
+
+
+def console_url(platform: Platform) -> str:
+    return f"http://127.0.0.1:{platform.env['GANTRY_CONSOLE_PORT']}"
 
 
 def console_client(console_url: str, member: SignedIn) -> httpx.Client:

@@ -20,6 +20,7 @@ K8S_BASE = ROOT / "k8s" / "base"
 K8S_LOCAL = ROOT / "k8s" / "overlays" / "local"
 K8S_PRODUCTION = ROOT / "k8s" / "overlays" / "production"
 K8S_README = ROOT / "k8s" / "README.md"
+OPERATIONS = ROOT / "docs" / "operations.md"
 SECRET_NAME = "gantry-secrets"
 KUBERNETES_VERSION = "1.30"
 METRICS_PORT = 9100
@@ -175,9 +176,32 @@ def test_every_procfile_process_is_a_compose_service_with_its_command(process: s
     assert as_argv(compose_service(process)["command"]) == procfile_argv(process)
 
 
+# Settings of one process, beside the shared ones: the console's mail, links and proxies (set
+# by compose and the production overlay; the local overlay's defaults are those of a laptop).
+CONSOLE_SETTINGS = {
+    "GANTRY_CONSOLE_PUBLIC_URL",
+    "GANTRY_CONSOLE_API_DOCS_URL",
+    "FORWARDED_ALLOW_IPS",
+    *(f"GANTRY_SMTP_{name}" for name in ("HOST", "PORT", "USER", "PASSWORD", "FROM")),
+}
+OWN_SETTINGS = {"console": CONSOLE_SETTINGS}
+
+
 @pytest.mark.parametrize("process", [*procfile(), "migrate"])
 def test_every_gantry_compose_service_gets_the_shared_environment(process: str) -> None:
-    assert compose_service(process)["environment"] == shared_compose_env()
+    environment = compose_service(process)["environment"]
+    assert environment.items() >= shared_compose_env().items()
+    assert set(environment) - set(shared_compose_env()) == OWN_SETTINGS.get(process, set())
+
+
+def test_the_consoles_own_compose_settings_are_documented_and_default_to_the_documented_values() -> None:
+    operations = OPERATIONS.read_text()
+    environment = compose_service("console")["environment"]
+    for name in CONSOLE_SETTINGS:
+        assert f"`{name}`" in operations, name
+        # `${NAME:-default}`: the operator's value if set, else the default the console has.
+        assert environment[name].startswith(f"${{{name}:-"), name
+    assert environment["FORWARDED_ALLOW_IPS"] == "${FORWARDED_ALLOW_IPS:-127.0.0.1}"
 
 
 def test_the_shared_compose_environment_holds_every_setting() -> None:

@@ -206,6 +206,28 @@ def test_the_gateway_ingress_terminates_tls_with_a_cert_manager_certificate() ->
     assert path["backend"]["service"] == {"name": "gateway", "port": {"name": "http"}}
 
 
+def test_the_console_is_reached_through_its_ingress_and_mails_through_a_relay() -> None:
+    ingress: Manifest = of_kind("production", "Ingress")["console"]
+    (tls,) = ingress["spec"]["tls"]
+    (rule,) = ingress["spec"]["rules"]
+    assert tls["hosts"] == [rule["host"]] and tls["secretName"]
+    (path,) = rule["http"]["paths"]
+    assert path["backend"]["service"] == {"name": "console", "port": {"name": "http"}}
+    env = env_of(main_container(of_kind("production", "Deployment")["console"]))
+    # The links it mails lead to that host, over TLS.
+    assert env["GANTRY_CONSOLE_PUBLIC_URL"]["value"] == f"https://{rule['host']}"
+    # The proxies it believes are a network, never everyone; and only the ingress reaches it.
+    assert env["FORWARDED_ALLOW_IPS"]["value"] not in ("", "*")
+    (allowed,) = of_kind("production", "NetworkPolicy")["console-from-anywhere"]["spec"]["ingress"]
+    assert [source["namespaceSelector"] for source in allowed["from"]] == [
+        {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}
+    ]
+    assert env["GANTRY_SMTP_HOST"]["value"] and env["GANTRY_SMTP_PORT"]["value"] == "587"
+    for name in ("GANTRY_SMTP_USER", "GANTRY_SMTP_PASSWORD"):
+        reference = env[name]["valueFrom"]["secretKeyRef"]
+        assert reference["key"] in documented_secret_keys(reference["name"]) and reference["optional"]
+
+
 @pytest.mark.parametrize("variant", ["local", "production"])
 def test_queue_names_are_those_of_the_default_bus_namespace(
     variant: str, monkeypatch: pytest.MonkeyPatch

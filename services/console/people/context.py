@@ -8,22 +8,31 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import grpc
-from gantry.v1 import people_pb2
+from gantry.v1 import common_pb2, people_pb2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from services.console.forms import FormTokens, client_address
 from services.console.mail import Mail, Mailer
 from services.console.pages import Pages
-from services.console.people.refusals import Refusal, refusal_of
+from services.console.people.refusals import Refusal, attempt
 from services.console.security import Cookies
 from services.console.sessions import CALL_TIMEOUT_SECONDS, SESSION_COOKIE, SESSION_COOKIE_SECONDS
 from services.kit.grpc_clients import Backends
 
 T = TypeVar("T")
-# Where a person goes once signed in, unless a page sent them to sign in.
+# Where a person goes once signed in, unless a page sent them to sign in; an operator, who
+# has no plant, to the tenants.
 HOME = "/overview"
+OPERATOR_HOME = "/operator/tenants"
+MAX_CURSOR_LENGTH = 512
+
+
+def page_of(request: Request, size: int) -> common_pb2.PageRequest:
+    """The page of a list the request asks for: `size` items after its `after` cursor."""
+    return common_pb2.PageRequest(
+        page_size=size, cursor=request.query_params.get("after", "")[:MAX_CURSOR_LENGTH]
+    )
 
 
 @dataclass(frozen=True)
@@ -43,10 +52,7 @@ class PeopleContext:
     async def call(self, answer: Awaitable[T]) -> T | Refusal:
         """A PeopleService call's answer, or its refusal when a person's input or situation
         explains it."""
-        try:
-            return await answer
-        except grpc.aio.AioRpcError as error:
-            return refusal_of(error)
+        return await attempt(answer)
 
     def timeout(self) -> float:
         return CALL_TIMEOUT_SECONDS
@@ -69,6 +75,8 @@ class PeopleContext:
     async def start_session(self, request: Request, session: people_pb2.Session, target: str) -> Response:
         """Sends the person to `target` with the new session's cookie, in place of whatever
         session cookie the browser brought (which ends: no session is fixed in advance)."""
+        if target == HOME and not session.principal.tenant_id:
+            target = OPERATOR_HOME
         brought = request.cookies.get(SESSION_COOKIE, "")
         if brought and brought != session.token:
             await self.call(

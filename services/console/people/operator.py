@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime
 
-from gantry.v1 import common_pb2, people_pb2
+from gantry.v1 import people_pb2
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from services.console.forms import read_form
-from services.console.people.context import PeopleContext
+from services.console.people.context import PeopleContext, page_of
 from services.console.people.refusals import Refusal
 from services.console.sessions import CSRF_FIELD, Principal, check_csrf, requires
 
@@ -30,9 +30,7 @@ def routes(ctx: PeopleContext) -> list[Route]:
                 people_pb2.ListSignUpsRequest(
                     actor=principal.actor(),
                     status=people_pb2.SIGN_UP_STATUS_AWAITING_APPROVAL,
-                    page=common_pb2.PageRequest(
-                        page_size=PAGE_SIZE, cursor=request.query_params.get("after", "")[:512]
-                    ),
+                    page=page_of(request, PAGE_SIZE),
                 ),
                 timeout=ctx.timeout(),
             )

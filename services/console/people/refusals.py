@@ -1,15 +1,19 @@
-"""What PeopleService refused, in the terms the pages show: a problem the templates word in
+"""What a backend refused, in the terms the pages show: a problem the templates word in
 the reader's language, the HTTP status of the page that tells it, how long to wait, and
 which fields were wrong."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import grpc
 
 from services.kit.grpc_errors import field_violations, retry_seconds
+
+T = TypeVar("T")
 
 # Refusals a person's input or situation explains; any other is the console's failure (500).
 _PROBLEMS = {
@@ -33,13 +37,18 @@ class Refusal:
     retry_after_minutes: int = 0
     fields: frozenset[str] = field(default_factory=frozenset)
 
+    def concerns(self, name: str) -> bool:
+        """Whether the backend named the field `name` or a part of it (`scopes[1]`,
+        `trigger.seconds`)."""
+        return any(f == name or f.startswith((f"{name}[", f"{name}.")) for f in self.fields)
+
     @property
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after_minutes * 60)} if self.retry_after_minutes else {}
 
 
 def refusal_of(error: grpc.aio.AioRpcError) -> Refusal:
-    """The refusal of a PeopleService call; re-raises an error no person's input explains."""
+    """The refusal of a backend's call; re-raises an error no person's input explains."""
     known = _PROBLEMS.get(error.code())
     if known is None:
         raise error
@@ -52,3 +61,11 @@ def refusal_of(error: grpc.aio.AioRpcError) -> Refusal:
         retry_after_minutes=math.ceil(retry / 60) if retry else 0,
         fields=frozenset(v.field for v in field_violations(error)),
     )
+
+
+async def attempt(answer: Awaitable[T]) -> T | Refusal:
+    """A call's answer, or its refusal when the reader's input or situation explains it."""
+    try:
+        return await answer
+    except grpc.aio.AioRpcError as error:
+        return refusal_of(error)

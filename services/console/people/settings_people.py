@@ -5,15 +5,16 @@ the registry refuses a user of another tenant (NOT_FOUND) whatever id a form sen
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from gantry.v1 import common_pb2, people_pb2
+from gantry.v1 import people_pb2
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from services.console.forms import read_form
-from services.console.people.context import PeopleContext
+from services.console.people.context import PeopleContext, page_of
 from services.console.people.refusals import Refusal
 from services.console.sessions import CSRF_FIELD, Principal, check_csrf, requires
 
@@ -22,19 +23,15 @@ PAGE_SIZE = 50
 ROLES = ("ROLE_ADMIN", "ROLE_ENGINEER", "ROLE_VIEWER")
 STATUSES = {"active": people_pb2.USER_STATUS_ACTIVE, "disabled": people_pb2.USER_STATUS_DISABLED}
 NOTICES = frozenset({"changed", "two_factor_required", "two_factor_optional"})
-MAX_CURSOR_LENGTH = 512
 
 
 def routes(ctx: PeopleContext) -> list[Route]:
     admin = requires(ctx.backends, "admin")
 
     async def show(request: Request, principal: Principal, status: int = 200, **context: Any) -> Response:
-        cursor = request.query_params.get("after", "")[:MAX_CURSOR_LENGTH]
         listed = await ctx.call(
             ctx.people.ListUsers(
-                people_pb2.ListUsersRequest(
-                    actor=principal.actor(), page=common_pb2.PageRequest(page_size=PAGE_SIZE, cursor=cursor)
-                ),
+                people_pb2.ListUsersRequest(actor=principal.actor(), page=page_of(request, PAGE_SIZE)),
                 timeout=ctx.timeout(),
             )
         )
@@ -99,37 +96,31 @@ def routes(ctx: PeopleContext) -> list[Route]:
             request, principal, issued=_issued("invitation", invitation.email, link, mailed, ctx)
         )
 
-    @admin
-    async def set_status(request: Request, principal: Principal) -> Response:
-        form = await form_of(request, principal)
-        answer = await ctx.call(
-            ctx.people.SetUserStatus(
-                people_pb2.SetUserStatusRequest(
-                    actor=principal.actor(),
-                    user_id=request.path_params["user_id"],
-                    status=STATUSES.get(form.get("status", ""), people_pb2.USER_STATUS_UNSPECIFIED),
-                    expected_version=_version(form),
-                ),
-                timeout=ctx.timeout(),
-            )
-        )
-        return await outcome(request, principal, answer)
+    def user_change(
+        method: str, message: Callable[..., Any], values: Callable[[dict[str, str]], dict[str, int]]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """A change of a user at the version the form read them at: `values` of the form."""
 
-    @admin
-    async def change_role(request: Request, principal: Principal) -> Response:
-        form = await form_of(request, principal)
-        answer = await ctx.call(
-            ctx.people.ChangeRole(
-                people_pb2.ChangeRoleRequest(
-                    actor=principal.actor(),
-                    user_id=request.path_params["user_id"],
-                    role=_role(form),
-                    expected_version=_version(form),
-                ),
-                timeout=ctx.timeout(),
+        @admin
+        async def change(request: Request, principal: Principal) -> Response:
+            form = await form_of(request, principal)
+            asked = message(
+                actor=principal.actor(),
+                user_id=request.path_params["user_id"],
+                expected_version=version_of(form),
+                **values(form),
             )
-        )
-        return await outcome(request, principal, answer)
+            answer = await ctx.call(getattr(ctx.people, method)(asked, timeout=ctx.timeout()))
+            return await outcome(request, principal, answer)
+
+        return change
+
+    set_status = user_change(
+        "SetUserStatus",
+        people_pb2.SetUserStatusRequest,
+        lambda form: {"status": STATUSES.get(form.get("status", ""), people_pb2.USER_STATUS_UNSPECIFIED)},
+    )
+    change_role = user_change("ChangeRole", people_pb2.ChangeRoleRequest, lambda form: {"role": _role(form)})
 
     @admin
     async def start_password_reset(request: Request, principal: Principal) -> Response:
@@ -193,7 +184,9 @@ def routes(ctx: PeopleContext) -> list[Route]:
     ]
 
 
-def _version(form: dict[str, str]) -> int:
+def version_of(form: dict[str, str]) -> int:
+    """The version a form read its record at; 0 for none and -1 for a malformed one, both
+    of which the registry refuses."""
     version = form.get("version", "0")
     return int(version) if version.isdigit() and len(version) < 19 else -1
 

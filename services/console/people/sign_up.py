@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.console.forms import read_form
+from services.console.pages import Pages
 from services.console.people.context import PeopleContext
 from services.console.people.refusals import Refusal
 
@@ -22,7 +23,7 @@ def routes(ctx: PeopleContext) -> list[Route]:
     def form_page(request: Request, values: dict[str, str], refusal: Refusal | None = None) -> Response:
         context = {
             "values": values,
-            "countries": countries(ctx, request),
+            "countries": countries(ctx.pages, request),
             "size_classes": SIZE_CLASSES,
         }
         if refusal is not None:
@@ -36,15 +37,12 @@ def routes(ctx: PeopleContext) -> list[Route]:
         form = await read_form(request)
         ctx.forms.check(request, form)
         values = {name: form.get(name, "").strip() for name in _FIELDS}
-        size = values["size_class"]
         answer = await ctx.call(
             ctx.people.StartSignUp(
                 people_pb2.StartSignUpRequest(
                     company_name=values["company_name"],
                     country=values["country"],
-                    size_class=registry_pb2.SizeClass.Value(f"SIZE_CLASS_{size.upper()}")
-                    if size in SIZE_CLASSES
-                    else registry_pb2.SIZE_CLASS_UNSPECIFIED,
+                    size_class=size_class_of(values["size_class"]),
                     admin_email=values["admin_email"],
                     admin_name=values["admin_name"],
                     password=form.get("password", ""),
@@ -87,9 +85,16 @@ def routes(ctx: PeopleContext) -> list[Route]:
     ]
 
 
-def countries(ctx: PeopleContext, request: Request) -> list[tuple[str, str]]:
+def size_class_of(name: str) -> int:
+    """A size class of the form ("small"); UNSPECIFIED, which the registry refuses, for any other."""
+    if name in SIZE_CLASSES:
+        return registry_pb2.SizeClass.Value(f"SIZE_CLASS_{name.upper()}")
+    return registry_pb2.SIZE_CLASS_UNSPECIFIED
+
+
+def countries(pages: Pages, request: Request) -> list[tuple[str, str]]:
     """ISO 3166-1 alpha-2 codes with their names in the reader's language, by name."""
-    territories = ctx.pages.language_of(request).locale.territories
+    territories = pages.language_of(request).locale.territories
     return sorted(
         ((code, name) for code, name in territories.items() if _is_country(code)), key=lambda pair: pair[1]
     )

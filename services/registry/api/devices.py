@@ -71,11 +71,18 @@ class DevicesApi:
             "text": request.text,
             "order_by": request.order_by or "serial_number",
         }
-        found, next_cursor, total = self.devices.list(
-            request.tenant_id, options, request.page.page_size, request.page.cursor, request.include_total
+        found, next_cursor, previous_cursor, total = self.devices.list(
+            request.tenant_id,
+            options,
+            request.page.page_size,
+            request.page.cursor,
+            request.include_total,
+            max(request.total_limit, 0),
         )
         return pb.ListDevicesResponse(
-            devices=[_message(f) for f in found], page=page_info(next_cursor, total)
+            devices=[_message(f) for f in found],
+            page=page_info(next_cursor, total),
+            previous_cursor=previous_cursor,
         )
 
     def UpdateDevice(self, request: pb.UpdateDeviceRequest, context: grpc.ServicerContext) -> pb.Device:

@@ -142,9 +142,13 @@ def list_devices(
     return [_device(row) for row in connection.execute(query)]
 
 
-def count_devices(connection: Connection, tenant_id: str, wanted: DeviceFilter) -> int:
-    query = select(func.count()).select_from(devices).where(and_(*_conditions(tenant_id, wanted)))
-    return connection.execute(query).scalar_one()
+def count_devices(connection: Connection, tenant_id: str, wanted: DeviceFilter, up_to: int = 0) -> int:
+    """How many devices match, or `up_to` + 1 when more than `up_to` do (0: no bound)."""
+    if not up_to:
+        query = select(func.count()).select_from(devices).where(and_(*_conditions(tenant_id, wanted)))
+        return connection.execute(query).scalar_one()
+    matching = select(devices.c.id).where(and_(*_conditions(tenant_id, wanted))).limit(up_to + 1).subquery()
+    return connection.execute(select(func.count()).select_from(matching)).scalar_one()
 
 
 # Never changed by an update: keys, and what readings and connections move meanwhile.

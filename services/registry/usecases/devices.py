@@ -162,8 +162,18 @@ class Devices:
         return device, self._connectivity(device, windows, now)
 
     def list(
-        self, tenant_id: str, request: dict[str, Any], size: int, cursor: str, include_total: bool
-    ) -> tuple[list[tuple[Device, Connectivity]], str, int]:
+        self,
+        tenant_id: str,
+        request: dict[str, Any],
+        size: int,
+        cursor: str,
+        include_total: bool,
+        total_limit: int = 0,
+    ) -> tuple[list[tuple[Device, Connectivity]], str, str, int]:
+        """A page of devices, the cursor of the next page ("" on the last), the cursor of the
+        same list in the reverse order at this page's first device ("" for an empty page),
+        whose next page is the page before this one, and the total (-1 unless asked for; at most
+        `total_limit` + 1 with a limit)."""
         tenant_id = require_uuid(tenant_id, "tenant_id")
         options = load(ListSchema(), {k: v for k, v in request.items() if k != "state"})
         limit = page_size(size)
@@ -187,12 +197,16 @@ class Devices:
                 after,
                 limit + 1,
             )
-            total = queries.count_devices(uow.connection, tenant_id, wanted) if include_total else -1
+            total = (
+                queries.count_devices(uow.connection, tenant_id, wanted, total_limit) if include_total else -1
+            )
             page = found[:limit]
             windows = self._windows.of(uow.connection, page)
         next_cursor = encode_cursor(_position(page[-1], order), listing) if len(found) > limit else ""
+        reverse = {**listing, "order": _reversed(options["order_by"])}
+        previous_cursor = encode_cursor(_position(page[0], order), reverse) if page else ""
         now = self._clock()
-        return [(d, self._connectivity(d, windows, now)) for d in page], next_cursor, total
+        return [(d, self._connectivity(d, windows, now)) for d in page], next_cursor, previous_cursor, total
 
     def update(
         self, tenant_id: str, device_id: str, expected_version: int, paths: list[str], request: dict[str, Any]
@@ -377,6 +391,10 @@ def _position(device: Device, order: str) -> list[Any]:
         return [device.serial_number]
     value = device.created_at.isoformat() if order == "created_at" else getattr(device, order)
     return [value, device.id]
+
+
+def _reversed(order_by: str) -> str:
+    return order_by[1:] if order_by.startswith("-") else f"-{order_by}"
 
 
 def _from_position(position: list[Any] | None, order: str) -> list[Any] | None:
