@@ -15,7 +15,6 @@ from urllib.parse import urlencode
 import grpc
 import httpx
 import pytest
-from gantry.v1 import people_pb2, people_pb2_grpc
 from starlette.routing import Route
 
 from services.console.app import create_app
@@ -24,12 +23,10 @@ from tests.support.console_market import (
     PRODUCT_FORM,
     ConsoleMember,
     account_id,
-    console_url,
     order_state,
     pay_in,
 )
-from tests.support.people import PASSWORD
-from tests.support.plant import OPERATOR, PlantTenant, plant_tenant
+from tests.support.plant import PlantTenant, console_client, console_url, operator, plant_tenant
 from tests.support.platform import Platform
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -195,19 +192,9 @@ def test_every_market_post_route_refuses_a_missing_or_wrong_token(
 def test_an_operator_sees_the_figures_but_trades_nothing(
     platform: Platform, registry_channel: grpc.Channel
 ) -> None:
-    people = people_pb2_grpc.PeopleServiceStub(registry_channel)
-    email = f"operator-{uuid.uuid4().hex[:8]}@gantry.example"
-    people.CreateOperator(
-        people_pb2.CreateOperatorRequest(actor=OPERATOR, email=email, name="Olga Operator", password=PASSWORD)
-    )
-    session = people.SignIn(
-        people_pb2.SignInRequest(email=email, password=PASSWORD, client_address="192.0.2.9")
-    )
-    with httpx.Client(
-        base_url=console_url(platform), cookies={"gantry_session": session.session.token}, timeout=15
-    ) as operator:
-        assert operator.get("/market/orders").status_code == 403
-        figures = operator.get("/market/figures")
+    with console_client(console_url(platform), operator(registry_channel)) as client:
+        assert client.get("/market/orders").status_code == 403
+        figures = client.get("/market/figures")
         assert figures.status_code == 200
         assert 'id="registered-companies"' in figures.text
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from tests.support.client import PartnerClient
-from tests.support.plant import PlantTenant, SignedIn, console_client
+from tests.support.plant import PlantTenant, SignedIn, console_client, console_url
 from tests.support.platform import OPERATOR_TOKEN, Platform
 
 PRODUCT_FORM = {
@@ -27,10 +27,6 @@ PRODUCT_FORM = {
     "ship_from": "CN-32",
     "stock": "10",
 }
-
-
-def console_url(platform: Platform) -> str:
-    return f"http://127.0.0.1:{platform.env['GANTRY_CONSOLE_PORT']}"
 
 
 def pay_in(platform: Platform, tenant: PlantTenant, amount: int, currency: str = "CNY") -> None:
