@@ -61,6 +61,7 @@ class CompiledRule:
         "_clear",
         "_create",
         "_no_data",
+        "_only",
         "_reading_channels",
         "_triggers",
         "_unmet_for_ms",
@@ -92,6 +93,10 @@ class CompiledRule:
         self._triggers = tuple((key, self._gate(trigger), steps[key]) for key, trigger in triggers)
         self._create = tuple(entry for entry in self._triggers if entry[0] != CLEAR)
         self._clear = next((entry for entry in self._triggers if entry[0] == CLEAR), None)
+        # The common rule, one create trigger that every sample it sees evaluates and no
+        # clear trigger, as (tracker key, step): most of a sample's work is spent on these.
+        only = self._create[0] if len(self._create) == 1 and self._clear is None else None
+        self._only = (only[0], only[2]) if only is not None and only[1] is None else None
         # (tracker key, step, channel, window in ms)
         self._no_data = tuple(
             (key, steps[key], trigger.channel, trigger.seconds * 1000) for key, trigger in no_data
@@ -143,6 +148,29 @@ class CompiledRule:
             state = self._renew(device, attributes, now)
             return self._decide(state, self._top(state.trackers), device.values, ts, by_tick=False)
         trackers = state.trackers
+        only = self._only
+        if only is not None:
+            tracker = trackers[only[0]]
+            only[1](tracker, device, attributes, ts, now)
+            top = only[0] if tracker.met else None
+        else:
+            top = self._step_all(trackers, device, attributes, channels, ts, now)
+        # Most readings change nothing: spare them the call.
+        if top == state.severity and state.unmet_since is None and not state.awaiting_unmet:
+            return None
+        return self._decide(state, top, device.values, ts, by_tick=False)
+
+    def _step_all(
+        self,
+        trackers: dict[int, TriggerTracker],
+        device: DeviceState,
+        attributes: Mapping[str, Any],
+        channels: KeysView[str],
+        ts: int,
+        now: int,
+    ) -> int | None:
+        """Evaluates the triggers the sample concerns; the severity of the most severe met
+        create trigger."""
         top = None
         for key, gate, step in self._create:
             tracker = trackers[key]
@@ -153,10 +181,7 @@ class CompiledRule:
         clear = self._clear
         if clear is not None and (clear[1] is None or not channels.isdisjoint(clear[1])):
             clear[2](trackers[CLEAR], device, attributes, ts, now)
-        # Most readings change nothing: spare them the call.
-        if top == state.severity and state.unmet_since is None and not state.awaiting_unmet:
-            return None
-        return self._decide(state, top, device.values, ts, by_tick=False)
+        return top
 
     def _apply_tick(self, device: DeviceState, attributes: Mapping[str, Any], now: int) -> Transition | None:
         state = device.rules.get(self.id)
