@@ -122,6 +122,10 @@ def test_a_product_is_bought_from_deposit_to_completion_exact_to_the_fen(
 
     order = buyer.placed(listing, 7)
     assert (order["state"], order["total"], order["fee"]) == ("placed", 10_493, 209)
+    # Each party is told the moves it may make now, the operator those of neither.
+    assert buyer.ok("GET", f"/v1/orders/{order['id']}")["moves"] == ["funded", "cancelled"]
+    assert seller.ok("GET", f"/v1/orders/{order['id']}")["moves"] == ["cancelled"]
+    assert operator.http.get(f"/v1/orders/{order['id']}").json()["moves"] == []
     assert buyer.move(order, "fund")["state"] == "funded"
     assert buyer.spendable() == {"CNY:available": 100_000 - 10_493, "CNY:escrow": 0}
     for action, who in (

@@ -4,13 +4,16 @@ field that cannot be read named at once; and the moves each party may make of an
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from services.console.market.entry import Entry, Unreadable
-from services.console.market.values import moves_of
+from services.console.market.values import moves_offered
+from services.marketplace.api.messages import ORDER_STATES
+from services.marketplace.domain.orders import Order, OrderState, Role
 
 
 @pytest.mark.parametrize(
@@ -72,4 +75,14 @@ def test_a_day_ends_at_midnight_in_the_readers_zone() -> None:
 def test_each_party_is_offered_the_moves_the_marketplace_allows(
     state: str, party: str, moves: list[str]
 ) -> None:
-    assert moves_of(state, party) == moves
+    now = datetime(2027, 1, 15, tzinfo=UTC)
+    order = Order(str(uuid.uuid4()), "buyer", "seller", "CNY", 10_000, 200, OrderState(state), 3, now, now)
+    allowed = [ORDER_STATES.to_proto(target) for target in order.moves_of(Role(party))]
+    assert moves_offered(allowed) == moves
+
+
+def test_the_operator_is_offered_no_move_of_a_party() -> None:
+    now = datetime(2027, 1, 15, tzinfo=UTC)
+    order = Order(str(uuid.uuid4()), "buyer", "seller", "CNY", 10_000, 200, OrderState.DISPUTED, 3, now, now)
+    assert order.moves_of(Role.OPERATOR) == [OrderState.RESOLVED]
+    assert moves_offered([ORDER_STATES.to_proto(OrderState.RESOLVED)]) == []

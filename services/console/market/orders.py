@@ -17,7 +17,7 @@ from services.console.market.calls import TRADE, Refused, page_request, pager, s
 from services.console.market.entry import Entry, Unreadable, idempotency_key
 from services.console.market.values import (
     MOVE_TARGETS,
-    moves_of,
+    moves_offered,
     name_of,
     order_view,
     plain,
@@ -63,7 +63,7 @@ def routes(backends: Backends, pages: Pages) -> list[Route]:
             lines=[plain(line) for line in found.lines],
             history=[transition_view(change) for change in found.history],
             evidence=[_evidence(slot) for slot in found.slot_evidence],
-            moves=moves_of(order["state"], order["party"]),
+            moves=moves_offered(found.moves),
             idempotency_key=idempotency_key(),
             problem=problem,
         )
@@ -111,7 +111,7 @@ def _call(backends: Backends, action: str, keyed: dict[str, Any]) -> tuple[Any, 
         return market.CompleteOrder, pb.CompleteOrderRequest(**keyed)
     if action == "cancel":
         return market.CancelOrder, pb.CancelOrderRequest(**keyed)
-    state = value_of(pb.OrderState, MOVE_TARGETS[action].value)
+    state = value_of(pb.OrderState, MOVE_TARGETS[action])
     return market.AdvanceOrder, pb.AdvanceOrderRequest(**keyed, state=state)
 
 

@@ -4,6 +4,7 @@ the templates translate, times as aware datetimes, money kept in integer minor u
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from gantry.v1 import marketplace_pb2 as pb
@@ -11,7 +12,6 @@ from google.protobuf.message import Message
 
 from services.console.plant_values import moment_of
 from services.marketplace.domain import catalogue
-from services.marketplace.domain.orders import MOVES, OrderState, Role
 
 # The words of the marketplace's own catalogue: one list, which the forms offer.
 CATEGORIES = catalogue.CATEGORIES
@@ -150,24 +150,20 @@ def entry_view(transfer: pb.Transfer, account_id: str) -> dict[str, Any]:
     )
 
 
-# Each move of an order the console offers, as the gateway names it: the state it makes
-# and the call that makes it. The marketplace's own table says who may make it, and when.
-MOVE_TARGETS: dict[str, OrderState] = {
-    "fund": OrderState.FUNDED,
-    "accept": OrderState.ACCEPTED,
-    "start-production": OrderState.IN_PRODUCTION,
-    "ship": OrderState.SHIPPED,
-    "deliver": OrderState.DELIVERED,
-    "complete": OrderState.COMPLETED,
-    "cancel": OrderState.CANCELLED,
-    "dispute": OrderState.DISPUTED,
+# Each move of an order the console offers, as the gateway names it, and the state it makes.
+MOVE_TARGETS: dict[str, str] = {
+    "fund": "funded",
+    "accept": "accepted",
+    "start-production": "in_production",
+    "ship": "shipped",
+    "deliver": "delivered",
+    "complete": "completed",
+    "cancel": "cancelled",
+    "dispute": "disputed",
 }
 
 
-def moves_of(state: str, party: str) -> list[str]:
-    """The moves `party` (buyer or seller) may make of an order in `state`."""
-    return [
-        move
-        for move, target in MOVE_TARGETS.items()
-        if Role(party) in MOVES.get((OrderState(state), target), frozenset())
-    ]
+def moves_offered(allowed: Iterable[int]) -> list[str]:
+    """The moves to the states the marketplace says the reader may move the order to."""
+    targets = {name_of(pb.OrderState, state) for state in allowed}
+    return [move for move, target in MOVE_TARGETS.items() if target in targets]

@@ -50,12 +50,7 @@ async def place_order(c: Call) -> Response:
 async def get_order(c: Call) -> Response:
     request = pb.GetOrderRequest(tenant_id=_operator_or_tenant(c), order_id=c.path("order_id"))
     found = await call(c.backends.marketplace.GetOrder, request)
-    body = {
-        **to_json(found.order),
-        "lines": [to_json(line) for line in found.lines],
-        "history": [to_json(change) for change in found.history],
-        "slot_evidence": [to_json(evidence) for evidence in found.slot_evidence],
-    }
+    body = {**to_json(found.order), **to_json(found, omit=("order",))}
     return json_response(body)
 
 

@@ -101,6 +101,14 @@ class OrderDetail(Order):
         required=True,
         metadata={"description": "Capacity orders: each booked slot that has ended and been measured"},
     )
+    moves = fields.List(
+        fields.String(validate=validate.OneOf(ORDER_STATES)),
+        required=True,
+        metadata={
+            "description": "The states the caller may move the order to now: as its buyer, its seller, "
+            "or the operator (who rules on disputes)"
+        },
+    )
 
 
 class OrderList(Schema):

@@ -63,6 +63,7 @@ class OrdersApi:
             lines=[line_message(line) for line in record.lines],
             history=[transition_message(t) for t in record.history],
             slot_evidence=[slot_evidence_message(e) for e in record.slot_evidence],
+            moves=[ORDER_STATES.to_proto(state) for state in record.moves],
         )
 
     def ListOrders(

@@ -89,6 +89,10 @@ class Order:
             return Role.BUYER
         return Role.SELLER if tenant_id == self.seller_id else None
 
+    def moves_of(self, role: Role) -> list[OrderState]:
+        """The states `role` may move this order to now."""
+        return [target for (source, target), roles in MOVES.items() if source is self.state and role in roles]
+
     def moved_to(self, state: OrderState, role: Role, now: datetime) -> Order:
         """This order in `state`; FailedPrecondition when the lifecycle forbids the move
         or `role` may not make it."""

@@ -87,6 +87,8 @@ class OrderRecord(NamedTuple):
     lines: list[OrderLine]
     history: list[dict[str, Any]]
     slot_evidence: list[dict[str, Any]]
+    # The states the reader may move it to now.
+    moves: list[OrderState]
 
 
 class Orders:
@@ -207,13 +209,15 @@ class Orders:
         order_id = require_uuid(order_id, "order_id")
         with self._unit_of_work(read_only=True) as uow:
             order = queries.find_order(uow.connection, order_id)
-            if order is None or (tenant_id is not None and order.role_of(tenant_id) is None):
+            role = None if order is None else Role.OPERATOR if tenant_id is None else order.role_of(tenant_id)
+            if order is None or role is None:
                 raise NotFound("order not found")
             return OrderRecord(
                 order,
                 queries.lines_of(uow.connection, order_id),
                 queries.transitions_of(uow.connection, order_id),
                 evidence_queries.evidence_of(uow.connection, order_id),
+                order.moves_of(role),
             )
 
     def list(self, tenant_id: str, size: int, cursor: str) -> tuple[list[Order], str]:
