@@ -1,7 +1,8 @@
 """Analytics's nameko worker: keeps analytics's directory of devices from the registry's
 events, counts the readings telemetry refused, queues the deliveries of alarm events
 to webhooks, publishes the capacity each modelled machine has shown, and reports what
-the machine did in each slot capacity orders booked of it."""
+the machine did in each slot capacity orders booked of it, remembering reported slots a
+month."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from services.analytics.storage import metadata
 from services.analytics.usecases.capacity import publish_measured_capacity
 from services.analytics.usecases.directory import Directory
 from services.analytics.usecases.overview import count_rejected
-from services.analytics.usecases.slot_evidence import Bookings, report_ended_slots
+from services.analytics.usecases.slot_evidence import Bookings, forget_reported_slots, report_ended_slots
 from services.analytics.usecases.webhooks import Webhooks
 from services.kit.events import Event
 from services.kit.worker import handle_event, worker_base
+
+FORGET_SECONDS = 3600
 
 
 class AnalyticsWorker(worker_base("analytics", metadata)):
@@ -46,3 +49,7 @@ class AnalyticsWorker(worker_base("analytics", metadata)):
     @timer(interval=evidence_seconds())
     def report_slot_evidence(self) -> None:
         report_ended_slots(self.store.unit_of_work, evidence_margin())
+
+    @timer(interval=FORGET_SECONDS)
+    def forget_old_slots(self) -> None:
+        forget_reported_slots(self.store.unit_of_work)

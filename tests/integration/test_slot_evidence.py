@@ -15,11 +15,17 @@ from typing import Any
 
 import orjson
 import pytest
+from sqlalchemy import select, update
 
 from services.analytics.queries.performance import add_quarters
-from services.analytics.storage import QUARTER_INPUTS
+from services.analytics.storage import QUARTER_INPUTS, booked_slots, capacity_bookings
 from services.analytics.usecases.plant_settings import PlantSettings
-from services.analytics.usecases.slot_evidence import Bookings, report_ended_slots
+from services.analytics.usecases.slot_evidence import (
+    REMEMBER_REPORTED,
+    Bookings,
+    forget_reported_slots,
+    report_ended_slots,
+)
 from services.kit.bus import ConfirmingPublisher
 from services.kit.errors import NotFound
 from services.kit.events import Event, parse_event
@@ -216,3 +222,31 @@ def test_evidence_of_an_order_its_tenant_does_not_sell_is_not_kept(platform: Pla
         connection.execute(order_slot_evidence.delete())
     assert platform.learn(forged)
     assert shown(platform, booked.buyer, booked.order_id) == []
+
+
+def test_slots_reported_a_month_ago_are_forgotten_and_a_late_event_changes_nothing_shown(
+    platform: Platform,
+) -> None:
+    old, recent = capacity_order(platform, 1), capacity_order(platform, 1)
+    [placed_old, _] = platform.deliver()
+    assert platform.report(300) == 2
+    platform.deliver()
+    with platform.analytics.unit_of_work() as uow:
+        uow.connection.execute(
+            update(booked_slots)
+            .where(booked_slots.c.order_id == old.order_id)
+            .values(reported_at=NOW - REMEMBER_REPORTED - timedelta(minutes=1))
+        )
+        uow.commit()
+    assert forget_reported_slots(platform.analytics.unit_of_work, lambda: NOW) == 1
+    with platform.analytics.engine.connect() as connection:
+        remaining = connection.execute(select(capacity_bookings.c.order_id)).scalars().all()
+    assert remaining == [recent.order_id]
+
+    # The forgotten order's placement delivered again is reported again; the order keeps
+    # the evidence it had.
+    before = shown(platform, None, old.order_id)
+    assert platform.learn(replace(placed_old, id=str(uuid.uuid4())))
+    assert platform.report(300) == 1
+    platform.deliver()
+    assert shown(platform, None, old.order_id) == before

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, select, tuple_, update
+from sqlalchemy import Connection, delete, exists, select, tuple_, update
 
 from services.analytics.storage import booked_slots, capacity_bookings
 from services.kit.db import conflict_aware_insert, insert_ignoring_duplicates
@@ -87,3 +87,12 @@ def mark_reported(connection: Connection, slots: Sequence[DueSlot], at: datetime
         .where(tuple_(booked_slots.c.order_id, booked_slots.c.starts_at).in_(keys))
         .values(reported_at=at)
     )
+
+
+def forget_reported(connection: Connection, before: datetime) -> int:
+    """Drops the slots reported before `before`, and the bookings left without a slot;
+    returns how many slots."""
+    slots = connection.execute(delete(booked_slots).where(booked_slots.c.reported_at < before)).rowcount
+    unbooked = ~exists().where(booked_slots.c.order_id == capacity_bookings.c.order_id)
+    connection.execute(delete(capacity_bookings).where(unbooked))
+    return slots

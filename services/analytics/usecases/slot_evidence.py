@@ -24,6 +24,10 @@ from services.kit.events import Event, new_event
 BOOKING_EVENTS = ("order.placed", "order.funded", "order.cancelled", "order.disputed", "order.completed")
 # Slots reported in one transaction; the next run goes on where this one stopped.
 SLOTS_PER_RUN = 1000
+# How long a reported slot is remembered: far longer than an order's later events take.
+# One coming later still would have its slots reported again, which the marketplace,
+# keeping the first evidence of each slot, ignores.
+REMEMBER_REPORTED = timedelta(days=30)
 
 
 class Bookings:
@@ -60,6 +64,15 @@ def report_ended_slots(
         sql.mark_reported(uow.connection, due, now)
         uow.commit()
     return len(due)
+
+
+def forget_reported_slots(unit_of_work: UnitOfWorkFactory, clock: Clock = utc_now) -> int:
+    """Drops the slots reported longer than `REMEMBER_REPORTED` ago, and their bookings
+    once none is left; returns how many slots."""
+    with unit_of_work() as uow:
+        forgotten = sql.forget_reported(uow.connection, clock() - REMEMBER_REPORTED)
+        uow.commit()
+    return forgotten
 
 
 def measured_slots(connection: Connection, slots: Sequence[DueSlot]) -> list[SlotEvidence]:
