@@ -41,10 +41,12 @@ def test_a_product_order_goes_from_placed_to_completed_exact_to_the_fen(market: 
     assert market.available(seller) == {"available": 10_493 - 209}
     assert market.available(PLATFORM)["fee_revenue"] == 209
     assert market.ledger.imbalances() == {}
-    _, lines, history, _ = market.orders.get(seller, order.id)
-    assert [(line.quantity, line.unit_price, line.amount) for line in lines] == [(7, 1_499, 10_493)]
-    assert [h["to_state"] for h in history] == COMPLETED_ORDER_STATES
-    assert history[-1]["actor"] == f"tenant:{buyer}"
+    record = market.orders.get(seller, order.id)
+    assert [(line.quantity, line.unit_price, line.amount) for line in record.lines] == [(7, 1_499, 10_493)]
+    assert [h["to_state"] for h in record.history] == COMPLETED_ORDER_STATES
+    assert record.history[-1]["actor"] == f"tenant:{buyer}"
+    # A completed order is moved no further, by either party or the operator.
+    assert record.moves == [] and market.orders.get(None, order.id).moves == []
 
 
 def test_cancelling_a_funded_order_returns_the_money_and_the_stock(market: Market) -> None:
