@@ -152,7 +152,13 @@ class ChannelDetector:
         self.count += 1
         self.relearnt += 1
         if self.count <= s.warmup:
-            self._learn_plainly(value)
+            # Running means (weight 1/n) until the EWMA's own weight is the larger.
+            weight = 1 / self.count
+            if weight < s.alpha:
+                weight = s.alpha
+            delta = value - self.mean
+            self.mean += weight * delta
+            self.var = (1 - weight) * (self.var + weight * delta * delta)
             return None
         mean = self.mean
         sigma = math.sqrt(self.var)
@@ -187,13 +193,6 @@ class ChannelDetector:
         self.mean = mean + (weight if weight > alpha else alpha) * z * sigma
         self.var = (1 - alpha) * (self.var + alpha * z * z * sigma * sigma)
         return verdict
-
-    def _learn_plainly(self, value: float) -> None:
-        """Warm-up: running means (weight 1/n) until the EWMA's own weight is the larger."""
-        weight = max(self.settings.alpha, 1 / self.count)
-        delta = value - self.mean
-        self.mean += weight * delta
-        self.var = (1 - weight) * (self.var + weight * delta * delta)
 
     def _confirm_spike(self, side: int) -> Anomaly | None:
         """The pending spike, unless this reading lies beyond `clip` sigma on the same side."""
