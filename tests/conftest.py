@@ -3,6 +3,7 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
+from gantry.v1 import people_pb2_grpc
 
 from tests.support.platform import Platform, running_platform
 
@@ -25,3 +26,9 @@ def registry_channel(platform: Platform) -> Iterator[grpc.Channel]:
     """A channel to the platform's registry-api, where tests make people and sessions."""
     with grpc.insecure_channel(platform.grpc_target("registry")) as channel:
         yield channel
+
+
+@pytest.fixture(scope="session")
+def platform_people(registry_channel: grpc.Channel) -> people_pb2_grpc.PeopleServiceStub:
+    """The platform's PeopleService, as the console and tools call it."""
+    return people_pb2_grpc.PeopleServiceStub(registry_channel)

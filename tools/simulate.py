@@ -4,8 +4,9 @@ alarms raise, escalate and clear within a few minutes, and the machines' OEE, MT
 MTTR fill in shift by shift.
 
 It uses the partner API as a partner would: the operator token creates the tenant
-(remembered in var/simulated-factory-v2.json, so restarts keep the same devices), the
-tenant's key registers the devices, the machines' alarm rules, their machine model and
+(remembered in var/simulated-factory-v3.json, so restarts keep the same devices), the
+operator invites its first admin through the registry's PeopleService (the e-mail and
+password printed sign in to the console), the tenant's key registers the devices, the machines' alarm rules, their machine model and
 the plant's shift calendar (three shifts around the clock, Asia/Shanghai); an edge
 gateway posts every device's readings to `POST /v1/telemetry`, and the first machine also
 speaks ThingsBoard's device API with its own access token. The first machine's hours are
@@ -19,7 +20,8 @@ vibration spikes every 7 minutes (an anomaly alarm). Every machine sets up for 3
 every 20 minutes, makes a part per 45 s of cutting (40 s is ideal), and scraps about 3
 in 100.
 
-Usage: python tools/simulate.py   (GANTRY_OPERATOR_TOKEN and GANTRY_GATEWAY_PORT as for the gateway)
+Usage: python tools/simulate.py   (GANTRY_OPERATOR_TOKEN, GANTRY_GATEWAY_PORT and GANTRY_REGISTRY_GRPC_TARGET
+as for the gateway)
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import json
 import math
 import os
 import random
+import secrets
 import signal
 import sys
 import time
@@ -37,13 +40,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import grpc
 import httpx
+from gantry.v1 import people_pb2, people_pb2_grpc
 
+from services.console.settings import ConsoleSettings
+from services.kit.settings import grpc_target
 from tools.partner_api import bearer, ok
 from tools.simulated_capacity import offer_capacity
 
 MACHINES = 5
-STATE_VERSION = 2
+STATE_VERSION = 3
 READY_TIMEOUT_SECONDS = 120
 PROFILE = {
     "name": "VMC-850 machining centre",
@@ -190,6 +197,9 @@ class Factory:
     tenant_id: str
     api_key: str
     devices: list[dict[str, str]]
+    # The factory's first admin, who signs in to the console.
+    admin_email: str
+    admin_password: str
 
 
 class Machine:
@@ -282,8 +292,11 @@ def wait_ready(http: httpx.Client) -> None:
     raise SystemExit("simulated factory: the gateway did not become ready")
 
 
-def open_factory(http: httpx.Client, operator_token: str, state: Path) -> Factory:
-    """The factory of an earlier run if its key still works, otherwise a new one."""
+def open_factory(
+    http: httpx.Client, people: people_pb2_grpc.PeopleServiceStub, operator_token: str, state: Path
+) -> Factory:
+    """The factory of an earlier run if its key still works, otherwise a new one, with a
+    first admin the operator invited."""
     if state.exists():
         factory = Factory(**json.loads(state.read_text()))
         if http.get("/v1/devices", headers=bearer(factory.api_key)).status_code == 200:
@@ -311,7 +324,7 @@ def open_factory(http: httpx.Client, operator_token: str, state: Path) -> Factor
     devices = [
         {"id": d["id"], "serial_number": d["serial_number"], "token": d["access_token"]} for d in registered
     ]
-    factory = Factory(tenant["id"], tenant["api_key"], devices)
+    factory = Factory(tenant["id"], tenant["api_key"], devices, *first_admin(people, tenant["id"]))
     for rule in (OVERHEATING, STOPPED_REPORTING, VIBRATION_ANOMALY):
         ok(http.post("/v1/alarm-rules", headers=key, json={"profile_id": profile["id"], **rule}))
     create = {**key, "If-None-Match": "*"}
@@ -321,6 +334,24 @@ def open_factory(http: httpx.Client, operator_token: str, state: Path) -> Factor
     state.write_text(json.dumps(asdict(factory)))
     state.chmod(0o600)
     return factory
+
+
+def first_admin(people: people_pb2_grpc.PeopleServiceStub, tenant_id: str) -> tuple[str, str]:
+    """The e-mail address and password of the tenant's first admin, whom the operator invites
+    and who accepts at once."""
+    email = f"admin-{secrets.token_hex(4)}@demo-precision.example"
+    password = secrets.token_urlsafe(12)
+    invitation = people.InviteUser(
+        people_pb2.InviteUserRequest(
+            actor=people_pb2.Actor(operator=True),
+            email=email,
+            name="Demo Admin",
+            role=people_pb2.ROLE_ADMIN,
+            tenant_id=tenant_id,
+        )
+    )
+    people.AcceptInvitation(people_pb2.AcceptInvitationRequest(token=invitation.token, password=password))
+    return email, password
 
 
 def stream(http: httpx.Client, factory: Factory, ticks: int | None = None) -> None:
@@ -349,13 +380,19 @@ def main() -> None:
     port = os.environ.get("GANTRY_GATEWAY_PORT", "8080")
     # Versioned: a factory set up by an older simulator lacks what this one sends.
     state = Path(os.environ.get("GANTRY_DATA_DIR", "var")) / f"simulated-factory-v{STATE_VERSION}.json"
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+    console = ConsoleSettings.from_env().public_url
+    with (
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http,
+        grpc.insecure_channel(grpc_target("registry")) as registry,
+    ):
         wait_ready(http)
-        factory = open_factory(http, os.environ["GANTRY_OPERATOR_TOKEN"], state)
+        people = people_pb2_grpc.PeopleServiceStub(registry)
+        factory = open_factory(http, people, os.environ["GANTRY_OPERATOR_TOKEN"], state)
         device = factory.devices[0]["id"]
         listing = offer_capacity(http, factory.api_key, device)
         print(
             f"""simulated factory: {len(factory.devices)} machines streaming once a second.
+  Console: {console}, signed in as {factory.admin_email} with password {factory.admin_password}
   Tenant API key: {factory.api_key}
   Try: curl -s http://127.0.0.1:{port}/v1/devices/{device}/telemetry/latest -H 'Authorization: Bearer {factory.api_key}'
   Its capacity, measured: curl -s http://127.0.0.1:{port}/v1/listings/{listing["id"]} -H 'Authorization: Bearer {factory.api_key}'""",

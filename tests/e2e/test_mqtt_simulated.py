@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import httpx
+from gantry.v1 import people_pb2_grpc
 
 from tests.support.platform import OPERATOR_TOKEN, ROOT, Platform
 from tests.support.waiting import eventually
@@ -17,9 +18,13 @@ from tools.simulate import PROFILE, STATE_VERSION, open_factory
 from tools.simulate_mqtt import DEVICE_SERIAL, GATEWAY_MACHINES, STATE_FILE, open_machines
 
 
-def test_the_mqtt_machines_readings_become_queryable(platform: Platform, tmp_path: Path) -> None:
+def test_the_mqtt_machines_readings_become_queryable(
+    platform_people: people_pb2_grpc.PeopleServiceStub, platform: Platform, tmp_path: Path
+) -> None:
     with httpx.Client(base_url=platform.gateway_url, timeout=10) as http:
-        factory = open_factory(http, OPERATOR_TOKEN, tmp_path / f"simulated-factory-v{STATE_VERSION}.json")
+        factory = open_factory(
+            http, platform_people, OPERATOR_TOKEN, tmp_path / f"simulated-factory-v{STATE_VERSION}.json"
+        )
         # Started again, the machines are the same devices.
         machines = open_machines(http, factory, tmp_path / STATE_FILE)
         assert open_machines(http, factory, tmp_path / STATE_FILE) == machines

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from gantry.v1 import people_pb2_grpc
 
 from tests.support.platform import OPERATOR_TOKEN, Platform
 from tests.support.waiting import eventually
@@ -37,12 +38,12 @@ from tools.simulated_capacity import offer_capacity
 
 
 def test_the_factory_streams_through_both_device_apis_and_restarts_with_the_same_devices(
-    platform: Platform, tmp_path: Path
+    platform_people: people_pb2_grpc.PeopleServiceStub, platform: Platform, tmp_path: Path
 ) -> None:
     state = tmp_path / "simulated-factory.json"
     with httpx.Client(base_url=platform.gateway_url, timeout=10) as http:
-        factory = open_factory(http, OPERATOR_TOKEN, state)
-        assert open_factory(http, OPERATOR_TOKEN, state) == factory
+        factory = open_factory(http, platform_people, OPERATOR_TOKEN, state)
+        assert open_factory(http, platform_people, OPERATOR_TOKEN, state) == factory
         key = {"Authorization": f"Bearer {factory.api_key}"}
 
         def streaming() -> bool:
@@ -56,9 +57,11 @@ def test_the_factory_streams_through_both_device_apis_and_restarts_with_the_same
         eventually(streaming, 60, "readings of the ThingsBoard-speaking and the edge-gateway machines")
 
 
-def test_the_factory_watches_its_machines_with_alarm_rules(platform: Platform, tmp_path: Path) -> None:
+def test_the_factory_watches_its_machines_with_alarm_rules(
+    platform_people: people_pb2_grpc.PeopleServiceStub, platform: Platform, tmp_path: Path
+) -> None:
     with httpx.Client(base_url=platform.gateway_url, timeout=10) as http:
-        factory = open_factory(http, OPERATOR_TOKEN, tmp_path / "simulated-factory.json")
+        factory = open_factory(http, platform_people, OPERATOR_TOKEN, tmp_path / "simulated-factory.json")
         rules = http.get("/v1/alarm-rules", headers={"Authorization": f"Bearer {factory.api_key}"}).json()
     assert sorted(rule["name"] for rule in rules["items"]) == [
         "machine stopped reporting",
@@ -109,10 +112,10 @@ def test_machines_set_up_make_parts_and_one_breaks_down_and_one_s_vibration_spik
 
 
 def test_the_factory_s_machines_are_measured_against_its_shift_calendar(
-    platform: Platform, tmp_path: Path
+    platform_people: people_pb2_grpc.PeopleServiceStub, platform: Platform, tmp_path: Path
 ) -> None:
     with httpx.Client(base_url=platform.gateway_url, timeout=10) as http:
-        factory = open_factory(http, OPERATOR_TOKEN, tmp_path / "simulated-factory.json")
+        factory = open_factory(http, platform_people, OPERATOR_TOKEN, tmp_path / "simulated-factory.json")
         key = {"Authorization": f"Bearer {factory.api_key}"}
         hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         # Two hours, in case the test runs as one ends.
@@ -135,10 +138,10 @@ def test_the_factory_s_machines_are_measured_against_its_shift_calendar(
 
 
 def test_the_first_machine_s_hours_are_listed_once_and_its_measured_figures_fill_in(
-    platform: Platform, tmp_path: Path
+    platform_people: people_pb2_grpc.PeopleServiceStub, platform: Platform, tmp_path: Path
 ) -> None:
     with httpx.Client(base_url=platform.gateway_url, timeout=10) as http:
-        factory = open_factory(http, OPERATOR_TOKEN, tmp_path / "simulated-factory.json")
+        factory = open_factory(http, platform_people, OPERATOR_TOKEN, tmp_path / "simulated-factory.json")
         machine = factory.devices[0]["id"]
         listing = offer_capacity(http, factory.api_key, machine)
         # Started again, the factory offers the same listing, its two weeks of slots open once.

@@ -3,6 +3,8 @@ status, password resets, and every admin call refused across tenants."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 import grpc
@@ -86,6 +88,37 @@ def test_an_invited_person_becomes_a_user_of_the_tenant_with_the_scopes_of_their
     assert tuple(principal.scopes) == ROLE_SCOPES[Role.ENGINEER]
     assert "admin" not in principal.scopes and "devices:write" in principal.scopes
     assert tuple(session_of(world, "ada@acme.example").principal.scopes) == ROLE_SCOPES[Role.ADMIN]
+
+
+def test_the_operator_invites_a_tenants_first_admin_and_nobody_invites_into_another_tenant(
+    world: People, admin: pb.User, other_admin: pb.User
+) -> None:
+    invitation = world.people.InviteUser(
+        pb.InviteUserRequest(
+            actor=OPERATOR,
+            email="first@acme.example",
+            name="Fay",
+            role=pb.ROLE_ADMIN,
+            tenant_id=admin.tenant_id,
+        )
+    )
+    first = world.people.AcceptInvitation(
+        pb.AcceptInvitationRequest(token=invitation.token, password=PASSWORD)
+    )
+    assert (first.tenant_id, first.role) == (admin.tenant_id, pb.ROLE_ADMIN)
+
+    def invite(actor: pb.Actor, tenant_id: str) -> Callable[[], pb.Invitation]:
+        request = pb.InviteUserRequest(
+            actor=actor, email="zed@acme.example", name="Zed", role=pb.ROLE_VIEWER, tenant_id=tenant_id
+        )
+        return lambda: world.people.InviteUser(request)
+
+    assert violations(invite(OPERATOR, "")) == {"tenant_id": "the operator names the tenant to invite to"}
+    assert set(violations(invite(OPERATOR, "not-a-uuid"))) == {"tenant_id"}
+    assert code_of(invite(OPERATOR, str(uuid.uuid4()))) == NOT_FOUND
+    assert code_of(invite(as_user(other_admin), admin.tenant_id)) == NOT_FOUND
+    # An admin may name their own tenant, or none.
+    assert invite(as_user(admin), admin.tenant_id)().tenant_id == admin.tenant_id
 
 
 def test_an_invitation_is_accepted_once_and_expires_after_72_hours(world: People, admin: pb.User) -> None:

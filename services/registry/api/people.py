@@ -72,7 +72,11 @@ class PeopleServicer(people_pb2_grpc.PeopleServiceServicer):
 
     def InviteUser(self, request: pb.InviteUserRequest, context: Context) -> pb.Invitation:
         issued = self.people.invite(
-            messages.actor(request.actor), request.email, request.name, messages.role(request.role)
+            messages.actor(request.actor),
+            request.email,
+            request.name,
+            messages.role(request.role),
+            request.tenant_id,
         )
         return messages.invitation_message(issued)
 

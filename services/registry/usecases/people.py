@@ -15,6 +15,7 @@ from services.kit.errors import (
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
+    NotFound,
     Unauthenticated,
     VersionMismatch,
 )
@@ -35,8 +36,10 @@ from services.registry.domain_people import (
     token_hash,
 )
 from services.registry.queries import people as queries
+from services.registry.queries import tenant_exists
 from services.registry.usecases import Clock, UnitOfWorkFactory, utc_now
 from services.registry.usecases.people_access import (
+    Acting,
     Actor,
     acting,
     administered_tenant,
@@ -149,18 +152,17 @@ class People:
             uow.commit()
         return user
 
-    def invite(self, actor: Actor, email: str, name: str, role: Role | None) -> IssuedToken:
-        """An invitation to the admin's tenant, valid 72 hours."""
+    def invite(
+        self, actor: Actor, email: str, name: str, role: Role | None, tenant_id: str = ""
+    ) -> IssuedToken:
+        """An invitation to the admin's tenant, or to the one the operator names, valid 72
+        hours."""
         normalised = normalise_email(email)
         require(email_violations(normalised) + name_violations(name) + role_violations(role))
         assert role is not None
         now = self._clock()
         with self._unit_of_work() as uow:
-            tenant_id = administered_tenant(acting(uow.connection, actor), "invite users")
-            if tenant_id is None:
-                raise InvalidArgument(
-                    [FieldViolation("actor", "an admin of the tenant invites, not the operator")]
-                )
+            tenant_id = _invited_to(uow.connection, acting(uow.connection, actor), tenant_id)
             if queries.email_taken(uow.connection, normalised):
                 raise AlreadyExists(EMAIL_TAKEN)
             issued = issue_token(
@@ -283,3 +285,19 @@ class People:
             queries.end_user_sessions(uow.connection, user.id, now)
             uow.commit()
         return updated
+
+
+def _invited_to(connection: Connection, actor: Acting, named: str) -> str:
+    """The tenant an invitation is to: the admin's own (naming another is NotFound, as any
+    other tenant's object is), or the one the operator names."""
+    administered = administered_tenant(actor, "invite users")
+    if administered is not None:
+        if named and named != administered:
+            raise NotFound("tenant not found")
+        return administered
+    if not named:
+        raise InvalidArgument([FieldViolation("tenant_id", "the operator names the tenant to invite to")])
+    tenant_id = require_uuid(named, "tenant_id")
+    if not tenant_exists(connection, tenant_id):
+        raise NotFound("tenant not found")
+    return tenant_id
