@@ -77,8 +77,13 @@ def run() -> dict:
             autocommit.exec_driver_sql("VACUUM ANALYZE readings, rollups")
             heap, indexes = on_disk(connection, "readings")
             rollup_heap, rollup_indexes = on_disk(connection, "rollups")
-            stored = connection.exec_driver_sql("SELECT count(*) FROM readings").scalar_one()
-    print(f"stored {stored:,} readings of {MACHINES} machines over {HOURS} h in {seconds:.1f} s")
+            stored = connection.exec_driver_sql(
+                "SELECT sum(size) FROM readings JOIN channel_sets ON channel_sets.id = channel_set"
+            ).scalar_one()
+            rows = connection.exec_driver_sql("SELECT count(*) FROM readings").scalar_one()
+    print(
+        f"stored {stored:,} readings ({rows:,} rows) of {MACHINES} machines over {HOURS} h in {seconds:.1f} s"
+    )
     print("compacted: none yet, every partition is hot")
     figures = {
         "readings": stored,

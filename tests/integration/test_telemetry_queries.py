@@ -20,18 +20,15 @@ from gantry.v1 import common_pb2
 from gantry.v1 import telemetry_pb2 as pb
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import insert
 
 from services.kit.bus import ConfirmingPublisher
 from services.kit.protos import timestamp
 from services.kit.store import Store
-from services.telemetry import storage
 from services.telemetry.csv_export import CSV_CHUNK_CHARS
 from services.telemetry.domain import KnownDevice
 from services.telemetry.queries.directory import add_known_device
-from services.telemetry.queries.partitions import ensure_day_partitions
 from tests.support.access import rpc_error, violations
-from tests.support.telemetry import Stub, teach_device, telemetry_server, telemetry_store
+from tests.support.telemetry import Stub, store_readings, teach_device, telemetry_server, telemetry_store
 
 TENANT = str(uuid.uuid4())
 RETENTION_DAYS = 365
@@ -89,22 +86,7 @@ def recorded(store: Store, device: str) -> list[Reading]:
 
 
 def insert_readings(store: Store, device_id: str, readings: list[Reading]) -> None:
-    columns = {float: "float_value", int: "int_value", bool: "bool_value", str: "text_value"}
-    empty = dict.fromkeys(columns.values())
-    rows = [
-        {
-            "device_id": uuid.UUID(device_id),
-            "channel": channel,
-            "ts": ts,
-            "retention_days": RETENTION_DAYS,
-            **empty,
-            columns[type(value)]: value,
-        }
-        for channel, ts, value in readings
-    ]
-    with store.engine.begin() as connection:
-        ensure_day_partitions(connection, {(RETENTION_DAYS, ts.date()) for _, ts, _ in readings})
-        connection.execute(insert(storage.readings), rows)
+    store_readings(store, device_id, readings, RETENTION_DAYS)
 
 
 def in_order(readings: list[Reading], channels: set[str], start: datetime, end: datetime) -> list[Reading]:

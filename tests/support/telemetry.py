@@ -9,7 +9,8 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 import pika
 from gantry.v1 import telemetry_pb2 as pb
@@ -17,6 +18,7 @@ from gantry.v1 import telemetry_pb2_grpc
 from sqlalchemy import func, select
 
 from services.kit.batch_consumer import BatchConsumer
+from services.kit.batches import EPOCH, AcceptedBatch
 from services.kit.bus import ConfirmingPublisher, Topology
 from services.kit.events import new_event
 from services.kit.migrate import upgrade
@@ -25,7 +27,10 @@ from services.telemetry import storage
 from services.telemetry.api.ingest import sender
 from services.telemetry.api.servicer import SERVICE_NAME, TelemetryServicer
 from services.telemetry.bus import READINGS
+from services.telemetry.packing import unpack
+from services.telemetry.queries.interning import Interned
 from services.telemetry.settings import IngestLimits, WriterSettings
+from services.telemetry.usecases.bulk import BulkWriter
 from services.telemetry.usecases.directory import Directory
 from services.telemetry.writer import writer
 from tests.support.backends import AMQP_URL
@@ -169,12 +174,73 @@ def ingest_request(tenant_id: str, *devices: tuple[str, list[pb.Sample]]) -> pb.
     )
 
 
-def stored_count(store: Store, device_id: str | None = None) -> int:
-    query = select(func.count()).select_from(storage.readings)
-    if device_id is not None:
-        query = query.where(storage.readings.c.device_id == uuid.UUID(device_id))
+def store_readings(
+    store: Store, device_id: str, readings: list[tuple[str, datetime, Any]], retention_days: int = 365
+) -> None:
+    """(channel, ts, value) readings of the device stored through the writer's own path,
+    those at one instant in one sample."""
+    samples: dict[int, dict[str, Any]] = {}
+    for channel, ts, value in readings:
+        samples.setdefault((ts - EPOCH) // timedelta(milliseconds=1), {})[channel] = value
+    batch = AcceptedBatch(
+        str(uuid.uuid4()), str(uuid.uuid4()), retention_days, [(device_id, list(samples.items()))]
+    )
+    BulkWriter(store).store([batch])
+
+
+class StoredReading(NamedTuple):
+    """A stored reading as a row of its own, its value in the column of its type."""
+
+    device_id: uuid.UUID
+    channel: str
+    ts: datetime
+    retention_days: int
+    float_value: float | None
+    int_value: int | None
+    bool_value: bool | None
+    text_value: str | None
+
+    @property
+    def value(self) -> Any:
+        return next(
+            v for v in (self.float_value, self.int_value, self.bool_value, self.text_value) if v is not None
+        )
+
+
+_KIND_COLUMNS = {"f": 0, "i": 1, "b": 2, "s": 3}
+
+
+def stored_readings(store: Store, device_ids: list[str] | None = None) -> list[StoredReading]:
+    """Every stored reading (of the devices named) unpacked, by time then channel."""
+    table, numbers = storage.readings, storage.device_numbers
+    query = select(numbers.c.device_id, table).join(numbers, numbers.c.number == table.c.device_number)
+    if device_ids is not None:
+        query = query.where(numbers.c.device_id.in_([uuid.UUID(d) for d in device_ids]))
+    found = []
     with store.engine.connect() as connection:
-        return connection.execute(query).scalar_one()
+        rows = connection.execute(query).all()
+        sets = Interned().sets(connection, {row.channel_set for row in rows})
+    for row in rows:
+        channel_set = sets[row.channel_set]
+        for (channel, kind), (_, value) in zip(channel_set, unpack(channel_set, row.vals), strict=True):
+            typed: list[Any] = [None] * 4
+            typed[_KIND_COLUMNS[kind]] = value
+            found.append(StoredReading(row.device_id, channel, row.ts, row.retention_days, *typed))
+    return sorted(found, key=lambda r: (r.ts, r.channel))
+
+
+def stored_count(store: Store, device_id: str | None = None) -> int:
+    """Stored readings: each row holds as many as its channel set has channels."""
+    table, numbers, sets = storage.readings, storage.device_numbers, storage.channel_sets
+    query = select(func.coalesce(func.sum(sets.c.size), 0)).select_from(
+        table.join(sets, sets.c.id == table.c.channel_set).join(
+            numbers, numbers.c.number == table.c.device_number
+        )
+    )
+    if device_id is not None:
+        query = query.where(numbers.c.device_id == uuid.UUID(device_id))
+    with store.engine.connect() as connection:
+        return int(connection.execute(query).scalar_one())
 
 
 def queued(topology: Topology) -> int:
