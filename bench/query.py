@@ -3,9 +3,8 @@ device in one-minute buckets with every aggregate, from rollups and from the rea
 year of that channel in one-day buckets; the device's latest values; and a day of the
 channel's raw readings as CSV.
 
-The readings are loaded by binary COPY into the partitioned table over DAYS days, so
-that several day partitions hold them, and their rollups are computed as they stream by
-(`rollups_of`, as the writer does) and added. The queried device samples its 10 channels
+The readings are stored through telemetry-writer's path (`BulkWriter`: packed rows by
+binary COPY, and their rollups) over DAYS days, so that several day partitions hold them. The queried device samples its 10 channels
 every second through the queried day (86,400 readings of the channel, across
 midnight: two partitions); 99 other devices share the rest of READINGS over all DAYS.
 The year before the first day holds day rollups of the queried channel only (365 day
@@ -22,19 +21,20 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any
 
-from sqlalchemy import func, select
-
+from services.kit.batches import AcceptedBatch
 from services.kit.migrate import upgrade
 from services.kit.store import Store
 from services.telemetry import storage
 from services.telemetry.queries import rollups as rollup_statements
 from services.telemetry.queries.partitions import ensure_day_partitions
-from services.telemetry.rollups import DAY, MINUTE, Aggregate, Reading, Rollups, rollups_of
+from services.telemetry.rollups import DAY, Aggregate, Rollups
+from services.telemetry.usecases.bulk import BulkWriter
 from services.telemetry.usecases.readings import Readings
 from tests.support.backends import postgres_database
-from tests.support.telemetry import teach_device
+from tests.support.telemetry import stored_count, teach_device
 
 READINGS = int(os.environ.get("BENCH_QUERY_READINGS", "10000000"))
 REPEATS = int(os.environ.get("BENCH_QUERY_REPEATS", "200"))
@@ -42,6 +42,7 @@ CSV_REPEATS = 20
 YEAR_DAYS = int(os.environ.get("BENCH_QUERY_YEAR_DAYS", "365"))
 CHANNELS = [{"key": f"ch{i}", "value_type": "float"} for i in range(10)]
 OTHER_DEVICES = 99
+BATCH_SAMPLES = 3600
 DAYS = 3
 RETENTION_DAYS = 365
 FIRST_DAY = datetime(2026, 3, 1, tzinfo=UTC)
@@ -50,52 +51,42 @@ SERIES_END = SERIES_START + timedelta(days=1)
 BUCKET_SECONDS = 60
 QUERIED_CHANNEL = "ch3"
 
-Row = tuple[Any, ...]
 
-
-def device_rows(device_id: uuid.UUID, start: datetime, samples: int, interval: float) -> Iterator[Row]:
-    """`samples` readings of every channel, `interval` seconds apart from `start`."""
+def device_samples(start: datetime, samples: int, interval: float) -> Iterator[tuple[int, dict[str, float]]]:
+    """`samples` samples of every channel, `interval` seconds apart from `start`."""
+    start_ms = int(start.timestamp() * 1000)
     for index in range(samples):
-        ts = start + timedelta(seconds=index * interval)
-        for number, channel in enumerate(CHANNELS):
-            yield (device_id, channel["key"], ts, RETENTION_DAYS, float((index * 7 + number) % 997) + 0.5)
+        ts_ms = start_ms + int(index * interval * 1000)
+        yield ts_ms, {c["key"]: float((index * 7 + n) % 997) + 0.5 for n, c in enumerate(CHANNELS)}
 
 
-def all_rows(queried: uuid.UUID) -> Iterator[Row]:
-    """About READINGS rows: the queried device's second by second (at most half of them,
-    so that a small run has other devices too), then the others'."""
+def all_samples(queried: str) -> Iterator[tuple[str, Iterator[tuple[int, dict[str, float]]]]]:
+    """About READINGS readings: the queried device's second by second (at most half of
+    them, so that a small run has other devices too), then the others'."""
     seconds = min(86_400, READINGS // (2 * len(CHANNELS)))
-    yield from device_rows(queried, SERIES_START, seconds, 1.0)
+    yield queried, device_samples(SERIES_START, seconds, 1.0)
     samples = (READINGS - seconds * len(CHANNELS)) // (OTHER_DEVICES * len(CHANNELS))
     for _ in range(OTHER_DEVICES if samples else 0):
-        yield from device_rows(uuid.uuid4(), FIRST_DAY, samples, DAYS * 86_400 / samples)
+        yield str(uuid.uuid4()), device_samples(FIRST_DAY, samples, DAYS * 86_400 / samples)
 
 
 def load(store: Store, queried: str) -> float:
-    """Copies the rows into `readings` and adds their rollups; returns rows per second."""
+    """Stores the samples through the writer's path (packed rows by binary COPY, with
+    their rollups), a batch of BATCH_SAMPLES of a device at a time, and the year of day
+    rollups; returns readings per second."""
     days = {(RETENTION_DAYS, (FIRST_DAY + timedelta(days=d)).date()) for d in range(-YEAR_DAYS, DAYS)}
-    started, copied = time.perf_counter(), 0
     with store.engine.begin() as connection:
         ensure_day_partitions(connection, days)
-        driver = connection.connection.driver_connection
-        statement = (
-            "COPY readings (device_id, channel, ts, retention_days, float_value) FROM STDIN (FORMAT BINARY)"
-        )
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            copy.set_types(("uuid", "text", "timestamptz", "int2", "float8"))
-
-            def copied_readings() -> Iterator[Reading]:
-                for device, channel, ts, retention, value in all_rows(uuid.UUID(queried)):
-                    copy.write_row((device, channel, ts, retention, value))
-                    yield (str(device), channel, retention), int(ts.timestamp() * 1000), value
-
-            rolled = rollups_of(copied_readings())
-            copied = sum(
-                aggregate.count for (_, resolution, _), aggregate in rolled.items() if resolution == MINUTE
-            )
-        rollup_statements.add(connection, rolled)
+    writer, tenant = BulkWriter(store), str(uuid.uuid4())
+    started, stored = time.perf_counter(), 0
+    for device, samples in all_samples(queried):
+        while batch := list(islice(samples, BATCH_SAMPLES)):
+            writer.store([AcceptedBatch(str(uuid.uuid4()), tenant, RETENTION_DAYS, [(device, batch)])])
+            stored += len(batch) * len(CHANNELS)
+    rate = stored / (time.perf_counter() - started)
+    with store.engine.begin() as connection:
         rollup_statements.add(connection, year_of_days(queried))
-    return copied / (time.perf_counter() - started)
+    return rate
 
 
 def year_of_days(queried: str, days: int = YEAR_DAYS) -> Rollups:
@@ -124,8 +115,8 @@ def run() -> dict:
         with store.engine.connect() as connection:
             connection.exec_driver_sql("ANALYZE readings")
             connection.exec_driver_sql("ANALYZE rollups")
-            rows = connection.execute(select(func.count()).select_from(storage.readings)).scalar_one()
-        print(f"loaded {rows} readings at {rate:,.0f} rows/s")
+        rows = stored_count(store)
+        print(f"loaded {rows} readings at {rate:,.0f} readings/s")
 
         readings = Readings(store.unit_of_work)
         day_from_readings = SERIES_START + timedelta(seconds=1)

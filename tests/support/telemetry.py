@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import pika
 from gantry.v1 import telemetry_pb2 as pb
 from gantry.v1 import telemetry_pb2_grpc
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from services.kit.batch_consumer import BatchConsumer
 from services.kit.batches import EPOCH, AcceptedBatch
@@ -212,14 +212,19 @@ _KIND_COLUMNS = {"f": 0, "i": 1, "b": 2, "s": 3}
 
 def stored_readings(store: Store, device_ids: list[str] | None = None) -> list[StoredReading]:
     """Every stored reading (of the devices named) unpacked, by time then channel."""
+    with store.engine.connect() as connection:
+        return unpacked_readings(connection, device_ids)
+
+
+def unpacked_readings(connection: Connection, device_ids: list[str] | None = None) -> list[StoredReading]:
+    """Every stored reading (of the devices named) unpacked, by time then channel."""
     table, numbers = storage.readings, storage.device_numbers
     query = select(numbers.c.device_id, table).join(numbers, numbers.c.number == table.c.device_number)
     if device_ids is not None:
         query = query.where(numbers.c.device_id.in_([uuid.UUID(d) for d in device_ids]))
+    rows = connection.execute(query).all()
+    sets = Interned().sets(connection, {row.channel_set for row in rows})
     found = []
-    with store.engine.connect() as connection:
-        rows = connection.execute(query).all()
-        sets = Interned().sets(connection, {row.channel_set for row in rows})
     for row in rows:
         channel_set = sets[row.channel_set]
         for (channel, kind), (_, value) in zip(channel_set, unpack(channel_set, row.vals), strict=True):

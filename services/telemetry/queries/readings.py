@@ -7,60 +7,95 @@ each day's last reading of every channel.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
-from itertools import groupby, islice
+from itertools import islice
 from operator import itemgetter
 
-from sqlalchemy import Connection, Row, Select, false, literal, select, union_all
+from sqlalchemy import Connection, Row, Select, func, select
 
+from services.kit.batches import Scalar
 from services.telemetry.domain import ChannelValue
-from services.telemetry.packing import unpack
+from services.telemetry.packing import unpack_columns
 from services.telemetry.queries.interning import Interned
 from services.telemetry.rollups import DAY
 from services.telemetry.rules import RETENTION_TIERS
 from services.telemetry.storage import readings, rollups
 
-# Rows read per query. An instant has a row per tier at most, so a chunk always ends
-# past the instant it started at.
-CHUNK_ROWS = 1000
-assert 2 * len(RETENTION_TIERS) < CHUNK_ROWS
+# Rows read per query: at most a few hundred kilobytes; and at least more than an instant
+# can have (a row per tier), so that a chunk always ends past the instant it started at.
+CHUNK_ROWS = 5000
+MIN_CHUNK_ROWS = 2 * len(RETENTION_TIERS) + 1
 LAST_VALUES = ("last_float", "last_int", "last_bool", "last_text")
 
 After = tuple[datetime, str]
 
 
 def stored(
-    connection: Connection, interned: Interned, device_number: int, start: datetime, end: datetime
-) -> Iterator[ChannelValue]:
-    """Every reading of the device in [start, end), by time then channel in code point
-    order, read a chunk of rows at a time: the last instant of a full chunk is read again
-    with the next one, whole."""
-    lower = start
+    connection: Connection,
+    interned: Interned,
+    device_number: int,
+    channels: Collection[str],
+    start: datetime,
+    end: datetime,
+    first_chunk: int = CHUNK_ROWS,
+) -> Iterator[tuple[datetime, str, Scalar]]:
+    """Every (ts, channel, value) of `channels` of the device in [start, end), by time then
+    channel in code point order, read a chunk of rows at a time, from `first_chunk` rows
+    growing to CHUNK_ROWS: the last instant of a full chunk is read again with the next
+    one, whole."""
+    lower, chunk = start, max(first_chunk, MIN_CHUNK_ROWS)
     while True:
-        rows = connection.execute(_chunk(device_number, lower, end)).all()
-        full = len(rows) == CHUNK_ROWS
+        rows = connection.execute(_chunk(device_number, lower, end, chunk)).all()
+        full = len(rows) == chunk
+        chunk = min(chunk * 4, CHUNK_ROWS)
         if full:
             lower = rows[-1].ts
             rows = [row for row in rows if row.ts != lower]
-        sets = interned.sets(connection, {row.channel_set for row in rows})
-        for ts, at_once in groupby(rows, key=lambda row: row.ts):
-            pairs = [pair for row in at_once for pair in unpack(sets[row.channel_set], row.vals)]
-            # One row per tier: their values merge into channel order (a tier's are in it already).
-            for channel, value in sorted(pairs, key=itemgetter(0)) if len(pairs) > 1 else pairs:
-                yield ChannelValue(channel, ts, value)
+        values = _values(connection, interned, rows, channels)
+        for index, row in enumerate(rows):
+            if index and row.ts == rows[index - 1].ts:
+                continue
+            pairs = values[index]
+            # Rows of one instant in other tiers: their values merge into channel order.
+            more = index + 1
+            while more < len(rows) and rows[more].ts == row.ts:
+                pairs = sorted([*pairs, *values[more]], key=itemgetter(0))
+                more += 1
+            for channel, value in pairs:
+                yield row.ts, channel, value
         if not full:
             return
 
 
-def _chunk(device_number: int, lower: datetime, end: datetime) -> Select:
+def _values(
+    connection: Connection, interned: Interned, rows: Sequence[Row], channels: Collection[str]
+) -> list[list[tuple[str, Scalar]]]:
+    """The (channel, value) pairs of `channels` in each row, unpacked a channel set at a time."""
+    values: list[list[tuple[str, Scalar]]] = [[] for _ in rows]
+    by_set: dict[int, list[int]] = {}
+    for index, row in enumerate(rows):
+        by_set.setdefault(row.channel_set, []).append(index)
+    sets = interned.sets(connection, by_set)
+    for set_id, indexes in by_set.items():
+        channel_set = sets[set_id]
+        positions = [p for p, (channel, _) in enumerate(channel_set) if channel in channels]
+        columns = unpack_columns(channel_set, [rows[i].vals for i in indexes], positions)
+        for position, column in zip(positions, columns, strict=True):
+            channel = channel_set[position][0]
+            for index, value in zip(indexes, column, strict=True):
+                values[index].append((channel, value))
+    return values
+
+
+def _chunk(device_number: int, lower: datetime, end: datetime, rows: int) -> Select:
     table = readings.c
     return (
         select(table.ts, table.channel_set, table.vals)
         .where(table.device_number == device_number, table.retention_days.in_(RETENTION_TIERS))
         .where(table.ts >= lower, table.ts < end)
         .order_by(table.ts, table.retention_days)
-        .limit(CHUNK_ROWS)
+        .limit(rows)
     )
 
 
@@ -78,31 +113,27 @@ def in_order(
     code point order, which the cursor, compared in Python, follows too)."""
     if device_number is None or not channels:
         return iter(())
-    wanted = set(channels)
-    found = stored(connection, interned, device_number, after[0] if after else start, end)
-    kept = (r for r in found if r.channel in wanted and (after is None or (r.ts, r.channel) > after))
-    return islice(kept, limit)
+    lower = after[0] if after else start
+    found = stored(connection, interned, device_number, set(channels), lower, end, limit or CHUNK_ROWS)
+    kept = (reading for reading in found if after is None or reading[:2] > after)
+    return (ChannelValue(channel, ts, value) for ts, channel, value in islice(kept, limit))
 
 
 def latest(device_id: uuid.UUID, channels: Sequence[str]) -> Select:
-    """The latest reading of each channel: the last of its latest day rollup, found in one
-    descent of the rollups' key per channel."""
-    if not channels:
-        return select(rollups.c.channel, rollups.c.last_ts, *(rollups.c[n] for n in LAST_VALUES)).where(
-            false()
-        )
+    """The latest reading of each channel: the last of its latest day rollup, all channels
+    in one scan of the device's day rollups."""
     table = rollups.c
-    newest = [
-        select(
-            select(literal(channel).label("channel"), table.last_ts, *(table[n] for n in LAST_VALUES))
-            .where(table.device_id == device_id, table.channel == channel, table.resolution == DAY)
-            .order_by(table.bucket.desc(), table.last_ts.desc())
-            .limit(1)
-            .subquery()
-        )
-        for channel in channels
-    ]
-    return union_all(*newest)
+    newest_first = func.row_number().over(
+        partition_by=table.channel, order_by=(table.bucket.desc(), table.last_ts.desc())
+    )
+    ranked = (
+        select(table.channel, table.last_ts, *(table[n] for n in LAST_VALUES), newest_first.label("nth"))
+        .where(table.device_id == device_id, table.resolution == DAY, table.channel.in_(channels))
+        .subquery()
+    )
+    return select(ranked.c.channel, ranked.c.last_ts, *(ranked.c[n] for n in LAST_VALUES)).where(
+        ranked.c.nth == 1
+    )
 
 
 def latest_value(row: Row) -> ChannelValue:

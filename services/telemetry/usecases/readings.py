@@ -169,10 +169,8 @@ class Readings:
         if device_number is None:
             return []
         kind = _SCALAR_TYPES[value_type]
-        readings = statements.in_order(
-            connection, self._interned, device_number, [channel], start, end, None, None
-        )
-        values = ((r.ts, r.value) for r in readings if r.value.__class__ is kind)
+        found = statements.stored(connection, self._interned, device_number, {channel}, start, end)
+        values = ((ts, value) for ts, _, value in found if value.__class__ is kind)
         return downsampled(values, start, bucket_seconds, value_type in NUMERIC_TYPES, aggregates)
 
     def _csv(
