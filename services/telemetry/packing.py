@@ -105,7 +105,8 @@ def merged(
 
 
 def _put_float(out: bytearray, value: float) -> None:
-    if math.isfinite(value) and not (value == 0 and math.copysign(1.0, value) < 0):
+    # Beyond 2**53 (and for inf and nan) no decimal holds a double exactly; -0.0 has none.
+    if abs(value) < _MAX_EXACT and not (value == 0 and math.copysign(1.0, value) < 0):
         for decimals, power in enumerate(_POWERS):
             scaled = round(value * power)
             if abs(scaled) < _MAX_EXACT and scaled / power == value:

@@ -87,6 +87,21 @@ readings = Table(
     postgresql_partition_by="LIST (retention_days)",
 )
 
+# Closed days of readings compacted (compaction.py): a device's rows of a tier and UTC day
+# (`day`, its start) in one compressed chunk (chunks.py) holding `rows` rows. Partitioned
+# like readings, so that they expire with them. Once a day of a tier has chunks, readings
+# of that day are written into them.
+compacted_readings = Table(
+    "compacted_readings",
+    metadata,
+    Column("device_number", Integer, primary_key=True, autoincrement=False),
+    Column("retention_days", SmallInteger, primary_key=True, autoincrement=False),
+    Column("day", UtcDateTime(), primary_key=True),
+    Column("rows", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    postgresql_partition_by="LIST (retention_days)",
+)
+
 # Exact aggregates of each device's channel per UTC minute, hour and day (`resolution`, in
 # seconds), added to in the transaction that stores their readings (rollups.py), and
 # partitioned like readings so that they expire with them. `sum`, `sumsq`, `min` and
@@ -119,7 +134,7 @@ rollups = Table(
     ),
     postgresql_partition_by="LIST (retention_days)",
 )
-metadata.info["partitioned"] = ("readings", "rollups")
+metadata.info["partitioned"] = ("readings", "rollups", "compacted_readings")
 
 # How long each tenant's readings are kept, when not the installation's default.
 tenant_retention = Table(

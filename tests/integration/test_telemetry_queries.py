@@ -1,5 +1,6 @@
 """Telemetry's queries through gRPC on both backends: pages, series, latest values and CSV
-of readings written straight to the database, each scoped to the caller's tenant."""
+of readings written straight to the database, each scoped to the caller's tenant; on
+PostgreSQL the same again with every day compacted before each call."""
 
 from __future__ import annotations
 
@@ -28,7 +29,14 @@ from services.telemetry.csv_export import CSV_CHUNK_CHARS
 from services.telemetry.domain import KnownDevice
 from services.telemetry.queries.directory import add_known_device
 from tests.support.access import rpc_error, violations
-from tests.support.telemetry import Stub, store_readings, teach_device, telemetry_server, telemetry_store
+from tests.support.telemetry import (
+    Compacting,
+    Stub,
+    store_readings,
+    teach_device,
+    telemetry_server,
+    telemetry_store,
+)
 
 TENANT = str(uuid.uuid4())
 RETENTION_DAYS = 365
@@ -50,10 +58,13 @@ def store(database_url: str, publisher: ConfirmingPublisher) -> Iterator[Store]:
         yield telemetry
 
 
-@pytest.fixture
-def telemetry(store: Store, publisher: ConfirmingPublisher) -> Iterator[Stub]:
+@pytest.fixture(params=["hot", "compacted"])
+def telemetry(request: pytest.FixtureRequest, store: Store, publisher: ConfirmingPublisher) -> Iterator[Stub]:
+    """The service answering from readings as written, or from their days compacted."""
+    if request.param == "compacted" and store.engine.dialect.name != "postgresql":
+        pytest.skip("days are compacted on PostgreSQL only")
     with telemetry_server(store, publisher) as stub:
-        yield stub
+        yield stub if request.param == "hot" else Compacting(stub, store)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import pika
@@ -27,9 +27,11 @@ from services.telemetry import storage
 from services.telemetry.api.ingest import sender
 from services.telemetry.api.servicer import SERVICE_NAME, TelemetryServicer
 from services.telemetry.bus import READINGS
+from services.telemetry.chunks import decompress
 from services.telemetry.packing import unpack
 from services.telemetry.queries.interning import Interned
 from services.telemetry.settings import IngestLimits, WriterSettings
+from services.telemetry.usecases import compaction
 from services.telemetry.usecases.bulk import BulkWriter
 from services.telemetry.usecases.directory import Directory
 from services.telemetry.writer import writer
@@ -125,6 +127,28 @@ def telemetry_server(
         yield Stub(channel)
 
 
+# Later than any day a test stores readings of: every day partition is closed then.
+FAR_FUTURE = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+class Compacting:
+    """A telemetry stub that first compacts every day of readings, before every call: the
+    answers then come from compacted days (and rows stored since the last call)."""
+
+    def __init__(self, stub: Stub, store: Store) -> None:
+        self._stub = stub
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self._stub, name)
+
+        def compacted_first(*args: Any, **kwargs: Any) -> Any:
+            compaction.compact_closed_days(self._store.unit_of_work, FAR_FUTURE)
+            return call(*args, **kwargs)
+
+        return compacted_first
+
+
 def running_writer(store: Store, topology: Topology) -> AbstractContextManager[BatchConsumer]:
     """The bulk writer consuming on a thread until the block ends."""
     return running_consumer(writer(store, topology, WriterSettings(flush_seconds=0.05)))
@@ -217,25 +241,23 @@ def stored_readings(store: Store, device_ids: list[str] | None = None) -> list[S
 
 
 def unpacked_readings(connection: Connection, device_ids: list[str] | None = None) -> list[StoredReading]:
-    """Every stored reading (of the devices named) unpacked, by time then channel."""
-    table, numbers = storage.readings, storage.device_numbers
-    query = select(numbers.c.device_id, table).join(numbers, numbers.c.number == table.c.device_number)
-    if device_ids is not None:
-        query = query.where(numbers.c.device_id.in_([uuid.UUID(d) for d in device_ids]))
-    rows = connection.execute(query).all()
-    sets = Interned().sets(connection, {row.channel_set for row in rows})
+    """Every stored reading (of the devices named), in rows or compacted, unpacked, by
+    time then channel (rows read first, in the order the writer makes day partitions)."""
+    rows = _hot_rows(connection, device_ids) + _compacted_rows(connection, device_ids)
+    sets = Interned().sets(connection, {set_id for *_, set_id, _ in rows})
     found = []
-    for row in rows:
-        channel_set = sets[row.channel_set]
-        for (channel, kind), (_, value) in zip(channel_set, unpack(channel_set, row.vals), strict=True):
+    for device_id, ts, tier, set_id, vals in rows:
+        channel_set = sets[set_id]
+        for (channel, kind), (_, value) in zip(channel_set, unpack(channel_set, vals), strict=True):
             typed: list[Any] = [None] * 4
             typed[_KIND_COLUMNS[kind]] = value
-            found.append(StoredReading(row.device_id, channel, row.ts, row.retention_days, *typed))
+            found.append(StoredReading(device_id, channel, ts, tier, *typed))
     return sorted(found, key=lambda r: (r.ts, r.channel))
 
 
 def stored_count(store: Store, device_id: str | None = None) -> int:
-    """Stored readings: each row holds as many as its channel set has channels."""
+    """Stored readings: each row holds as many as its channel set has channels. Rows are
+    read before chunks, in the order the writer makes their day partitions."""
     table, numbers, sets = storage.readings, storage.device_numbers, storage.channel_sets
     query = select(func.coalesce(func.sum(sets.c.size), 0)).select_from(
         table.join(sets, sets.c.id == table.c.channel_set).join(
@@ -245,7 +267,37 @@ def stored_count(store: Store, device_id: str | None = None) -> int:
     if device_id is not None:
         query = query.where(numbers.c.device_id == uuid.UUID(device_id))
     with store.engine.connect() as connection:
-        return int(connection.execute(query).scalar_one())
+        hot = int(connection.execute(query).scalar_one())
+        rows = _compacted_rows(connection, None if device_id is None else [device_id])
+        sizes = dict(connection.execute(select(sets.c.id, sets.c.size)).all())
+    return hot + sum(sizes[set_id] for *_, set_id, _ in rows)
+
+
+# (device id, ts, tier, channel set id, packed values): a stored row.
+_Row = tuple[uuid.UUID, datetime, int, int, bytes]
+
+
+def _hot_rows(connection: Connection, device_ids: list[str] | None) -> list[_Row]:
+    table, numbers = storage.readings, storage.device_numbers
+    query = select(numbers.c.device_id, table.c.ts, table.c.retention_days, table.c.channel_set, table.c.vals)
+    query = query.join(numbers, numbers.c.number == table.c.device_number)
+    if device_ids is not None:
+        query = query.where(numbers.c.device_id.in_([uuid.UUID(d) for d in device_ids]))
+    return [tuple(row) for row in connection.execute(query)]  # type: ignore[misc]
+
+
+def _compacted_rows(connection: Connection, device_ids: list[str] | None) -> list[_Row]:
+    table, numbers = storage.compacted_readings, storage.device_numbers
+    query = select(numbers.c.device_id, table.c.retention_days, table.c.data)
+    query = query.join(numbers, numbers.c.number == table.c.device_number)
+    if device_ids is not None:
+        query = query.where(numbers.c.device_id.in_([uuid.UUID(d) for d in device_ids]))
+    rows: list[_Row] = []
+    for device_id, tier, data in connection.execute(query):
+        chunk = decompress(data)
+        for ts_us, set_id, vals in zip(chunk.ts_us.tolist(), chunk.set_ids.tolist(), chunk.vals, strict=True):
+            rows.append((device_id, EPOCH + timedelta(microseconds=ts_us), tier, set_id, vals))
+    return rows
 
 
 def queued(topology: Topology) -> int:

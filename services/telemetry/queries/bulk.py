@@ -9,7 +9,7 @@ instant), a merge locks them, keeps every value stored and adds the channels the
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import groupby
 from typing import Any
 
@@ -19,7 +19,9 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from services.kit.batches import EPOCH, AcceptedBatch, Scalar, utc_of
 from services.kit.db import driver_connection
 from services.kit.events import Event
+from services.telemetry.chunks import ChunkRows, chunk_rows
 from services.telemetry.packing import ChannelSet, channel_set_of, pack, unpack
+from services.telemetry.queries import compaction
 from services.telemetry.queries.interning import Interned
 from services.telemetry.rollups import Reading
 from services.telemetry.storage import metadata, readings
@@ -66,6 +68,8 @@ def packed_rows(
         for device_id, samples in batch.devices:
             number = numbers[device_id]
             for ts_ms, values in samples:
+                if not values:
+                    continue
                 channel_set = shapes.of(values)
                 yield number, retention, utc_of(ts_ms), set_ids[channel_set], pack(channel_set, values)
 
@@ -79,12 +83,20 @@ def copy(driver: psycopg.Connection, rows: Iterable[tuple[Any, ...]]) -> None:
 
 
 def merge(
-    connection: Connection, batches: Sequence[AcceptedBatch], numbers: DeviceNumbers, interned: Interned
+    connection: Connection,
+    batches: Sequence[AcceptedBatch],
+    numbers: DeviceNumbers,
+    interned: Interned,
+    compacted: set[tuple[int, date]],
 ) -> list[Reading]:
-    """Stores the readings not stored yet; returns them as stored (of two with one key in
-    the batches, the first)."""
+    """Stores the readings not stored yet, in rows or, for the `compacted` (tier, day)s, in
+    their devices' chunks; returns them as stored (of two with one key in the batches, the
+    first)."""
     incoming = _incoming(batches, numbers)
-    stored_rows = _locked_rows(connection, incoming)
+    in_chunks = {key for key in incoming if (key[1], utc_of(key[2]).date()) in compacted}
+    stored_rows = _locked_rows(connection, {k: v for k, v in incoming.items() if k not in in_chunks})
+    chunks = compaction.locked_chunks(connection, {_chunk_of(key) for key in in_chunks})
+    stored_rows |= _rows_of_chunks(chunks)
     known = interned.sets(connection, {set_id for set_id, _ in stored_rows.values()})
     added: list[Reading] = []
     rows: dict[RowKey, dict[str, Scalar]] = {}
@@ -97,9 +109,47 @@ def merge(
             added += [((device_id, channel, key[1]), key[2], value) for channel, value in new.items()]
     set_ids = interned.set_ids(connection, {channel_set_of(values) for values in rows.values()})
     packed = {key: _packed(values, set_ids) for key, values in rows.items()}
-    _write(connection, {k: v for k, v in packed.items() if k not in stored_rows}, update_rows=False)
-    _write(connection, {k: v for k, v in packed.items() if k in stored_rows}, update_rows=True)
+    hot = {key: row for key, row in packed.items() if key not in in_chunks}
+    _write(connection, {k: v for k, v in hot.items() if k not in stored_rows}, update_rows=False)
+    _write(connection, {k: v for k, v in hot.items() if k in stored_rows}, update_rows=True)
+    compaction.write_chunks(
+        connection, _rewritten(chunks, {k: v for k, v in packed.items() if k in in_chunks})
+    )
     return added
+
+
+def _chunk_of(key: RowKey) -> compaction.ChunkKey:
+    number, tier, ts_ms = key
+    return number, tier, utc_of(ts_ms).date()
+
+
+def _rows_of_chunks(chunks: dict[compaction.ChunkKey, ChunkRows]) -> dict[RowKey, tuple[int, bytes]]:
+    return {
+        (number, tier, ts_us // 1000): (set_id, vals)
+        for (number, tier, _), chunk in chunks.items()
+        for ts_us, set_id, vals in zip(chunk.ts_us.tolist(), chunk.set_ids.tolist(), chunk.vals, strict=True)
+    }
+
+
+def _rewritten(
+    chunks: dict[compaction.ChunkKey, ChunkRows], changed: dict[RowKey, tuple[int, bytes]]
+) -> dict[compaction.ChunkKey, ChunkRows]:
+    """The chunks with the rows changed or added in them (a chunk made for a device without)."""
+    held: dict[compaction.ChunkKey, dict[int, tuple[int, bytes]]] = {}
+    for key, row in changed.items():
+        chunk_key = _chunk_of(key)
+        if chunk_key not in held:
+            in_chunk = _rows_of_chunks({chunk_key: chunks[chunk_key]}) if chunk_key in chunks else {}
+            held[chunk_key] = {ts_ms: stored for (_, _, ts_ms), stored in in_chunk.items()}
+        held[chunk_key][key[2]] = row
+    return {chunk_key: _chunk_of_rows(rows) for chunk_key, rows in held.items()}
+
+
+def _chunk_of_rows(rows: dict[int, tuple[int, bytes]]) -> ChunkRows:
+    stamps = sorted(rows)
+    return chunk_rows(
+        [ts_ms * 1000 for ts_ms in stamps], [rows[t][0] for t in stamps], [rows[t][1] for t in stamps]
+    )
 
 
 def _incoming(
@@ -111,6 +161,8 @@ def _incoming(
         for device_id, samples in batch.devices:
             number = numbers[device_id]
             for ts_ms, values in samples:
+                if not values:
+                    continue
                 _, row = incoming.setdefault((number, batch.retention_days, ts_ms), (device_id, {}))
                 for channel, value in values.items():
                     row.setdefault(channel, value)

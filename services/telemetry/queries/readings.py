@@ -1,15 +1,16 @@
 """Stored readings read back, on PostgreSQL and SQLite alike: a device's rows in time order
 along the primary key (device_number, retention_days, ts), a chunk of rows per query,
-their values unpacked here. The latest values are read from the day rollups, which keep
+merged with the rows of its compacted days, their values unpacked here. The latest values are read from the day rollups, which keep
 each day's last reading of every channel.
 """
 
 from __future__ import annotations
 
+import heapq
 import uuid
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
-from itertools import islice
+from itertools import chain, islice
 from operator import itemgetter
 
 from sqlalchemy import Connection, Row, Select, func, select
@@ -17,6 +18,8 @@ from sqlalchemy import Connection, Row, Select, func, select
 from services.kit.batches import Scalar
 from services.telemetry.domain import ChannelValue
 from services.telemetry.packing import unpack_columns
+from services.telemetry.queries import compaction
+from services.telemetry.queries.compaction import StoredRow
 from services.telemetry.queries.interning import Interned
 from services.telemetry.rollups import DAY
 from services.telemetry.rules import RETENTION_TIERS
@@ -41,17 +44,12 @@ def stored(
     first_chunk: int = CHUNK_ROWS,
 ) -> Iterator[tuple[datetime, str, Scalar]]:
     """Every (ts, channel, value) of `channels` of the device in [start, end), by time then
-    channel in code point order, read a chunk of rows at a time, from `first_chunk` rows
-    growing to CHUNK_ROWS: the last instant of a full chunk is read again with the next
-    one, whole."""
-    lower, chunk = start, max(first_chunk, MIN_CHUNK_ROWS)
-    while True:
-        rows = connection.execute(_chunk(device_number, lower, end, chunk)).all()
-        full = len(rows) == chunk
-        chunk = min(chunk * 4, CHUNK_ROWS)
-        if full:
-            lower = rows[-1].ts
-            rows = [row for row in rows if row.ts != lower]
+    channel in code point order: hot rows and compacted days' rows merged in time order,
+    unpacked a batch at a time, from `first_chunk` rows growing to CHUNK_ROWS."""
+    hot = chain.from_iterable(_hot_rows(connection, device_number, start, end, first_chunk))
+    compacted = chain.from_iterable(compaction.rows_of_days(connection, device_number, start, end))
+    in_order = heapq.merge(hot, compacted, key=_row_order)
+    for rows in _instants_batched(in_order, max(first_chunk, MIN_CHUNK_ROWS)):
         values = _values(connection, interned, rows, channels)
         for index, row in enumerate(rows):
             if index and row.ts == rows[index - 1].ts:
@@ -64,12 +62,45 @@ def stored(
                 more += 1
             for channel, value in pairs:
                 yield row.ts, channel, value
+
+
+def _row_order(row: StoredRow) -> tuple[datetime, int]:
+    return row.ts, row.retention_days
+
+
+def _instants_batched(rows: Iterator[StoredRow], first: int) -> Iterator[list[StoredRow]]:
+    """The rows in lists of `first` rows growing to CHUNK_ROWS, an instant's rows in one."""
+    batch: list[StoredRow] = []
+    size = first
+    for row in rows:
+        if len(batch) >= size and row.ts != batch[-1].ts:
+            yield batch
+            batch, size = [], min(size * 4, CHUNK_ROWS)
+        batch.append(row)
+    if batch:
+        yield batch
+
+
+def _hot_rows(
+    connection: Connection, device_number: int, start: datetime, end: datetime, first_chunk: int
+) -> Iterator[list[StoredRow]]:
+    """The device's rows in [start, end) in the readings table, by time and tier, a chunk
+    per query: the last instant of a full chunk is read again with the next one, whole."""
+    lower, chunk = start, max(first_chunk, MIN_CHUNK_ROWS)
+    while True:
+        rows = connection.execute(_chunk(device_number, lower, end, chunk)).all()
+        full = len(rows) == chunk
+        chunk = min(chunk * 4, CHUNK_ROWS)
+        if full:
+            lower = rows[-1].ts
+            rows = [row for row in rows if row.ts != lower]
+        yield rows  # type: ignore[misc]
         if not full:
             return
 
 
 def _values(
-    connection: Connection, interned: Interned, rows: Sequence[Row], channels: Collection[str]
+    connection: Connection, interned: Interned, rows: Sequence[StoredRow], channels: Collection[str]
 ) -> list[list[tuple[str, Scalar]]]:
     """The (channel, value) pairs of `channels` in each row, unpacked a channel set at a time."""
     values: list[list[tuple[str, Scalar]]] = [[] for _ in rows]
@@ -91,7 +122,7 @@ def _values(
 def _chunk(device_number: int, lower: datetime, end: datetime, rows: int) -> Select:
     table = readings.c
     return (
-        select(table.ts, table.channel_set, table.vals)
+        select(table.ts, table.retention_days, table.channel_set, table.vals)
         .where(table.device_number == device_number, table.retention_days.in_(RETENTION_TIERS))
         .where(table.ts >= lower, table.ts < end)
         .order_by(table.ts, table.retention_days)

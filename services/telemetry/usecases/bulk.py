@@ -19,6 +19,7 @@ from services.kit.store import Store
 from services.telemetry.packing import ChannelSet
 from services.telemetry.queries import bulk
 from services.telemetry.queries import rollups as rollup_queries
+from services.telemetry.queries.compaction import compacted_days
 from services.telemetry.queries.interning import Interned
 from services.telemetry.queries.partitions import ensure_day_partitions
 from services.telemetry.rollups import Reading, readings_of, rollups_of
@@ -78,9 +79,10 @@ class BulkWriter:
             connection = uow.connection
             # The rollups gain the readings stored: all of a COPY's, those a merge kept.
             stored: Iterable[Reading]
-            merge = merge or connection.dialect.name != "postgresql"
+            compacted = compacted_days(connection, set().union(*(days_of(b) for b in batches)))
+            merge = merge or bool(compacted) or connection.dialect.name != "postgresql"
             if merge:
-                stored = bulk.merge(connection, batches, numbers, self._interned)
+                stored = bulk.merge(connection, batches, numbers, self._interned, compacted)
             else:
                 bulk.copy(
                     driver_connection(connection), bulk.packed_rows(batches, numbers, set_ids, self._shapes)
