@@ -1,40 +1,18 @@
-"""A channel's readings downsampled into buckets, in plain Python: what a series answers
-when no rollup resolution fits its buckets and range."""
+"""A channel's readings downsampled into buckets with numpy: what a series answers when no
+rollup resolution fits its buckets and range."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
+
+import numpy as np
 
 from services.kit.batches import EPOCH, Scalar
 
 MICROSECOND = timedelta(microseconds=1)
-
-
-@dataclass(slots=True)
-class _Held:
-    count: int
-    total: Any
-    min: Any
-    max: Any
-    first: Scalar
-    last: Scalar
-
-    def add(self, value: Any, numeric: bool) -> None:
-        self.count += 1
-        self.last = value
-        if numeric:
-            self.total += value
-            self.min = min(self.min, value)
-            self.max = max(self.max, value)
-
-    def aggregate(self, name: str) -> Any:
-        if name == "avg":
-            return self.total / self.count
-        return getattr(self, name)
 
 
 def origin(start: datetime, bucket_seconds: int) -> int:
@@ -43,7 +21,8 @@ def origin(start: datetime, bucket_seconds: int) -> int:
 
 
 def downsampled(
-    readings: Iterable[tuple[datetime, Scalar]],
+    stamps: Sequence[datetime],
+    values: Sequence[Scalar],
     start: datetime,
     bucket_seconds: int,
     numeric: bool,
@@ -51,19 +30,26 @@ def downsampled(
 ) -> list[tuple[Any, ...]]:
     """(bucket start, *aggregates) of each bucket, aligned to the epoch, holding one of the
     readings (given in time order): count, first, last, and for numbers min, max and avg
-    (their sum, added up in time order, over their count)."""
+    (their sum over their count)."""
+    if not stamps:
+        return []
     width = bucket_seconds * 1_000_000
     first_bucket = origin(start, bucket_seconds) * 1_000_000
-    buckets: dict[int, _Held] = {}
-    for ts, value in readings:
-        micros = (ts - EPOCH) // MICROSECOND
-        key = first_bucket + (micros - first_bucket) // width * width
-        held = buckets.get(key)
-        if held is None:
-            buckets[key] = _Held(1, value, value, value, value, value)
-        else:
-            held.add(value, numeric)
-    return [
-        (EPOCH + key * MICROSECOND, *(held.aggregate(name) for name in aggregates))
-        for key, held in sorted(buckets.items())
-    ]
+    micros = np.fromiter(((ts - EPOCH) // MICROSECOND for ts in stamps), np.int64, len(stamps))
+    buckets = first_bucket + (micros - first_bucket) // width * width
+    starts = np.flatnonzero(np.concatenate(([True], buckets[1:] != buckets[:-1])))
+    ends = np.concatenate((starts[1:], [len(stamps)])) - 1
+    columns: dict[str, list[Any]] = {
+        "count": (ends - starts + 1).tolist(),
+        "first": [values[i] for i in starts.tolist()],
+        "last": [values[i] for i in ends.tolist()],
+    }
+    if numeric:
+        numbers = np.asarray(values, np.float64)
+        columns |= {
+            "min": np.minimum.reduceat(numbers, starts).tolist(),
+            "max": np.maximum.reduceat(numbers, starts).tolist(),
+            "avg": (np.add.reduceat(numbers, starts) / (ends - starts + 1)).tolist(),
+        }
+    bucket_starts = [EPOCH + timedelta(microseconds=b) for b in buckets[starts].tolist()]
+    return list(zip(bucket_starts, *(columns[name] for name in aggregates), strict=True))

@@ -427,3 +427,17 @@ def test_hostile_input_is_refused_with_the_fields_it_got_wrong(telemetry: Stub, 
         for method, fields, _ in HOSTILE
     ]
     assert refused == [(method, expected) for method, _, expected in HOSTILE]
+
+
+def test_an_instant_stored_in_two_tiers_reads_in_channel_order(store: Store, telemetry: Stub) -> None:
+    device = teach_device(store, TENANT)
+    at = START + timedelta(seconds=1)
+    store_readings(store, device, [("spindle_temp", at, 1.5), ("mode", at, "idle")], 30)
+    store_readings(store, device, [("door_open", at, True), ("spindle_temp", at, 2.5)], RETENTION_DAYS)
+    [page] = all_pages(telemetry, device, 100)
+    assert page == [
+        ("door_open", at, True),
+        ("mode", at, "idle"),
+        ("spindle_temp", at, 1.5),
+        ("spindle_temp", at, 2.5),
+    ]

@@ -64,6 +64,50 @@ def stored(
                 yield row.ts, channel, value
 
 
+def channel_column(
+    connection: Connection,
+    interned: Interned,
+    device_number: int,
+    channel: str,
+    kind: str,
+    start: datetime,
+    end: datetime,
+) -> tuple[list[datetime], list[Scalar]]:
+    """The times and values of one channel of the device in [start, end) stored as `kind`
+    (packing.py's f, i, b or s), in time order: a column per batch of rows and channel set."""
+    hot = chain.from_iterable(_hot_rows(connection, device_number, start, end, CHUNK_ROWS))
+    compacted = chain.from_iterable(compaction.rows_of_days(connection, device_number, start, end))
+    stamps: list[datetime] = []
+    values: list[Scalar] = []
+    for rows in _instants_batched(heapq.merge(hot, compacted, key=_row_order), CHUNK_ROWS):
+        found: list[tuple[list[int], list[Scalar]]] = []
+        for set_id, indexes in _by_set(rows).items():
+            channel_set = interned.sets(connection, [set_id])[set_id]
+            if (channel, kind) in channel_set:
+                position = channel_set.index((channel, kind))
+                found.append(
+                    (indexes, unpack_columns(channel_set, [rows[i].vals for i in indexes], [position])[0])
+                )
+        if len(found) == 1 and len(found[0][0]) == len(rows):
+            stamps += [row.ts for row in rows]
+            values += found[0][1]
+            continue
+        in_order = sorted(
+            (i, value) for indexes, column in found for i, value in zip(indexes, column, strict=True)
+        )
+        stamps += [rows[i].ts for i, _ in in_order]
+        values += [value for _, value in in_order]
+    return stamps, values
+
+
+def _by_set(rows: Sequence[StoredRow]) -> dict[int, list[int]]:
+    """The indexes of the rows of each channel set."""
+    by_set: dict[int, list[int]] = {}
+    for index, row in enumerate(rows):
+        by_set.setdefault(row.channel_set, []).append(index)
+    return by_set
+
+
 def _row_order(row: StoredRow) -> tuple[datetime, int]:
     return row.ts, row.retention_days
 
@@ -104,9 +148,7 @@ def _values(
 ) -> list[list[tuple[str, Scalar]]]:
     """The (channel, value) pairs of `channels` in each row, unpacked a channel set at a time."""
     values: list[list[tuple[str, Scalar]]] = [[] for _ in rows]
-    by_set: dict[int, list[int]] = {}
-    for index, row in enumerate(rows):
-        by_set.setdefault(row.channel_set, []).append(index)
+    by_set = _by_set(rows)
     sets = interned.sets(connection, by_set)
     for set_id, indexes in by_set.items():
         channel_set = sets[set_id]

@@ -21,6 +21,7 @@ from services.kit.validation import require_uuid
 from services.telemetry.csv_export import csv_chunks
 from services.telemetry.domain import Bucket, LatestValues, ReadingsPage, Series
 from services.telemetry.downsampling import downsampled
+from services.telemetry.packing import KINDS
 from services.telemetry.queries import directory
 from services.telemetry.queries import readings as statements
 from services.telemetry.queries import rollups as rollup_statements
@@ -35,8 +36,7 @@ MAX_BUCKETS = 100_000
 # Nothing is kept longer than the longest retention tier, ten years: a wider bucket means nothing.
 MAX_BUCKET_SECONDS = 3660 * 86_400
 
-# The Python type of a value type's readings.
-_SCALAR_TYPES: dict[str, type] = {
+_SCALAR_TYPES: dict[str, Callable[[Any], Any]] = {
     "float": float,
     "int": int,
     "bool": bool,
@@ -168,10 +168,10 @@ class Readings:
         [start, end) stored in the value type's kind."""
         if device_number is None:
             return []
-        kind = _SCALAR_TYPES[value_type]
-        found = statements.stored(connection, self._interned, device_number, {channel}, start, end)
-        values = ((ts, value) for ts, _, value in found if value.__class__ is kind)
-        return downsampled(values, start, bucket_seconds, value_type in NUMERIC_TYPES, aggregates)
+        stamps, values = statements.channel_column(
+            connection, self._interned, device_number, channel, KINDS[_SCALAR_TYPES[value_type]], start, end
+        )
+        return downsampled(stamps, values, start, bucket_seconds, value_type in NUMERIC_TYPES, aggregates)
 
     def _csv(
         self, device_number: int | None, channels: list[str], start: datetime, end: datetime
