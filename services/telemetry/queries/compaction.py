@@ -17,7 +17,7 @@ from itertools import groupby
 from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import Connection, and_, or_, select, text, tuple_
+from sqlalchemy import Connection, Row, and_, or_, select, text, tuple_
 
 from services.kit.batches import EPOCH
 from services.kit.db import conflict_aware_insert
@@ -141,16 +141,25 @@ def merged(chunk: ChunkRows | None, rows: ChunkRows) -> ChunkRows:
     )
 
 
-def rows_of_days(
-    connection: Connection, device_number: int, start: datetime, end: datetime
-) -> Iterator[list[StoredRow]]:
-    """The device's compacted rows in [start, end), a day at a time, by time and tier."""
+def days_of(connection: Connection, device_number: int, start: datetime, end: datetime) -> list[Row]:
+    """The (day, tier) of the device's chunks holding [start, end), in order; none but on
+    PostgreSQL."""
+    if connection.dialect.name != "postgresql":
+        return []
     table = compacted_readings.c
-    days = connection.execute(
+    query = (
         select(table.day, table.retention_days)
         .where(table.device_number == device_number, table.day > start - DAY, table.day < end)
         .order_by(table.day, table.retention_days)
-    ).all()
+    )
+    return list(connection.execute(query))
+
+
+def rows_of_days(
+    connection: Connection, device_number: int, days: list[Row], start: datetime, end: datetime
+) -> Iterator[list[StoredRow]]:
+    """The device's rows in [start, end) of its chunks of `days`, a day at a time, by time
+    and tier."""
     for day, tiers in groupby(days, key=lambda row: row.day):
         rows = [
             row for _, tier in tiers for row in _chunk_rows(connection, device_number, tier, day, start, end)

@@ -46,10 +46,7 @@ def stored(
     """Every (ts, channel, value) of `channels` of the device in [start, end), by time then
     channel in code point order: hot rows and compacted days' rows merged in time order,
     unpacked a batch at a time, from `first_chunk` rows growing to CHUNK_ROWS."""
-    hot = chain.from_iterable(_hot_rows(connection, device_number, start, end, first_chunk))
-    compacted = chain.from_iterable(compaction.rows_of_days(connection, device_number, start, end))
-    in_order = heapq.merge(hot, compacted, key=_row_order)
-    for rows in _instants_batched(in_order, max(first_chunk, MIN_CHUNK_ROWS)):
+    for rows in _row_batches(connection, device_number, start, end, first_chunk):
         values = _values(connection, interned, rows, channels)
         for index, row in enumerate(rows):
             if index and row.ts == rows[index - 1].ts:
@@ -75,11 +72,9 @@ def channel_column(
 ) -> tuple[list[datetime], list[Scalar]]:
     """The times and values of one channel of the device in [start, end) stored as `kind`
     (packing.py's f, i, b or s), in time order: a column per batch of rows and channel set."""
-    hot = chain.from_iterable(_hot_rows(connection, device_number, start, end, CHUNK_ROWS))
-    compacted = chain.from_iterable(compaction.rows_of_days(connection, device_number, start, end))
     stamps: list[datetime] = []
     values: list[Scalar] = []
-    for rows in _instants_batched(heapq.merge(hot, compacted, key=_row_order), CHUNK_ROWS):
+    for rows in _row_batches(connection, device_number, start, end, CHUNK_ROWS):
         found: list[tuple[list[int], list[Scalar]]] = []
         for set_id, indexes in _by_set(rows).items():
             channel_set = interned.sets(connection, [set_id])[set_id]
@@ -98,6 +93,27 @@ def channel_column(
         stamps += [rows[i].ts for i, _ in in_order]
         values += [value for _, value in in_order]
     return stamps, values
+
+
+def _row_batches(
+    connection: Connection, device_number: int, start: datetime, end: datetime, first_chunk: int
+) -> Iterator[Sequence[StoredRow]]:
+    """The device's rows in [start, end) by time and tier, in batches from `first_chunk` rows,
+    an instant's rows in one: the hot rows' chunks as read, merged with the rows of the
+    compacted days in the range when there are any. Rows are read before chunks, in the
+    order the writer makes their day partitions (and locks them)."""
+    hot = _hot_rows(connection, device_number, start, end, first_chunk)
+    first = next(hot)
+    days = compaction.days_of(connection, device_number, start, end)
+    if not days:
+        yield first
+        yield from hot
+        return
+    rows = chain(first, chain.from_iterable(hot))
+    compacted = chain.from_iterable(compaction.rows_of_days(connection, device_number, days, start, end))
+    yield from _instants_batched(
+        heapq.merge(rows, compacted, key=_row_order), max(first_chunk, MIN_CHUNK_ROWS)
+    )
 
 
 def _by_set(rows: Sequence[StoredRow]) -> dict[int, list[int]]:
