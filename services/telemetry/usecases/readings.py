@@ -135,7 +135,7 @@ class Readings:
                     bucket_seconds,
                     names,
                 )
-                rows = list(connection.execute(query))
+                rows = connection.execute(query).all()
         types = _aggregate_types(names, value_type)
         buckets = [_bucket(row, types) for row in rows]
         return Series(device_id, channel, bucket_seconds, names, buckets)
