@@ -345,14 +345,9 @@ def measure(workload: Workload) -> dict:
 def _wait_for_stored(store: Store, total: int) -> None:
     """Until telemetry-writer has stored `total` readings."""
 
-    def stored() -> bool:
-        with store.engine.connect() as connection:
-            return (
-                connection.execute(select(func.count()).select_from(telemetry_storage.readings)).scalar_one()
-                >= total
-            )
-
-    eventually(stored, 900, "telemetry-writer to store its backlog")
+    eventually(
+        lambda: telemetry_support.stored_count(store) >= total, 900, "telemetry-writer to store its backlog"
+    )
 
 
 def _wait_for_published(store: Store) -> None:

@@ -32,7 +32,6 @@ import httpx
 import psycopg
 from gantry.v1 import registry_pb2, registry_pb2_grpc
 from gantry.v1 import telemetry_pb2 as pb
-from sqlalchemy import func, select
 
 from bench._events import EventWatcher
 from bench._http import http_rate, http_request
@@ -52,10 +51,9 @@ from services.kit.migrate import upgrade
 from services.kit.store import Store
 from services.telemetry import bus as telemetry_bus
 from services.telemetry import storage
-from services.telemetry.queries.bulk import COLUMNS
 from tests.support.backends import AMQP_URL, bus_namespace, postgres_database
 from tests.support.platform import ROOT, free_port, grpc_serving
-from tests.support.telemetry import teach_device
+from tests.support.telemetry import stored_count, teach_device
 from tests.support.waiting import eventually
 
 READINGS = int(os.environ.get("BENCH_INGEST_READINGS", "2000000"))
@@ -126,15 +124,25 @@ def _keys(counter: StoredCounter) -> set[tuple[str, str]]:
     return {(d["device_id"], d["first_ts"]) for _, d in counter.announced}
 
 
+# The reference: one row per reading with a primary key, as readings were stored before
+# they were packed.
+REFERENCE_TABLE = (
+    "CREATE TABLE reference_readings (device_id uuid, channel text, ts timestamptz, retention_days int2,"
+    " float_value float8, int_value int8, bool_value bool, text_value text,"
+    " PRIMARY KEY (device_id, channel, ts, retention_days))"
+)
+REFERENCE_COLUMNS = "device_id, channel, ts, retention_days, float_value, int_value, bool_value, text_value"
+
+
 def copy_reference(database_url: str, rows: list[tuple]) -> float:
-    """Readings/s of one client's binary COPY into a table indexed as `readings`."""
+    """Readings/s of one client's binary COPY into a one-row-per-reading table with a key."""
     with psycopg.connect(normalise_url(database_url).replace("+psycopg", "")) as connection:
-        connection.execute("CREATE TABLE reference_readings (LIKE readings INCLUDING ALL)")
+        connection.execute(REFERENCE_TABLE)
         connection.commit()
         started = time.perf_counter()
         with (
             connection.cursor() as cursor,
-            cursor.copy(f"COPY reference_readings ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy,
+            cursor.copy(f"COPY reference_readings ({REFERENCE_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy,
         ):
             copy.set_types(("uuid", "text", "timestamptz", "int2", "float8", "int8", "bool", "text"))
             for row in rows:
@@ -257,8 +265,7 @@ def run() -> dict:
         acknowledged_rate, platform_rate = timed_until_queryable(
             counter, total, lambda: send_all(platform.telemetry, bodies)
         )
-        with store.engine.connect() as connection:
-            stored = connection.execute(select(func.count()).select_from(storage.readings)).scalar_one()
+        stored = stored_count(store)
         assert stored == total, f"{stored} stored of {total}"
 
         paced = list(requests(tenant, devices, start_ms + 1000 * seconds, paced_seconds))[:LATENCY_REQUESTS]

@@ -3,14 +3,16 @@ device in one-minute buckets with every aggregate, from rollups and from the rea
 year of that channel in one-day buckets; the device's latest values; and a day of the
 channel's raw readings as CSV.
 
-The readings are loaded by binary COPY into the partitioned table over DAYS days, so
-that several day partitions hold them, and their rollups are computed as they stream by
-(`rollups_of`, as the writer does) and added. The queried device samples its 10 channels
+The readings are loaded straight into the tables (bench/_query_load.py: packed rows by
+binary COPY, their rollups aggregated with numpy) over DAYS days, so that several day
+partitions hold them. The queried device samples its 10 channels
 every second through the queried day (86,400 readings of the channel, across
 midnight: two partitions); 99 other devices share the rest of READINGS over all DAYS.
 The year before the first day holds day rollups of the queried channel only (365 day
 partitions of rollups and of readings), loaded directly. After ANALYZE and a warm-up,
-each use case (what the gRPC call runs) is timed REPEATS times.
+each use case (what the gRPC call runs) is timed REPEATS times (the CSV CSV_REPEATS);
+then every day is compacted (telemetry-writer's compaction), the answers are checked to
+be the same, and each use case is timed again on the compacted days.
 """
 
 from __future__ import annotations
@@ -24,19 +26,23 @@ from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+import numpy as np
 
+from bench._query_load import device_values, load_device
 from services.kit.migrate import upgrade
 from services.kit.store import Store
 from services.telemetry import storage
+from services.telemetry.packing import channel_set_of
 from services.telemetry.queries import rollups as rollup_statements
+from services.telemetry.queries.interning import Interned
 from services.telemetry.queries.partitions import ensure_day_partitions
-from services.telemetry.rollups import DAY, MINUTE, Aggregate, Reading, Rollups, rollups_of
+from services.telemetry.rollups import DAY, Aggregate, Rollups
+from services.telemetry.usecases.compaction import compact_closed_days
 from services.telemetry.usecases.readings import Readings
 from tests.support.backends import postgres_database
-from tests.support.telemetry import teach_device
+from tests.support.telemetry import stored_count, teach_device
 
-READINGS = int(os.environ.get("BENCH_QUERY_READINGS", "10000000"))
+READINGS = int(os.environ.get("BENCH_QUERY_READINGS", "100000000"))
 REPEATS = int(os.environ.get("BENCH_QUERY_REPEATS", "200"))
 CSV_REPEATS = 20
 YEAR_DAYS = int(os.environ.get("BENCH_QUERY_YEAR_DAYS", "365"))
@@ -50,52 +56,47 @@ SERIES_END = SERIES_START + timedelta(days=1)
 BUCKET_SECONDS = 60
 QUERIED_CHANNEL = "ch3"
 
-Row = tuple[Any, ...]
 
-
-def device_rows(device_id: uuid.UUID, start: datetime, samples: int, interval: float) -> Iterator[Row]:
-    """`samples` readings of every channel, `interval` seconds apart from `start`."""
-    for index in range(samples):
-        ts = start + timedelta(seconds=index * interval)
-        for number, channel in enumerate(CHANNELS):
-            yield (device_id, channel["key"], ts, RETENTION_DAYS, float((index * 7 + number) % 997) + 0.5)
-
-
-def all_rows(queried: uuid.UUID) -> Iterator[Row]:
-    """About READINGS rows: the queried device's second by second (at most half of them,
-    so that a small run has other devices too), then the others'."""
+def devices(queried: str) -> Iterator[tuple[str, int, float, datetime]]:
+    """(device, samples, seconds apart, first) making about READINGS readings: the queried
+    device's second by second (at most half of them, so that a small run has other
+    devices too), then the others'."""
     seconds = min(86_400, READINGS // (2 * len(CHANNELS)))
-    yield from device_rows(queried, SERIES_START, seconds, 1.0)
+    yield queried, seconds, 1.0, SERIES_START
     samples = (READINGS - seconds * len(CHANNELS)) // (OTHER_DEVICES * len(CHANNELS))
     for _ in range(OTHER_DEVICES if samples else 0):
-        yield from device_rows(uuid.uuid4(), FIRST_DAY, samples, DAYS * 86_400 / samples)
+        yield str(uuid.uuid4()), samples, DAYS * 86_400 / samples, FIRST_DAY
 
 
 def load(store: Store, queried: str) -> float:
-    """Copies the rows into `readings` and adds their rollups; returns rows per second."""
+    """Loads every device's rows and their rollups (bench/_query_load.py), a transaction per
+    device, and the year of day rollups; returns readings per second."""
     days = {(RETENTION_DAYS, (FIRST_DAY + timedelta(days=d)).date()) for d in range(-YEAR_DAYS, DAYS)}
-    started, copied = time.perf_counter(), 0
+    interned = Interned()
+    plan = list(devices(queried))
+    channel_set = channel_set_of({c["key"]: 0.5 for c in CHANNELS})
     with store.engine.begin() as connection:
         ensure_day_partitions(connection, days)
-        driver = connection.connection.driver_connection
-        statement = (
-            "COPY readings (device_id, channel, ts, retention_days, float_value) FROM STDIN (FORMAT BINARY)"
-        )
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            copy.set_types(("uuid", "text", "timestamptz", "int2", "float8"))
-
-            def copied_readings() -> Iterator[Reading]:
-                for device, channel, ts, retention, value in all_rows(uuid.UUID(queried)):
-                    copy.write_row((device, channel, ts, retention, value))
-                    yield (str(device), channel, retention), int(ts.timestamp() * 1000), value
-
-            rolled = rollups_of(copied_readings())
-            copied = sum(
-                aggregate.count for (_, resolution, _), aggregate in rolled.items() if resolution == MINUTE
+        numbers = interned.device_numbers(connection, [device for device, *_ in plan])
+        set_id = interned.set_ids(connection, [channel_set])[channel_set]
+    started, loaded = time.perf_counter(), 0
+    for device, samples, interval, first in plan:
+        first_ms = int(first.timestamp() * 1000)
+        ts_ms = first_ms + (np.arange(samples) * interval * 1000).astype(np.int64)
+        with store.engine.begin() as connection:
+            load_device(
+                connection,
+                (device, numbers[device]),
+                RETENTION_DAYS,
+                (channel_set, set_id),
+                ts_ms,
+                device_values(samples, len(CHANNELS)),
             )
-        rollup_statements.add(connection, rolled)
+        loaded += samples * len(CHANNELS)
+    rate = loaded / (time.perf_counter() - started)
+    with store.engine.begin() as connection:
         rollup_statements.add(connection, year_of_days(queried))
-    return copied / (time.perf_counter() - started)
+    return rate
 
 
 def year_of_days(queried: str, days: int = YEAR_DAYS) -> Rollups:
@@ -124,8 +125,8 @@ def run() -> dict:
         with store.engine.connect() as connection:
             connection.exec_driver_sql("ANALYZE readings")
             connection.exec_driver_sql("ANALYZE rollups")
-            rows = connection.execute(select(func.count()).select_from(storage.readings)).scalar_one()
-        print(f"loaded {rows} readings at {rate:,.0f} rows/s")
+        rows = stored_count(store)
+        print(f"loaded {rows} readings at {rate:,.0f} readings/s")
 
         readings = Readings(store.unit_of_work)
         day_from_readings = SERIES_START + timedelta(seconds=1)
@@ -150,15 +151,22 @@ def run() -> dict:
         buckets = len(timed["day_1min_rollups"]().buckets)
         assert buckets == len(timed["day_1min_readings"]().buckets)
         assert len(timed["year_1day_rollups"]().buckets) == YEAR_DAYS
-        latencies = {
-            name: timings(query, REPEATS if name != "day_raw_csv" else CSV_REPEATS)
-            for name, query in timed.items()
-        }
+        latencies = {name: timings(query, repeats_of(name)) for name, query in timed.items()}
+        hot_answers = {name: query() for name, query in timed.items()}
+        started = time.perf_counter()
+        compacted_rows = compact_closed_days(store.unit_of_work, datetime.now(UTC))
+        compaction_seconds = time.perf_counter() - started
+        with store.engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
+        assert {name: query() for name, query in timed.items()} == hot_answers, "compacted answers differ"
+        latencies |= {f"compacted_{name}": timings(query, repeats_of(name)) for name, query in timed.items()}
 
     figures: dict[str, Any] = {
         "readings": rows,
         "load_readings_per_s": round(rate),
         "series_buckets": buckets,
+        "compacted_rows": compacted_rows,
+        "compaction_rows_per_s": round(compacted_rows / compaction_seconds),
     }
     for name, measured in latencies.items():
         figures[f"{name}_median_ms"] = round(statistics.median(measured) * 1000, 2)
@@ -166,6 +174,10 @@ def run() -> dict:
     for name, value in figures.items():
         print(f"{name:30} {value}")
     return figures
+
+
+def repeats_of(name: str) -> int:
+    return CSV_REPEATS if name == "day_raw_csv" else REPEATS
 
 
 def timings(query: Callable[[], Any], repeats: int) -> list[float]:

@@ -8,7 +8,9 @@ in batches of a minute of every machine. After VACUUM, the size of the readings 
 (heap, indexes and TOAST of every partition) divided by the readings it holds is printed
 beside the 16 bytes of a raw reading (an 8-byte timestamp and an 8-byte value), and the
 rollups' share likewise.
-There is no compacted figure while every partition is hot.
+Then every day is compacted as telemetry-writer compacts closed days (one zstd chunk per
+machine and day), and after VACUUM the compacted readings' bytes (the chunks' table with
+its TOAST and key, and what is left in the readings table) per reading are printed too.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection
 
@@ -26,7 +29,9 @@ from services.kit.migrate import upgrade
 from services.kit.store import Store
 from services.telemetry import storage
 from services.telemetry.usecases.bulk import BulkWriter
+from services.telemetry.usecases.compaction import compact_closed_days
 from tests.support.backends import postgres_database
+from tests.support.telemetry import stored_count
 from tools.simulate import Machine
 
 MACHINES = int(os.environ.get("BENCH_STORAGE_MACHINES", "50"))
@@ -77,15 +82,32 @@ def run() -> dict:
             autocommit.exec_driver_sql("VACUUM ANALYZE readings, rollups")
             heap, indexes = on_disk(connection, "readings")
             rollup_heap, rollup_indexes = on_disk(connection, "rollups")
-            stored = connection.exec_driver_sql("SELECT count(*) FROM readings").scalar_one()
-    print(f"stored {stored:,} readings of {MACHINES} machines over {HOURS} h in {seconds:.1f} s")
-    print("compacted: none yet, every partition is hot")
+            rows = connection.exec_driver_sql("SELECT count(*) FROM readings").scalar_one()
+        stored = stored_count(store)
+        # Every day compacted, as telemetry-writer does once a day has closed.
+        started = time.perf_counter()
+        compact_closed_days(store.unit_of_work, datetime(2200, 1, 1, tzinfo=UTC))
+        compaction_seconds = time.perf_counter() - started
+        with store.engine.connect() as connection:
+            autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+            autocommit.exec_driver_sql("VACUUM ANALYZE readings, compacted_readings")
+            compacted_heap, compacted_indexes = on_disk(connection, "compacted_readings")
+            left_heap, left_indexes = on_disk(connection, "readings")
+        assert stored_count(store) == stored
+    print(
+        f"stored {stored:,} readings ({rows:,} rows) of {MACHINES} machines over {HOURS} h in {seconds:.1f} s"
+    )
+    print(f"compacted in {compaction_seconds:.1f} s")
     figures = {
         "readings": stored,
         "raw_bytes_per_reading": RAW_BYTES,
         "hot_bytes_per_reading": round((heap + indexes) / stored, 1),
         "hot_heap_bytes_per_reading": round(heap / stored, 1),
         "hot_index_bytes_per_reading": round(indexes / stored, 1),
+        "compacted_bytes_per_reading": round(
+            (compacted_heap + compacted_indexes + left_heap + left_indexes) / stored, 2
+        ),
+        "compacted_index_bytes_per_reading": round(compacted_indexes / stored, 3),
         "rollup_bytes_per_reading": round((rollup_heap + rollup_indexes) / stored, 1),
     }
     for name, value in figures.items():

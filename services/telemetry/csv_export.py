@@ -7,23 +7,21 @@ import io
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
-from sqlalchemy import Row
-
-from services.telemetry.queries.readings import stored_value
+from services.telemetry.domain import ChannelValue
 
 # About one gRPC message of CSV.
 CSV_CHUNK_CHARS = 64 * 1024
 
 
-def csv_chunks(rows: Iterable[Row]) -> Iterator[bytes]:
+def csv_chunks(readings: Iterable[ChannelValue]) -> Iterator[bytes]:
     """Readings as CSV in chunks of about CSV_CHUNK_CHARS. The csv module's defaults are
     RFC 4180's: CRLF line ends, a field quoted when it holds a comma, a quote or a line
     break, and quotes doubled."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(("ts", "channel", "value"))
-    for row in rows:
-        writer.writerow((_rfc3339(row.ts), row.channel, _csv_value(stored_value(row))))
+    for reading in readings:
+        writer.writerow((_rfc3339(reading.ts), reading.channel, _csv_value(reading.value)))
         if buffer.tell() >= CSV_CHUNK_CHARS:
             yield _drain(buffer)
     if buffer.tell():

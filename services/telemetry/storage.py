@@ -9,6 +9,7 @@ from sqlalchemy import (
     Column,
     Double,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Table,
@@ -46,23 +47,58 @@ known_profile_versions = Table(
     Column("channels", JSON, nullable=False),
 )
 
-# Readings, one row per channel value. On PostgreSQL the table is partitioned by
-# retention (a list partition per tier of `RETENTION_TIERS`) and each tier by day
-# (created by the writer as readings arrive), so that expiry drops whole
-# partitions. Rows are keyed by device first, so the table could be distributed
-# by `device_id` (Citus). One value column is set, by the channel's value type.
+# A number per device for the keys of its readings (4 bytes where its id takes 16), given
+# by the writer when it first stores readings of the device.
+device_numbers = Table(
+    "device_numbers",
+    metadata,
+    Column("number", Integer, primary_key=True),
+    Column("device_id", Uuid(), nullable=False, unique=True),
+)
+
+# The channel sets of stored rows of readings (packing.py): `channels` lists the set's
+# (channel, kind) pairs, `digest` (its SHA-256) keeps each set once, `size` is its count of
+# channels, which a row holds as many readings of.
+channel_sets = Table(
+    "channel_sets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("channels", JSON, nullable=False),
+    Column("size", SmallInteger, nullable=False),
+)
+
+# Readings, one row per device, retention tier and instant holding every value the device
+# sent at that instant, packed against the row's channel set (packing.py): 16 bytes of key
+# (int4, int2 and the 8-byte time align without padding to spare) and a few bytes per
+# value. On PostgreSQL the table is partitioned by retention (a list partition per tier of
+# `RETENTION_TIERS`) and each tier by day (created by the writer as readings arrive), so
+# that expiry drops whole partitions. Rows are keyed by device first, so the table could
+# be distributed by `device_number` (Citus).
 readings = Table(
     "readings",
     metadata,
-    Column("device_id", Uuid(), primary_key=True),
-    Column("channel", String(64), primary_key=True),
-    Column("ts", UtcDateTime(), primary_key=True),
+    Column("device_number", Integer, primary_key=True, autoincrement=False),
     # A partitioned table's key must hold its partition keys.
-    Column("retention_days", SmallInteger, primary_key=True),
-    Column("float_value", Double()),
-    Column("int_value", BigInteger),
-    Column("bool_value", Boolean),
-    Column("text_value", Text),
+    Column("retention_days", SmallInteger, primary_key=True, autoincrement=False),
+    Column("ts", UtcDateTime(), primary_key=True),
+    Column("channel_set", Integer, nullable=False),
+    Column("vals", LargeBinary, nullable=False),
+    postgresql_partition_by="LIST (retention_days)",
+)
+
+# Closed days of readings compacted (compaction.py): a device's rows of a tier and UTC day
+# (`day`, its start) in one compressed chunk (chunks.py) holding `rows` rows. Partitioned
+# like readings, so that they expire with them. Once a day of a tier has chunks, readings
+# of that day are written into them.
+compacted_readings = Table(
+    "compacted_readings",
+    metadata,
+    Column("device_number", Integer, primary_key=True, autoincrement=False),
+    Column("retention_days", SmallInteger, primary_key=True, autoincrement=False),
+    Column("day", UtcDateTime(), primary_key=True),
+    Column("rows", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
     postgresql_partition_by="LIST (retention_days)",
 )
 
@@ -98,7 +134,7 @@ rollups = Table(
     ),
     postgresql_partition_by="LIST (retention_days)",
 )
-metadata.info["partitioned"] = ("readings", "rollups")
+metadata.info["partitioned"] = ("readings", "rollups", "compacted_readings")
 
 # How long each tenant's readings are kept, when not the installation's default.
 tenant_retention = Table(

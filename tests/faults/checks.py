@@ -4,35 +4,34 @@ broker's queues, its processes' metrics, and the bodies of the errors clients sa
 from __future__ import annotations
 
 import re
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 import httpx
 import pika
 from pika.exceptions import ChannelClosedByBroker
-from sqlalchemy import bindparam, create_engine, text
+from sqlalchemy import create_engine, text
 
+from services.kit.batches import EPOCH
 from services.kit.db import normalise_url
 from tests.faults.streams import Attempt, Reading
+from tests.support.telemetry import unpacked_readings
 
 LOCK_TIMEOUT = "10s"
+MILLISECOND = timedelta(milliseconds=1)
 
 
 def stored_readings(database_url: str, device_ids: list[str]) -> Counter[Reading]:
-    """How many rows the readings table holds for each (device, channel, ts) of the devices."""
-    query = text(
-        "SELECT device_id, channel, (extract(epoch FROM ts) * 1000)::bigint AS ts_ms, count(*)"
-        " FROM readings WHERE device_id IN :devices GROUP BY device_id, channel, ts"
-    ).bindparams(bindparam("devices", expanding=True))
+    """How many times the readings table holds each (device, channel, ts) of the devices."""
     engine = create_engine(normalise_url(database_url))
     try:
         with engine.connect() as connection:
-            rows = connection.execute(query, {"devices": [uuid.UUID(d) for d in device_ids]}).all()
+            readings = unpacked_readings(connection, device_ids)
     finally:
         engine.dispose()
-    return Counter({(str(device), channel, int(ts_ms)): count for device, channel, ts_ms, count in rows})
+    return Counter((str(r.device_id), r.channel, (r.ts - EPOCH) // MILLISECOND) for r in readings)
 
 
 @contextmanager

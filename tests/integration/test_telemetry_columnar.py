@@ -14,11 +14,9 @@ import pytest
 from gantry.v1 import telemetry_pb2 as pb
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from sqlalchemy import select
 
 from services.kit.bus import ConfirmingPublisher, Topology
 from services.kit.store import Store
-from services.telemetry import storage
 from services.telemetry.settings import IngestLimits
 from tests.support.access import code_of, rpc_error, violations
 from tests.support.telemetry import (
@@ -32,6 +30,7 @@ from tests.support.telemetry import (
     running_writer,
     sample,
     stored_count,
+    stored_readings,
     teach_device,
     telemetry_server,
 )
@@ -56,14 +55,7 @@ def telemetry(store: Store, publisher: ConfirmingPublisher) -> Iterator[Stub]:
 
 def stored(store: Store, device: str) -> list[tuple]:
     """Every column of the device's stored readings but its id."""
-    readings = storage.readings.c
-    query = (
-        select(*(c for c in readings if c.name != "device_id"))
-        .where(readings.device_id == uuid.UUID(device))
-        .order_by(readings.ts, readings.channel)
-    )
-    with store.engine.connect() as connection:
-        return [tuple(row) for row in connection.execute(query)]
+    return [tuple(reading)[1:] for reading in stored_readings(store, [device])]
 
 
 def verdicts(response: pb.IngestResponse) -> list[tuple]:

@@ -16,13 +16,11 @@ import pika
 import pytest
 from gantry.v1 import telemetry_pb2 as pb
 from google.rpc import error_details_pb2
-from sqlalchemy import select
 
 from services.kit.batches import AcceptedBatch
 from services.kit.bus import ConfirmingPublisher, Topology
 from services.kit.consumers import ConsumerQueue
 from services.kit.store import Store
-from services.telemetry import storage
 from services.telemetry.api.ingest import MAX_JSON_REQUESTS
 from services.telemetry.bus import READINGS
 from services.telemetry.settings import IngestLimits
@@ -39,6 +37,7 @@ from tests.support.telemetry import (
     sample,
     start_writer,
     stored_count,
+    stored_readings,
     teach_device,
     telemetry_server,
 )
@@ -87,14 +86,7 @@ def test_accepted_readings_are_stored_once_and_announced(
             "last_ts": body["data"]["devices"][0]["last_ts"],
         }
     ]
-    with store.engine.connect() as connection:
-        rows = (
-            connection.execute(
-                select(storage.readings).where(storage.readings.c.channel == "spindle_rpm").order_by("ts")
-            )
-            .mappings()
-            .all()
-        )
+    rows = [reading._asdict() for reading in stored_readings(store) if reading.channel == "spindle_rpm"]
     assert [r["int_value"] for r in rows] == list(range(1000, 1010))
     assert all(r["float_value"] is None and r["retention_days"] == 365 for r in rows)
 

@@ -1,5 +1,6 @@
 """Telemetry's queries through gRPC on both backends: pages, series, latest values and CSV
-of readings written straight to the database, each scoped to the caller's tenant."""
+of readings written straight to the database, each scoped to the caller's tenant; on
+PostgreSQL the same again with every day compacted before each call."""
 
 from __future__ import annotations
 
@@ -20,18 +21,22 @@ from gantry.v1 import common_pb2
 from gantry.v1 import telemetry_pb2 as pb
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import insert
 
 from services.kit.bus import ConfirmingPublisher
 from services.kit.protos import timestamp
 from services.kit.store import Store
-from services.telemetry import storage
 from services.telemetry.csv_export import CSV_CHUNK_CHARS
 from services.telemetry.domain import KnownDevice
 from services.telemetry.queries.directory import add_known_device
-from services.telemetry.queries.partitions import ensure_day_partitions
 from tests.support.access import rpc_error, violations
-from tests.support.telemetry import Stub, teach_device, telemetry_server, telemetry_store
+from tests.support.telemetry import (
+    Compacting,
+    Stub,
+    store_readings,
+    teach_device,
+    telemetry_server,
+    telemetry_store,
+)
 
 TENANT = str(uuid.uuid4())
 RETENTION_DAYS = 365
@@ -53,10 +58,13 @@ def store(database_url: str, publisher: ConfirmingPublisher) -> Iterator[Store]:
         yield telemetry
 
 
-@pytest.fixture
-def telemetry(store: Store, publisher: ConfirmingPublisher) -> Iterator[Stub]:
+@pytest.fixture(params=["hot", "compacted"])
+def telemetry(request: pytest.FixtureRequest, store: Store, publisher: ConfirmingPublisher) -> Iterator[Stub]:
+    """The service answering from readings as written, or from their days compacted."""
+    if request.param == "compacted" and store.engine.dialect.name != "postgresql":
+        pytest.skip("days are compacted on PostgreSQL only")
     with telemetry_server(store, publisher) as stub:
-        yield stub
+        yield stub if request.param == "hot" else Compacting(stub, store)
 
 
 @pytest.fixture
@@ -89,22 +97,7 @@ def recorded(store: Store, device: str) -> list[Reading]:
 
 
 def insert_readings(store: Store, device_id: str, readings: list[Reading]) -> None:
-    columns = {float: "float_value", int: "int_value", bool: "bool_value", str: "text_value"}
-    empty = dict.fromkeys(columns.values())
-    rows = [
-        {
-            "device_id": uuid.UUID(device_id),
-            "channel": channel,
-            "ts": ts,
-            "retention_days": RETENTION_DAYS,
-            **empty,
-            columns[type(value)]: value,
-        }
-        for channel, ts, value in readings
-    ]
-    with store.engine.begin() as connection:
-        ensure_day_partitions(connection, {(RETENTION_DAYS, ts.date()) for _, ts, _ in readings})
-        connection.execute(insert(storage.readings), rows)
+    store_readings(store, device_id, readings, RETENTION_DAYS)
 
 
 def in_order(readings: list[Reading], channels: set[str], start: datetime, end: datetime) -> list[Reading]:
@@ -434,3 +427,17 @@ def test_hostile_input_is_refused_with_the_fields_it_got_wrong(telemetry: Stub, 
         for method, fields, _ in HOSTILE
     ]
     assert refused == [(method, expected) for method, _, expected in HOSTILE]
+
+
+def test_an_instant_stored_in_two_tiers_reads_in_channel_order(store: Store, telemetry: Stub) -> None:
+    device = teach_device(store, TENANT)
+    at = START + timedelta(seconds=1)
+    store_readings(store, device, [("spindle_temp", at, 1.5), ("mode", at, "idle")], 30)
+    store_readings(store, device, [("door_open", at, True), ("spindle_temp", at, 2.5)], RETENTION_DAYS)
+    [page] = all_pages(telemetry, device, 100)
+    assert page == [
+        ("door_open", at, True),
+        ("mode", at, "idle"),
+        ("spindle_temp", at, 1.5),
+        ("spindle_temp", at, 2.5),
+    ]

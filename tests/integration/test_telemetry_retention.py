@@ -11,12 +11,11 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 from gantry.v1 import telemetry_pb2 as pb
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import inspect
 
 from services.kit.bus import ConfirmingPublisher, Topology
 from services.kit.store import Store
-from services.telemetry import storage
-from services.telemetry.queries.partitions import day_partition, ensure_day_partitions
+from services.telemetry.queries.partitions import day_partition
 from services.telemetry.usecases import retention
 from tests.support.access import code_of, violations
 from tests.support.telemetry import (
@@ -25,7 +24,9 @@ from tests.support.telemetry import (
     readings_store,
     running_writer,
     sample,
+    store_readings,
     stored_count,
+    stored_readings,
     teach_device,
     telemetry_server,
 )
@@ -76,26 +77,18 @@ def test_a_tenant_chooses_a_tier_and_ingest_follows_it(
     assert response.accepted == 1
     with running_writer(store, topology):
         eventually(lambda: stored_count(store, device) == 1, what="the reading to be stored")
-    with store.engine.connect() as connection:
-        assert connection.execute(select(storage.readings.c.retention_days)).scalar_one() == 30
+    assert [reading.retention_days for reading in stored_readings(store)] == [30]
 
 
 def test_expiry_removes_readings_past_their_tier_only(store: Store) -> None:
     now = datetime.now(UTC)
     device = uuid.uuid4()
     stamps = {(30, now - timedelta(days=40)), (30, now - timedelta(days=10)), (365, now - timedelta(days=40))}
-    with store.engine.begin() as connection:
-        ensure_day_partitions(connection, {(days, ts.date()) for days, ts in stamps})
-        connection.execute(
-            insert(storage.readings),
-            [
-                {"device_id": device, "channel": "t", "ts": ts, "retention_days": days, "float_value": 1.0}
-                for days, ts in stamps
-            ],
-        )
+    for days, ts in stamps:
+        store_readings(store, str(device), [("t", ts, 1.0)], days)
     removed = retention.expire(store.unit_of_work, now)
+    kept = [(reading.retention_days, reading.ts) for reading in stored_readings(store)]
     with store.engine.connect() as connection:
-        kept = connection.execute(select(storage.readings.c.retention_days, storage.readings.c.ts)).all()
         tables = set(inspect(connection).get_table_names())
     assert sorted(days for days, _ in kept) == [30, 365]
     assert removed == 1

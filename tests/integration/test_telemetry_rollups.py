@@ -16,19 +16,33 @@ import pytest
 from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import insert, select, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Double,
+    SmallInteger,
+    String,
+    Text,
+    Uuid,
+    column,
+    insert,
+    select,
+    table,
+    text,
+)
 
 from services.kit.batches import EPOCH, AcceptedBatch, Scalar
 from services.kit.bus import ConfirmingPublisher
+from services.kit.db import UtcDateTime
 from services.kit.migrate import alembic_config
 from services.kit.store import Store
 from services.telemetry import storage
-from services.telemetry.queries import readings as raw_statements
+from services.telemetry.queries.interning import device_number
 from services.telemetry.queries.partitions import ensure_day_partitions
 from services.telemetry.usecases import retention
 from services.telemetry.usecases.bulk import BulkWriter
 from services.telemetry.usecases.readings import Readings
-from tests.support.telemetry import teach_device, telemetry_store
+from tests.support.telemetry import stored_readings, teach_device, telemetry_store
 
 TENANT = str(uuid.uuid4())
 START = datetime(2026, 3, 1, 22, tzinfo=UTC)
@@ -41,6 +55,18 @@ CHANNELS = [
 ]
 RESOLUTIONS = {60: timedelta(minutes=1), 3600: timedelta(hours=1), 86_400: timedelta(days=1)}
 NO_VALUE = dict.fromkeys(("float_value", "int_value", "bool_value", "text_value"))
+# Readings as revision 0003 made them, one row per channel value.
+READINGS_0003 = table(
+    "readings",
+    column("device_id", Uuid()),
+    column("channel", String()),
+    column("ts", UtcDateTime()),
+    column("retention_days", SmallInteger()),
+    *(
+        column(name, kind)
+        for name, kind in zip(NO_VALUE, (Double(), BigInteger(), Boolean(), Text()), strict=True)
+    ),
+)
 EXAMPLES = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -69,14 +95,11 @@ def store(database_url: str, publisher: ConfirmingPublisher) -> Iterator[Store]:
 
 def stored(store: Store, devices: list[str]) -> dict[tuple[Any, ...], list[tuple[datetime, Scalar]]]:
     """Each series' stored readings in time order."""
-    table = storage.readings
-    query = select(table).where(table.c.device_id.in_([uuid.UUID(d) for d in devices])).order_by(table.c.ts)
     series = defaultdict(list)
-    with store.engine.connect() as connection:
-        for row in connection.execute(query):
-            series[(row.device_id, row.channel, row.retention_days)].append(
-                (row.ts, raw_statements.stored_value(row))
-            )
+    for reading in stored_readings(store, devices):
+        series[(reading.device_id, reading.channel, reading.retention_days)].append(
+            (reading.ts, reading.value)
+        )
     return series
 
 
@@ -175,21 +198,13 @@ def test_series_from_rollups_equal_series_from_readings(store: Store) -> None:
             with store.unit_of_work(read_only=True) as uow:
                 value_type = next(c["value_type"] for c in CHANNELS if c["key"] == channel)
                 names = list(from_rollups.aggregates)
-                query = raw_statements.series(
-                    uow.connection.dialect.name,
-                    uuid.UUID(device),
-                    channel,
-                    raw_statements.VALUE_COLUMNS[value_type],
-                    start,
-                    end,
-                    bucket,
-                    names,
+                number = device_number(uow.connection, device)
+                raw = readings.series_from_readings(
+                    uow.connection, number, channel, value_type, start, end, bucket, names
                 )
-                raw = uow.connection.execute(query).all()
-            assert [b.start for b in from_rollups.buckets] == [row.start for row in raw]
-            for got, row in zip(from_rollups.buckets, raw, strict=True):
-                for name in names:
-                    want = getattr(row, name)
+            assert [b.start for b in from_rollups.buckets] == [first for first, *_ in raw]
+            for got, (_, *figures) in zip(from_rollups.buckets, raw, strict=True):
+                for name, want in zip(names, figures, strict=True):
                     assert getattr(got, name) == (pytest.approx(float(want)) if name == "avg" else want), (
                         channel,
                         bucket,
@@ -244,7 +259,7 @@ def test_the_migration_rolls_up_the_readings_stored_before_it(database_url: str)
                             f"FOR VALUES FROM ('{day}') TO ('{day + timedelta(days=1)}')"
                         )
                     )
-            connection.execute(insert(storage.readings), rows)
+            connection.execute(insert(READINGS_0003), rows)
         command.upgrade(config, "head")
         assert_rollups_match(store, [str(device)])
         with store.engine.begin() as connection:

@@ -9,14 +9,16 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
 import pika
 from gantry.v1 import telemetry_pb2 as pb
 from gantry.v1 import telemetry_pb2_grpc
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from services.kit.batch_consumer import BatchConsumer
+from services.kit.batches import EPOCH, AcceptedBatch
 from services.kit.bus import ConfirmingPublisher, Topology
 from services.kit.events import new_event
 from services.kit.migrate import upgrade
@@ -25,7 +27,12 @@ from services.telemetry import storage
 from services.telemetry.api.ingest import sender
 from services.telemetry.api.servicer import SERVICE_NAME, TelemetryServicer
 from services.telemetry.bus import READINGS
+from services.telemetry.chunks import decompress
+from services.telemetry.packing import unpack
+from services.telemetry.queries.interning import Interned
 from services.telemetry.settings import IngestLimits, WriterSettings
+from services.telemetry.usecases import compaction
+from services.telemetry.usecases.bulk import BulkWriter
 from services.telemetry.usecases.directory import Directory
 from services.telemetry.writer import writer
 from tests.support.backends import AMQP_URL
@@ -120,6 +127,28 @@ def telemetry_server(
         yield Stub(channel)
 
 
+# Later than any day a test stores readings of: every day partition is closed then.
+FAR_FUTURE = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+class Compacting:
+    """A telemetry stub that first compacts every day of readings, before every call: the
+    answers then come from compacted days (and rows stored since the last call)."""
+
+    def __init__(self, stub: Stub, store: Store) -> None:
+        self._stub = stub
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self._stub, name)
+
+        def compacted_first(*args: Any, **kwargs: Any) -> Any:
+            compaction.compact_closed_days(self._store.unit_of_work, FAR_FUTURE)
+            return call(*args, **kwargs)
+
+        return compacted_first
+
+
 def running_writer(store: Store, topology: Topology) -> AbstractContextManager[BatchConsumer]:
     """The bulk writer consuming on a thread until the block ends."""
     return running_consumer(writer(store, topology, WriterSettings(flush_seconds=0.05)))
@@ -169,12 +198,106 @@ def ingest_request(tenant_id: str, *devices: tuple[str, list[pb.Sample]]) -> pb.
     )
 
 
-def stored_count(store: Store, device_id: str | None = None) -> int:
-    query = select(func.count()).select_from(storage.readings)
-    if device_id is not None:
-        query = query.where(storage.readings.c.device_id == uuid.UUID(device_id))
+def store_readings(
+    store: Store, device_id: str, readings: list[tuple[str, datetime, Any]], retention_days: int = 365
+) -> None:
+    """(channel, ts, value) readings of the device stored through the writer's own path,
+    those at one instant in one sample."""
+    samples: dict[int, dict[str, Any]] = {}
+    for channel, ts, value in readings:
+        samples.setdefault((ts - EPOCH) // timedelta(milliseconds=1), {})[channel] = value
+    batch = AcceptedBatch(
+        str(uuid.uuid4()), str(uuid.uuid4()), retention_days, [(device_id, list(samples.items()))]
+    )
+    BulkWriter(store).store([batch])
+
+
+class StoredReading(NamedTuple):
+    """A stored reading as a row of its own, its value in the column of its type."""
+
+    device_id: uuid.UUID
+    channel: str
+    ts: datetime
+    retention_days: int
+    float_value: float | None
+    int_value: int | None
+    bool_value: bool | None
+    text_value: str | None
+
+    @property
+    def value(self) -> Any:
+        return next(
+            v for v in (self.float_value, self.int_value, self.bool_value, self.text_value) if v is not None
+        )
+
+
+_KIND_COLUMNS = {"f": 0, "i": 1, "b": 2, "s": 3}
+
+
+def stored_readings(store: Store, device_ids: list[str] | None = None) -> list[StoredReading]:
+    """Every stored reading (of the devices named) unpacked, by time then channel."""
     with store.engine.connect() as connection:
-        return connection.execute(query).scalar_one()
+        return unpacked_readings(connection, device_ids)
+
+
+def unpacked_readings(connection: Connection, device_ids: list[str] | None = None) -> list[StoredReading]:
+    """Every stored reading (of the devices named), in rows or compacted, unpacked, by
+    time then channel (rows read first, in the order the writer makes day partitions)."""
+    rows = _hot_rows(connection, device_ids) + _compacted_rows(connection, device_ids)
+    sets = Interned().sets(connection, {set_id for *_, set_id, _ in rows})
+    found = []
+    for device_id, ts, tier, set_id, vals in rows:
+        channel_set = sets[set_id]
+        for (channel, kind), (_, value) in zip(channel_set, unpack(channel_set, vals), strict=True):
+            typed: list[Any] = [None] * 4
+            typed[_KIND_COLUMNS[kind]] = value
+            found.append(StoredReading(device_id, channel, ts, tier, *typed))
+    return sorted(found, key=lambda r: (r.ts, r.channel))
+
+
+def stored_count(store: Store, device_id: str | None = None) -> int:
+    """Stored readings: each row holds as many as its channel set has channels. Rows are
+    read before chunks, in the order the writer makes their day partitions."""
+    table, numbers, sets = storage.readings, storage.device_numbers, storage.channel_sets
+    query = select(func.coalesce(func.sum(sets.c.size), 0)).select_from(
+        table.join(sets, sets.c.id == table.c.channel_set).join(
+            numbers, numbers.c.number == table.c.device_number
+        )
+    )
+    if device_id is not None:
+        query = query.where(numbers.c.device_id == uuid.UUID(device_id))
+    with store.engine.connect() as connection:
+        hot = int(connection.execute(query).scalar_one())
+        rows = _compacted_rows(connection, None if device_id is None else [device_id])
+        sizes = dict(connection.execute(select(sets.c.id, sets.c.size)).all())
+    return hot + sum(sizes[set_id] for *_, set_id, _ in rows)
+
+
+# (device id, ts, tier, channel set id, packed values): a stored row.
+_Row = tuple[uuid.UUID, datetime, int, int, bytes]
+
+
+def _hot_rows(connection: Connection, device_ids: list[str] | None) -> list[_Row]:
+    table, numbers = storage.readings, storage.device_numbers
+    query = select(numbers.c.device_id, table.c.ts, table.c.retention_days, table.c.channel_set, table.c.vals)
+    query = query.join(numbers, numbers.c.number == table.c.device_number)
+    if device_ids is not None:
+        query = query.where(numbers.c.device_id.in_([uuid.UUID(d) for d in device_ids]))
+    return [tuple(row) for row in connection.execute(query)]  # type: ignore[misc]
+
+
+def _compacted_rows(connection: Connection, device_ids: list[str] | None) -> list[_Row]:
+    table, numbers = storage.compacted_readings, storage.device_numbers
+    query = select(numbers.c.device_id, table.c.retention_days, table.c.data)
+    query = query.join(numbers, numbers.c.number == table.c.device_number)
+    if device_ids is not None:
+        query = query.where(numbers.c.device_id.in_([uuid.UUID(d) for d in device_ids]))
+    rows: list[_Row] = []
+    for device_id, tier, data in connection.execute(query):
+        chunk = decompress(data)
+        for ts_us, set_id, vals in zip(chunk.ts_us.tolist(), chunk.set_ids.tolist(), chunk.vals, strict=True):
+            rows.append((device_id, EPOCH + timedelta(microseconds=ts_us), tier, set_id, vals))
+    return rows
 
 
 def queued(topology: Topology) -> int:

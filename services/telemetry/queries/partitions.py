@@ -16,8 +16,9 @@ log = logging.getLogger(__name__)
 
 # The tables partitioned by tier and day, with the storage options of their days: rollups
 # are updated in place flush after flush, and room on each page keeps the updates HOT (no
-# new index entry); readings are only ever added.
-DAY_PARTITIONED = {"readings": "", "rollups": " WITH (fillfactor = 50)"}
+# new index entry); readings are only ever added (and seldom merged), chunks rarely
+# rewritten.
+DAY_PARTITIONED = {"readings": "", "rollups": " WITH (fillfactor = 50)", "compacted_readings": ""}
 
 
 def day_partition(retention_days: int, day: date, table: str = "readings") -> str:

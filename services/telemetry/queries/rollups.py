@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, case, column, func, select, table
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Over,
+    Select,
+    case,
+    column,
+    extract,
+    func,
+    select,
+    table,
+    type_coerce,
+)
 
 from services.kit.batches import Scalar, utc_of
-from services.kit.db import conflict_aware_insert, driver_connection
-from services.telemetry.queries.readings import VALUE_COLUMNS, bucket_start, one_row_per_bucket, windowed
+from services.kit.db import UtcDateTime, conflict_aware_insert, driver_connection
 from services.telemetry.rollups import Aggregate, Rollups
 from services.telemetry.storage import rollups
 
+# The columns of first and last a value type's values are kept in: float -> first_float.
+KIND_COLUMNS = {"float": "float", "int": "int", "bool": "bool", "string": "text", "enum": "text"}
 KEY = ("device_id", "channel", "resolution", "bucket", "retention_days")
 _TYPED = tuple(f"{end}_{kind}" for end in ("first", "last") for kind in ("float", "int", "bool", "text"))
 
@@ -101,8 +114,7 @@ def series(
     table = rollups
     bucket = bucket_start(dialect, bucket_seconds, int(start.timestamp()), table.c.bucket)
     over = windowed(bucket, table.c.first_ts)
-    # A rollup keeps first and last in the column readings keep the value in: float_value -> first_float.
-    kind = VALUE_COLUMNS[value_type].name.removesuffix("_value")
+    kind = KIND_COLUMNS[value_type]
     columns = {
         "count": over(func.sum(table.c.count)),
         "min": over(func.min(table.c.min)),
@@ -120,6 +132,53 @@ def series(
         table.c.bucket < end,
     )
     return one_row_per_bucket(bucket, over, {name: columns[name] for name in aggregates}, where)
+
+
+def windowed(bucket: ColumnElement[datetime], order: Any) -> Callable[..., Over]:
+    """A function over the rows of each bucket, in `order` unless told another."""
+
+    def over(function: Any, by: Any = order) -> Over:
+        return function.over(partition_by=bucket, order_by=by, rows=(None, None))
+
+    return over
+
+
+def one_row_per_bucket(
+    bucket: ColumnElement[datetime],
+    over: Callable[..., Over],
+    columns: dict[str, ColumnElement[Any]],
+    where: Sequence[ColumnElement[bool]],
+) -> Select:
+    """The `columns` (window functions of the buckets made with `over`) of each bucket,
+    read from its first row."""
+    subquery = (
+        select(
+            bucket.label("start"),
+            over(func.row_number()).label("nth"),
+            *(c.label(n) for n, c in columns.items()),
+        )
+        .where(*where)
+        .subquery()
+    )
+    return (
+        select(subquery.c.start, *(subquery.c[name] for name in columns))
+        .where(subquery.c.nth == 1)
+        .order_by(subquery.c.start)
+    )
+
+
+def bucket_start(
+    dialect: str, bucket_seconds: int, origin: int, time: ColumnElement[datetime]
+) -> ColumnElement[datetime]:
+    """The start of the bucket of a row whose time is `time`. Binning from `origin`
+    rather than from the epoch keeps the division on non-negative numbers, where
+    truncation is the floor."""
+    if dialect == "postgresql":
+        width = timedelta(seconds=bucket_seconds)
+        return func.date_bin(width, time, func.to_timestamp(origin), type_=UtcDateTime())
+    # SQLite keeps times as text; extract() renders as strftime('%s'), whole seconds.
+    seconds = origin + (extract("epoch", time) - origin) // bucket_seconds * bucket_seconds
+    return type_coerce(func.datetime(seconds, "unixepoch"), UtcDateTime())
 
 
 def _row(

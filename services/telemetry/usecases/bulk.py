@@ -1,6 +1,7 @@
 """Accepted batches stored in bulk, in one transaction with their rollups and their
-`telemetry.batch_stored` events: a COPY straight into the readings table, and only when
-a batch was delivered before (a key already stored) a merge that skips duplicates. The
+`telemetry.batch_stored` events: a COPY of packed rows straight into the readings table,
+and only when a row's key is stored already (a batch delivered again, a second message
+about the same instant) a merge that adds the readings not stored yet. The
 rollups gain what was stored for the first time, and nothing else."""
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from services.kit.batches import AcceptedBatch, utc_of
 from services.kit.db import driver_connection
 from services.kit.events import Event
 from services.kit.store import Store
+from services.telemetry.packing import ChannelSet
 from services.telemetry.queries import bulk
 from services.telemetry.queries import rollups as rollup_queries
+from services.telemetry.queries.compaction import compacted_days
+from services.telemetry.queries.interning import Interned
 from services.telemetry.queries.partitions import ensure_day_partitions
 from services.telemetry.rollups import Reading, readings_of, rollups_of
 
@@ -46,42 +50,57 @@ def batch_stored(batch: AcceptedBatch, at: datetime) -> Event:
 
 
 class BulkWriter:
-    """Stores batches; keeps note of the day partitions it has made sure of."""
+    """Stores batches; keeps note of the day partitions, device numbers and channel sets
+    it has made sure of."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self._partitions: set[tuple[int, date]] = set()
+        self._interned = Interned()
+        self._shapes = bulk.Shapes()
 
     def store(self, batches: Sequence[AcceptedBatch]) -> None:
         """Stores every reading of `batches` exactly once, with their events."""
-        self._ensure_partitions(batches)
+        numbers, set_ids = self._prepare(batches)
         try:
-            self._write(batches, merge=False)
+            self._write(batches, numbers, set_ids, merge=False)
         except psycopg.errors.UniqueViolation:
-            self._write(batches, merge=True)
+            self._write(batches, numbers, set_ids, merge=True)
 
-    def _write(self, batches: Sequence[AcceptedBatch], merge: bool) -> None:
+    def _write(
+        self,
+        batches: Sequence[AcceptedBatch],
+        numbers: dict[str, int],
+        set_ids: dict[ChannelSet, int],
+        merge: bool,
+    ) -> None:
         now = datetime.now(UTC)
         with self._store.unit_of_work() as uow:
             connection = uow.connection
             # The rollups gain the readings stored: all of a COPY's, those a merge kept.
             stored: Iterable[Reading]
-            if connection.dialect.name != "postgresql":
-                stored = bulk.insert_skipping_duplicates(connection, batches)
-            elif merge:
-                stored = bulk.merge(connection, batches)
+            compacted = compacted_days(connection, set().union(*(days_of(b) for b in batches)))
+            merge = merge or bool(compacted) or connection.dialect.name != "postgresql"
+            if merge:
+                stored = bulk.merge(connection, batches, numbers, self._interned, compacted)
             else:
-                bulk.copy(driver_connection(connection), "readings", batches)
+                bulk.copy(
+                    driver_connection(connection), bulk.packed_rows(batches, numbers, set_ids, self._shapes)
+                )
                 stored = readings_of(batches)
             rollup_queries.add(connection, rollups_of(stored))
             for event in bulk.unannounced(connection, [batch_stored(b, now) for b in batches], merge):
                 uow.emit(event)
             uow.commit()
 
-    def _ensure_partitions(self, batches: Sequence[AcceptedBatch]) -> None:
-        needed = set().union(*(days_of(b) for b in batches)) - self._partitions
-        if not needed:
-            return
+    def _prepare(self, batches: Sequence[AcceptedBatch]) -> tuple[dict[str, int], dict[ChannelSet, int]]:
+        """Makes sure of the day partitions the batches go into; the numbers of their
+        devices and the ids of their samples' channel sets."""
+        partitions = set().union(*(days_of(b) for b in batches)) - self._partitions
         with self._store.engine.begin() as connection:
-            ensure_day_partitions(connection, needed)
-        self._partitions |= needed
+            ensure_day_partitions(connection, partitions)
+            numbers = self._interned.device_numbers(connection, {d for b in batches for d, _ in b.devices})
+            set_ids = self._interned.set_ids(connection, self._shapes.in_batches(batches))
+        self._partitions |= partitions
+        self._interned.remember(numbers, set_ids)
+        return numbers, set_ids

@@ -2,7 +2,8 @@
 
 Every query first finds the device among the tenant's own (another tenant's device is
 NotFound, exactly as one that does not exist) and checks the channels it names against
-the device's profile version; the statements are in queries/readings.py.
+the device's profile version; the statements are in queries/readings.py and
+queries/rollups.py.
 """
 
 from __future__ import annotations
@@ -12,16 +13,19 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select
+from sqlalchemy import Connection, Row
 
 from services.kit import pagination
 from services.kit.errors import FieldViolation, InvalidArgument, NotFound
 from services.kit.validation import require_uuid
 from services.telemetry.csv_export import csv_chunks
 from services.telemetry.domain import Bucket, LatestValues, ReadingsPage, Series
+from services.telemetry.downsampling import downsampled
+from services.telemetry.packing import KINDS
 from services.telemetry.queries import directory
 from services.telemetry.queries import readings as statements
 from services.telemetry.queries import rollups as rollup_statements
+from services.telemetry.queries.interning import Interned, device_number
 from services.telemetry.rollups import resolution_for
 from services.telemetry.usecases import UnitOfWorkFactory
 
@@ -31,8 +35,6 @@ _NUMERIC_AGGREGATES = frozenset({"min", "max", "avg"})
 MAX_BUCKETS = 100_000
 # Nothing is kept longer than the longest retention tier, ten years: a wider bucket means nothing.
 MAX_BUCKET_SECONDS = 3660 * 86_400
-# Rows fetched per round trip of the server-side cursor.
-EXPORT_BATCH_ROWS = 2000
 
 _SCALAR_TYPES: dict[str, Callable[[Any], Any]] = {
     "float": float,
@@ -48,6 +50,7 @@ class Readings:
 
     def __init__(self, unit_of_work: UnitOfWorkFactory) -> None:
         self._unit_of_work = unit_of_work
+        self._interned = Interned()
 
     def get_latest(self, tenant_id: str, device_id: str) -> LatestValues:
         """The latest value of every channel of the device's profile that has one, in its order."""
@@ -55,7 +58,7 @@ class Readings:
         with self._unit_of_work(read_only=True) as uow:
             channels = _channels(uow.connection, tenant_id, device_id)
             rows = uow.connection.execute(statements.latest(uuid.UUID(device_id), list(channels))).all()
-        latest = {row.channel: statements.channel_value(row) for row in rows}
+        latest = {row.channel: statements.latest_value(row) for row in rows}
         return LatestValues(device_id, [latest[key] for key in channels if key in latest])
 
     def query_range(
@@ -82,9 +85,14 @@ class Readings:
         }
         after = _after(pagination.decode_cursor(cursor, listing))
         with self._unit_of_work(read_only=True) as uow:
-            selected = _selected(_channels(uow.connection, tenant_id, device_id), channels)
-            query = statements.in_order(uuid.UUID(device_id), selected, start, end, after, limit + 1)
-            found = [statements.channel_value(row) for row in uow.connection.execute(query)]
+            connection = uow.connection
+            selected = _selected(_channels(connection, tenant_id, device_id), channels)
+            number = device_number(connection, device_id)
+            found = list(
+                statements.in_order(
+                    connection, self._interned, number, selected, start, end, after, limit + 1
+                )
+            )
         page = found[:limit]
         last = page[-1] if len(found) > limit else None
         next_cursor = pagination.encode_cursor([last.ts.isoformat(), last.channel], listing) if last else ""
@@ -108,16 +116,26 @@ class Readings:
         with self._unit_of_work(read_only=True) as uow:
             value_type = _value_type(_channels(uow.connection, tenant_id, device_id), channel)
             names = _aggregates(aggregates, value_type)
-            dialect, device = uow.connection.dialect.name, uuid.UUID(device_id)
+            connection = uow.connection
             resolution = resolution_for(start.timestamp(), end.timestamp(), bucket_seconds)
             if resolution is None:
-                value = statements.VALUE_COLUMNS[value_type]
-                query = statements.series(dialect, device, channel, value, start, end, bucket_seconds, names)
+                number = device_number(connection, device_id)
+                rows = self.series_from_readings(
+                    connection, number, channel, value_type, start, end, bucket_seconds, names
+                )
             else:
                 query = rollup_statements.series(
-                    dialect, device, channel, value_type, resolution, start, end, bucket_seconds, names
+                    connection.dialect.name,
+                    uuid.UUID(device_id),
+                    channel,
+                    value_type,
+                    resolution,
+                    start,
+                    end,
+                    bucket_seconds,
+                    names,
                 )
-            rows = uow.connection.execute(query).all()
+                rows = connection.execute(query).all()
         types = _aggregate_types(names, value_type)
         buckets = [_bucket(row, types) for row in rows]
         return Series(device_id, channel, bucket_seconds, names, buckets)
@@ -132,14 +150,38 @@ class Readings:
         _require_period(start, end)
         with self._unit_of_work(read_only=True) as uow:
             selected = _selected(_channels(uow.connection, tenant_id, device_id), channels)
-        return self._csv(statements.in_order(uuid.UUID(device_id), selected, start, end, None, None))
+            number = device_number(uow.connection, device_id)
+        return self._csv(number, selected, start, end)
 
-    def _csv(self, query: Select) -> Iterator[bytes]:
-        # In a transaction, never committed: PostgreSQL keeps a server-side cursor only in one.
-        with self._unit_of_work() as uow:
-            yield from csv_chunks(
-                uow.connection.execution_options(yield_per=EXPORT_BATCH_ROWS).execute(query)
+    def series_from_readings(
+        self,
+        connection: Connection,
+        device_number: int | None,
+        channel: str,
+        value_type: str,
+        start: datetime,
+        end: datetime,
+        bucket_seconds: int,
+        aggregates: Sequence[str],
+    ) -> list[tuple[Any, ...]]:
+        """(bucket start, *aggregates) of the buckets holding a reading of the channel in
+        [start, end) stored in the value type's kind."""
+        if device_number is None:
+            return []
+        stamps, values = statements.channel_column(
+            connection, self._interned, device_number, channel, KINDS[_SCALAR_TYPES[value_type]], start, end
+        )
+        return downsampled(stamps, values, start, bucket_seconds, value_type in NUMERIC_TYPES, aggregates)
+
+    def _csv(
+        self, device_number: int | None, channels: list[str], start: datetime, end: datetime
+    ) -> Iterator[bytes]:
+        # Rows are read a chunk at a time along the key, never all in memory.
+        with self._unit_of_work(read_only=True) as uow:
+            readings = statements.in_order(
+                uow.connection, self._interned, device_number, channels, start, end, None, None
             )
+            yield from csv_chunks(readings)
 
 
 def _ids(tenant_id: str, device_id: str) -> tuple[str, str]:
