@@ -222,7 +222,8 @@ def test_simulate_streams_through_a_gateway(gantry: Gantry, platform: Platform, 
         "-o",
         "json",
     )
-    assert as_json(done)["devices"] == 5
+    factory = as_json(done)
+    assert factory["devices"] == 5 and factory["admin_email"].endswith("@demo-precision.example")
 
 
 def reject_event_of(queue: str, tenant_id: str) -> str | None:
