@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
@@ -32,7 +31,6 @@ from services.registry.domain import (
     DeviceState,
     IssuedSecret,
     issue_secret,
-    online_window,
     own_secret,
 )
 from services.registry.queries import devices as queries
@@ -43,6 +41,7 @@ from services.registry.queries.devices import DeviceFilter
 from services.registry.usecases import Clock, UnitOfWorkFactory, utc_now
 from services.registry.usecases.cache import EvictingCache, Remembered
 from services.registry.usecases.device_input import UPDATABLE, DeviceSchema, ListSchema, load_each
+from services.registry.usecases.device_pages import OnlineWindows, from_position, position_of, reversed_order
 
 MAX_BULK = 5000
 # Reads of a device may be served from memory this long: changes evict it at once,
@@ -51,26 +50,6 @@ LAST_SEEN_STALENESS = timedelta(seconds=2)
 
 # A device and how recently a device of each profile version must have been seen.
 DeviceRead = tuple[Device, dict[tuple[str, int], timedelta]]
-
-
-class OnlineWindows:
-    """How recently a device of each profile version must have been seen to be online.
-
-    Profile versions never change once written, so what is learned is kept.
-    """
-
-    def __init__(self) -> None:
-        self._known: dict[tuple[str, int], timedelta] = {}
-        self._lock = threading.Lock()
-
-    def of(self, connection: Connection, found: list[Device]) -> dict[tuple[str, int], timedelta]:
-        wanted = {(d.profile_id, d.profile_version) for d in found}
-        missing = wanted - self._known.keys()
-        if missing:
-            loaded = profile_queries.channels_of(connection, missing)
-            with self._lock:
-                self._known.update({key: online_window(channels) for key, channels in loaded.items()})
-        return {key: self._known[key] for key in wanted}
 
 
 class Devices:
@@ -186,7 +165,7 @@ class Devices:
         )
         order = options["order_by"].lstrip("-")
         listing = {"tenant": tenant_id, "filter": repr(wanted), "order": options["order_by"]}
-        after = _from_position(decode_cursor(cursor, listing), order)
+        after = from_position(decode_cursor(cursor, listing), order)
         with self._unit_of_work(read_only=True) as uow:
             found = queries.list_devices(
                 uow.connection,
@@ -202,9 +181,9 @@ class Devices:
             )
             page = found[:limit]
             windows = self._windows.of(uow.connection, page)
-        next_cursor = encode_cursor(_position(page[-1], order), listing) if len(found) > limit else ""
-        reverse = {**listing, "order": _reversed(options["order_by"])}
-        previous_cursor = encode_cursor(_position(page[0], order), reverse) if page else ""
+        next_cursor = encode_cursor(position_of(page[-1], order), listing) if len(found) > limit else ""
+        reverse = {**listing, "order": reversed_order(options["order_by"])}
+        previous_cursor = encode_cursor(position_of(page[0], order), reverse) if page else ""
         now = self._clock()
         return [(d, self._connectivity(d, windows, now)) for d in page], next_cursor, previous_cursor, total
 
@@ -384,23 +363,3 @@ def _state_events(
     if state is DeviceState.DECOMMISSIONED:
         events.append(new_event("device.decommissioned", tenant_id, data))
     return events
-
-
-def _position(device: Device, order: str) -> list[Any]:
-    if order == "serial_number":
-        return [device.serial_number]
-    value = device.created_at.isoformat() if order == "created_at" else getattr(device, order)
-    return [value, device.id]
-
-
-def _reversed(order_by: str) -> str:
-    return order_by[1:] if order_by.startswith("-") else f"-{order_by}"
-
-
-def _from_position(position: list[Any] | None, order: str) -> list[Any] | None:
-    if position is None or order != "created_at":
-        return position
-    try:
-        return [datetime.fromisoformat(position[0]), position[1]]
-    except (ValueError, TypeError, IndexError):
-        raise InvalidArgument([FieldViolation("page.cursor", "not a cursor of this list")]) from None
