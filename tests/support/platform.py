@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shlex
 import signal
 import socket
@@ -48,10 +49,31 @@ def consumer_queue_names() -> list[str]:
     return [queue.name for queue in consumer_queues(SERVICES)]
 
 
+# Below the kernel's ephemeral range (32768-60999 on Linux): a port the kernel picks for
+# bind(0) may, once the probe closes, be given to any outgoing connection (to PostgreSQL, to
+# RabbitMQ) before the child process binds it, which then fails with "address in use".
+_LISTENING_PORTS = range(20_000, 32_768)
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
+    """A port nothing listens on, handed out once per test run."""
+    start = random.randrange(len(_LISTENING_PORTS))
+    for offset in range(len(_LISTENING_PORTS)):
+        port = _LISTENING_PORTS[(start + offset) % len(_LISTENING_PORTS)]
+        if port not in _handed_out and _bindable(port):
+            _handed_out.add(port)
+            return port
+    raise RuntimeError(f"no free port in {_LISTENING_PORTS}")
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 class Platform:
