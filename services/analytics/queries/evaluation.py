@@ -42,14 +42,14 @@ def save_states(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
 
 def count_readings(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Adds readings to the counts of each tenant's minute:
-    `{"tenant_id", "minute", "accepted", "rejected"}`."""
+    `{"tenant_id", "minute", "counted_by", "accepted", "rejected"}`."""
     if not rows:
         return
     table = readings_per_minute
     statement = conflict_aware_insert(connection, table)
     connection.execute(
         statement.on_conflict_do_update(
-            index_elements=["tenant_id", "minute"],
+            index_elements=["tenant_id", "minute", "counted_by"],
             set_={
                 "accepted": table.c.accepted + statement.excluded.accepted,
                 "rejected": table.c.rejected + statement.excluded.rejected,

@@ -272,7 +272,13 @@ def _counts(batches: Sequence[AcceptedBatch], partition: Partition, now: datetim
             if partition.owns(device_id):
                 accepted[batch.tenant_id] += sum(len(values) for _, values in device_samples)
     return [
-        {"tenant_id": tenant, "minute": minute, "accepted": count, "rejected": 0}
+        {
+            "tenant_id": tenant,
+            "minute": minute,
+            "counted_by": partition.index,
+            "accepted": count,
+            "rejected": 0,
+        }
         for tenant, count in accepted.items()
         if count
     ]

@@ -9,6 +9,7 @@ from services.analytics.domain.rules import Severity
 from services.analytics.queries import overview as queries
 from services.analytics.queries.alarms import active_by_severity
 from services.analytics.queries.evaluation import count_readings
+from services.analytics.storage import REJECTIONS_COUNTER
 from services.analytics.usecases import Clock, UnitOfWorkFactory, utc_now
 from services.kit.events import Event
 from services.kit.validation import require_uuid
@@ -57,7 +58,12 @@ def count_rejected(unit_of_work: UnitOfWorkFactory, event: Event) -> bool:
     with unit_of_work() as uow:
         if not uow.claim(event):
             return False
-        row = {"tenant_id": event.tenant_id, "minute": event.data["minute"], "accepted": 0}
+        row = {
+            "tenant_id": event.tenant_id,
+            "minute": event.data["minute"],
+            "counted_by": REJECTIONS_COUNTER,
+            "accepted": 0,
+        }
         count_readings(uow.connection, [row | {"rejected": event.data["rejected"]}])
         uow.commit()
     return True
