@@ -59,11 +59,12 @@ class DeviceColumns:
 @dataclass(frozen=True, slots=True)
 class CheckedColumn:
     """A column's verdicts, by position of its values: `accepted` marks those kept, as
-    `stored` holds them (Python values, meaningful where accepted); `refusals` says why
-    the others were refused; `flagged` marks the accepted ones outside the channel's range."""
+    `stored` holds them (an array of the channel's type, or Python values where numpy
+    cannot type them; meaningful where accepted); `refusals` says why the others were
+    refused; `flagged` marks the accepted ones outside the channel's range."""
 
     accepted: np.ndarray
-    stored: list[Any]
+    stored: np.ndarray | list[Any]
     refusals: dict[int, Refusal]
     flagged: np.ndarray
 
@@ -75,11 +76,10 @@ def check_column(rule: ChannelRule, values: Values, considered: np.ndarray) -> C
     if array is None:
         return _one_by_one(rule, values, considered)
     accepted = considered & np.isfinite(array) if array.dtype.kind == "f" else considered.copy()
-    stored = array.tolist()
     refused = np.flatnonzero(considered & ~accepted).tolist()
     # The rules of rows word each refusal, so that both shapes say the same.
-    refusals = {position: _refusal(rule.check(stored[position])) for position in refused}
-    return CheckedColumn(accepted, stored, refusals, accepted & _outside(rule, array))
+    refusals = {position: _refusal(rule.check(array[position].item())) for position in refused}
+    return CheckedColumn(accepted, array, refusals, accepted & _outside(rule, array))
 
 
 def _array_for(value_type: str, values: Values) -> np.ndarray | None:
@@ -96,6 +96,12 @@ def _array_for(value_type: str, values: Values) -> np.ndarray | None:
         return np.array(values, dtype=dtype)
     except OverflowError:  # a JSON integer beyond int64, refused one by one
         return None
+
+
+def typed(value_type: str, values: np.ndarray | list[Any]) -> np.ndarray | list[Any]:
+    """Accepted values as an array of their channel's type; text stays a list."""
+    dtype = _DTYPES.get(value_type)
+    return values if dtype is None or isinstance(values, np.ndarray) else np.array(values, dtype=dtype)
 
 
 def _one_by_one(rule: ChannelRule, values: Values, considered: np.ndarray) -> CheckedColumn:

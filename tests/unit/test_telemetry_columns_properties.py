@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -97,13 +98,19 @@ def protobuf_columns(stamps: list[int], columns: list[SentColumn]) -> list[Devic
     return columns_of(columnar_request(TENANT, (MILL, stamps, sent)))
 
 
+def as_received(batch: AcceptedBatch) -> Any:
+    """The batch's readings in rows as a consumer receives them off the bus, in JSON's
+    lists: whichever way they travel."""
+    return orjson.loads(orjson.dumps(AcceptedBatch.decode(batch.encode()).in_rows().devices))
+
+
 def outcome(result: IngestResult, sent: list[AcceptedBatch]) -> tuple[Any, ...]:
     return (
         result.accepted,
         result.rejected,
         result.rejections,
         result.flags,
-        [(batch.tenant_id, batch.retention_days, batch.devices) for batch in sent],
+        [(batch.tenant_id, batch.retention_days, as_received(batch)) for batch in sent],
     )
 
 

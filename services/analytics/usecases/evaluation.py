@@ -77,6 +77,7 @@ class Evaluation:
     def apply(self, batches: Sequence[AcceptedBatch]) -> None:
         """Evaluates the readings of the batches not applied before, and commits."""
         now = self._clock()
+        batches = [batch.in_rows(self._partition.owns) for batch in batches]
         with self._guarded() as uow:
             self._refresh(uow.connection)
             claim = self._partition.claim

@@ -61,6 +61,7 @@ class BulkWriter:
 
     def store(self, batches: Sequence[AcceptedBatch]) -> None:
         """Stores every reading of `batches` exactly once, with their events."""
+        batches = [batch.in_rows() for batch in batches]
         numbers, set_ids = self._prepare(batches)
         try:
             self._write(batches, numbers, set_ids, merge=False)

@@ -1,6 +1,6 @@
 """One device's readings in columns checked against its rules: verdicts indexed as
 those of the same readings in rows (the sample being the index into the timestamps),
-and the accepted readings laid out as rows for the bus."""
+and the accepted readings kept in columns for the bus."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from services.kit.batch_columns import KeptColumn, KeptColumns
 from services.kit.batches import Scalar
-from services.telemetry.columns import Column, DeviceColumns, check_column
+from services.telemetry.columns import Column, DeviceColumns, check_column, typed
 from services.telemetry.rules import DeviceRules, Refusal
 from services.telemetry.usecases.verdicts import (
     DUPLICATE_CHANNEL,
@@ -21,9 +22,6 @@ from services.telemetry.usecases.verdicts import (
     Rejection,
     outside_window,
 )
-
-# A sample's slot of a channel that kept no value there.
-_ABSENT = object()
 
 
 @dataclass
@@ -48,21 +46,14 @@ class _Verdicts:
         result.flags += self.flags
 
 
-@dataclass(frozen=True, slots=True)
-class _Kept:
-    channel: str
-    samples: np.ndarray
-    values: list[Scalar]
-
-
 def check_columns(
     device_index: int,
     rules: DeviceRules,
     device: DeviceColumns,
     window: tuple[int, int],
     result: IngestResult,
-) -> list[tuple[int, dict[str, Scalar]]]:
-    """The accepted values of one device by sample; the rest go into `result`."""
+) -> KeptColumns | None:
+    """The accepted values of one device, if any; the verdicts on the rest go into `result`."""
     ts = device.ts_ms
     earliest, latest = window
     in_window = (ts >= earliest) & (ts <= latest)
@@ -84,13 +75,18 @@ def check_columns(
     for sample in np.flatnonzero(~in_window).tolist():
         verdicts.reject(sample, "", outside_window(int(ts[sample]), earliest), int(values_at[sample]))
     verdicts.into(result)
+    kept = [column for column in kept if len(column.values)]
     result.accepted += sum(len(column.values) for column in kept)
-    return _by_sample(ts, kept)
+    if not kept:
+        return None
+    # Samples as long as the timestamps are all of them: said as None, as the bus says it.
+    whole = [KeptColumn(c.channel, c.values, None if len(c.values) == len(ts) else c.samples) for c in kept]
+    return KeptColumns(rules.device_id, ts, whole)
 
 
 def _check(
     rules: DeviceRules, column: Column, samples: np.ndarray, considered: np.ndarray, verdicts: _Verdicts
-) -> _Kept | None:
+) -> KeptColumn | None:
     """The column's accepted values, its verdicts in `verdicts`."""
     channel = column.channel
     rule = rules.channels.get(channel)
@@ -106,32 +102,14 @@ def _check(
         Flag(index, sample, channel, rule.range_detail) for sample in samples[checked.flagged].tolist()
     ]
     if checked.accepted.all():
-        return _Kept(channel, samples, checked.stored)
-    positions = np.flatnonzero(checked.accepted).tolist()
-    if not positions:
+        return KeptColumn(channel, typed(rule.value_type, checked.stored), samples)
+    positions = np.flatnonzero(checked.accepted)
+    if not len(positions):
         return None
-    stored = checked.stored
-    return _Kept(channel, samples[positions], [stored[p] for p in positions])
+    return KeptColumn(channel, typed(rule.value_type, _at(checked.stored, positions)), samples[positions])
 
 
-def _by_sample(ts: np.ndarray, kept: list[_Kept]) -> list[tuple[int, dict[str, Scalar]]]:
-    """The kept values as rows: one per sample that kept any, channels in column order."""
-    if not kept:
-        return []
-    stamps = ts.tolist()
-    names = [column.channel for column in kept]
-    if all(len(column.values) == len(stamps) for column in kept):
-        # Every column kept whole (the usual case): its values are already in sample order.
-        rows = zip(*(column.values for column in kept), strict=True)
-        return [(stamp, dict(zip(names, row, strict=True))) for stamp, row in zip(stamps, rows, strict=True)]
-    grid = []
-    for column in kept:
-        slots = np.full(len(stamps), _ABSENT, dtype=object)
-        slots[column.samples] = column.values
-        grid.append(slots.tolist())
-    samples = []
-    for stamp, row in zip(stamps, zip(*grid, strict=True), strict=True):
-        values = {name: value for name, value in zip(names, row, strict=True) if value is not _ABSENT}
-        if values:
-            samples.append((stamp, values))
-    return samples
+def _at(values: np.ndarray | list[Scalar], positions: np.ndarray) -> np.ndarray | list[Scalar]:
+    if isinstance(values, np.ndarray):
+        return values[positions]
+    return [values[p] for p in positions.tolist()]

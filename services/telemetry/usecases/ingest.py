@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from services.kit.batch_columns import KeptColumns
 from services.kit.batches import AcceptedBatch, Samples, Scalar
 from services.kit.errors import FieldViolation, InvalidArgument, ResourceExhausted
 from services.kit.validation import require_uuid
@@ -33,8 +34,9 @@ DeviceInput = tuple[str, Sequence[SampleInput]]
 Readings = TypeVar("Readings")
 # Device id -> its rules (None: unknown), as one call found them.
 Known = dict[str, DeviceRules | None]
-# Checks one device's readings: the samples kept, the verdicts on the others in the result.
-Check = Callable[[int, DeviceRules, Readings, tuple[int, int], IngestResult], Samples]
+# Checks one device's readings: those kept (in rows or columns), the verdicts on the others
+# in the result.
+Check = Callable[[int, DeviceRules, Readings, tuple[int, int], IngestResult], Samples | KeptColumns | None]
 
 
 class TooManyReadings(ResourceExhausted):
@@ -56,6 +58,7 @@ class Checked:
     retention_days: int
     result: IngestResult = field(default_factory=IngestResult)
     accepted: list[tuple[str, Samples]] = field(default_factory=list)
+    accepted_columns: list[KeptColumns] = field(default_factory=list)
 
 
 class Ingest:
@@ -117,7 +120,7 @@ class Ingest:
         confirmed together; Unavailable, and nothing accepted, when the bus did not take them."""
         by_tenant: dict[str, list[Checked]] = {}
         for checked in requests:
-            if checked.accepted:
+            if checked.accepted or checked.accepted_columns:
                 by_tenant.setdefault(checked.tenant_id, []).append(checked)
         batches = [
             AcceptedBatch(
@@ -125,6 +128,7 @@ class Ingest:
                 tenant_id,
                 same[0].retention_days,
                 [device for checked in same for device in checked.accepted],
+                [device for checked in same for device in checked.accepted_columns],
             )
             for tenant_id, same in by_tenant.items()
         ]
@@ -153,7 +157,9 @@ class Ingest:
                 result.reject(count(readings), (index, -1, ""), NOT_ACCEPTING if rules else UNKNOWN_DEVICE)
                 continue
             kept = check(index, rules, readings, window, result)
-            if kept:
+            if isinstance(kept, KeptColumns):
+                checked.accepted_columns.append(kept)
+            elif kept:
                 checked.accepted.append((rules.device_id, kept))
         return checked
 
