@@ -65,7 +65,7 @@ def _float_numbers(values: np.ndarray) -> np.ndarray:
         scaled, decimals = _smallest_decimals(values, candidates, 0)
     integers = scaled.astype(np.int64)
     # A raw double's scaled value is 0, whose zigzag shifted leaves the marker alone.
-    return (_zigzag(integers) << np.uint64(3)) | decimals
+    return (_zigzag(integers) << np.uint64(3)) | decimals.astype(np.uint64)
 
 
 def _smallest_decimals(
@@ -74,7 +74,8 @@ def _smallest_decimals(
     """For each undecided value, the smallest d from `first` to 6 such that v * 10**d
     rounded (n) gives back v divided by 10**d, and n (0 and the marker 7 where none)."""
     scaled = np.zeros(len(values))
-    decimals = np.full(len(values), _RAW_DOUBLE, np.uint64)
+    # Counts the tries each value stays undecided after: the d it is found at, else 7.
+    decimals = np.where(undecided, np.uint8(first), np.uint8(_RAW_DOUBLE))
     largest = float(np.abs(values, where=undecided, out=np.zeros(len(values))).max(initial=0.0))
     for place in range(first, _MAX_DECIMALS + 1):
         power = float(10**place)
@@ -83,9 +84,9 @@ def _smallest_decimals(
         found = undecided & (tried / power == values)
         if largest * power >= _MAX_EXACT / 2:
             found &= np.abs(tried) < _MAX_EXACT
-        np.copyto(scaled, tried, where=found)
-        np.copyto(decimals, np.uint64(place), where=found)
+        scaled = np.where(found, tried, scaled)
         undecided &= ~found
+        decimals += undecided
         remaining = np.count_nonzero(undecided)
         if remaining * _NARROWING_SHARE < len(values) and place < _MAX_DECIMALS:
             if remaining:
