@@ -44,6 +44,7 @@ def pack_columns(channel_set: ChannelSet, columns: Sequence[np.ndarray]) -> tupl
 
 
 def _row_count(channel_set: ChannelSet, columns: Sequence[np.ndarray]) -> int:
+    """The columns' common length, once they are known to fit the set."""
     if len(columns) != len(channel_set):
         raise ValueError(f"{len(columns)} columns for a set of {len(channel_set)} channels")
     for (channel, kind), column in zip(channel_set, columns, strict=True):
