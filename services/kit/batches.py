@@ -70,7 +70,7 @@ class AcceptedBatch:
         if type(batch.devices) is not list or not all(_is_device(device) for device in batch.devices):
             raise MalformedBatch("devices are not [device_id, [[ts_ms, values], ...]] pairs")
         if not all(_is_uuid(device.device_id) and _in_range(device.ts_ms) for device in columns):
-            raise MalformedBatch("a device of the columns has no UUID or a timestamp out of range")
+            raise MalformedBatch("a device of the columns without UUID, samples, or with a time out of range")
         return batch
 
     def reading_count(self) -> int:
@@ -129,4 +129,4 @@ def _is_sample(sample: Any) -> bool:
 
 
 def _in_range(ts_ms: np.ndarray) -> bool:
-    return not len(ts_ms) or bool(ts_ms.min() >= MIN_TS_MS and ts_ms.max() <= MAX_TS_MS)
+    return len(ts_ms) > 0 and bool(ts_ms.min() >= MIN_TS_MS and ts_ms.max() <= MAX_TS_MS)

@@ -249,6 +249,19 @@ def _as_rollups(
     return zip(keys, aggregates, strict=True)
 
 
+def combined(*parts: Rollups) -> Rollups:
+    """The aggregates of every part, added up where they share a rollup."""
+    total: Rollups = {}
+    for part in parts:
+        for key, aggregate in part.items():
+            known = total.get(key)
+            if known is None:
+                total[key] = aggregate
+            else:
+                known.add(aggregate)
+    return total
+
+
 def readings_of(batches: Iterable[AcceptedBatch]) -> Iterator[Reading]:
     for batch in batches:
         for device_id, samples in batch.devices:

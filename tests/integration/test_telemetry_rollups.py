@@ -42,6 +42,7 @@ from services.telemetry.queries.partitions import ensure_day_partitions
 from services.telemetry.usecases import retention
 from services.telemetry.usecases.bulk import BulkWriter
 from services.telemetry.usecases.readings import Readings
+from tests.support.columns import batch_in_columns
 from tests.support.telemetry import stored_readings, teach_device, telemetry_store
 
 TENANT = str(uuid.uuid4())
@@ -82,8 +83,9 @@ values = st.fixed_dictionaries(
 )
 # Times over three UTC days at a coarse step, so that readings collide now and then.
 samples = st.lists(st.tuples(st.integers(0, 2 * 86_400 // 37).map(lambda n: START_MS + n * 37_000), values))
+# (the devices' samples, which earlier batch comes again with it, whether it travels in columns)
 deliveries = st.lists(
-    st.tuples(st.lists(st.tuples(st.integers(0, 1), samples), max_size=2), st.integers(0, 2))
+    st.tuples(st.lists(st.tuples(st.integers(0, 1), samples), max_size=2), st.integers(0, 2), st.booleans())
 )
 
 
@@ -163,16 +165,16 @@ def assert_rollups_match(store: Store, devices: list[str]) -> None:
 @EXAMPLES
 @given(deliveries)
 def test_every_rollup_is_the_aggregate_of_its_stored_readings_whatever_came_twice_or_late(
-    store: Store, history: list[tuple[list[tuple[int, list[tuple[int, dict[str, Scalar]]]]], int]]
+    store: Store, history: list[tuple[list[tuple[int, list[tuple[int, dict[str, Scalar]]]]], int, bool]]
 ) -> None:
     devices = [str(uuid.uuid4()), str(uuid.uuid4())]
     writer, sent = BulkWriter(store), []
-    for device_samples, resend in history:
+    for device_samples, resend, columnar in history:
         batch = AcceptedBatch(
             str(uuid.uuid4()), TENANT, 365, [(devices[d], s) for d, s in device_samples if s]
         )
-        sent.append(batch)
-        writer.store([batch])
+        sent.append(batch_in_columns(batch) if columnar else batch)
+        writer.store([sent[-1]])
         # A batch delivered again, as after a writer's crash before its acknowledgement.
         if resend and len(sent) > resend:
             writer.store([sent[-1 - resend]])

@@ -134,6 +134,7 @@ ONE_SAMPLE = np.array([1_000], dtype=np.int64)
             np.array([1.0, 2.0]),
         ),
         binary({"columns": [[DEVICE, 1]]}, ONE_SAMPLE),
+        binary({"columns": [[DEVICE, 0, []]]}),
     ],
 )
 def test_a_body_that_is_no_batch_in_columns_is_refused(message: bytes) -> None:

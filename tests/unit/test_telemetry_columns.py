@@ -237,3 +237,22 @@ def test_a_bitmap_of_the_wrong_size_does_not_fit() -> None:
     request = columnar_request(TENANT, (MILL, [NOW, NOW], [column("on", [True], [True, False] * 5)]))
     [read] = columns_of(request)
     assert read.columns[0].sample_indexes(2) is None
+
+
+def test_only_the_samples_that_kept_a_value_travel() -> None:
+    sent: list[AcceptedBatch] = []
+    use_case = Ingest(DEVICES.get, lambda tenant: RETENTION_DAYS, sent.extend, LIMITS, lambda: NOW)
+    too_old = NOW - RETENTION_DAYS * DAY_MS - 1
+    use_case.ingest_columns(
+        TENANT,
+        [
+            device(
+                [NOW - 2, too_old, NOW - 1, NOW],
+                Column("temp", np.array([20.0, 21.0, math.nan, 22.0])),
+                Column("on", [True, False], np.array([False, True, True, False])),
+            )
+        ],
+    )
+    [kept] = sent[0].columns
+    assert kept.ts_ms.tolist() == [NOW - 2, NOW - 1, NOW]
+    assert [(c.channel, c.samples.tolist()) for c in kept.columns] == [("temp", [0, 2]), ("on", [1])]

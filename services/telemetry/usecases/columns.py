@@ -77,11 +77,25 @@ def check_columns(
     verdicts.into(result)
     kept = [column for column in kept if len(column.values)]
     result.accepted += sum(len(column.values) for column in kept)
-    if not kept:
-        return None
-    # Samples as long as the timestamps are all of them: said as None, as the bus says it.
-    whole = [KeptColumn(c.channel, c.values, None if len(c.values) == len(ts) else c.samples) for c in kept]
-    return KeptColumns(rules.device_id, ts, whole)
+    return _without_empty_samples(rules.device_id, ts, kept) if kept else None
+
+
+def _without_empty_samples(device_id: str, ts: np.ndarray, kept: list[KeptColumn]) -> KeptColumns:
+    """The kept columns over the samples that kept any value, so that every timestamp that
+    travels has readings; a column with a value at every sample says so with None."""
+    used = np.zeros(len(ts), dtype=bool)
+    for column in kept:
+        used[column.samples] = True
+    position = np.cumsum(used) - 1
+    ts = ts[used]
+    return KeptColumns(
+        device_id,
+        ts,
+        [
+            KeptColumn(c.channel, c.values, None if len(c.values) == len(ts) else position[c.samples])
+            for c in kept
+        ],
+    )
 
 
 def _check(
