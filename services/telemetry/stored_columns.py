@@ -16,9 +16,10 @@ import numpy as np
 
 from services.kit.batch_columns import KeptColumn, KeptColumns
 from services.kit.batches import AcceptedBatch
+from services.telemetry.array_rollups import ArrayRollups
 from services.telemetry.packed_columns import pack_columns
 from services.telemetry.packing import ChannelSet, pack
-from services.telemetry.rollups import Reading, Rollups, SeriesKey, rollups_of, rollups_of_arrays
+from services.telemetry.rollups import Reading, Rollups, SeriesKey, rollups_of
 
 # A device's samples of one channel set: their positions, and the values of each of the
 # set's channels at them, in the set's order.
@@ -98,9 +99,9 @@ def copy_rows(
     return rows
 
 
-def rollups(batches: Sequence[AcceptedBatch]) -> Rollups:
-    """The aggregates the columns' readings add to their rollups: numeric and bool values
-    in arrays, text reading by reading."""
+def rollups(batches: Sequence[AcceptedBatch]) -> tuple[Rollups, ArrayRollups]:
+    """What the columns' readings add to their rollups: of text values, added up reading by
+    reading; of numeric and bool values, in arrays."""
     # A device may come more than once in a flush: each series is numbered once.
     series: dict[SeriesKey, int] = {}
     by_kind: dict[str, tuple[list[np.ndarray], ...]] = defaultdict(lambda: ([], [], []))
@@ -119,12 +120,10 @@ def rollups(batches: Sequence[AcceptedBatch]) -> Rollups:
                 index.append(np.full(len(ts), series.setdefault(key, len(series)), np.int64))
                 stamps.append(ts)
                 values.append(column.values)
-    added = rollups_of(text)
-    numbered = list(series)
+    arrays = ArrayRollups(list(series))
     for index, stamps, values in by_kind.values():
-        joined = [np.concatenate(part) for part in (index, stamps, values)]
-        added |= rollups_of_arrays(numbered, *joined)
-    return added
+        arrays.add(*(np.concatenate(part) for part in (index, stamps, values)))
+    return rollups_of(text), arrays
 
 
 def span(device: KeptColumns) -> tuple[int, int]:

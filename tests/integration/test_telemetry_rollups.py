@@ -83,9 +83,14 @@ values = st.fixed_dictionaries(
 )
 # Times over three UTC days at a coarse step, so that readings collide now and then.
 samples = st.lists(st.tuples(st.integers(0, 2 * 86_400 // 37).map(lambda n: START_MS + n * 37_000), values))
-# (the devices' samples, which earlier batch comes again with it, whether it travels in columns)
+# (the devices' samples, which earlier delivery comes again with it, how its readings travel:
+# in rows, in columns, or each device's first half in rows and the rest in columns)
 deliveries = st.lists(
-    st.tuples(st.lists(st.tuples(st.integers(0, 1), samples), max_size=2), st.integers(0, 2), st.booleans())
+    st.tuples(
+        st.lists(st.tuples(st.integers(0, 1), samples), max_size=2),
+        st.integers(0, 2),
+        st.sampled_from(["rows", "columns", "both"]),
+    )
 )
 
 
@@ -162,22 +167,32 @@ def assert_rollups_match(store: Store, devices: list[str]) -> None:
         }, key
 
 
+def delivery(
+    devices: list[tuple[str, list[tuple[int, dict[str, Scalar]]]]], shape: str
+) -> list[AcceptedBatch]:
+    """The batches one flush of the writer stores, their readings sent in `shape`."""
+    if shape != "both":
+        batch = AcceptedBatch(str(uuid.uuid4()), TENANT, 365, devices)
+        return [batch_in_columns(batch) if shape == "columns" else batch]
+    halves = [[(device, samples[: len(samples) // 2]) for device, samples in devices if len(samples) > 1]]
+    halves.append([(device, samples[len(samples) // 2 :]) for device, samples in devices])
+    in_rows, later = (AcceptedBatch(str(uuid.uuid4()), TENANT, 365, half) for half in halves)
+    return [in_rows, batch_in_columns(later)]
+
+
 @EXAMPLES
 @given(deliveries)
 def test_every_rollup_is_the_aggregate_of_its_stored_readings_whatever_came_twice_or_late(
-    store: Store, history: list[tuple[list[tuple[int, list[tuple[int, dict[str, Scalar]]]]], int, bool]]
+    store: Store, history: list[tuple[list[tuple[int, list[tuple[int, dict[str, Scalar]]]]], int, str]]
 ) -> None:
     devices = [str(uuid.uuid4()), str(uuid.uuid4())]
     writer, sent = BulkWriter(store), []
-    for device_samples, resend, columnar in history:
-        batch = AcceptedBatch(
-            str(uuid.uuid4()), TENANT, 365, [(devices[d], s) for d, s in device_samples if s]
-        )
-        sent.append(batch_in_columns(batch) if columnar else batch)
-        writer.store([sent[-1]])
-        # A batch delivered again, as after a writer's crash before its acknowledgement.
+    for device_samples, resend, shape in history:
+        sent.append(delivery([(devices[d], s) for d, s in device_samples if s], shape))
+        writer.store(sent[-1])
+        # A delivery again, as after a writer's crash before its acknowledgement.
         if resend and len(sent) > resend:
-            writer.store([sent[-1 - resend]])
+            writer.store(sent[-1 - resend])
 
     assert_rollups_match(store, devices)
 

@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.kit.batches import Scalar
-from services.telemetry.rollups import Aggregate, Reading, SeriesKey, rollups_of, rollups_of_arrays
+from services.telemetry.array_rollups import rollups_of_arrays
+from services.telemetry.rollups import Aggregate, Reading, SeriesKey, rollups_of
 
 EXAMPLES = settings(max_examples=300, deadline=None)
 DAY_MS = 86_400_000

@@ -1,4 +1,5 @@
-"""Rows of readings in PostgreSQL's binary COPY format, built a whole batch at a time.
+"""Rows of readings, and buckets of rollups, in PostgreSQL's binary COPY format, built a
+whole batch at a time.
 
 `bulk.copy` hands psycopg one row at a time, whose per-row Python caps the writer far
 below a million readings a second. Here the rows' fixed part (field count, then each
@@ -10,10 +11,14 @@ between the records with one mask, so the COPY's bytes take a few whole-array st
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 import psycopg
 
+from services.telemetry.array_rollups import Buckets
 from services.telemetry.queries.bulk import COLUMNS
 
 _STATEMENT = f"COPY readings ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
@@ -95,9 +100,14 @@ def _row_starts(
 
 def copy_readings(driver: psycopg.Connection, data: np.ndarray) -> None:
     """Copies the rows of `readings_copy_data` into readings over psycopg's connection, in
-    its transaction. psycopg passes what `Copy.write` is given on untouched (it adds the
-    header and trailer only to rows it formats itself), so `data` is the whole COPY."""
-    with driver.cursor() as cursor, cursor.copy(_STATEMENT) as copying:
+    its transaction."""
+    copy_block(driver, _STATEMENT, data)
+
+
+def copy_block(driver: psycopg.Connection, statement: str, data: np.ndarray) -> None:
+    """Runs a binary COPY statement on `data`, a whole COPY. psycopg passes what `Copy.write`
+    is given on untouched (it adds the header and trailer only to rows it formats itself)."""
+    with driver.cursor() as cursor, cursor.copy(statement) as copying:
         copying.write(memoryview(data))
 
 
@@ -109,3 +119,56 @@ def _checked(name: str, values: npt.ArrayLike, rows: int, lowest: int, highest: 
     if rows and (array.min() < lowest or array.max() > highest):
         raise ValueError(f"{name} beyond [{lowest}, {highest}]")
     return array.astype(np.int64)
+
+
+# The columns of rollups' incoming buckets (`queries/rollups.py`), a series by its number.
+BUCKET_COLUMNS = (
+    "series", "resolution", "bucket", "count", "sum", "sumsq", "min", "max", "first_ts", "last_ts",
+    "first_float", "first_int", "first_bool", "first_text", "last_float", "last_int", "last_bool", "last_text",
+)  # fmt: skip
+# The typed column of first and last each kind of value fills; the others are NULL.
+_KIND_COLUMNS = {"f": ("float", ">f8"), "i": ("int", ">i8"), "b": ("bool", "u1")}
+_NULL = -1
+
+
+def buckets_copy_data(parts: Sequence[tuple[int, Buckets]], numbers: np.ndarray) -> np.ndarray:
+    """The whole binary COPY of the buckets of each (resolution, buckets) into
+    `BUCKET_COLUMNS`, a record a bucket: its layout fixed by its kind of value. A bucket's
+    series is given the number `numbers` has at its index."""
+    records = [_bucket_records(resolution, buckets, numbers).view(np.uint8) for resolution, buckets in parts]
+    header, trailer = np.frombuffer(_HEADER, np.uint8), np.frombuffer(_TRAILER, np.uint8)
+    return np.concatenate([header, *records, trailer])
+
+
+def _bucket_records(resolution: int, buckets: Buckets, numbers: np.ndarray) -> np.ndarray:
+    """One `BUCKET_COLUMNS` record per bucket: each field its length then its big-endian
+    value, or the length -1 of NULL."""
+    kind = buckets.first.dtype.kind
+    typed_name, typed_dtype = _KIND_COLUMNS[kind]
+    fields: list[tuple[str, str, Any]] = [("fields", ">i2", len(BUCKET_COLUMNS))]
+
+    def put(name: str, dtype: str, values: Any) -> None:
+        if values is None:
+            fields.append((f"{name}_size", ">i4", _NULL))
+        else:
+            fields.extend([(f"{name}_size", ">i4", np.dtype(dtype).itemsize), (name, dtype, values)])
+
+    put("series", ">i4", numbers[buckets.series])
+    put("resolution", ">i4", resolution)
+    put("bucket", ">i8", _postgres_us(buckets.start))
+    put("count", ">i8", buckets.count)
+    for name in ("sum", "sumsq", "min", "max"):
+        put(name, ">f8", getattr(buckets, name))
+    put("first_ts", ">i8", _postgres_us(buckets.first_ts))
+    put("last_ts", ">i8", _postgres_us(buckets.last_ts))
+    for end in ("first", "last"):
+        for name in ("float", "int", "bool", "text"):
+            put(f"{end}_{name}", typed_dtype, getattr(buckets, end) if name == typed_name else None)
+    records = np.empty(len(buckets.start), [(name, dtype) for name, dtype, _ in fields])
+    for name, _, values in fields:
+        records[name] = values
+    return records
+
+
+def _postgres_us(ts_ms: np.ndarray) -> np.ndarray:
+    return (ts_ms - _POSTGRES_EPOCH_MS) * 1000

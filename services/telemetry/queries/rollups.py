@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -23,7 +24,9 @@ from sqlalchemy import (
 
 from services.kit.batches import Scalar, utc_of
 from services.kit.db import UtcDateTime, conflict_aware_insert, driver_connection
-from services.telemetry.rollups import Aggregate, Rollups
+from services.telemetry.array_rollups import ArrayRollups
+from services.telemetry.queries.binary_copy import BUCKET_COLUMNS, buckets_copy_data, copy_block
+from services.telemetry.rollups import Aggregate, Rollups, combined
 from services.telemetry.storage import rollups
 
 # The columns of first and last a value type's values are kept in: float -> first_float.
@@ -33,43 +36,100 @@ _TYPED = tuple(f"{end}_{kind}" for end in ("first", "last") for kind in ("float"
 
 
 COLUMNS = tuple(column.name for column in rollups.c)
-_COPY_TYPES = (
-    "uuid", "text", "int4", "timestamptz", "int2", "int8", "float8", "float8", "float8", "float8",
+# Where a flush's rollups wait for the one statement that adds them: its series, numbered,
+# and its buckets, each naming its series by number.
+_SERIES = table("incoming_rollup_series", *map(column, ("series", "device_id", "channel", "retention_days")))
+_BUCKETS = table("incoming_rollup_buckets", *map(column, BUCKET_COLUMNS))
+_TEMPORARY_TABLES = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS incoming_rollup_series"
+    " (series int4, device_id uuid, channel text, retention_days int2) ON COMMIT DELETE ROWS",
+    "CREATE TEMPORARY TABLE IF NOT EXISTS incoming_rollup_buckets (series int4, resolution int4,"
+    " bucket timestamptz, count int8, sum float8, sumsq float8, min float8, max float8,"
+    " first_ts timestamptz, last_ts timestamptz, first_float float8, first_int int8, first_bool bool,"
+    " first_text text, last_float float8, last_int int8, last_bool bool, last_text text)"
+    " ON COMMIT DELETE ROWS",
+)
+_SERIES_TYPES = ("int4", "uuid", "text", "int2")
+_BUCKET_TYPES = (
+    "int4", "int4", "timestamptz", "int8", "float8", "float8", "float8", "float8",
     "timestamptz", "timestamptz", *(("float8", "int8", "bool", "text") * 2),
 )  # fmt: skip
-# Where a flush's aggregates are copied before one statement adds them to the rollups.
-_INCOMING = table("incoming_rollups", *(column(name) for name in COLUMNS))
 
 
-def add(connection: Connection, added: Rollups) -> None:
-    """Adds aggregates to their rollups, in a stable order against deadlocks between
-    writers: on PostgreSQL copied into a session's temporary table, then added by one
-    statement; elsewhere row by row."""
-    if not added:
-        return
-    devices: dict[str, uuid.UUID] = {}
-    rows = [
-        _row(key, aggregate, devices) for key, aggregate in sorted(added.items(), key=lambda item: item[0])
-    ]
+def add(connection: Connection, added: Rollups, arrays: ArrayRollups | None = None) -> None:
+    """Adds aggregates, and the buckets of `arrays`, to their rollups, in a stable order
+    against deadlocks between writers: on PostgreSQL copied into a session's temporary
+    tables, the arrays as arrays, then added by one statement; elsewhere row by row."""
+    if arrays is not None and (connection.dialect.name != "postgresql" or _overlap(added, arrays)):
+        added, arrays = combined(added, arrays.as_rollups()), None
     if connection.dialect.name != "postgresql":
-        statement = conflict_aware_insert(connection, rollups)
-        connection.execute(
-            _adding(connection, statement), [dict(zip(COLUMNS, row, strict=True)) for row in rows]
-        )
+        _add_rows(connection, added)
+        return
+    # Series numbered in key order, so that buckets in order of series, resolution and start
+    # come in one order for every writer, which takes their locks in it.
+    series = sorted({*(arrays.series if arrays else ()), *(key for key, _, _ in added)})
+    numbers = {key: number for number, key in enumerate(series)}
+    rows = [
+        (numbers[key], resolution, utc_of(start_ms), *_figures(aggregate))
+        for (key, resolution, start_ms), aggregate in added.items()
+    ]
+    if not rows and not (arrays and arrays.buckets):
         return
     driver = driver_connection(connection)
     with driver.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS incoming_rollups (LIKE rollups) ON COMMIT DELETE ROWS"
-        )
-        with cursor.copy(f"COPY incoming_rollups ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(_COPY_TYPES)
-            for row in rows:
-                copy.write_row(row)
-    ordered = select(_INCOMING).order_by(*(_INCOMING.c[k] for k in KEY))
+        for statement in _TEMPORARY_TABLES:
+            cursor.execute(statement)
+        numbered = ((n, uuid.UUID(device), channel, days) for n, (device, channel, days) in enumerate(series))
+        _copy_rows(cursor, _SERIES, _SERIES_TYPES, numbered)
+        _copy_rows(cursor, _BUCKETS, _BUCKET_TYPES, rows)
+        # A flush's buckets sort in memory; compiling the statement would cost more than it saves.
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute("SET LOCAL jit = off")
+    if arrays and arrays.buckets:
+        renumbered = np.array([numbers[key] for key in arrays.series], np.int32)
+        statement = f"COPY {_BUCKETS.name} ({', '.join(BUCKET_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+        copy_block(driver, statement, buckets_copy_data(arrays.buckets, renumbered))
     connection.execute(
-        _adding(connection, conflict_aware_insert(connection, rollups).from_select(COLUMNS, ordered))
+        _adding(connection, conflict_aware_insert(connection, rollups).from_select(COLUMNS, _incoming()))
     )
+
+
+def _overlap(added: Rollups, arrays: ArrayRollups) -> bool:
+    """Whether some series has aggregates in both: one statement may add to a rollup once."""
+    in_arrays = set(arrays.series)
+    return any(key in in_arrays for key, _, _ in added)
+
+
+def _copy_rows(cursor: Any, into: Any, types: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> None:
+    names = ", ".join(c.name for c in into.c)
+    with cursor.copy(f"COPY {into.name} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
+
+
+def _incoming() -> Select:
+    """The incoming buckets with their series, as rows of rollups in the order of series,
+    resolution and start."""
+    series, buckets = _SERIES.c, _BUCKETS.c
+    by_name = {
+        "device_id": series.device_id,
+        "channel": series.channel,
+        "retention_days": series.retention_days,
+    }
+    joined = _BUCKETS.join(_SERIES, series.series == buckets.series)
+    query = select(*(by_name.get(name, buckets.get(name)) for name in COLUMNS)).select_from(joined)
+    return query.order_by(buckets.series, buckets.resolution, buckets.bucket)
+
+
+def _add_rows(connection: Connection, added: Rollups) -> None:
+    if not added:
+        return
+    rows = []
+    for ((device_id, channel, days), resolution, start_ms), aggregate in sorted(added.items()):
+        head = (uuid.UUID(device_id), channel, resolution, utc_of(start_ms), days)
+        rows.append(dict(zip(COLUMNS, (*head, *_figures(aggregate)), strict=True)))
+    connection.execute(_adding(connection, conflict_aware_insert(connection, rollups)), rows)
 
 
 def _adding(connection: Connection, statement: Any) -> Any:
@@ -181,20 +241,9 @@ def bucket_start(
     return type_coerce(func.datetime(seconds, "unixepoch"), UtcDateTime())
 
 
-def _row(
-    key: tuple[tuple[str, str, int], int, int], aggregate: Aggregate, devices: dict[str, uuid.UUID]
-) -> tuple[Any, ...]:
-    """The aggregate as a row of rollups, in COLUMNS' order; `devices` keeps the ids parsed."""
-    (device_id, channel, retention_days), resolution, start_ms = key
-    device = devices.get(device_id)
-    if device is None:
-        device = devices[device_id] = uuid.UUID(device_id)
+def _figures(aggregate: Aggregate) -> tuple[Any, ...]:
+    """The aggregate's columns of rollups from count on, in COLUMNS' order."""
     return (
-        device,
-        channel,
-        resolution,
-        utc_of(start_ms),
-        retention_days,
         aggregate.count,
         aggregate.sum,
         aggregate.sumsq,

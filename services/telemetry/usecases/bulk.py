@@ -42,6 +42,7 @@ def batch_stored(batch: AcceptedBatch, at: datetime) -> Event:
     spans = [
         (device_id, sum(len(values) for _, values in samples), *_span([ts_ms for ts_ms, _ in samples]))
         for device_id, samples in batch.devices
+        if samples
     ]
     spans += [(d.device_id, d.reading_count(), *stored_columns.span(d)) for d in batch.columns]
     devices = [
@@ -91,14 +92,16 @@ class BulkWriter:
             if merge:
                 in_rows = [batch.in_rows() for batch in batches]
                 added = rollups_of(bulk.merge(connection, in_rows, numbers, self._interned, compacted))
+                arrays = None
             else:
                 driver = driver_connection(connection)
                 bulk.copy(driver, bulk.packed_rows(batches, numbers, set_ids, self._shapes))
                 columns = stored_columns.copy_rows(batches, numbers, set_ids)
                 if columns is not None:
                     copy_readings(driver, readings_copy_data(*columns.joined()))
-                added = combined(rollups_of(readings_of(batches)), stored_columns.rollups(batches))
-            rollup_queries.add(connection, added)
+                of_text, arrays = stored_columns.rollups(batches)
+                added = combined(rollups_of(readings_of(batches)), of_text)
+            rollup_queries.add(connection, added, arrays)
             for event in bulk.unannounced(connection, [batch_stored(b, now) for b in batches], merge):
                 uow.emit(event)
             uow.commit()
