@@ -18,7 +18,7 @@ channel (kind "s") gives its values in the header as a list in place of their co
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,7 @@ MAGIC = b"GCB1"
 _HEADER_LENGTH = struct.Struct("<I")
 _DTYPES: dict[str, np.dtype] = {"f": np.dtype("<f8"), "i": np.dtype("<i8"), "b": np.dtype("?")}
 _KINDS = {"f": "f", "i": "i", "b": "b"}
+_PYTHON_DTYPES: dict[type, np.dtype] = {float: _DTYPES["f"], int: _DTYPES["i"], bool: _DTYPES["b"]}
 _TIMESTAMPS = np.dtype("<i8")
 _POSITIONS = np.dtype("<i4")
 
@@ -77,6 +78,26 @@ class KeptColumns:
             for position, value in zip(positions, values, strict=True):
                 by_sample[position][name] = value
         return [(ts, values) for ts, values in zip(stamps, by_sample, strict=True) if values]
+
+
+def columns_of_rows(device_id: str, samples: Sequence[tuple[int, Mapping[str, Any]]]) -> KeptColumns | None:
+    """A device's readings in rows laid out in columns, over the samples that have any, in
+    their order; None when a channel's values are not all of one type."""
+    samples = [(ts, values) for ts, values in samples if values]
+    positions: dict[str, list[int]] = {}
+    for index, (_, values) in enumerate(samples):
+        for channel in values:
+            positions.setdefault(channel, []).append(index)
+    columns = []
+    for channel, where in positions.items():
+        held = [samples[index][1][channel] for index in where]
+        kinds = set(map(type, held))
+        if len(kinds) != 1:
+            return None
+        dtype = _PYTHON_DTYPES.get(kinds.pop())
+        values = held if dtype is None else np.array(held, dtype=dtype)
+        columns.append(KeptColumn(channel, values, None if len(where) == len(samples) else np.array(where)))
+    return KeptColumns(device_id, np.array([ts for ts, _ in samples], dtype=np.int64), columns)
 
 
 def encode(header: dict[str, Any], devices: Sequence[KeptColumns]) -> bytes:

@@ -77,6 +77,20 @@ class AcceptedBatch:
         in_rows = sum(len(values) for _, samples in self.devices for _, values in samples)
         return in_rows + sum(device.reading_count() for device in self.columns)
 
+    def in_columns(self) -> AcceptedBatch:
+        """The batch with its readings in rows laid out in columns, but for a device whose
+        channel has values of more than one type, which stays in rows."""
+        if not self.devices:
+            return self
+        rows, columns = [], []
+        for device_id, samples in self.devices:
+            laid_out = batch_columns.columns_of_rows(device_id, samples)
+            if laid_out is None:
+                rows.append((device_id, samples))
+            elif len(laid_out.ts_ms):
+                columns.append(laid_out)
+        return AcceptedBatch(self.id, self.tenant_id, self.retention_days, rows, [*columns, *self.columns])
+
     def in_rows(self, keep: Callable[[str], bool] = lambda device_id: True) -> AcceptedBatch:
         """The batch with its readings in columns turned into rows, those of the devices
         `keep` keeps (its rows stay as they are)."""

@@ -140,3 +140,17 @@ ONE_SAMPLE = np.array([1_000], dtype=np.int64)
 def test_a_body_that_is_no_batch_in_columns_is_refused(message: bytes) -> None:
     with pytest.raises(MalformedBatch):
         AcceptedBatch.decode(message)
+
+
+def test_rows_are_laid_out_in_columns_but_where_a_channel_mixes_types() -> None:
+    rows = [
+        (DEVICE, [(1, {"t": 1.5, "on": True}), (2, {}), (3, {"t": 2.5, "mode": "idle"})]),
+        (OTHER, [(1, {"t": 1.5}), (2, {"t": 2})]),
+    ]
+    batch = AcceptedBatch(BATCH_ID, TENANT, 30, rows).in_columns()
+    assert batch.devices == [rows[1]]
+    [columns] = batch.columns
+    assert columns.ts_ms.tolist() == [1, 3]
+    laid_out = [(c.channel, c.kind, None if c.samples is None else c.samples.tolist()) for c in columns.columns]
+    assert laid_out == [("t", "f", None), ("on", "b", [0]), ("mode", "s", [1])]
+    assert columns.rows() == [(1, {"t": 1.5, "on": True}), (3, {"t": 2.5, "mode": "idle"})]

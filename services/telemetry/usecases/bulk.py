@@ -70,6 +70,8 @@ class BulkWriter:
 
     def store(self, batches: Sequence[AcceptedBatch]) -> None:
         """Stores every reading of `batches` exactly once, with their events."""
+        # In columns, readings are packed and rolled up a whole array at a time.
+        batches = [batch.in_columns() for batch in batches]
         numbers, set_ids = self._prepare(batches)
         try:
             self._write(batches, numbers, set_ids, merge=False)
