@@ -46,8 +46,17 @@ def sample_groups(device: KeptColumns) -> Iterator[SampleGroup]:
             yield _channel_set(having), positions, [_values_at(column, positions) for column in having]
 
 
-def channel_sets(batches: Sequence[AcceptedBatch]) -> set[ChannelSet]:
-    return {group[0] for batch in batches for device in batch.columns for group in sample_groups(device)}
+# Each device of a flush in columns, with its batch's retention tier and its sample groups:
+# found once, for the channel sets to intern and then for the rows to copy.
+DeviceGroups = list[tuple[int, KeptColumns, list[SampleGroup]]]
+
+
+def grouped(batches: Sequence[AcceptedBatch]) -> DeviceGroups:
+    return [(b.retention_days, device, list(sample_groups(device))) for b in batches for device in b.columns]
+
+
+def channel_sets(devices: DeviceGroups) -> set[ChannelSet]:
+    return {group[0] for _, _, groups in devices for group in groups}
 
 
 @dataclass
@@ -74,15 +83,14 @@ class CopyRows:
 
 
 def copy_rows(
-    batches: Sequence[AcceptedBatch], numbers: Mapping[str, int], set_ids: Mapping[ChannelSet, int]
+    devices: DeviceGroups, numbers: Mapping[str, int], set_ids: Mapping[ChannelSet, int]
 ) -> CopyRows | None:
-    """The rows of every device's columns in `batches`; None when there are none."""
+    """The rows of every device's sample groups; None when there are none."""
     by_set: dict[ChannelSet, list[tuple[int, int, np.ndarray, list[np.ndarray | list]]]] = defaultdict(list)
-    for batch in batches:
-        for device in batch.columns:
-            number = numbers[device.device_id]
-            for channel_set, positions, values in sample_groups(device):
-                by_set[channel_set].append((number, batch.retention_days, device.ts_ms[positions], values))
+    for retention_days, device, groups in devices:
+        number = numbers[device.device_id]
+        for channel_set, positions, values in groups:
+            by_set[channel_set].append((number, retention_days, device.ts_ms[positions], values))
     if not by_set:
         return None
     rows = CopyRows()

@@ -72,15 +72,17 @@ class BulkWriter:
         """Stores every reading of `batches` exactly once, with their events."""
         # In columns, readings are packed and rolled up a whole array at a time.
         batches = [batch.in_columns() for batch in batches]
-        numbers, set_ids = self._prepare(batches)
+        groups = stored_columns.grouped(batches)
+        numbers, set_ids = self._prepare(batches, groups)
         try:
-            self._write(batches, numbers, set_ids, merge=False)
+            self._write(batches, groups, numbers, set_ids, merge=False)
         except psycopg.errors.UniqueViolation:
-            self._write(batches, numbers, set_ids, merge=True)
+            self._write(batches, groups, numbers, set_ids, merge=True)
 
     def _write(
         self,
         batches: Sequence[AcceptedBatch],
+        groups: stored_columns.DeviceGroups,
         numbers: dict[str, int],
         set_ids: dict[ChannelSet, int],
         merge: bool,
@@ -98,7 +100,7 @@ class BulkWriter:
             else:
                 driver = driver_connection(connection)
                 bulk.copy(driver, bulk.packed_rows(batches, numbers, set_ids, self._shapes))
-                columns = stored_columns.copy_rows(batches, numbers, set_ids)
+                columns = stored_columns.copy_rows(groups, numbers, set_ids)
                 if columns is not None:
                     copy_readings(driver, readings_copy_data(*columns.joined()))
                 of_text, arrays = stored_columns.rollups(batches)
@@ -108,7 +110,9 @@ class BulkWriter:
                 uow.emit(event)
             uow.commit()
 
-    def _prepare(self, batches: Sequence[AcceptedBatch]) -> tuple[dict[str, int], dict[ChannelSet, int]]:
+    def _prepare(
+        self, batches: Sequence[AcceptedBatch], groups: stored_columns.DeviceGroups
+    ) -> tuple[dict[str, int], dict[ChannelSet, int]]:
         """Makes sure of the day partitions the batches go into; the numbers of their
         devices and the ids of their samples' channel sets."""
         partitions = set().union(*(days_of(b) for b in batches)) - self._partitions
@@ -118,7 +122,7 @@ class BulkWriter:
                 d.device_id for b in batches for d in b.columns
             }
             numbers = self._interned.device_numbers(connection, devices)
-            sets = self._shapes.in_batches(batches) | stored_columns.channel_sets(batches)
+            sets = self._shapes.in_batches(batches) | stored_columns.channel_sets(groups)
             set_ids = self._interned.set_ids(connection, sets)
         self._partitions |= partitions
         self._interned.remember(numbers, set_ids)
