@@ -221,6 +221,8 @@ machine_trackers = Table(
     Column("model_version", Integer, nullable=False),
     Column("state", LargeBinary, nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    # How many flushes have changed it: what a measurement of the machine rests on.
+    Column("changes", BigInteger, nullable=False, server_default="0"),
 )
 
 # The readings each machine's tracker took, in records numbered per machine
@@ -272,6 +274,18 @@ performance_quarters = Table(
     ),
     Index("ix_performance_quarters_tenant_start", "tenant_id", "start"),
     Index("ix_performance_quarters_tenant_site_start", "tenant_id", "site", "start"),
+)
+
+# What each device's last `capacity.measured` was measured from (usecases/capacity.py):
+# the window's end, the revisions of the device, its model and its site's calendar, and
+# how many times its tracker changed. A device is measured again only once one of them moves.
+capacity_publications = Table(
+    "capacity_publications",
+    metadata,
+    Column("device_id", String(36), primary_key=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("measured_from", String(200), nullable=False),
+    Column("published_at", UtcDateTime(), nullable=False),
 )
 
 # --- Evidence of booked machine-hours -----------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -410,3 +411,39 @@ def test_measuring_capacity_stops_at_the_first_database_failure(factory: Factory
 
     assert publish_measured_capacity(failing, clock) == 0
     assert len(attempts) == 1
+
+
+def test_a_machine_s_capacity_is_measured_again_only_once_what_it_rests_on_changed(
+    factory: Factory, clock: ManualClock
+) -> None:
+    factory.settings.put_site_calendar(TENANT, "berlin", BERLIN_DAYS, 0)
+    device, quiet = factory.device("berlin"), factory.device("berlin")
+    both = sorted([device, quiet])
+    factory.apply(device, (at(MONDAY, 6), {"mode": "RUN"}))
+    clock.now = MONDAY + timedelta(hours=8)
+
+    def published_now() -> list[str]:
+        before = Counter(measured_devices())
+        publish_measured_capacity(factory.store.unit_of_work, clock)
+        return sorted((Counter(measured_devices()) - before).elements())
+
+    def measured_devices() -> list[str]:
+        outbox = factory.store.metadata.tables["outbox"]
+        with factory.store.engine.connect() as connection:
+            bodies = connection.execute(
+                select(outbox.c.body).where(outbox.c.type == "capacity.measured")
+            ).scalars()
+            return [parse_event(body).data["device_id"] for body in bodies]
+
+    assert published_now() == both
+    clock.now += timedelta(minutes=30)
+    assert published_now() == []
+    # A reading moves the tracker on.
+    factory.apply(device, (at(MONDAY, 7), {"mode": "IDLE"}))
+    assert published_now() == [device]
+    factory.settings.put_site_calendar(TENANT, "berlin", BERLIN_NIGHTS, 1)
+    assert published_now() == both
+    # The next whole hour moves the measured weeks.
+    clock.now += timedelta(minutes=30)
+    assert published_now() == both
+    assert published_now() == []

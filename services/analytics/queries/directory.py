@@ -74,7 +74,7 @@ def modelled_devices_by_site(connection: Connection, tenant_id: str, site: str |
     """How many of the tenant's devices (of `site`, or all) have a machine model, by
     site, leaving out those decommissioned."""
     query = (
-        _modelled(select(known_devices.c.site, func.count()))
+        modelled(select(known_devices.c.site, func.count()))
         .where(known_devices.c.tenant_id == tenant_id)
         .group_by(known_devices.c.site)
     )
@@ -83,16 +83,7 @@ def modelled_devices_by_site(connection: Connection, tenant_id: str, site: str |
     return {found: count for found, count in connection.execute(query)}
 
 
-def modelled_devices(connection: Connection) -> list[tuple[str, str]]:
-    """(tenant_id, device_id) of every tenant's device with a machine model, leaving out
-    those decommissioned."""
-    query = _modelled(select(known_devices.c.tenant_id, known_devices.c.id)).order_by(
-        known_devices.c.tenant_id, known_devices.c.id
-    )
-    return [(tenant_id, device_id) for tenant_id, device_id in connection.execute(query)]
-
-
-def _modelled(query: Select[Any]) -> Select[Any]:
+def modelled(query: Select[Any]) -> Select[Any]:
     """`query` of known devices narrowed to those whose profile has a machine model and
     that are not decommissioned."""
     models = plant_settings
@@ -128,7 +119,7 @@ def _device(row: Any) -> KnownDevice:
 
 def is_modelled(connection: Connection, tenant_id: str, device_id: str) -> bool:
     """Whether the tenant's device has a machine model and is not decommissioned."""
-    query = _modelled(select(known_devices.c.id)).where(
+    query = modelled(select(known_devices.c.id)).where(
         known_devices.c.tenant_id == tenant_id, known_devices.c.id == device_id
     )
     return connection.execute(query.limit(1)).first() is not None

@@ -24,8 +24,9 @@ def load_trackers(connection: Connection, device_ids: Iterable[str]) -> dict[str
 
 
 def save_trackers(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """`{"device_id", "tenant_id", "model_version", "state", "updated_at"}` each."""
-    upsert_rows(connection, machine_trackers, rows)
+    """`{"device_id", "tenant_id", "model_version", "state", "updated_at", "changes": 1}`
+    each; the changes are counted."""
+    upsert_rows(connection, machine_trackers, rows, added=("changes",))
 
 
 def add_quarters(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:

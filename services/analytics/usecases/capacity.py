@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.analytics.domain.performance import Figures, Inputs
-from services.analytics.queries.directory import modelled_devices
+from services.analytics.queries.capacity import measurable_devices, record_publication
 from services.analytics.usecases import Clock, UnitOfWorkFactory, utc_now
 from services.analytics.usecases.performance import Granularity, Performance, Scope
 from services.kit.events import Event, new_event
@@ -66,9 +66,13 @@ class Capacity:
         self._performance = Performance(unit_of_work)
         self._clock = clock
 
+    def window_end(self) -> datetime:
+        """Where the measured weeks end: the last whole hour."""
+        return self._clock().replace(minute=0, second=0, microsecond=0)
+
     def measured(self, tenant_id: str, device_id: str) -> MeasuredCapacity:
         """The device's last four whole weeks of local hours, ending at the last whole hour."""
-        end = self._clock().replace(minute=0, second=0, microsecond=0)
+        end = self.window_end()
         start = end - timedelta(weeks=WEEKS)
         zone, periods = self._performance.periods(
             tenant_id, Scope(device_id=device_id), start, end, Granularity.HOUR
@@ -99,18 +103,23 @@ def _hour(weekday: int, hour: int, measured: list[Inputs]) -> HourOfWeek:
 
 def publish_measured_capacity(unit_of_work: UnitOfWorkFactory, clock: Clock = utc_now) -> int:
     """Emits a `capacity.measured` event for every device with a machine model that is not
-    decommissioned, each in a transaction of its own, so that a device that fails leaves
-    the others published; returns how many were."""
+    decommissioned and whose figures may have changed since its last one: the window moved
+    to a new hour, or the device, its model, its site's calendar or its tracker changed.
+    Each in a transaction of its own with the record of what it was measured from, so that
+    a device that fails leaves the others published; returns how many were."""
     now = clock()
     capacity = Capacity(unit_of_work, lambda: now)
     with unit_of_work(read_only=True) as uow:
-        devices = modelled_devices(uow.connection)
+        devices = [d for d in measurable_devices(uow.connection, capacity.window_end()) if d.changed]
     published = 0
-    for tenant_id, device_id in devices:
+    for device in devices:
         try:
-            event = capacity_measured(tenant_id, capacity.measured(tenant_id, device_id), now)
+            event = capacity_measured(
+                device.tenant_id, capacity.measured(device.tenant_id, device.device_id), now
+            )
             with unit_of_work() as uow:
                 uow.emit(event)
+                record_publication(uow.connection, device, now)
                 uow.commit()
         except Exception as error:
             if is_transient(error):
@@ -118,7 +127,9 @@ def publish_measured_capacity(unit_of_work: UnitOfWorkFactory, clock: Clock = ut
                 # and the next run measures them all again.
                 log.warning("capacity measurement stopped; the database failed", extra={"error": str(error)})
                 return published
-            log.exception("capacity not measured", extra={"tenant_id": tenant_id, "device_id": device_id})
+            log.exception(
+                "capacity not measured", extra={"tenant_id": device.tenant_id, "device_id": device.device_id}
+            )
             continue
         published += 1
     return published

@@ -194,6 +194,7 @@ class PerformanceTracking:
             "model_version": version,
             "state": machine.to_bytes(),
             "updated_at": now,
+            "changes": 1,
         }
 
     def _quarter_parts(self, device: KnownDevice, timeline: Timeline, plans: Plans) -> dict[datetime, Inputs]:
