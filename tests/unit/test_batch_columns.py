@@ -151,6 +151,8 @@ def test_rows_are_laid_out_in_columns_but_where_a_channel_mixes_types() -> None:
     assert batch.devices == [rows[1]]
     [columns] = batch.columns
     assert columns.ts_ms.tolist() == [1, 3]
-    laid_out = [(c.channel, c.kind, None if c.samples is None else c.samples.tolist()) for c in columns.columns]
+    laid_out = [
+        (c.channel, c.kind, None if c.samples is None else c.samples.tolist()) for c in columns.columns
+    ]
     assert laid_out == [("t", "f", None), ("on", "b", [0]), ("mode", "s", [1])]
     assert columns.rows() == [(1, {"t": 1.5, "on": True}), (3, {"t": 2.5, "mode": "idle"})]
