@@ -170,11 +170,21 @@ def series(
     aggregates: Sequence[str],
 ) -> Select:
     """A series as `readings.series` gives it, from the rollups of `resolution`: one row
-    per bucket holding a rollup, every aggregate a window over the bucket's rollups."""
+    per bucket holding a rollup, every aggregate a window over the bucket's rollups, or
+    the rollup itself when it is the bucket."""
     table = rollups
+    kind = KIND_COLUMNS[value_type]
+    where = (
+        table.c.device_id == device_id,
+        table.c.channel == channel,
+        table.c.resolution == resolution,
+        table.c.bucket >= start,
+        table.c.bucket < end,
+    )
+    if bucket_seconds == resolution:
+        return _one_rollup_per_bucket(kind, aggregates, where)
     bucket = bucket_start(dialect, bucket_seconds, int(start.timestamp()), table.c.bucket)
     over = windowed(bucket, table.c.first_ts)
-    kind = KIND_COLUMNS[value_type]
     columns = {
         "count": over(func.sum(table.c.count)),
         "min": over(func.min(table.c.min)),
@@ -184,14 +194,26 @@ def series(
         # The latest of the rollups' last readings.
         "last": over(func.first_value(table.c[f"last_{kind}"]), table.c.last_ts.desc()),
     }
-    where = (
-        table.c.device_id == device_id,
-        table.c.channel == channel,
-        table.c.resolution == resolution,
-        table.c.bucket >= start,
-        table.c.bucket < end,
-    )
     return one_row_per_bucket(bucket, over, {name: columns[name] for name in aggregates}, where)
+
+
+def _one_rollup_per_bucket(
+    kind: str, aggregates: Sequence[str], where: Sequence[ColumnElement[bool]]
+) -> Select:
+    """A series whose buckets are the rollups' own (the resolution's, from an aligned
+    start): each row is a bucket, with nothing to combine."""
+    table = rollups
+    columns = {
+        "count": table.c.count,
+        "min": table.c.min,
+        "max": table.c.max,
+        "avg": table.c.sum / table.c.count,
+        "first": table.c[f"first_{kind}"],
+        "last": table.c[f"last_{kind}"],
+    }
+    return (
+        select(table.c.bucket, *(columns[name] for name in aggregates)).where(*where).order_by(table.c.bucket)
+    )
 
 
 def windowed(bucket: ColumnElement[datetime], order: Any) -> Callable[..., Over]:
