@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from services.kit import platform, settings
-from services.kit.db import normalise_url
+from services.kit.db import json_text, normalise_url
 from services.kit.errors import FieldViolation, InvalidArgument
 
 
@@ -44,3 +46,10 @@ def test_plain_postgresql_urls_use_psycopg_3() -> None:
 
 def test_the_services_settings_name_are_the_ones_the_platform_migrates() -> None:
     assert tuple(service.name for service in platform.SERVICES) == settings.SERVICES
+
+
+def test_json_columns_are_written_as_the_standard_library_reads_them() -> None:
+    value = {"a": [1, 2.5, None, True], "nested": {"é": "中文"}, 7: "int key"}
+    assert json.loads(json_text(value)) == json.loads(json.dumps(value))
+    # Beyond orjson's 64 bits: the standard library writes it.
+    assert json.loads(json_text({"big": 2**70})) == {"big": 2**70}
