@@ -45,27 +45,29 @@ def find_alarm(connection: Connection, tenant_id: str, alarm_id: str, lock: bool
     return alarm_of(row) if row else None
 
 
-def find_alarms(connection: Connection, alarm_ids: Sequence[str]) -> list[Alarm]:
-    query = select(alarms).where(one_of(connection, alarms.c.id, alarm_ids)).with_for_update()
-    rows = connection.execute(query).mappings()
-    return [alarm_of(row) for row in rows]
-
-
-def active_alarms_of(
-    connection: Connection, pairs: Iterable[tuple[str, str]]
-) -> dict[tuple[str, str], Alarm]:
-    """The active alarm of each (device, rule) that has one."""
+def alarms_moved(
+    connection: Connection, alarm_ids: Sequence[str], pairs: Iterable[tuple[str, str]]
+) -> tuple[list[Alarm], dict[tuple[str, str], Alarm]]:
+    """Locked, in one query: the alarms of `alarm_ids`, and the active alarm of each
+    (device, rule) of `pairs` that has one."""
     wanted = set(pairs)
-    if not wanted:
-        return {}
     devices = sorted({device for device, _ in wanted})
+    if not alarm_ids and not devices:
+        return [], {}
     query = (
         select(alarms)
-        .where(one_of(connection, alarms.c.device_id, devices), alarms.c.active.is_(True))
+        .where(
+            or_(
+                one_of(connection, alarms.c.id, alarm_ids),
+                and_(one_of(connection, alarms.c.device_id, devices), alarms.c.active.is_(True)),
+            )
+        )
         .with_for_update()
     )
-    found = (alarm_of(row) for row in connection.execute(query).mappings())
-    return {(a.device_id, a.rule_id): a for a in found if (a.device_id, a.rule_id) in wanted}
+    found = [alarm_of(row) for row in connection.execute(query).mappings()]
+    named = set(alarm_ids)
+    active = {(a.device_id, a.rule_id): a for a in found if a.active and (a.device_id, a.rule_id) in wanted}
+    return [a for a in found if a.id in named], active
 
 
 def active_alarms_of_rule(connection: Connection, rule_id: str) -> list[Alarm]:

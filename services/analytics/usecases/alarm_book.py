@@ -59,10 +59,9 @@ class AlarmBook:
         if not self._moves:
             return
         raised = [move.pair for move in self._moves if move.transition.kind is TransitionKind.RAISED]
-        active = queries.active_alarms_of(uow.connection, raised)
         named = [m.alarm_id for m in self._moves if m.transition.kind is not TransitionKind.RAISED]
-        alarms = {alarm.id: alarm for alarm in queries.find_alarms(uow.connection, named)}
-        alarms |= {alarm.id: alarm for alarm in active.values()}
+        found, active = queries.alarms_moved(uow.connection, named, raised)
+        alarms = {alarm.id: alarm for alarm in (*found, *active.values())}
         ledger = _Ledger(uow, alarms, {pair: alarm.id for pair, alarm in active.items()})
         for move in self._moves:
             if move.transition.kind is TransitionKind.RAISED:
