@@ -36,18 +36,10 @@ def measurable_devices(connection: Connection, window_end: datetime) -> list[Mea
     calendar = aliased(plant_settings)
     tracker = machine_trackers
     published = capacity_publications
+    # `modelled` joins the device's machine model: plant_settings' own columns are its.
+    rests_on = (known_devices.c.revision, plant_settings.c.revision, calendar.c.revision, tracker.c.changes)
     query = (
-        modelled(
-            select(
-                known_devices.c.tenant_id,
-                known_devices.c.id,
-                known_devices.c.revision,
-                plant_settings.c.revision,
-                calendar.c.revision,
-                tracker.c.changes,
-                published.c.measured_from,
-            )
-        )
+        modelled(select(known_devices.c.tenant_id, known_devices.c.id, published.c.measured_from, *rests_on))
         .outerjoin(
             calendar,
             and_(
@@ -62,15 +54,8 @@ def measurable_devices(connection: Connection, window_end: datetime) -> list[Mea
     )
     end = window_end.isoformat()
     return [
-        Measurable(
-            tenant_id,
-            device_id,
-            f"{end}|{device}|{model}|{calendar_revision}|{tracker_changes}",
-            published_from,
-        )
-        for tenant_id, device_id, device, model, calendar_revision, tracker_changes, published_from in connection.execute(
-            query
-        )
+        Measurable(tenant_id, device_id, "|".join([end, *map(str, revisions)]), published_from)
+        for tenant_id, device_id, published_from, *revisions in connection.execute(query)
     ]
 
 
