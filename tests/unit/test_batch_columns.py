@@ -156,3 +156,24 @@ def test_rows_are_laid_out_in_columns_but_where_a_channel_mixes_types() -> None:
     ]
     assert laid_out == [("t", "f", None), ("on", "b", [0]), ("mode", "s", [1])]
     assert columns.rows() == [(1, {"t": 1.5, "on": True}), (3, {"t": 2.5, "mode": "idle"})]
+
+
+_CHANNEL_VALUES = {
+    "t": st.floats(allow_nan=False),
+    "n": st.integers(-(2**63), 2**63 - 1),
+    "on": st.booleans(),
+}
+
+
+@given(
+    st.lists(
+        st.fixed_dictionaries({}, optional=_CHANNEL_VALUES) | st.fixed_dictionaries(_CHANNEL_VALUES),
+        max_size=20,
+    )
+)
+def test_rows_laid_out_in_columns_come_back_as_they_were(samples: list[dict[str, Any]]) -> None:
+    rows = [(DEVICE, [(ts, values) for ts, values in enumerate(samples)])]
+    batch = AcceptedBatch(BATCH_ID, TENANT, 30, rows).in_columns()
+    assert batch.devices == []
+    kept = [(ts, values) for ts, values in rows[0][1] if values]
+    assert [row for device in batch.columns for row in device.rows()] == kept
