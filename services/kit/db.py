@@ -233,6 +233,44 @@ def copy_rows(
             )
 
 
+def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Inserts rows by one statement: on PostgreSQL of one array parameter per column, so
+    that hundreds of rows cost one round trip, which a pipeline may share with others
+    (`pipelined`), as COPY's may not; an INSERT per row elsewhere."""
+    if not rows:
+        return
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(table), list(rows))
+        return
+    source, params = unnested(connection, table, rows)
+    names = ", ".join(f'"{name}"' for name in rows[0])
+    execute_unnested(connection, f'INSERT INTO "{table.name}" ({names}) SELECT * FROM {source}', params)
+
+
+def unnested(
+    connection: Connection, table: Table, rows: Sequence[dict[str, Any]]
+) -> tuple[str, dict[str, list[Any]]]:
+    """The rows as a PostgreSQL FROM item, `unnest(...) AS i (their columns)`, and its
+    parameters: an array per column, each value bound through its column's type as an
+    INSERT's would be (JSON to text, times to UTC)."""
+    arrays, params = [], {}
+    for index, name in enumerate(rows[0]):
+        column_type = table.c[name].type
+        process = column_type.bind_processor(connection.dialect)
+        values = [row[name] for row in rows]
+        params[f"c{index}"] = values if process is None else [process(value) for value in values]
+        arrays.append(f"%(c{index})b::{column_type.compile(dialect=connection.dialect)}[]")
+    names = ", ".join(f'"{name}"' for name in rows[0])
+    return f"unnest({', '.join(arrays)}) AS i ({names})", params
+
+
+def execute_unnested(connection: Connection, statement: str, params: dict[str, list[Any]]) -> None:
+    """Runs a statement of `unnested` rows on the driver, which sends their arrays in
+    binary (`%(name)b`): in text, every element would be escaped and quoted, one by one,
+    in Python."""
+    driver_connection(connection).execute(statement, params)
+
+
 def outbox_row(event: Event, request_id: str | None) -> dict[str, Any]:
     """The outbox row of an event, published by the relay with the request id it came from."""
     return {
@@ -328,8 +366,7 @@ class UnitOfWork:
         if self._read_only:
             raise RuntimeError("a read-only unit of work has nothing to commit")
         rows = [outbox_row(event, current_request_id()) for event in self.events]
-        if rows:
-            copy_rows(self.connection, self._outbox, rows)
+        insert_rows(self.connection, self._outbox, rows)
         try:
             self._transaction.commit()
         except DBAPIError as error:

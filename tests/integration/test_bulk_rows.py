@@ -1,16 +1,17 @@
-"""The kit's bulk writes and set membership answer the same on PostgreSQL (COPY through a
-temporary table, `= ANY` of an array) and on SQLite (a statement per row, an IN list)."""
+"""The kit's bulk writes and set membership answer the same on PostgreSQL (a statement of
+array parameters, `= ANY` of an array) and on SQLite (a statement per row, an IN list)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import JSON, Column, Engine, Integer, MetaData, String, Table, select
+from sqlalchemy import JSON, Column, Engine, Integer, LargeBinary, MetaData, String, Table, select
 
 from services.kit.bulk_rows import one_of, update_rows, upsert_rows
-from services.kit.db import make_engine
+from services.kit.db import UtcDateTime, insert_rows, make_engine, pipelined
 from tests.support.backends import postgres_database
 
 metadata = MetaData()
@@ -110,11 +111,40 @@ def test_added_columns_are_summed_and_the_others_overwritten(engine: Engine) -> 
     assert [tuple(row) for row in stored] == [("m1", 7, "b"), ("m2", 1, "x")]
 
 
-def test_a_session_whose_transaction_rolled_back_makes_its_temporary_table_again(engine: Engine) -> None:
-    for _ in range(2):
-        with engine.connect() as connection:
-            upsert_rows(connection, machines, ROWS[:1])
-            # Closed without a commit: rolled back, the temporary table with it.
-    with engine.begin() as connection:
+def test_rows_written_in_one_pipeline_are_all_kept(engine: Engine) -> None:
+    with engine.begin() as connection, pipelined(connection):
+        insert_rows(connection, machines, ROWS[:1])
         upsert_rows(connection, machines, ROWS[1:])
-    assert _stored(engine) == ROWS[1:]
+        update_rows(connection, machines, [{**ROWS[0], "name": "old mill"}])
+    assert _stored(engine) == [{**ROWS[0], "name": "old mill"}, *ROWS[1:]]
+
+
+def test_values_an_array_literal_would_trip_on_are_written_as_they_are(engine: Engine) -> None:
+    kinds = Table(
+        "kinds",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("text", String(64)),
+        Column("blob", LargeBinary),
+        Column("at", UtcDateTime),
+        Column("data", JSON),
+    )
+    kinds.create(engine)
+    hostile = ['{a,"b"}', "NULL", "", "back\\slash", "quote ' \"", "机床 ☃", None]
+    rows = [
+        {
+            "id": index,
+            "text": text,
+            "blob": None if text is None else text.encode(),
+            "at": datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=index),
+            "data": {"text": text, "list": [text, {"nested": "}"}]},
+        }
+        for index, text in enumerate(hostile)
+    ]
+    with engine.begin() as connection:
+        insert_rows(connection, kinds, rows[:3])
+        upsert_rows(connection, kinds, rows[2:])
+        update_rows(connection, kinds, [{**rows[0], "data": {"text": "{}"}}])
+    with engine.connect() as connection:
+        stored = [dict(row) for row in connection.execute(select(kinds).order_by(kinds.c.id)).mappings()]
+    assert stored == [{**rows[0], "data": {"text": "{}"}}, *rows[1:]]

@@ -12,7 +12,7 @@ from services.analytics.domain.alarms import Alarm
 from services.analytics.domain.rules import Severity
 from services.analytics.storage import alarms
 from services.kit.bulk_rows import one_of, update_rows
-from services.kit.db import copy_rows
+from services.kit.db import insert_rows
 
 
 def add_alarm(connection: Connection, alarm: Alarm) -> None:
@@ -20,7 +20,7 @@ def add_alarm(connection: Connection, alarm: Alarm) -> None:
 
 
 def add_alarms(connection: Connection, added: Sequence[Alarm]) -> None:
-    copy_rows(connection, alarms, [_row(alarm) for alarm in added])
+    insert_rows(connection, alarms, [_row(alarm) for alarm in added])
 
 
 def save_alarms(connection: Connection, changed: Sequence[Alarm]) -> None:

@@ -2,9 +2,9 @@
 
 Transitions are noted as the evaluator makes them, in order; a RAISED one takes a new
 alarm id at once, since later transitions of the same flush name it. When the flush
-ends, the alarms they touch are read in one query, moved in memory in the same order,
-and written in one statement per kind of change, with their events: a flush of many
-transitions costs a few statements, not a few per transition.
+ends, the alarms they touch are read in one query and moved in memory in the same order
+(`settle`), then written in one statement per kind of change (`write`), with their
+events: a flush of many transitions costs a few statements, not a few per transition.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from prometheus_client import Counter
+from sqlalchemy import Connection
 
 from services.analytics.domain.alarms import RULE_ACTOR, Alarm
 from services.analytics.domain.evaluation import CompiledRule, forget_alarm
@@ -46,6 +47,8 @@ class AlarmBook:
     def __init__(self, rules: Mapping[str, CompiledRule]) -> None:
         self._rules = rules
         self._moves: list[Move] = []
+        self._changed: list[Alarm] = []
+        self._created: list[Alarm] = []
 
     def note(self, device: KnownDevice, state: DeviceState, transition: Transition) -> None:
         TRANSITIONS.labels(transition.kind.value).inc()
@@ -55,7 +58,9 @@ class AlarmBook:
             state.rules[transition.rule_id].alarm_id = alarm_id
         self._moves.append(Move(device, state, transition, alarm_id))
 
-    def write(self, uow: UnitOfWork) -> None:
+    def settle(self, uow: UnitOfWork) -> None:
+        """Reads and locks the alarms the noted transitions move, moves them in the order
+        noted and emits their events; `write` saves them."""
         if not self._moves:
             return
         raised = [move.pair for move in self._moves if move.transition.kind is TransitionKind.RAISED]
@@ -68,11 +73,18 @@ class AlarmBook:
                 ledger.raise_(move, self._rules[move.transition.rule_id])
             else:
                 ledger.move(move)
-        # Changes first: an alarm cleared in this flush must be inactive before the one
-        # raised after it for the same (device, rule) is added, or the unique index refuses.
-        queries.save_alarms(uow.connection, [ledger.alarms[i] for i in ledger.changed - ledger.created])
-        queries.add_alarms(uow.connection, [ledger.alarms[i] for i in ledger.created])
+        self._changed = [ledger.alarms[i] for i in ledger.changed - ledger.created]
+        self._created = [ledger.alarms[i] for i in ledger.created]
         self._moves.clear()
+
+    def write(self, connection: Connection) -> None:
+        """Saves the alarms `settle` moved, by statements whose results are not read, so
+        that a pipeline may carry them. Changes first: an alarm cleared in this flush must
+        be inactive before the one raised after it for the same (device, rule) is added,
+        or the unique index refuses."""
+        queries.save_alarms(connection, self._changed)
+        queries.add_alarms(connection, self._created)
+        self._changed, self._created = [], []
 
 
 class _Ledger:
