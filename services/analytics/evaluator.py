@@ -51,4 +51,7 @@ if __name__ == "__main__":
         # A flush may raise and clear hundreds of alarms: their events are confirmed by
         # the broker while the next flush is evaluated.
         publish_in_background=True,
+        # The alarms, the outbox and the batches applied grow by thousands of rows a
+        # minute from the first flush on.
+        custom_plans=True,
     )

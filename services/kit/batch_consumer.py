@@ -258,15 +258,19 @@ def serve(
     metadata: MetaData,
     build: Callable[[Store, Topology], BatchConsumer],
     publish_in_background: bool = False,
+    custom_plans: bool = False,
 ) -> None:
     """Runs the consumer process `process` of `service` (`telemetry-writer`) until SIGTERM
     or SIGINT: its logs and metrics, its store and event publisher (publishing on a thread
-    of its own with `publish_in_background`), and the consumer `build` makes of them."""
+    of its own with `publish_in_background`; planning each statement anew with
+    `custom_plans`, see `db.make_engine`), and the consumer `build` makes of them."""
     logs.configure(process)
     metrics.serve(process)
     topology = Topology.from_env()
     publisher = ConfirmingPublisher(settings.amqp_url(), topology)
-    store = Store(service, metadata, publisher, publish_in_background=publish_in_background)
+    store = Store(
+        service, metadata, publisher, publish_in_background=publish_in_background, custom_plans=custom_plans
+    )
     consumer = build(store, topology)
 
     def stop(signum: int, _frame: FrameType | None) -> None:

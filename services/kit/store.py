@@ -29,11 +29,12 @@ class Store:
         publish: Publish,
         url: str | None = None,
         publish_in_background: bool = False,
+        custom_plans: bool = False,
     ) -> None:
         url = url or settings.database_url(service)
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, custom_plans=custom_plans)
         # A lone query needs no transaction: the hottest reads skip BEGIN and ROLLBACK.
-        self.reader = make_engine(url, autocommit=True)
+        self.reader = make_engine(url, autocommit=True, custom_plans=custom_plans)
         self.metadata = metadata
         self.relay = OutboxRelay(self.engine, metadata, publish)
         self._background = BackgroundRelay(self.relay) if publish_in_background else None
