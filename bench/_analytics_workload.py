@@ -33,7 +33,8 @@ def _rule(name: str, severity: str, trigger: dict[str, Any], *predicates: dict[s
     return {"name": name, "create": [{"severity": severity, "trigger": trigger}]}
 
 
-# Thresholds the readings' saw-tooth values (0.5 to 996.5) cross now and then.
+# Thresholds the readings' saw-tooth values (0.5 to 996.5) cross now and then, each
+# machine at its own moments.
 ALARM_RULES = [
     _rule("ch0 high", "major", {"kind": "simple"}, _predicate("ch0", "gt", 990)),
     _rule("ch1 low", "minor", {"kind": "simple"}, _predicate("ch1", "lt", 3)),
@@ -96,40 +97,50 @@ WORKLOADS = {
     "machines": Workload(ALARM_RULES + ANOMALY_RULES, MACHINE_MODEL),
 }
 
-# A channel's value at a reading: (the reading's time in s since the epoch, seconds since
-# the phase began, the channel's index).
-Values = Callable[[int, int, int], float]
+# A channel's value at a reading: (the device's number, the reading's time in s since
+# the epoch, seconds since the phase began, the channel's index).
+Values = Callable[[int, int, int, int], float]
 
 
-def sawtooth(epoch_second: int, second: int, channel: int) -> float:
-    """Continuous across phases, so that no phase begins with a jump of every channel."""
-    return (epoch_second * 7 + channel) % 997 + 0.5
+def sawtooth(device: int, epoch_second: int, second: int, channel: int) -> float:
+    """Continuous across phases, so that no phase begins with a jump of every channel.
+    Each machine runs a second ahead of the one before: machines do not cross their
+    thresholds in step, so the alarms the saw-tooth raises come at an even rate instead
+    of all 1,000 machines' at once at moments that depend on the clock."""
+    return ((epoch_second + device) * 7 + channel) % 997 + 0.5
 
 
-def alternating(epoch_second: int, second: int, channel: int) -> float:
+def alternating(device: int, epoch_second: int, second: int, channel: int) -> float:
     """The probe's readings below its threshold for a request's worth of seconds (clearing
-    what the saw-tooth raised), then above, and so on."""
+    what the saw-tooth raised), then above, and so on, on every machine at once."""
     if CHANNELS[channel] == PROBE:
         return 600.0 if second // SECONDS_PER_REQUEST % 2 == 1 else 100.0
-    return sawtooth(epoch_second, second, channel)
+    return sawtooth(device, epoch_second, second, channel)
 
 
 def requests(tenant: str, devices: list[str], start_ms: int, seconds: int, values: Values) -> Iterator[bytes]:
     for first_second in range(0, seconds, SECONDS_PER_REQUEST):
+        stamps = range(first_second, min(first_second + SECONDS_PER_REQUEST, seconds))
         for first_device in range(0, len(devices), DEVICES_PER_REQUEST):
-            stamps = range(first_second, min(first_second + SECONDS_PER_REQUEST, seconds))
-            samples = [
-                pb.Sample(
-                    ts_ms=start_ms + 1000 * s,
-                    values={
-                        key: pb.Value(float_value=values(start_ms // 1000 + s, s, i))
-                        for i, key in enumerate(CHANNELS)
-                    },
-                )
-                for s in stamps
-            ]
-            group = devices[first_device : first_device + DEVICES_PER_REQUEST]
+            group = enumerate(devices[first_device : first_device + DEVICES_PER_REQUEST], first_device)
             request = pb.IngestRequest(
-                tenant_id=tenant, devices=[pb.DeviceSamples(device_id=d, samples=samples) for d in group]
+                tenant_id=tenant,
+                devices=[
+                    pb.DeviceSamples(device_id=device_id, samples=_samples(number, start_ms, stamps, values))
+                    for number, device_id in group
+                ],
             )
             yield request.SerializeToString()
+
+
+def _samples(device: int, start_ms: int, stamps: range, values: Values) -> list[pb.Sample]:
+    return [
+        pb.Sample(
+            ts_ms=start_ms + 1000 * s,
+            values={
+                key: pb.Value(float_value=values(device, start_ms // 1000 + s, s, i))
+                for i, key in enumerate(CHANNELS)
+            },
+        )
+        for s in stamps
+    ]

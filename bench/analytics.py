@@ -1,9 +1,11 @@
 """Alarm rules on the live stream: how fast analytics-evaluator evaluates readings against
 the platform's ingest rate, and how soon an alarm follows the reading that raises it.
 
-1,000 devices x 10 float channels of one profile, in two workloads measured one after
-the other on a fresh platform each (BENCH_ANALYTICS_WORKLOADS, both by default), their
-figures prefixed by the workload's name:
+1,000 devices x 10 float channels of one profile, each machine's saw-tooth readings a
+second ahead of the one before (so that their alarms come at an even rate, not all at
+once at moments set by the clock), in two workloads measured one after the other on a
+fresh platform each (BENCH_ANALYTICS_WORKLOADS, both by default), their figures
+prefixed by the workload's name:
 - `alarms`: 10 rules, SIMPLE, DURATION, REPEATING and NO_DATA, 1-2 predicates each;
 - `machines`: those, an ANOMALY detector on every channel, and the performance of every
   machine tracked (a machine model and a shift calendar).
