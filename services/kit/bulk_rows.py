@@ -36,7 +36,7 @@ def update_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
             statement.values(values), [{**row, **{f"key_{key}": row[key] for key in keys}} for row in rows]
         )
         return
-    source, params = unnested(connection, table, rows)
+    _, source, params = unnested(connection, table, rows)
     assignments = ", ".join(f'"{name}" = i."{name}"' for name in columns)
     matches = " AND ".join(f't."{key}" = i."{key}"' for key in keys)
     execute_unnested(
@@ -63,8 +63,7 @@ def upsert_rows(
         }
         connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=changes), rows)
         return
-    source, params = unnested(connection, table, rows)
-    names = ", ".join(f'"{name}"' for name in rows[0])
+    names, source, params = unnested(connection, table, rows)
     assignments = ", ".join(
         f'"{name}" = "{table.name}"."{name}" + excluded."{name}"'
         if name in added

@@ -129,30 +129,21 @@ def make_engine(url: str, autocommit: bool = False, custom_plans: bool = False) 
         engine = create_engine(url)
         event.listen(engine, "connect", _tune_sqlite)
         return engine
-    connect_args = {"options": "-c plan_cache_mode=force_custom_plan"} if custom_plans else {}
-    # orjson reads and writes JSON columns in a fraction of the standard library's time.
-    if autocommit:
-        engine = create_engine(
-            url,
-            isolation_level="AUTOCOMMIT",
-            pool_reset_on_return=None,
-            pool_size=8,
-            max_overflow=8,
-            pool_recycle=1800,
-            json_serializer=json_text,
-            json_deserializer=orjson.loads,
-            connect_args=connect_args,
-        )
-    else:
-        engine = create_engine(
-            url,
-            pool_size=10,
-            max_overflow=20,
-            pool_recycle=1800,
-            json_serializer=json_text,
-            json_deserializer=orjson.loads,
-            connect_args=connect_args,
-        )
+    # Lone reads in autocommit: no reset of the connection on its return to the pool.
+    pooling: dict[str, Any] = (
+        {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None, "pool_size": 8, "max_overflow": 8}
+        if autocommit
+        else {"pool_size": 10, "max_overflow": 20}
+    )
+    engine = create_engine(
+        url,
+        **pooling,
+        pool_recycle=1800,
+        # orjson reads and writes JSON columns in a fraction of the standard library's time.
+        json_serializer=json_text,
+        json_deserializer=orjson.loads,
+        connect_args={"options": "-c plan_cache_mode=force_custom_plan"} if custom_plans else {},
+    )
     _ping_when_idle(engine)
     return engine
 
@@ -251,17 +242,16 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
     if connection.dialect.name != "postgresql":
         connection.execute(insert(table), list(rows))
         return
-    source, params = unnested(connection, table, rows)
-    names = ", ".join(f'"{name}"' for name in rows[0])
+    names, source, params = unnested(connection, table, rows)
     execute_unnested(connection, f'INSERT INTO "{table.name}" ({names}) SELECT * FROM {source}', params)
 
 
 def unnested(
     connection: Connection, table: Table, rows: Sequence[dict[str, Any]]
-) -> tuple[str, dict[str, list[Any]]]:
-    """The rows as a PostgreSQL FROM item, `unnest(...) AS i (their columns)`, and its
-    parameters: an array per column, each value bound through its column's type as an
-    INSERT's would be (JSON to text, times to UTC)."""
+) -> tuple[str, str, dict[str, list[Any]]]:
+    """The rows' columns, quoted and listed; the rows as a PostgreSQL FROM item,
+    `unnest(...) AS i (their columns)`; and its parameters: an array per column, each value
+    bound through its column's type as an INSERT's would be (JSON to text, times to UTC)."""
     arrays, params = [], {}
     for index, name in enumerate(rows[0]):
         column_type = table.c[name].type
@@ -270,7 +260,7 @@ def unnested(
         params[f"c{index}"] = values if process is None else [process(value) for value in values]
         arrays.append(f"%(c{index})b::{column_type.compile(dialect=connection.dialect)}[]")
     names = ", ".join(f'"{name}"' for name in rows[0])
-    return f"unnest({', '.join(arrays)}) AS i ({names})", params
+    return names, f"unnest({', '.join(arrays)}) AS i ({names})", params
 
 
 def execute_unnested(connection: Connection, statement: str, params: dict[str, list[Any]]) -> None:
